@@ -1,0 +1,230 @@
+/**
+ * Fleets as Auto Scaling and EC2 report them. Describe calls are batched (100 groups, 1000
+ * instances per call) and paginated.
+ */
+import {
+  type AutoScalingGroup,
+  DescribeAutoScalingGroupsCommand,
+  type Filter,
+  SetDesiredCapacityCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
+  UpdateAutoScalingGroupCommand,
+} from '@aws-sdk/client-auto-scaling';
+import {
+  CreateLaunchTemplateVersionCommand,
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  DescribeLaunchTemplateVersionsCommand,
+} from '@aws-sdk/client-ec2';
+import { Tags } from '../domain/contract';
+import type { FleetInstance } from '../domain/rollout';
+import { aws, errorName } from './errors';
+import { autoScaling, ec2 } from './clients';
+
+export interface ManagedGroup {
+  readonly fleet: string;
+  readonly channel: string;
+  readonly group: AutoScalingGroup;
+}
+
+export function tagValue(group: AutoScalingGroup, key: string): string | undefined {
+  return group.Tags?.find((t) => t.Key === key)?.Value?.trim();
+}
+
+function toManaged(group: AutoScalingGroup): ManagedGroup | undefined {
+  const fleet = tagValue(group, Tags.fleet);
+  if (fleet === undefined || fleet === '') return undefined;
+  const channel = tagValue(group, Tags.channel);
+  return { fleet, channel: channel === undefined || channel === '' ? fleet : channel, group };
+}
+
+async function describeGroups(filters: Filter[]): Promise<AutoScalingGroup[]> {
+  const groups: AutoScalingGroup[] = [];
+  let token: string | undefined;
+  do {
+    const page = await aws('DescribeAutoScalingGroups', () =>
+      autoScaling().send(new DescribeAutoScalingGroupsCommand({ Filters: filters, MaxRecords: 100, NextToken: token })),
+    );
+    groups.push(...(page.AutoScalingGroups ?? []));
+    token = page.NextToken;
+  } while (token);
+  return groups;
+}
+
+/** Every managed fleet (group tagged `phoenix:fleet`) whose channel is `channel`. */
+export async function fleetsFollowing(channel: string): Promise<ManagedGroup[]> {
+  const groups = await describeGroups([{ Name: 'tag-key', Values: [Tags.fleet] }]);
+  return groups
+    .map(toManaged)
+    .filter((m): m is ManagedGroup => m !== undefined && m.channel === channel)
+    .sort((a, b) => a.fleet.localeCompare(b.fleet));
+}
+
+/** The groups tagged `phoenix:fleet=<fleet>`. */
+export async function groupsOfFleet(fleet: string): Promise<ManagedGroup[]> {
+  const groups = await describeGroups([{ Name: `tag:${Tags.fleet}`, Values: [fleet] }]);
+  return groups.map(toManaged).filter((m): m is ManagedGroup => m !== undefined && m.fleet === fleet);
+}
+
+/** One group by name, re-read. */
+export async function describeGroup(groupName: string): Promise<AutoScalingGroup | undefined> {
+  const page = await aws('DescribeAutoScalingGroups', () =>
+    autoScaling().send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] })),
+  );
+  return page.AutoScalingGroups?.[0];
+}
+
+/** The group's instances with their images (from EC2, 1000 ids per call). */
+export async function fleetInstances(group: AutoScalingGroup): Promise<FleetInstance[]> {
+  const members = group.Instances ?? [];
+  const details = new Map<string, { imageId?: string; launchTime?: Date }>();
+  const ids = members.map((m) => m.InstanceId).filter((id): id is string => id !== undefined);
+  for (let i = 0; i < ids.length; i += 1000) {
+    const chunk = ids.slice(i, i + 1000);
+    let token: string | undefined;
+    do {
+      const page = await aws('DescribeInstances', () =>
+        ec2().send(new DescribeInstancesCommand({ InstanceIds: chunk, NextToken: token })),
+      );
+      for (const reservation of page.Reservations ?? []) {
+        for (const instance of reservation.Instances ?? []) {
+          if (instance.InstanceId) {
+            details.set(instance.InstanceId, { imageId: instance.ImageId, launchTime: instance.LaunchTime });
+          }
+        }
+      }
+      token = page.NextToken;
+    } while (token);
+  }
+  return members
+    .filter((m) => m.InstanceId !== undefined)
+    .map((m) => {
+      const d = details.get(m.InstanceId!);
+      return {
+        instanceId: m.InstanceId!,
+        ...(d?.imageId !== undefined ? { imageId: d.imageId } : {}),
+        ...(d?.launchTime !== undefined ? { launchTime: d.launchTime } : {}),
+        lifecycleState: m.LifecycleState ?? 'Unknown',
+        healthStatus: m.HealthStatus ?? 'Unknown',
+      };
+    });
+}
+
+export interface ImageFacts {
+  readonly imageId: string;
+  readonly state: string;
+  readonly name?: string;
+  readonly creationDate?: string;
+  readonly tags: Record<string, string>;
+}
+
+/** The image, or undefined when EC2 does not know it (or the id is malformed). */
+export async function describeImage(imageId: string): Promise<ImageFacts | undefined> {
+  try {
+    const page = await aws('DescribeImages', () => ec2().send(new DescribeImagesCommand({ ImageIds: [imageId] })));
+    const image = page.Images?.[0];
+    if (!image?.ImageId) return undefined;
+    const tags: Record<string, string> = {};
+    for (const t of image.Tags ?? []) if (t.Key !== undefined) tags[t.Key] = t.Value ?? '';
+    return {
+      imageId: image.ImageId,
+      state: image.State ?? 'unknown',
+      ...(image.Name !== undefined ? { name: image.Name } : {}),
+      ...(image.CreationDate !== undefined ? { creationDate: image.CreationDate } : {}),
+      tags,
+    };
+  } catch (error) {
+    const name = errorName(error) ?? '';
+    if (name === 'InvalidAMIID.NotFound' || name === 'InvalidAMIID.Malformed' || name === 'InvalidAMIID.Unavailable') {
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+/** A launch template version's number and image. `version` may be `$Latest`, `$Default` or a number. */
+export async function describeLaunchTemplateVersion(
+  launchTemplateId: string,
+  version: string,
+): Promise<{ versionNumber: number; imageId?: string }> {
+  const page = await aws('DescribeLaunchTemplateVersions', () =>
+    ec2().send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: launchTemplateId, Versions: [version] })),
+  );
+  const found = page.LaunchTemplateVersions?.[0];
+  if (found?.VersionNumber === undefined) {
+    throw new Error(`launch template ${launchTemplateId} has no version ${version}`);
+  }
+  return {
+    versionNumber: found.VersionNumber,
+    ...(found.LaunchTemplateData?.ImageId !== undefined ? { imageId: found.LaunchTemplateData.ImageId } : {}),
+  };
+}
+
+/** A new launch template version: the source version with another image. Idempotent by `clientToken`. */
+export async function createLaunchTemplateVersion(args: {
+  launchTemplateId: string;
+  sourceVersion: string;
+  imageId: string;
+  description: string;
+  clientToken: string;
+}): Promise<number> {
+  const result = await aws('CreateLaunchTemplateVersion', () =>
+    ec2().send(
+      new CreateLaunchTemplateVersionCommand({
+        LaunchTemplateId: args.launchTemplateId,
+        SourceVersion: args.sourceVersion,
+        VersionDescription: args.description.slice(0, 255),
+        ClientToken: args.clientToken.slice(0, 64),
+        LaunchTemplateData: { ImageId: args.imageId },
+      }),
+    ),
+  );
+  const version = result.LaunchTemplateVersion?.VersionNumber;
+  if (version === undefined) throw new Error(`CreateLaunchTemplateVersion returned no version for ${args.launchTemplateId}`);
+  return version;
+}
+
+export async function updateGroup(args: {
+  groupName: string;
+  launchTemplate?: { id: string; version: string };
+  desiredCapacity?: number;
+  maxSize?: number;
+}): Promise<void> {
+  await aws('UpdateAutoScalingGroup', () =>
+    autoScaling().send(
+      new UpdateAutoScalingGroupCommand({
+        AutoScalingGroupName: args.groupName,
+        ...(args.launchTemplate
+          ? { LaunchTemplate: { LaunchTemplateId: args.launchTemplate.id, Version: args.launchTemplate.version } }
+          : {}),
+        ...(args.desiredCapacity !== undefined ? { DesiredCapacity: args.desiredCapacity } : {}),
+        ...(args.maxSize !== undefined ? { MaxSize: args.maxSize } : {}),
+      }),
+    ),
+  );
+}
+
+export async function setDesiredCapacity(groupName: string, desiredCapacity: number): Promise<void> {
+  await aws('SetDesiredCapacity', () =>
+    autoScaling().send(
+      new SetDesiredCapacityCommand({ AutoScalingGroupName: groupName, DesiredCapacity: desiredCapacity, HonorCooldown: false }),
+    ),
+  );
+}
+
+/** Terminate one instance of a group, lowering its desired capacity by one (no replacement). */
+export async function retireInstance(instanceId: string): Promise<void> {
+  try {
+    await aws('TerminateInstanceInAutoScalingGroup', () =>
+      autoScaling().send(
+        new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: instanceId, ShouldDecrementDesiredCapacity: true }),
+      ),
+    );
+  } catch (error) {
+    // Already gone (a retried step, or Auto Scaling got there first): the goal is reached.
+    if (errorName(error) === 'ValidationError' && /not found|does not exist|no instance/i.test(String((error as Error).message))) {
+      return;
+    }
+    throw error;
+  }
+}

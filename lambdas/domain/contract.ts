@@ -1,0 +1,61 @@
+/**
+ * The Phoenix contract: every name that crosses a boundary between the CDK app, the handlers,
+ * the workflows, the local runtime and the CLI lives here, once.
+ *
+ * Pure module: no SDK imports, safe to load from any layer.
+ */
+
+/** Tags that opt resources into Phoenix and describe them. */
+export const Tags = {
+  /** On an Auto Scaling group: the fleet's name. Presence of this tag is what makes a group managed. */
+  fleet: 'phoenix:fleet',
+  /** On an Auto Scaling group: the channel the fleet follows (default: the fleet name). On an AMI: the channel it belongs to. */
+  channel: 'phoenix:channel',
+} as const;
+
+/** SSM parameters `/phoenix/channels/<channel>` (data type `aws:ec2:image`) name a channel's golden image. */
+export const CHANNEL_PARAMETER_PREFIX = '/phoenix/channels/';
+
+/** Valid fleet and channel names: what an ASG tag value, an SSM path segment and an execution name all accept. */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** `source` of the commands that operators put on the Phoenix bus. */
+export const COMMAND_SOURCE = 'phoenix.command';
+/** `source` of the outcome events Phoenix puts on the Phoenix bus. */
+export const OUTCOME_SOURCE = 'phoenix';
+
+/** detail-types of commands (in) and outcomes (out) on the Phoenix bus. */
+export const DetailTypes = {
+  PublishImage: 'PublishImage',
+  RolloutStarted: 'RolloutStarted',
+  RolloutSucceeded: 'RolloutSucceeded',
+  RolloutRejected: 'RolloutRejected',
+  RolloutRolledBack: 'RolloutRolledBack',
+  RolloutFailed: 'RolloutFailed',
+  PublicationIgnored: 'PublicationIgnored',
+} as const;
+
+/**
+ * Environment variables the CDK app sets on the functions (and the local runtime sets in-process).
+ * Handlers read them through `requireEnv` at first use.
+ */
+export const Env = {
+  tableName: 'PHOENIX_TABLE_NAME',
+  eventBusName: 'PHOENIX_EVENT_BUS_NAME',
+  rolloutStateMachineArn: 'PHOENIX_ROLLOUT_STATE_MACHINE_ARN',
+} as const;
+
+/**
+ * The Lambda handlers: key = handler name (also `lambdas/<name>.ts`, the CDK construct id suffix and
+ * the `phoenix:handler` metadata on the synthesized AWS::Lambda::Function, which the local runtime
+ * uses to bind a function of the template to its module).
+ */
+export const Handlers = {
+  intake: 'intake',
+  rolloutFleet: 'rollout-fleet',
+  rolloutRecord: 'rollout-record',
+} as const;
+export type HandlerName = (typeof Handlers)[keyof typeof Handlers];
+
+/** CloudFormation metadata key that names the handler module of a synthesized function. */
+export const HANDLER_METADATA_KEY = 'phoenix:handler';

@@ -1,0 +1,67 @@
+/**
+ * Named errors. Each sets `name` to a string literal (minified bundles rename classes, and the
+ * workflows' Retry and Catch match on the name), keeps the `cause`, and says what was received.
+ *
+ * Transient errors (worth a retry) are `TransientAwsError`; everything else is terminal.
+ */
+
+export abstract class PhoenixError extends Error {
+  abstract override readonly name: string;
+}
+
+/** An incoming event that is not what its source and detail-type promise. Goes to the DLQ. */
+export class MalformedEventError extends PhoenixError {
+  override readonly name = 'MalformedEventError';
+}
+
+/** The image cannot be rolled out: missing, not available, not an AMI id. Nothing is launched. */
+export class ImageRejectedError extends PhoenixError {
+  override readonly name = 'ImageRejectedError';
+}
+
+/** No Auto Scaling group carries the fleet's tag (any more). */
+export class FleetNotFoundError extends PhoenixError {
+  override readonly name = 'FleetNotFoundError';
+}
+
+/** The fleet's group is of a shape Phoenix does not manage (launch configuration, mixed instances…). */
+export class UnsupportedFleetError extends PhoenixError {
+  override readonly name = 'UnsupportedFleetError';
+}
+
+/** Another rollout holds the fleet's lock. */
+export class FleetBusyError extends PhoenixError {
+  override readonly name = 'FleetBusyError';
+}
+
+/** A batch of new instances did not become InService and healthy in time. */
+export class BatchNotHealthyError extends PhoenixError {
+  override readonly name = 'BatchNotHealthyError';
+}
+
+/** A rollback could not restore the previous image's healthy capacity in time. */
+export class RollbackStalledError extends PhoenixError {
+  override readonly name = 'RollbackStalledError';
+}
+
+/** A deployment or wiring mistake: a missing environment variable, an unknown step. */
+export class ConfigurationError extends PhoenixError {
+  override readonly name = 'ConfigurationError';
+}
+
+/** Throttling, a 5xx, a network fault: the same call may succeed later. */
+export class TransientAwsError extends PhoenixError {
+  override readonly name = 'TransientAwsError';
+}
+
+/** The workflow's `$.error.Cause` for a Lambda failure is JSON `{errorType, errorMessage}`; extract the message. */
+export function causeMessage(cause: unknown): string {
+  if (typeof cause !== 'string') return 'unknown cause';
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+  } catch {
+    // not JSON: Step Functions' own errors carry plain text
+  }
+  return cause;
+}

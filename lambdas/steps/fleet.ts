@@ -1,0 +1,254 @@
+/**
+ * The fleet steps of the Rollout workflow (EC2 + Auto Scaling). Each step re-reads the fleet's
+ * real state and converges it one step; each is safe to run twice (the workflow retries).
+ */
+import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
+import {
+  BatchNotHealthyError,
+  ConfigurationError,
+  FleetNotFoundError,
+  ImageRejectedError,
+  RollbackStalledError,
+  UnsupportedFleetError,
+} from '../domain/errors';
+import { isAmiId } from '../domain/ids';
+import {
+  batchSize,
+  type FleetState,
+  instancesToRetire,
+  type Progress,
+  type RollbackProgress,
+  splitByImage,
+  type WorkflowState,
+} from '../domain/rollout';
+import { FleetSteps, type FleetStep } from '../domain/steps';
+import {
+  createLaunchTemplateVersion,
+  describeGroup,
+  describeImage,
+  describeLaunchTemplateVersion,
+  fleetInstances,
+  groupsOfFleet,
+  retireInstance,
+  setDesiredCapacity,
+  updateGroup,
+} from '../aws/fleets';
+
+export interface FleetStepRequest {
+  readonly step: FleetStep;
+  readonly execution: string;
+  readonly state: WorkflowState;
+  readonly maxChecks?: number;
+}
+
+function requireFleetState(state: WorkflowState): FleetState {
+  if (!state.fleetState) throw new ConfigurationError('workflow state has no fleetState: ValidateImage did not run');
+  return state.fleetState;
+}
+
+async function rereadGroup(fleetState: FleetState): Promise<AutoScalingGroup> {
+  const group = await describeGroup(fleetState.groupName);
+  if (!group) throw new FleetNotFoundError(`Auto Scaling group ${fleetState.groupName} no longer exists`);
+  return group;
+}
+
+/** The group's launch template (id and version as configured), or UnsupportedFleetError. */
+function launchTemplateOf(group: AutoScalingGroup): { id: string; version: string } {
+  const lt = group.LaunchTemplate;
+  if (lt?.LaunchTemplateId && lt.Version) return { id: lt.LaunchTemplateId, version: lt.Version };
+  if (lt?.LaunchTemplateId) return { id: lt.LaunchTemplateId, version: '$Default' };
+  const shape = group.MixedInstancesPolicy
+    ? 'a mixed instances policy'
+    : group.LaunchConfigurationName
+      ? `launch configuration ${group.LaunchConfigurationName}`
+      : 'no launch template';
+  throw new UnsupportedFleetError(
+    `group ${group.AutoScalingGroupName} uses ${shape}; Phoenix rolls groups that launch from a launch template`,
+  );
+}
+
+/** Re-read the fleet and the image; reject what cannot be rolled out before anything changes. */
+export async function validateImage(request: FleetStepRequest): Promise<FleetState> {
+  const { fleet, imageId } = request.state;
+  const groups = await groupsOfFleet(fleet);
+  if (groups.length === 0) throw new FleetNotFoundError(`no Auto Scaling group is tagged phoenix:fleet=${fleet}`);
+  if (groups.length > 1) {
+    throw new UnsupportedFleetError(
+      `fleet ${fleet} has ${groups.length} groups (${groups.map((g) => g.group.AutoScalingGroupName).join(', ')}); a fleet is one group`,
+    );
+  }
+  const group = groups[0]!.group;
+  const lt = launchTemplateOf(group);
+
+  if (!isAmiId(imageId)) throw new ImageRejectedError(`${JSON.stringify(imageId)} is not a valid AMI id`);
+  const image = await describeImage(imageId);
+  if (!image) throw new ImageRejectedError(`image ${imageId} does not exist (or is not visible to this account)`);
+  if (image.state !== 'available') {
+    throw new ImageRejectedError(`image ${imageId} is ${image.state}, not available`);
+  }
+
+  const current = await describeLaunchTemplateVersion(lt.id, lt.version);
+  const instances = await fleetInstances(group);
+  const { present, onImage } = splitByImage(instances, imageId);
+  const desired = group.DesiredCapacity ?? 0;
+  const upToDate = current.imageId === imageId && onImage.length === present.length && present.length === desired;
+  const maxChecks = request.maxChecks ?? 40;
+  return {
+    groupName: group.AutoScalingGroupName!,
+    launchTemplateId: lt.id,
+    previousVersion: lt.version,
+    ...(current.imageId !== undefined ? { previousImageId: current.imageId } : {}),
+    desiredCapacity: desired,
+    minSize: group.MinSize ?? 0,
+    maxSize: group.MaxSize ?? desired,
+    batchSize: batchSize(desired),
+    maxChecks,
+    upToDate,
+  };
+}
+
+/** A launch template version with the new image, and the group pointed at it. */
+export async function reconcileLaunchTemplate(request: FleetStepRequest): Promise<{ version: string }> {
+  const fs = requireFleetState(request.state);
+  const version = await createLaunchTemplateVersion({
+    launchTemplateId: fs.launchTemplateId,
+    sourceVersion: fs.previousVersion,
+    imageId: request.state.imageId,
+    description: `phoenix rollout ${request.execution} of ${request.state.imageId}`,
+    clientToken: request.execution,
+  });
+  await updateGroup({
+    groupName: fs.groupName,
+    launchTemplate: { id: fs.launchTemplateId, version: String(version) },
+  });
+  return { version: String(version) };
+}
+
+/** Surge: raise desired capacity by one batch above the fleet's original capacity. */
+export async function launchBatch(request: FleetStepRequest): Promise<Progress> {
+  const fs = requireFleetState(request.state);
+  const group = await rereadGroup(fs);
+  const instances = await fleetInstances(group);
+  const { onImage, others } = splitByImage(instances, request.state.imageId);
+  const batch = Math.min(fs.batchSize, others.length);
+  // Absolute, not relative to the current value: a retried step surges once.
+  const target = fs.desiredCapacity + batch;
+  if (target > (group.MaxSize ?? 0)) {
+    await updateGroup({ groupName: fs.groupName, maxSize: target, desiredCapacity: target });
+  } else if (target !== group.DesiredCapacity) {
+    await setDesiredCapacity(fs.groupName, target);
+  }
+  return {
+    batch,
+    expectedNew: Math.min(fs.desiredCapacity, onImage.length + batch),
+    remainingOld: others.length,
+    ready: false,
+    checks: 0,
+    replaced: request.state.progress?.replaced ?? 0,
+  };
+}
+
+/** Is the batch InService and healthy? After `maxChecks` checks, it has failed. */
+export async function checkBatchHealth(request: FleetStepRequest): Promise<Progress> {
+  const fs = requireFleetState(request.state);
+  const progress = request.state.progress;
+  if (!progress) throw new ConfigurationError('workflow state has no progress: LaunchBatch did not run');
+  const group = await rereadGroup(fs);
+  const { servingOnImage } = splitByImage(await fleetInstances(group), request.state.imageId);
+  const ready = servingOnImage.length >= progress.expectedNew;
+  const checks = progress.checks + 1;
+  if (!ready && checks >= fs.maxChecks) {
+    throw new BatchNotHealthyError(
+      `after ${checks} checks, ${servingOnImage.length} of ${progress.expectedNew} instances on ${request.state.imageId} are InService and healthy`,
+    );
+  }
+  return { ...progress, ready, checks };
+}
+
+/** Retire the surplus of old instances (oldest first), back to the original capacity. */
+export async function retireBatch(request: FleetStepRequest): Promise<Progress> {
+  const fs = requireFleetState(request.state);
+  const progress = request.state.progress;
+  if (!progress) throw new ConfigurationError('workflow state has no progress: LaunchBatch did not run');
+  const group = await rereadGroup(fs);
+  const instances = await fleetInstances(group);
+  const retire = instancesToRetire(instances, request.state.imageId, fs.desiredCapacity);
+  for (const instance of retire) await retireInstance(instance.instanceId);
+  const remainingOld = splitByImage(instances, request.state.imageId).others.length - retire.length;
+  if (remainingOld === 0) {
+    // The last batch: give the group back its own limits.
+    await updateGroup({ groupName: fs.groupName, desiredCapacity: fs.desiredCapacity, maxSize: fs.maxSize });
+  }
+  return { ...progress, remainingOld, replaced: progress.replaced + retire.length };
+}
+
+/**
+ * Rollback, first half: the group launches the previous version again, and enough instances of
+ * it are launched to restore the original capacity before any new instance is removed.
+ */
+export async function startRollback(request: FleetStepRequest): Promise<RollbackProgress> {
+  const fs = request.state.fleetState;
+  // No fleetState: the failure came before anything was changed.
+  if (!fs) return { ready: true, checks: 0, nothingToUndo: true };
+  const group = await rereadGroup(fs);
+  const current = launchTemplateOf(group);
+  if (current.version !== fs.previousVersion) {
+    await updateGroup({ groupName: fs.groupName, launchTemplate: { id: fs.launchTemplateId, version: fs.previousVersion } });
+  }
+  const { present, others } = splitByImage(await fleetInstances(group), request.state.imageId);
+  const missingOld = Math.max(0, fs.desiredCapacity - others.length);
+  const target = Math.max(group.DesiredCapacity ?? 0, present.length + missingOld);
+  if (target > (group.MaxSize ?? 0)) {
+    await updateGroup({ groupName: fs.groupName, maxSize: target, desiredCapacity: target });
+  } else if (target !== group.DesiredCapacity) {
+    await setDesiredCapacity(fs.groupName, target);
+  }
+  return { ready: false, checks: 0, nothingToUndo: false };
+}
+
+/** Rollback, wait: are as many instances of the previous image serving as the fleet had? */
+export async function checkRollbackCapacity(request: FleetStepRequest): Promise<RollbackProgress> {
+  const fs = request.state.fleetState;
+  const rollback = request.state.rollback;
+  if (!fs || !rollback || rollback.nothingToUndo) return { ready: true, checks: 0, nothingToUndo: true };
+  const group = await rereadGroup(fs);
+  const { servingOthers } = splitByImage(await fleetInstances(group), request.state.imageId);
+  const ready = servingOthers.length >= fs.desiredCapacity;
+  const checks = rollback.checks + 1;
+  const maxChecks = request.maxChecks ?? fs.maxChecks;
+  if (!ready && checks >= maxChecks) {
+    throw new RollbackStalledError(
+      `after ${checks} checks, ${servingOthers.length} of ${fs.desiredCapacity} instances of the previous image are serving; the new instances were left in place`,
+    );
+  }
+  return { ...rollback, ready, checks };
+}
+
+/** Rollback, second half: remove every instance of the new image and restore the group's limits. */
+export async function finishRollback(request: FleetStepRequest): Promise<RollbackProgress> {
+  const fs = request.state.fleetState;
+  const rollback = request.state.rollback;
+  if (!fs || !rollback || rollback.nothingToUndo) return { ready: true, checks: 0, nothingToUndo: true };
+  const group = await rereadGroup(fs);
+  const { onImage } = splitByImage(await fleetInstances(group), request.state.imageId);
+  for (const instance of onImage) await retireInstance(instance.instanceId);
+  await updateGroup({ groupName: fs.groupName, desiredCapacity: fs.desiredCapacity, maxSize: fs.maxSize });
+  return { ...rollback, removedNew: onImage.length };
+}
+
+const steps: Record<FleetStep, (request: FleetStepRequest) => Promise<unknown>> = {
+  [FleetSteps.ValidateImage]: validateImage,
+  [FleetSteps.ReconcileLaunchTemplate]: reconcileLaunchTemplate,
+  [FleetSteps.LaunchBatch]: launchBatch,
+  [FleetSteps.CheckBatchHealth]: checkBatchHealth,
+  [FleetSteps.RetireBatch]: retireBatch,
+  [FleetSteps.StartRollback]: startRollback,
+  [FleetSteps.CheckRollbackCapacity]: checkRollbackCapacity,
+  [FleetSteps.FinishRollback]: finishRollback,
+};
+
+export async function runFleetStep(request: FleetStepRequest): Promise<unknown> {
+  const run = steps[request.step];
+  if (!run) throw new ConfigurationError(`unknown fleet step ${JSON.stringify(request.step)}`);
+  return run(request);
+}

@@ -1,0 +1,5 @@
+export * from './compliance';
+export * from './control-plane';
+export * from './phoenix-function';
+export * from './phoenix-stack';
+export * from './rollout-workflow';

@@ -1,0 +1,37 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { PhoenixControlPlane, type PhoenixControlPlaneProps } from './control-plane';
+
+export interface PhoenixStackProps extends StackProps {
+  /**
+   * Settings of the control plane.
+   * @default - the `PhoenixControlPlane` defaults (bus `phoenix`, stateful resources retained)
+   */
+  readonly controlPlane?: PhoenixControlPlaneProps;
+}
+
+/** The deployable Phoenix stack: the control plane and what an operator needs to reach it. */
+export class PhoenixStack extends Stack {
+  public readonly controlPlane: PhoenixControlPlane;
+
+  constructor(scope: Construct, id: string, props: PhoenixStackProps = {}) {
+    super(scope, id, {
+      description: 'Phoenix: event-driven control plane for immutable EC2 Auto Scaling fleets',
+      ...props,
+    });
+    this.controlPlane = new PhoenixControlPlane(this, 'ControlPlane', props.controlPlane);
+
+    new CfnOutput(this, 'EventBusName', {
+      description: 'The Phoenix event bus: put PublishImage commands here, read outcomes',
+      value: this.controlPlane.eventBus.eventBusName,
+    });
+    new CfnOutput(this, 'TableName', {
+      description: 'The fleet records table',
+      value: this.controlPlane.table.tableName,
+    });
+    new CfnOutput(this, 'RolloutStateMachineArn', {
+      description: 'The Rollout workflow',
+      value: this.controlPlane.rolloutWorkflow.stateMachine.stateMachineArn,
+    });
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * `phoenix local [--demo]`: start the embedded local cloud, print `PHOENIX_ENDPOINT=<url>` on
+ * stdout when ready, run until SIGINT/SIGTERM, then stop everything and exit 0. A crash of the
+ * emulator ends the process with status 1 and the emulator's last words.
+ */
+import { runDemo } from './demo';
+import { createLogger, describeError } from './log';
+import { type LocalRuntime, startLocalRuntime } from './runtime';
+
+export interface LocalCommandOptions {
+  readonly demo: boolean;
+  readonly timeScale: number;
+  readonly region: string;
+}
+
+const say = (line: string) => void process.stderr.write(`${line}\n`);
+
+function howToDrive(runtime: LocalRuntime): string {
+  const bus = runtime.resources.eventBusName ?? 'phoenix';
+  return [
+    '',
+    'Phoenix is running against the local emulator. Drive it with the AWS CLI (any dummy credentials):',
+    `  export AWS_ENDPOINT_URL=${runtime.endpoint} AWS_REGION=${runtime.region} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test`,
+    '  aws autoscaling describe-auto-scaling-groups --query "AutoScalingGroups[].[AutoScalingGroupName,DesiredCapacity]"',
+    '  # publish a new image into channel "demo": register it, tag it, announce it',
+    '  IMG=$(aws ec2 register-image --name my-image --architecture x86_64 --root-device-name /dev/xvda --query ImageId --output text)',
+    '  aws ec2 create-tags --resources $IMG --tags Key=phoenix:channel,Value=demo',
+    `  aws events put-events --entries '[{"Source":"phoenix.command","DetailType":"PublishImage","EventBusName":"${bus}","Detail":"{\\"imageId\\":\\"'$IMG'\\"}"}]'`,
+    `  aws stepfunctions list-executions --endpoint-url ${runtime.stepFunctionsEndpoint} --state-machine-arn ${runtime.resources.stateMachineArn ?? '<arn>'}`,
+    'Press Ctrl-C to stop.',
+  ].join('\n');
+}
+
+export async function runLocal(options: LocalCommandOptions): Promise<void> {
+  process.env['AWS_REGION'] = options.region;
+  const log = createLogger();
+  const runtime = await startLocalRuntime({ region: options.region, timeScale: options.timeScale, log });
+
+  let stopping = false;
+  const stop = async (why: string, code: number) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${why}: stopping`);
+    try {
+      await runtime.stop();
+    } catch (error) {
+      log.error(`stopping failed: ${describeError(error)}`);
+      code = code || 1;
+    }
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void stop('SIGINT', 0));
+  process.once('SIGTERM', () => void stop('SIGTERM', 0));
+  runtime.emulator?.onExit((exit) => {
+    if (exit.expected) return;
+    log.error(
+      `the AWS emulator stopped unexpectedly (exit code ${String(exit.code)}, signal ${String(exit.signal)}); its last output:\n${exit.stderrTail}`,
+    );
+    void stop('emulator crashed', 1);
+  });
+
+  process.stdout.write(`PHOENIX_ENDPOINT=${runtime.endpoint}\n`);
+  say(`phoenix local: ready in ${(runtime.readyMs / 1000).toFixed(1)} s (time scale ${options.timeScale})`);
+
+  if (options.demo) {
+    try {
+      await runDemo(
+        {
+          endpoint: runtime.endpoint,
+          region: runtime.region,
+          eventBusName: runtime.resources.eventBusName ?? 'phoenix',
+          onExecutionEnd: (listener) => runtime.stepFunctions.onExecutionEnd(listener),
+        },
+        say,
+      );
+    } catch (error) {
+      log.error(`the demo failed: ${describeError(error)}`);
+    }
+  }
+  say(howToDrive(runtime));
+  // Run until a signal arrives.
+  await new Promise<never>(() => undefined);
+}

@@ -1,0 +1,247 @@
+/**
+ * The Python side of the local runtime: a project-local virtual environment `.venv/` with the
+ * pinned `requirements.txt` (moto server, cfn-lint) installed.
+ *
+ * `ensurePythonEnv()` is cheap when the environment is current (two file reads and a hash). It
+ * (re)installs when `.venv/bin/python` is missing or when the stamp `.venv/.phoenix-requirements.sha256`
+ * differs from the hash of `requirements.txt`, streaming pip's progress to stderr.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+/** The repository root (this file lives in `<root>/local`). */
+export const REPO_ROOT = path.resolve(__dirname, '..');
+
+/** The oldest Python the emulator supports (moto 5.2 needs 3.9+, we ask 3.10+ for its dependencies). */
+export const MIN_PYTHON = { major: 3, minor: 10 } as const;
+
+export interface PythonEnvPaths {
+  /** `<root>/.venv` */
+  readonly venvDir: string;
+  /** `<root>/.venv/bin/python` */
+  readonly python: string;
+  /** `<root>/.venv/bin/pip` */
+  readonly pip: string;
+  /** `<root>/.venv/bin/moto_server`: the emulator. */
+  readonly motoServer: string;
+  /** `<root>/.venv/bin/cfn-lint`: the CloudFormation linter. */
+  readonly cfnLint: string;
+  /** `<root>/requirements.txt` */
+  readonly requirements: string;
+  /** `<root>/.venv/.phoenix-requirements.sha256`: hash of the requirements last installed. */
+  readonly stamp: string;
+}
+
+/** Where the environment's pieces live for the repository at `root`. */
+export function pythonEnvPaths(root: string = REPO_ROOT): PythonEnvPaths {
+  const venvDir = path.join(root, '.venv');
+  const bin = process.platform === 'win32' ? path.join(venvDir, 'Scripts') : path.join(venvDir, 'bin');
+  const exe = process.platform === 'win32' ? '.exe' : '';
+  return {
+    venvDir,
+    python: path.join(bin, `python${exe}`),
+    pip: path.join(bin, `pip${exe}`),
+    motoServer: path.join(bin, `moto_server${exe}`),
+    cfnLint: path.join(bin, `cfn-lint${exe}`),
+    requirements: path.join(root, 'requirements.txt'),
+    stamp: path.join(venvDir, '.phoenix-requirements.sha256'),
+  };
+}
+
+/** The moto server executable of this repository's environment (exists after `ensurePythonEnv`). */
+export const MOTO_SERVER_PATH = pythonEnvPaths().motoServer;
+/** The cfn-lint executable of this repository's environment (exists after `ensurePythonEnv`). */
+export const CFN_LINT_PATH = pythonEnvPaths().cfnLint;
+
+/** No usable `python3` on PATH (or where `PHOENIX_PYTHON` points). */
+export class PythonNotFoundError extends Error {
+  override readonly name = 'PythonNotFoundError';
+}
+/** `python3` exists but is older than `MIN_PYTHON`. */
+export class PythonTooOldError extends Error {
+  override readonly name = 'PythonTooOldError';
+}
+/** Creating the virtual environment or installing the requirements failed. */
+export class PythonEnvInstallError extends Error {
+  override readonly name = 'PythonEnvInstallError';
+}
+
+export interface EnsurePythonEnvOptions {
+  /** Repository root. Default: the root of this checkout. */
+  readonly root?: string;
+  /** The interpreter that creates the environment. Default: `$PHOENIX_PYTHON` or `python3`. */
+  readonly python?: string;
+  /** Reinstall even when the stamp matches. */
+  readonly force?: boolean;
+  /** Where progress goes. Default: process.stderr. */
+  readonly progress?: (text: string) => void;
+  /** How long to wait for another process that is installing at the same time. Default 10 min. */
+  readonly lockTimeoutMs?: number;
+}
+
+export interface PythonEnv extends PythonEnvPaths {
+  /** Whether this call created or updated the environment. */
+  readonly installed: boolean;
+  /** Python version of the environment, e.g. `3.11.7`. */
+  readonly pythonVersion: string;
+}
+
+/** sha256 of requirements.txt, hex. */
+export function requirementsHash(requirementsFile: string): string {
+  return createHash('sha256').update(readFileSync(requirementsFile)).digest('hex');
+}
+
+/** Is the environment at `paths` current (interpreter present, stamp equal to the requirements' hash)? */
+export function isPythonEnvCurrent(paths: PythonEnvPaths = pythonEnvPaths()): boolean {
+  if (!existsSync(paths.python) || !existsSync(paths.motoServer) || !existsSync(paths.stamp)) return false;
+  return readFileSync(paths.stamp, 'utf8').trim() === requirementsHash(paths.requirements);
+}
+
+/**
+ * Make sure `<root>/.venv` exists with requirements.txt installed. Creates it (`python3 -m venv`)
+ * and installs (`pip install -r requirements.txt`) only when needed: first run, or after
+ * requirements.txt changed. Concurrent callers (two test runs) wait for each other.
+ */
+export async function ensurePythonEnv(options: EnsurePythonEnvOptions = {}): Promise<PythonEnv> {
+  const root = options.root ?? REPO_ROOT;
+  const paths = pythonEnvPaths(root);
+  const progress = options.progress ?? ((text: string) => void process.stderr.write(text));
+  if (!existsSync(paths.requirements)) {
+    throw new PythonEnvInstallError(`requirements.txt not found at ${paths.requirements}`);
+  }
+  if (!options.force && isPythonEnvCurrent(paths)) {
+    return { ...paths, installed: false, pythonVersion: await pythonVersionOf(paths.python) };
+  }
+
+  const release = await acquireLock(path.join(root, '.phoenix', 'python-env.lock'), options.lockTimeoutMs ?? 600_000);
+  try {
+    // Another process may have finished the job while we waited.
+    if (!options.force && isPythonEnvCurrent(paths)) {
+      return { ...paths, installed: false, pythonVersion: await pythonVersionOf(paths.python) };
+    }
+    const started = Date.now();
+    progress('Installing the AWS emulator (moto) into .venv — first run only, about a minute…\n');
+
+    if (existsSync(paths.python)) {
+      const version = await pythonVersionOf(paths.python).catch(() => undefined);
+      if (version === undefined || !isSupported(version)) {
+        progress(`The existing .venv (Python ${version ?? 'unusable'}) is replaced.\n`);
+        rmSync(paths.venvDir, { recursive: true, force: true });
+      }
+    }
+    if (!existsSync(paths.python)) {
+      const basePython = options.python ?? process.env.PHOENIX_PYTHON ?? 'python3';
+      const baseVersion = await checkBasePython(basePython);
+      progress(`Creating .venv with ${basePython} (Python ${baseVersion})…\n`);
+      if (existsSync(paths.venvDir)) rmSync(paths.venvDir, { recursive: true, force: true });
+      await run(basePython, ['-m', 'venv', paths.venvDir], root, 'create the virtual environment');
+    }
+    await run(
+      paths.python,
+      ['-m', 'pip', 'install', '--disable-pip-version-check', '-r', paths.requirements],
+      root,
+      'install requirements.txt into .venv (pip needs to reach the Python package index)',
+    );
+    if (!existsSync(paths.motoServer)) {
+      throw new PythonEnvInstallError(
+        `pip finished but ${paths.motoServer} is missing: does requirements.txt still pin moto[server]?`,
+      );
+    }
+    writeFileSync(paths.stamp, `${requirementsHash(paths.requirements)}\n`);
+    progress(`The AWS emulator is installed (${((Date.now() - started) / 1000).toFixed(1)} s).\n`);
+    return { ...paths, installed: true, pythonVersion: await pythonVersionOf(paths.python) };
+  } finally {
+    release();
+  }
+}
+
+function isSupported(version: string): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > MIN_PYTHON.major || (major === MIN_PYTHON.major && minor >= MIN_PYTHON.minor);
+}
+
+async function checkBasePython(python: string): Promise<string> {
+  let version: string;
+  try {
+    version = await pythonVersionOf(python);
+  } catch (error) {
+    throw new PythonNotFoundError(
+      `Python ${MIN_PYTHON.major}.${MIN_PYTHON.minor}+ is needed for the local AWS emulator, but "${python}" could not be run (${(error as Error).message}). Install Python 3 (e.g. apt-get install python3 python3-venv) or set PHOENIX_PYTHON to an interpreter.`,
+    );
+  }
+  if (!isSupported(version)) {
+    throw new PythonTooOldError(
+      `Python ${MIN_PYTHON.major}.${MIN_PYTHON.minor}+ is needed for the local AWS emulator, but "${python}" is Python ${version}. Install a newer Python or set PHOENIX_PYTHON to one.`,
+    );
+  }
+  return version;
+}
+
+/** `major.minor.micro` of an interpreter; rejects when it cannot be run. */
+function pythonVersionOf(python: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(python, ['-c', 'import sys; print("%d.%d.%d" % sys.version_info[:3])'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0 && /^\d+\.\d+\.\d+$/.test(out.trim())) resolve(out.trim());
+      else reject(new Error(`exit code ${String(code)}${err ? `: ${err.trim()}` : ''}`));
+    });
+  });
+}
+
+/** Run a command with its stdout and stderr going to our stderr (pip's progress stays visible). */
+function run(command: string, args: string[], cwd: string, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 2, 2], env: { ...process.env, PIP_NO_INPUT: '1' } });
+    child.on('error', (error) =>
+      reject(new PythonEnvInstallError(`Could not ${what}: ${command} failed to start: ${error.message}`)),
+    );
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve();
+      else
+        reject(
+          new PythonEnvInstallError(
+            `Could not ${what}: \`${[command, ...args].join(' ')}\` exited with ${signal ?? `code ${String(code)}`} (see its output above).`,
+          ),
+        );
+    });
+  });
+}
+
+/** A lock directory: mkdir is atomic. Stale after `timeoutMs` (a crashed installer). */
+async function acquireLock(lockDir: string, timeoutMs: number): Promise<() => void> {
+  mkdirSync(path.dirname(lockDir), { recursive: true });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      mkdirSync(lockDir);
+      return () => rmSync(lockDir, { recursive: true, force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      let age = 0;
+      try {
+        age = Date.now() - statSync(lockDir).mtimeMs;
+      } catch {
+        continue; // released meanwhile
+      }
+      if (age > timeoutMs) {
+        rmSync(lockDir, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new PythonEnvInstallError(
+          `Timed out waiting for another process installing .venv (lock ${lockDir}); remove it if no install is running.`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}

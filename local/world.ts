@@ -1,0 +1,210 @@
+/**
+ * A small world of fleets and images in the emulator, built the way a user would build it in AWS:
+ * through the real APIs (RegisterImage, CreateLaunchTemplate, CreateAutoScalingGroup, tags,
+ * PutEvents, PutParameter). The demo, the integration tests and the end-to-end test share it.
+ */
+import {
+  AutoScalingClient,
+  CreateAutoScalingGroupCommand,
+  DescribeAutoScalingGroupsCommand,
+} from '@aws-sdk/client-auto-scaling';
+import {
+  CreateLaunchTemplateCommand,
+  CreateTagsCommand,
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  EC2Client,
+  RegisterImageCommand,
+} from '@aws-sdk/client-ec2';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { randomUUID } from 'node:crypto';
+import { CHANNEL_PARAMETER_PREFIX, COMMAND_SOURCE, DetailTypes, Tags } from '../lambdas/domain/contract';
+
+export interface WorldOptions {
+  readonly endpoint: string;
+  readonly region: string;
+}
+
+export interface FleetView {
+  readonly groupName: string;
+  readonly desiredCapacity: number;
+  readonly launchTemplateVersion?: string;
+  readonly instances: { instanceId: string; imageId?: string; lifecycleState?: string; healthStatus?: string }[];
+}
+
+/** Clients for the emulator, with dummy credentials unless real-looking ones are set. */
+export function worldClients(options: WorldOptions) {
+  const config = {
+    region: options.region,
+    endpoint: options.endpoint,
+    credentials: {
+      accessKeyId: process.env['AWS_ACCESS_KEY_ID'] ?? 'testing',
+      secretAccessKey: process.env['AWS_SECRET_ACCESS_KEY'] ?? 'testing',
+    },
+  };
+  return {
+    ec2: new EC2Client(config),
+    autoScaling: new AutoScalingClient(config),
+    eventBridge: new EventBridgeClient(config),
+    ssm: new SSMClient(config),
+  };
+}
+
+export class World {
+  private readonly clients: ReturnType<typeof worldClients>;
+
+  constructor(private readonly options: WorldOptions) {
+    this.clients = worldClients(options);
+  }
+
+  /** Register a new AMI (available at once in the emulator), optionally tagged into a channel. */
+  async registerImage(name: string, channel?: string): Promise<string> {
+    const result = await this.clients.ec2.send(
+      new RegisterImageCommand({
+        Name: name,
+        Architecture: 'x86_64',
+        RootDeviceName: '/dev/xvda',
+        VirtualizationType: 'hvm',
+        BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { VolumeSize: 8, Encrypted: true } }],
+      }),
+    );
+    const imageId = result.ImageId!;
+    if (channel !== undefined) await this.tagImage(imageId, channel);
+    return imageId;
+  }
+
+  /** Put an AMI into a channel: the tag `phoenix:channel=<channel>`. */
+  async tagImage(imageId: string, channel: string): Promise<void> {
+    await this.clients.ec2.send(new CreateTagsCommand({ Resources: [imageId], Tags: [{ Key: Tags.channel, Value: channel }] }));
+  }
+
+  /**
+   * A fleet as a team would have it: a launch template on `imageId` and an Auto Scaling group of
+   * `size` instances (min = max = desired), tagged `phoenix:fleet=<fleet>`.
+   */
+  async createFleet(args: {
+    fleet: string;
+    imageId: string;
+    size: number;
+    channel?: string;
+    /** Default `<fleet>-asg`; its launch template is `<fleet>-lt` (or `<groupName>-lt` when named). */
+    groupName?: string;
+  }): Promise<string> {
+    const groupName = args.groupName ?? `${args.fleet}-asg`;
+    const lt = await this.clients.ec2.send(
+      new CreateLaunchTemplateCommand({
+        LaunchTemplateName: args.groupName === undefined ? `${args.fleet}-lt` : `${args.groupName}-lt`,
+        LaunchTemplateData: {
+          ImageId: args.imageId,
+          InstanceType: 't3.micro',
+          MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled' },
+        },
+      }),
+    );
+    const tags: { Key: string; Value: string }[] = [{ Key: Tags.fleet, Value: args.fleet }];
+    if (args.channel !== undefined) tags.push({ Key: Tags.channel, Value: args.channel });
+    await this.clients.autoScaling.send(
+      new CreateAutoScalingGroupCommand({
+        AutoScalingGroupName: groupName,
+        MinSize: args.size,
+        MaxSize: args.size,
+        DesiredCapacity: args.size,
+        LaunchTemplate: { LaunchTemplateId: lt.LaunchTemplate!.LaunchTemplateId!, Version: '$Latest' },
+        AvailabilityZones: [`${this.options.region}a`, `${this.options.region}b`],
+        Tags: tags.map((t) => ({ ...t, PropagateAtLaunch: true, ResourceId: groupName, ResourceType: 'auto-scaling-group' })),
+      }),
+    );
+    return groupName;
+  }
+
+  /** Which instances the group has, and which image each runs (from EC2). */
+  async viewFleet(groupName: string): Promise<FleetView> {
+    const groups = await this.clients.autoScaling.send(
+      new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
+    );
+    const group = groups.AutoScalingGroups?.[0];
+    if (!group) throw new Error(`no Auto Scaling group ${groupName} in the emulator`);
+    const ids = (group.Instances ?? []).map((i) => i.InstanceId!).filter(Boolean);
+    const images = new Map<string, string | undefined>();
+    if (ids.length > 0) {
+      const described = await this.clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }));
+      for (const r of described.Reservations ?? []) for (const i of r.Instances ?? []) images.set(i.InstanceId!, i.ImageId);
+    }
+    return {
+      groupName,
+      desiredCapacity: group.DesiredCapacity ?? 0,
+      ...(group.LaunchTemplate?.Version !== undefined ? { launchTemplateVersion: group.LaunchTemplate.Version } : {}),
+      instances: (group.Instances ?? []).map((i) => ({
+        instanceId: i.InstanceId!,
+        imageId: images.get(i.InstanceId!),
+        lifecycleState: i.LifecycleState,
+        healthStatus: i.HealthStatus,
+      })),
+    };
+  }
+
+  async imageName(imageId: string): Promise<string | undefined> {
+    const result = await this.clients.ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+    return result.Images?.[0]?.Name;
+  }
+
+  /**
+   * Announce an image as EC2 does: an "EC2 AMI State Change" event on the default bus, shaped as
+   * the published sample (docs.aws.amazon.com/AWSEC2/latest/UserGuide/monitor-ami-events.html).
+   */
+  async announceImage(imageId: string): Promise<string> {
+    return this.putEvent({
+      Source: 'aws.ec2',
+      DetailType: 'EC2 AMI State Change',
+      Resources: [`arn:aws:ec2:${this.options.region}::image/${imageId}`],
+      Detail: JSON.stringify({ RequestId: randomUUID(), ImageId: imageId, State: 'available', ErrorMessage: '' }),
+    });
+  }
+
+  /** The Phoenix `PublishImage` command on the Phoenix bus. */
+  async publishImage(busName: string, imageId: string, channel?: string): Promise<string> {
+    return this.putEvent({
+      EventBusName: busName,
+      Source: COMMAND_SOURCE,
+      DetailType: DetailTypes.PublishImage,
+      Detail: JSON.stringify({ imageId, ...(channel !== undefined ? { channel } : {}) }),
+    });
+  }
+
+  /**
+   * Point a channel's golden-AMI parameter at an image. In AWS, Parameter Store emits the
+   * "Parameter Store Change" event itself; the emulator does not, so this puts it as AWS shapes it
+   * (docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-ec2-aliases.html).
+   */
+  async setChannelParameter(channel: string, imageId: string): Promise<string> {
+    const name = `${CHANNEL_PARAMETER_PREFIX}${channel}`;
+    const result = await this.clients.ssm.send(
+      new PutParameterCommand({ Name: name, Value: imageId, Type: 'String', DataType: 'aws:ec2:image', Overwrite: true }),
+    );
+    return this.putEvent({
+      Source: 'aws.ssm',
+      DetailType: 'Parameter Store Change',
+      Resources: [`arn:aws:ssm:${this.options.region}:123456789012:parameter${name}`],
+      Detail: JSON.stringify({
+        exception: 'Unable to Describe Resource',
+        dataType: 'aws:ec2:image',
+        name,
+        type: 'String',
+        operation: (result.Version ?? 1) > 1 ? 'Update' : 'Create',
+      }),
+    });
+  }
+
+  /** Put one event; returns the id EventBridge gave it. */
+  private async putEvent(
+    entry: NonNullable<ConstructorParameters<typeof PutEventsCommand>[0]['Entries']>[number],
+  ): Promise<string> {
+    const result = await this.clients.eventBridge.send(new PutEventsCommand({ Entries: [entry] }));
+    const eventId = result.Entries?.[0]?.EventId;
+    if ((result.FailedEntryCount ?? 0) > 0 || eventId === undefined) {
+      throw new Error(`PutEvents failed: ${JSON.stringify(result.Entries)}`);
+    }
+    return eventId;
+  }
+}

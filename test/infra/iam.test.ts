@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Tags } from '../../lambdas/domain/contract';
+import type { PhoenixFunction } from '../../lib';
+import { asArray, policyStatements, synthPhoenix, type Json, type SynthesizedPhoenix } from './support';
+
+let phoenix: SynthesizedPhoenix;
+let statements: ReturnType<typeof policyStatements>;
+
+beforeAll(() => {
+  phoenix = synthPhoenix();
+  statements = policyStatements(phoenix.resources);
+});
+afterAll(() => phoenix.dispose());
+
+/** The Allow statements that apply to a function's role, from whichever policy carries them. */
+function statementsOf(fn: PhoenixFunction): Record<string, Json>[] {
+  const roleRef = { Ref: phoenix.logicalId(fn.role) };
+  return statements
+    .filter(({ roles }) => roles.some((r) => JSON.stringify(r) === JSON.stringify(roleRef)))
+    .map(({ statement }) => statement)
+    .filter((s) => s.Effect === 'Allow');
+}
+
+function granting(fn: PhoenixFunction, action: string): Record<string, Json>[] {
+  return statementsOf(fn).filter((s) => asArray<string>(s.Action).includes(action));
+}
+
+const AUTOSCALING_MUTATIONS = [
+  'autoscaling:UpdateAutoScalingGroup',
+  'autoscaling:SetDesiredCapacity',
+  'autoscaling:TerminateInstanceInAutoScalingGroup',
+];
+
+describe('IAM', () => {
+  it('grants no wildcard action anywhere', () => {
+    expect(statements.length).toBeGreaterThan(0);
+    const wildcards = statements
+      .filter(({ statement }) => statement.Effect === 'Allow')
+      .flatMap(({ policyId, statement }) =>
+        asArray<string>(statement.Action)
+          .filter((a) => a.includes('*'))
+          .map((a) => `${policyId}: ${a}`),
+      );
+    expect(wildcards).toEqual([]);
+    expect(statements.filter(({ statement }) => statement.NotAction !== undefined)).toEqual([]);
+  });
+
+  it('writes no partition, account or region literal into an ARN', () => {
+    expect(JSON.stringify(phoenix.template.toJSON())).not.toMatch(/arn:aws(-[a-z]+)*:/);
+  });
+
+  it('lets rollout-fleet change only Auto Scaling groups tagged as managed', () => {
+    const fleet = phoenix.stack.controlPlane.rolloutFleetFunction;
+    for (const action of AUTOSCALING_MUTATIONS) {
+      const found = granting(fleet, action);
+      expect(found, action).not.toHaveLength(0);
+      for (const s of found) {
+        expect(s.Condition, action).toStrictEqual({ StringLike: { [`aws:ResourceTag/${Tags.fleet}`]: '*' } });
+        expect(JSON.stringify(s.Resource)).toContain(':autoScalingGroup:*:autoScalingGroupName/*');
+      }
+    }
+  });
+
+  it('gives no role an unconditioned Auto Scaling mutation', () => {
+    const unconditioned = statements.filter(
+      ({ statement }) =>
+        statement.Effect === 'Allow' &&
+        asArray<string>(statement.Action).some(
+          (a) => a.startsWith('autoscaling:') && !a.startsWith('autoscaling:Describe'),
+        ) &&
+        statement.Condition?.StringLike?.[`aws:ResourceTag/${Tags.fleet}`] !== '*',
+    );
+    expect(unconditioned).toEqual([]);
+  });
+
+  it('lets rollout-fleet pass roles to EC2 only', () => {
+    const found = granting(phoenix.stack.controlPlane.rolloutFleetFunction, 'iam:PassRole');
+    expect(found).not.toHaveLength(0);
+    for (const s of found) {
+      expect(s.Condition).toStrictEqual({ StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } });
+    }
+    // Nobody else may pass roles.
+    const others = statements.filter(
+      ({ statement }) =>
+        statement.Effect === 'Allow' &&
+        asArray<string>(statement.Action).includes('iam:PassRole') &&
+        !found.includes(statement),
+    );
+    expect(others).toEqual([]);
+  });
+
+  it('lets intake start executions of the rollout state machine only', () => {
+    const cp = phoenix.stack.controlPlane;
+    const found = granting(cp.intakeFunction, 'states:StartExecution');
+    expect(found).not.toHaveLength(0);
+    for (const s of found) {
+      expect(asArray(s.Resource)).toStrictEqual([
+        { Ref: phoenix.logicalId(cp.rolloutWorkflow.stateMachine) },
+      ]);
+    }
+  });
+
+  it('lets intake read channel parameters only', () => {
+    const found = granting(phoenix.stack.controlPlane.intakeFunction, 'ssm:GetParameter');
+    expect(found).not.toHaveLength(0);
+    for (const s of found) {
+      expect(JSON.stringify(s.Resource)).toMatch(/:parameter\/phoenix\/channels\/\*"\]\]\}$/);
+    }
+  });
+
+  it('lets only rollout-record write the table, and intake and rollout-record put events on the Phoenix bus', () => {
+    const cp = phoenix.stack.controlPlane;
+    const tableArn = { 'Fn::GetAtt': [phoenix.logicalId(cp.table), 'Arn'] };
+    const busArn = { 'Fn::GetAtt': [phoenix.logicalId(cp.eventBus), 'Arn'] };
+    expect(
+      granting(cp.rolloutRecordFunction, 'dynamodb:PutItem').flatMap((s) => asArray<unknown>(s.Resource)),
+    ).toContainEqual(tableArn);
+    expect(granting(cp.intakeFunction, 'dynamodb:PutItem')).toEqual([]);
+    expect(granting(cp.rolloutFleetFunction, 'dynamodb:PutItem')).toEqual([]);
+    for (const fn of [cp.intakeFunction, cp.rolloutRecordFunction]) {
+      expect(granting(fn, 'events:PutEvents').flatMap((s) => asArray<unknown>(s.Resource))).toStrictEqual([
+        busArn,
+      ]);
+    }
+    expect(granting(cp.rolloutFleetFunction, 'events:PutEvents')).toEqual([]);
+  });
+});

@@ -1,0 +1,274 @@
+/**
+ * The Rollout state machine as synthesized by the CDK app, executed locally
+ * (aws-local-stepfunctions through the local Step Functions service). The Lambda tasks are bound
+ * to scripted step doubles: these tests check the definition's routing (order of steps, Retry,
+ * Catch, outcome path), not the steps themselves (see test/integration for those).
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Handlers } from '../../lambdas/domain/contract';
+import { LambdaFunctionError } from '../../local/lambda-host';
+import { silentLogger } from '../../local/log';
+import { LocalStepFunctions } from '../../local/stepfunctions';
+import { resolveTemplate, synthesizeControlPlane, type LocalModel } from '../../local/template';
+
+type Script = (payload: Record<string, any>, call: number) => unknown;
+
+interface Call {
+  readonly handler: string;
+  readonly step: string;
+  readonly payload: Record<string, any>;
+}
+
+let model: LocalModel;
+let service: LocalStepFunctions;
+let stateMachineArn: string;
+let scripts: Record<string, Script>;
+let calls: Call[];
+
+const fail = (errorType: string, errorMessage: string) =>
+  new LambdaFunctionError({ errorType, errorMessage, functionName: 'double', requestId: 'r' });
+
+/** Default behaviour of every step: a fleet of 4 on the old image, batches of 1, healthy at once. */
+function happyScripts(): Record<string, Script> {
+  let remainingOld = 4;
+  return {
+    AcquireFleetLock: () => ({}),
+    ValidateImage: () => ({
+      groupName: 'web-asg',
+      launchTemplateId: 'lt-0123456789abcdef0',
+      previousVersion: '1',
+      previousImageId: 'ami-00000000000000001',
+      desiredCapacity: 4,
+      minSize: 4,
+      maxSize: 4,
+      batchSize: 1,
+      maxChecks: 5,
+      upToDate: false,
+    }),
+    ReconcileLaunchTemplate: () => ({ version: '2' }),
+    LaunchBatch: (p) => ({
+      batch: 1,
+      expectedNew: 5 - remainingOld,
+      remainingOld,
+      ready: false,
+      checks: 0,
+      replaced: p['state'].progress?.replaced ?? 0,
+    }),
+    CheckBatchHealth: (p) => ({ ...p['state'].progress, ready: true, checks: p['state'].progress.checks + 1 }),
+    RetireBatch: (p) => {
+      remainingOld -= 1;
+      return { ...p['state'].progress, remainingOld, replaced: p['state'].progress.replaced + 1 };
+    },
+    CommitRollout: () => ({ outcome: 'RolloutSucceeded' }),
+    ReportOutcome: (p) => ({ outcome: p['outcome'] }),
+    StartRollback: () => ({ ready: false, checks: 0, nothingToUndo: false }),
+    CheckRollbackCapacity: (p) => ({ ...p['state'].rollback, ready: true, checks: 1 }),
+    FinishRollback: (p) => ({ ...p['state'].rollback, removedNew: 1 }),
+  };
+}
+
+const input = {
+  fleet: 'web',
+  imageId: 'ami-00000000000000002',
+  channel: 'web',
+  cause: 'aws.ec2/EC2 AMI State Change',
+  requestId: 'event-1',
+};
+
+async function run(name: string) {
+  const { executionArn } = service.startExecution({ stateMachineArn, name, input: JSON.stringify(input) });
+  return service.waitForExecution(executionArn, { timeoutMs: 30_000 });
+}
+
+const steps = () => calls.map((c) => c.step);
+const reportedOutcomes = () => calls.filter((c) => c.step === 'ReportOutcome').map((c) => c.payload['outcome']);
+
+beforeAll(async () => {
+  const { template } = synthesizeControlPlane();
+  model = resolveTemplate(template, { region: 'us-east-1', endpoint: 'http://127.0.0.1:9' });
+  service = await LocalStepFunctions.start({
+    timeScale: 0.001,
+    log: silentLogger,
+    invoker: {
+      resolveFunction: (arn) => model.findFunction(arn),
+      invoke: async (arn, payload) => {
+        const fn = model.findFunction(arn);
+        if (!fn) throw new Error(`unknown function ${arn}`);
+        const p = payload as Record<string, any>;
+        const step = String(p['step']);
+        const count = calls.filter((c) => c.step === step).length;
+        calls.push({ handler: fn.handler, step, payload: p });
+        const script = scripts[step];
+        if (!script) throw fail('ConfigurationError', `no script for ${step}`);
+        return script(p, count);
+      },
+    },
+  });
+  const machine = model.stateMachines[0];
+  if (!machine) throw new Error('the template has no state machine');
+  service.registerStateMachine({ name: machine.name, arn: machine.arn, definition: machine.definitionString });
+  stateMachineArn = machine.arn;
+});
+
+afterAll(async () => {
+  await service?.close();
+});
+
+beforeEach(() => {
+  scripts = happyScripts();
+  calls = [];
+});
+
+describe('Rollout workflow (synthesized definition)', () => {
+  it('rolls batch by batch, surge first, and commits', async () => {
+    const result = await run('happy');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(steps()).toEqual([
+      'AcquireFleetLock',
+      'ValidateImage',
+      'ReconcileLaunchTemplate',
+      ...Array.from({ length: 4 }, () => ['LaunchBatch', 'CheckBatchHealth', 'RetireBatch']).flat(),
+      'CommitRollout',
+    ]);
+    // Each step is served by the function that owns its clients.
+    expect(new Set(calls.filter((c) => c.step === 'LaunchBatch').map((c) => c.handler))).toEqual(
+      new Set([Handlers.rolloutFleet]),
+    );
+    expect(calls.find((c) => c.step === 'CommitRollout')?.handler).toBe(Handlers.rolloutRecord);
+    // The execution name reaches the steps (it is the lock owner and the history key).
+    expect(calls.every((c) => c.payload['execution'] === 'happy')).toBe(true);
+    expect(calls.at(-1)?.payload['state'].progress.replaced).toBe(4);
+  });
+
+  it('keeps checking a batch until it is healthy', async () => {
+    scripts['CheckBatchHealth'] = (p, n) => ({ ...p['state'].progress, ready: n % 3 === 2, checks: n + 1 });
+    const result = await run('slow-batches');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(steps().filter((s) => s === 'CheckBatchHealth')).toHaveLength(12);
+  });
+
+  it('commits at once when the fleet already runs the image', async () => {
+    const validate = scripts['ValidateImage']!;
+    scripts['ValidateImage'] = (p, n) => ({ ...(validate(p, n) as object), upToDate: true });
+    const result = await run('up-to-date');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(steps()).toEqual(['AcquireFleetLock', 'ValidateImage', 'CommitRollout']);
+  });
+
+  it('retries a transient error and goes on', async () => {
+    const launch = scripts['LaunchBatch']!;
+    scripts['LaunchBatch'] = (p, n) => {
+      if (n === 0) throw fail('TransientAwsError', 'SetDesiredCapacity: Throttling: Rate exceeded');
+      return launch(p, n);
+    };
+    const result = await run('transient');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(steps().slice(2, 5)).toEqual(['ReconcileLaunchTemplate', 'LaunchBatch', 'LaunchBatch']);
+    expect(reportedOutcomes()).toEqual([]);
+  });
+
+  it('rejects an image that fails validation, before anything changes', async () => {
+    scripts['ValidateImage'] = () => {
+      throw fail('ImageRejectedError', 'image ami-00000000000000002 is pending, not available');
+    };
+    const result = await run('rejected');
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('RolloutRejected');
+    expect(result.cause).toContain('is pending, not available');
+    expect(steps()).toEqual(['AcquireFleetLock', 'ValidateImage', 'ReportOutcome']);
+    expect(reportedOutcomes()).toEqual(['RolloutRejected']);
+    const report = calls.at(-1)!.payload['state'];
+    expect(report.error.Error).toBe('ImageRejectedError');
+  });
+
+  it('rejects a rollout when another one holds the fleet', async () => {
+    scripts['AcquireFleetLock'] = () => {
+      throw fail('FleetBusyError', 'fleet web is already rolling out ami-00000000000000003');
+    };
+    const result = await run('busy');
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('RolloutRejected');
+    expect(steps()).toEqual(['AcquireFleetLock', 'ReportOutcome']);
+  });
+
+  it('rolls back when a batch never becomes healthy, naming the step', async () => {
+    scripts['CheckBatchHealth'] = () => {
+      throw fail('BatchNotHealthyError', 'after 5 checks, 0 of 1 instances are InService and healthy');
+    };
+    const result = await run('unhealthy');
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('RolloutRolledBack');
+    expect(steps()).toEqual([
+      'AcquireFleetLock',
+      'ValidateImage',
+      'ReconcileLaunchTemplate',
+      'LaunchBatch',
+      'CheckBatchHealth',
+      'StartRollback',
+      'CheckRollbackCapacity',
+      'FinishRollback',
+      'ReportOutcome',
+    ]);
+    expect(reportedOutcomes()).toEqual(['RolloutRolledBack']);
+    const state = calls.at(-1)!.payload['state'];
+    expect(state.failedStep).toBe('CheckBatchHealth');
+    expect(state.error.Error).toBe('BatchNotHealthyError');
+  });
+
+  it('does not retry a terminal error: one attempt, then rollback', async () => {
+    scripts['ReconcileLaunchTemplate'] = () => {
+      throw fail('ValidationError', 'launch template lt-0123456789abcdef0 does not exist');
+    };
+    const result = await run('terminal');
+    expect(result.error).toBe('RolloutRolledBack');
+    expect(steps().filter((s) => s === 'ReconcileLaunchTemplate')).toHaveLength(1);
+    expect(calls.at(-1)!.payload['state'].failedStep).toBe('ReconcileLaunchTemplate');
+  });
+
+  it('gives up on a transient error after its retries, and rolls back', async () => {
+    scripts['RetireBatch'] = () => {
+      throw fail('TransientAwsError', 'TerminateInstanceInAutoScalingGroup: ServiceUnavailable');
+    };
+    const result = await run('exhausted');
+    expect(result.error).toBe('RolloutRolledBack');
+    // 1 attempt + 4 retries
+    expect(steps().filter((s) => s === 'RetireBatch')).toHaveLength(5);
+  });
+
+  it('waits for the old capacity to be back before removing new instances', async () => {
+    scripts['LaunchBatch'] = () => {
+      throw fail('UnsupportedFleetError', 'group changed shape');
+    };
+    scripts['CheckRollbackCapacity'] = (p, n) => ({ ...p['state'].rollback, ready: n === 2, checks: n + 1 });
+    const result = await run('slow-rollback');
+    expect(result.error).toBe('RolloutRolledBack');
+    expect(steps().slice(-5)).toEqual([
+      'CheckRollbackCapacity',
+      'CheckRollbackCapacity',
+      'CheckRollbackCapacity',
+      'FinishRollback',
+      'ReportOutcome',
+    ]);
+  });
+
+  it('reports RolloutFailed when the rollback itself fails', async () => {
+    scripts['CheckBatchHealth'] = () => {
+      throw fail('BatchNotHealthyError', 'unhealthy');
+    };
+    scripts['FinishRollback'] = () => {
+      throw fail('ValidationError', 'cannot terminate');
+    };
+    const result = await run('rollback-failed');
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('RolloutFailed');
+    expect(reportedOutcomes()).toEqual(['RolloutFailed']);
+    const state = calls.at(-1)!.payload['state'];
+    expect(state.rollbackError.Error).toBe('ValidationError');
+    expect(state.error.Error).toBe('BatchNotHealthyError');
+  });
+
+  it('passes the lock duration (the workflow timeout) to the lock step', async () => {
+    await run('lock-seconds');
+    expect(calls[0]!.payload['lockSeconds']).toBe(7200);
+  });
+});
