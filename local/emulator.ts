@@ -261,13 +261,18 @@ async function launch(python: string, port: number, options: StartEmulatorOption
 export async function resetEmulator(endpoint: string): Promise<void> {
   let response: Response;
   try {
-    response = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST', signal: AbortSignal.timeout(10_000) });
+    response = await fetch(`${endpoint}/moto-api/reset`, {
+      method: 'POST',
+      signal: AbortSignal.timeout(10_000),
+    });
   } catch (error) {
     throw new EmulatorApiError(`Could not reset the emulator at ${endpoint}: ${(error as Error).message}`);
   }
   const body = await response.text();
   if (!response.ok) {
-    throw new EmulatorApiError(`Resetting the emulator at ${endpoint} answered HTTP ${response.status}: ${body}`);
+    throw new EmulatorApiError(
+      `Resetting the emulator at ${endpoint} answered HTTP ${response.status}: ${body}`,
+    );
   }
 }
 

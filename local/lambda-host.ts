@@ -41,7 +41,13 @@ export class LambdaFunctionError extends Error {
   readonly functionName: string;
   readonly requestId: string;
 
-  constructor(details: { errorType: string; errorMessage: string; functionName: string; requestId: string; cause?: unknown }) {
+  constructor(details: {
+    errorType: string;
+    errorMessage: string;
+    functionName: string;
+    requestId: string;
+    cause?: unknown;
+  }) {
     super(JSON.stringify({ errorType: details.errorType, errorMessage: details.errorMessage }), {
       cause: details.cause,
     });
@@ -56,7 +62,11 @@ export class LambdaFunctionError extends Error {
 /** Variables that name the function itself: each function's own value is set while its module loads. */
 const PER_FUNCTION_VARIABLES = new Set(['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_FUNCTION_NAME']);
 
-export type Handler = (event: unknown, context: Context, callback?: (error?: unknown, result?: unknown) => void) => unknown;
+export type Handler = (
+  event: unknown,
+  context: Context,
+  callback?: (error?: unknown, result?: unknown) => void,
+) => unknown;
 
 export interface LambdaHostOptions {
   readonly model: LocalModel;
@@ -148,7 +158,8 @@ export async function createLambdaHost(options: LambdaHostOptions): Promise<Lamb
   environment.AWS_REGION = model.region;
   environment.AWS_DEFAULT_REGION = model.region;
   environment.AWS_ENDPOINT_URL = options.emulatorEndpoint;
-  if (options.stepFunctionsEndpoint !== undefined) environment.AWS_ENDPOINT_URL_SFN = options.stepFunctionsEndpoint;
+  if (options.stepFunctionsEndpoint !== undefined)
+    environment.AWS_ENDPOINT_URL_SFN = options.stepFunctionsEndpoint;
   if (process.env.AWS_ACCESS_KEY_ID === undefined) {
     environment.AWS_ACCESS_KEY_ID = 'testing';
     environment.AWS_SECRET_ACCESS_KEY = 'testing';
@@ -191,15 +202,20 @@ export async function createLambdaHost(options: LambdaHostOptions): Promise<Lamb
       try {
         loaded = await loadModule(file);
       } catch (error) {
-        throw new HandlerModuleError(`Could not load ${file} (function ${fn.logicalId}): ${describe(error)}`, {
-          cause: error,
-        });
+        throw new HandlerModuleError(
+          `Could not load ${file} (function ${fn.logicalId}): ${describe(error)}`,
+          {
+            cause: error,
+          },
+        );
       } finally {
         for (const [key, value] of Object.entries(saved)) setEnv(key, value);
       }
       const handler = findHandler(loaded);
       if (handler === undefined) {
-        throw new HandlerModuleError(`${file} (function ${fn.logicalId}) exports no function named "handler"`);
+        throw new HandlerModuleError(
+          `${file} (function ${fn.logicalId}) exports no function named "handler"`,
+        );
       }
       handlers.set(fn.logicalId, handler);
       log.debug('handler loaded', { function: fn.name, module: file, ms: Date.now() - started });
@@ -216,7 +232,11 @@ export async function createLambdaHost(options: LambdaHostOptions): Promise<Lamb
     if (inFlight === 0) for (const wake of [...idleWaiters]) wake();
   };
 
-  const invoke = async (nameOrArn: string, payload: unknown, invokeOptions: InvokeOptions = {}): Promise<unknown> => {
+  const invoke = async (
+    nameOrArn: string,
+    payload: unknown,
+    invokeOptions: InvokeOptions = {},
+  ): Promise<unknown> => {
     const fn = model.findFunction(nameOrArn);
     if (fn === undefined) {
       throw new FunctionNotFoundError(
@@ -252,12 +272,20 @@ export async function createLambdaHost(options: LambdaHostOptions): Promise<Lamb
     } catch (error) {
       if (error instanceof LambdaFunctionError) {
         if (error.errorType === 'Sandbox.Timedout') {
-          log.warn(`function ${fn.name} timed out after ${fn.timeoutSeconds} s (its handler keeps running in-process)`);
+          log.warn(
+            `function ${fn.name} timed out after ${fn.timeoutSeconds} s (its handler keeps running in-process)`,
+          );
         }
         throw error;
       }
       const { errorType, errorMessage } = errorShape(error);
-      throw new LambdaFunctionError({ errorType, errorMessage, functionName: fn.name, requestId, cause: error });
+      throw new LambdaFunctionError({
+        errorType,
+        errorMessage,
+        functionName: fn.name,
+        requestId,
+        cause: error,
+      });
     } finally {
       clearTimeout(timer);
       settle();
@@ -305,7 +333,9 @@ function callHandler(handler: Handler, event: unknown, context: Context): Promis
     const callback = (error?: unknown, result?: unknown) => {
       if (settled) return;
       settled = true;
-      if (error !== undefined && error !== null) reject(error as Error);
+      // A handler may fail with anything (a string, an object): errorShape() reports it as Lambda would.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      if (error !== undefined && error !== null) reject(error);
       else resolve(result);
     };
     try {
@@ -316,7 +346,8 @@ function callHandler(handler: Handler, event: unknown, context: Context): Promis
       }
     } catch (error) {
       settled = true;
-      reject(error as Error);
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      reject(error);
     }
   });
 }

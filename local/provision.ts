@@ -15,7 +15,12 @@ import {
   UpdateTimeToLiveCommand,
   type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
+import {
+  CreateEventBusCommand,
+  EventBridgeClient,
+  PutRuleCommand,
+  PutTargetsCommand,
+} from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { createHash } from 'node:crypto';
 import { createLogger, type LocalLogger } from './log';
@@ -92,14 +97,20 @@ export async function provision(
         KeySchema: table.keySchema as CreateTableCommandInput['KeySchema'],
         AttributeDefinitions: table.attributeDefinitions as CreateTableCommandInput['AttributeDefinitions'],
         BillingMode: table.billingMode as CreateTableCommandInput['BillingMode'],
-        ...(table.provisionedThroughput !== undefined ? { ProvisionedThroughput: table.provisionedThroughput } : {}),
+        ...(table.provisionedThroughput !== undefined
+          ? { ProvisionedThroughput: table.provisionedThroughput }
+          : {}),
         ...(table.globalSecondaryIndexes !== undefined
           ? {
-              GlobalSecondaryIndexes: table.globalSecondaryIndexes as unknown as CreateTableCommandInput['GlobalSecondaryIndexes'],
+              GlobalSecondaryIndexes:
+                table.globalSecondaryIndexes as unknown as CreateTableCommandInput['GlobalSecondaryIndexes'],
             }
           : {}),
         ...(table.localSecondaryIndexes !== undefined
-          ? { LocalSecondaryIndexes: table.localSecondaryIndexes as unknown as CreateTableCommandInput['LocalSecondaryIndexes'] }
+          ? {
+              LocalSecondaryIndexes:
+                table.localSecondaryIndexes as unknown as CreateTableCommandInput['LocalSecondaryIndexes'],
+            }
           : {}),
         ...(table.streamViewType !== undefined
           ? {
@@ -138,7 +149,8 @@ export async function provision(
 
     // Queues: those without a redrive policy first (they may be the dead-letter queues of the others).
     const queues = [...model.queues].sort(
-      (a, b) => Number(a.attributes.RedrivePolicy !== undefined) - Number(b.attributes.RedrivePolicy !== undefined),
+      (a, b) =>
+        Number(a.attributes.RedrivePolicy !== undefined) - Number(b.attributes.RedrivePolicy !== undefined),
     );
     for (const queue of queues) {
       const url = await createQueue(sqs, queue.name, queue.attributes);
@@ -210,7 +222,11 @@ export async function provision(
   }
 }
 
-async function createQueue(sqs: SQSClient, name: string, attributes: Record<string, string>): Promise<string> {
+async function createQueue(
+  sqs: SQSClient,
+  name: string,
+  attributes: Record<string, string>,
+): Promise<string> {
   try {
     const result = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
     if (result.QueueUrl === undefined) throw new ProvisionError(`CreateQueue ${name} returned no QueueUrl`);
@@ -222,14 +238,20 @@ async function createQueue(sqs: SQSClient, name: string, attributes: Record<stri
 }
 
 async function queueArn(sqs: SQSClient, url: string): Promise<string> {
-  const result = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
+  const result = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
+  );
   const arn = result.Attributes?.QueueArn;
   if (arn === undefined) throw new ProvisionError(`GetQueueAttributes ${url} returned no QueueArn`);
   return arn;
 }
 
 /** Run a create call; an "already exists" error counts as success (returns undefined). */
-async function existing<T>(what: string, alreadyExists: string[], create: () => Promise<T>): Promise<T | undefined> {
+async function existing<T>(
+  what: string,
+  alreadyExists: string[],
+  create: () => Promise<T>,
+): Promise<T | undefined> {
   try {
     return await create();
   } catch (error) {

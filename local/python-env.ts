@@ -115,7 +115,10 @@ export async function ensurePythonEnv(options: EnsurePythonEnvOptions = {}): Pro
     return { ...paths, installed: false, pythonVersion: await pythonVersionOf(paths.python) };
   }
 
-  const release = await acquireLock(path.join(root, '.phoenix', 'python-env.lock'), options.lockTimeoutMs ?? 600_000);
+  const release = await acquireLock(
+    path.join(root, '.phoenix', 'python-env.lock'),
+    options.lockTimeoutMs ?? 600_000,
+  );
   try {
     // Another process may have finished the job while we waited.
     if (!options.force && isPythonEnvCurrent(paths)) {
@@ -200,7 +203,11 @@ function pythonVersionOf(python: string): Promise<string> {
 /** Run a command with its stdout and stderr going to our stderr (pip's progress stays visible). */
 function run(command: string, args: string[], cwd: string, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 2, 2], env: { ...process.env, PIP_NO_INPUT: '1' } });
+    const child = spawn(command, args, {
+      cwd,
+      stdio: ['ignore', 2, 2],
+      env: { ...process.env, PIP_NO_INPUT: '1' },
+    });
     child.on('error', (error) =>
       reject(new PythonEnvInstallError(`Could not ${what}: ${command} failed to start: ${error.message}`)),
     );

@@ -35,11 +35,17 @@ import type { LocalFunction, LocalModel, LocalRule, LocalRuleTarget } from './te
 
 export interface RouterInvoker {
   resolveFunction(nameOrArn: string): LocalFunction | undefined;
-  invoke(nameOrArn: string, payload: unknown, options?: { onStart?: (requestId: string) => void }): Promise<unknown>;
+  invoke(
+    nameOrArn: string,
+    payload: unknown,
+    options?: { onStart?: (requestId: string) => void },
+  ): Promise<unknown>;
 }
 
 export interface RouterStepFunctions {
-  startExecution(request: { stateMachineArn: string; name?: string; input?: string }): { executionArn: string };
+  startExecution(request: { stateMachineArn: string; name?: string; input?: string }): {
+    executionArn: string;
+  };
 }
 
 export interface RouterOptions extends AwsClientOptions {
@@ -142,7 +148,9 @@ export function startRouter(options: RouterOptions): Router {
   ): Promise<void> => {
     const queue = queueByArn.get(queueArn);
     const url = queue?.url ?? queueUrlFromArn(queueArn, options.endpoint);
-    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body, MessageAttributes: attributes }));
+    await sqs.send(
+      new SendMessageCommand({ QueueUrl: url, MessageBody: body, MessageAttributes: attributes }),
+    );
   };
 
   /** Like an asynchronous Lambda invocation: retries, then DLQ / on-failure destination. */
@@ -195,7 +203,10 @@ export function startRouter(options: RouterOptions): Router {
       await sendToQueue(fn.deadLetterArn, JSON.stringify(payload), {
         RequestID: { DataType: 'String', StringValue: requestId || randomUUID() },
         ErrorCode: { DataType: 'Number', StringValue: '200' },
-        ErrorMessage: { DataType: 'String', StringValue: truncate(failure.errorMessage, 1024) || failure.errorType },
+        ErrorMessage: {
+          DataType: 'String',
+          StringValue: truncate(failure.errorMessage, 1024) || failure.errorType,
+        },
       });
       deadLetteredTo.push(fn.deadLetterArn);
     }
@@ -240,21 +251,30 @@ export function startRouter(options: RouterOptions): Router {
   ): Promise<Omit<Delivery, keyof RouteInfo>> => {
     const dlq = route.target.deadLetterArn;
     if (dlq === undefined) {
-      log.error(`rule ${route.rule.name} could not deliver to ${route.target.arn} and has no dead-letter queue: the event is dropped, here it is`, {
-        event: payload,
-        ...failure,
-      });
+      log.error(
+        `rule ${route.rule.name} could not deliver to ${route.target.arn} and has no dead-letter queue: the event is dropped, here it is`,
+        {
+          event: payload,
+          ...failure,
+        },
+      );
       return { payload, outcome: 'dropped', attempts, error: failure };
     }
     await sendToQueue(dlq, JSON.stringify(payload), {
       RULE_ARN: { DataType: 'String', StringValue: route.rule.arn },
       TARGET_ARN: { DataType: 'String', StringValue: route.target.arn },
       ERROR_CODE: { DataType: 'String', StringValue: failure.errorType },
-      ERROR_MESSAGE: { DataType: 'String', StringValue: truncate(failure.errorMessage, 1024) || failure.errorType },
+      ERROR_MESSAGE: {
+        DataType: 'String',
+        StringValue: truncate(failure.errorMessage, 1024) || failure.errorType,
+      },
     });
-    log.error(`rule ${route.rule.name} could not deliver to ${route.target.arn}; the event went to the rule's dead-letter queue`, {
-      ...failure,
-    });
+    log.error(
+      `rule ${route.rule.name} could not deliver to ${route.target.arn}; the event went to the rule's dead-letter queue`,
+      {
+        ...failure,
+      },
+    );
     return { payload, outcome: 'dead-lettered', attempts, error: failure, deadLetteredTo: [dlq] };
   };
 
@@ -298,7 +318,9 @@ export function startRouter(options: RouterOptions): Router {
       delivery = { ...info, ...outcome };
     } catch (error) {
       if (error instanceof RouterStoppedError) {
-        log.info(`router stopped while ${route.rule.name} waited to retry; the event stays in ${route.queueName}`);
+        log.info(
+          `router stopped while ${route.rule.name} waited to retry; the event stays in ${route.queueName}`,
+        );
         return;
       }
       log.error(`could not handle an event of rule ${route.rule.name}; it stays in ${route.queueName}`, {
@@ -308,7 +330,9 @@ export function startRouter(options: RouterOptions): Router {
       return;
     }
     try {
-      await sqs.send(new DeleteMessageCommand({ QueueUrl: route.queueUrl, ReceiptHandle: message.ReceiptHandle }));
+      await sqs.send(
+        new DeleteMessageCommand({ QueueUrl: route.queueUrl, ReceiptHandle: message.ReceiptHandle }),
+      );
     } catch (error) {
       log.warn(`could not delete a handled message from ${route.queueName}; it may be delivered again`, {
         error: describeError(error),
@@ -337,7 +361,9 @@ export function startRouter(options: RouterOptions): Router {
         messages = result.Messages ?? [];
       } catch (error) {
         if (stopSignal.aborted) break;
-        log.warn(`could not receive from ${route.queueName}; retrying in 1 s`, { error: describeError(error) });
+        log.warn(`could not receive from ${route.queueName}; retrying in 1 s`, {
+          error: describeError(error),
+        });
         await sleep(1000).catch(() => undefined);
         continue;
       }
@@ -365,9 +391,12 @@ export function startRouter(options: RouterOptions): Router {
       detail: {},
     };
     try {
-      await sqs.send(new SendMessageCommand({ QueueUrl: route.queueUrl, MessageBody: JSON.stringify(event) }));
+      await sqs.send(
+        new SendMessageCommand({ QueueUrl: route.queueUrl, MessageBody: JSON.stringify(event) }),
+      );
     } catch (error) {
-      if (!stopSignal.aborted) log.warn(`could not fire schedule of rule ${rule.name}`, { error: describeError(error) });
+      if (!stopSignal.aborted)
+        log.warn(`could not fire schedule of rule ${rule.name}`, { error: describeError(error) });
     }
   };
 
@@ -378,7 +407,9 @@ export function startRouter(options: RouterOptions): Router {
       if (rule.scheduleExpression === undefined || rule.state !== 'ENABLED') continue;
       const periodMs = ratePeriodMs(rule.scheduleExpression);
       if (periodMs === undefined) {
-        log.warn(`rule ${rule.name}: schedule ${rule.scheduleExpression} is not fired locally (only rate(...) is)`);
+        log.warn(
+          `rule ${rule.name}: schedule ${rule.scheduleExpression} is not fired locally (only rate(...) is)`,
+        );
         continue;
       }
       const routes = options.ruleQueues.filter((q) => q.rule.logicalId === rule.logicalId);
@@ -458,7 +489,8 @@ export function evaluatePath(path: string, value: unknown): unknown {
     const match = re.exec(path);
     if (match === null) throw new Error(`Unsupported InputPath ${JSON.stringify(path)}`);
     const key = match[1] ?? match[2] ?? Number(match[3]);
-    current = current !== null && typeof current === 'object' ? (current as Record<string, unknown>)[key] : undefined;
+    current =
+      current !== null && typeof current === 'object' ? (current as Record<string, unknown>)[key] : undefined;
   }
   return current;
 }
@@ -467,7 +499,11 @@ export function evaluatePath(path: string, value: unknown): unknown {
 export function ratePeriodMs(expression: string): number | undefined {
   const match = /^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$/.exec(expression.trim());
   if (match === null) return undefined;
-  const unit = match[2]!.startsWith('minute') ? 60_000 : match[2]!.startsWith('hour') ? 3_600_000 : 86_400_000;
+  const unit = match[2]!.startsWith('minute')
+    ? 60_000
+    : match[2]!.startsWith('hour')
+      ? 3_600_000
+      : 86_400_000;
   return Number(match[1]) * unit;
 }
 

@@ -117,12 +117,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     // 2. The template.
     const synthStarted = Date.now();
-    const template = options.template ?? synthesizeControlPlane({ stackProps: options.stackProps ?? {} }).template;
+    const template =
+      options.template ?? synthesizeControlPlane({ stackProps: options.stackProps ?? {} }).template;
     const model = resolveTemplate(template, { region, endpoint });
     log.debug('template resolved', { ms: Date.now() - synthStarted });
 
     // 3. Step Functions (tasks call the host, created next).
-    let host: LambdaHost | undefined;
+    const hostRef: { current?: LambdaHost } = {};
     const stepFunctions = await LocalStepFunctions.start({
       region,
       account: model.account,
@@ -131,8 +132,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       invoker: {
         resolveFunction: (nameOrArn) => model.findFunction(nameOrArn),
         invoke: (nameOrArn, payload) => {
-          if (host === undefined) throw new Error('The lambda host is not ready');
-          return host.invoke(nameOrArn, payload);
+          if (hostRef.current === undefined) throw new Error('The lambda host is not ready');
+          return hostRef.current.invoke(nameOrArn, payload);
         },
       },
     });
@@ -148,13 +149,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     }
 
     // 4. The handlers, with their environment.
-    host = await createLambdaHost({
+    const host = await createLambdaHost({
       model,
       emulatorEndpoint: endpoint,
       stepFunctionsEndpoint: stepFunctions.endpoint,
       ...(options.handlersDir !== undefined ? { handlersDir: options.handlersDir } : {}),
       log,
     });
+    hostRef.current = host;
     const loadedHost = host;
     cleanups.push(() => loadedHost.restoreEnvironment());
     cleanups.push(async () => {
@@ -184,11 +186,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       ...(bus !== undefined ? { eventBusName: bus.name, eventBusArn: bus.arn } : {}),
       ...(model.tables[0] !== undefined ? { tableName: model.tables[0].name } : {}),
       ...(model.stateMachines[0] !== undefined ? { stateMachineArn: model.stateMachines[0].arn } : {}),
-      stateMachines: Object.fromEntries(model.stateMachines.map((m) => [m.logicalId, { name: m.name, arn: m.arn }])),
+      stateMachines: Object.fromEntries(
+        model.stateMachines.map((m) => [m.logicalId, { name: m.name, arn: m.arn }]),
+      ),
       functions: Object.fromEntries(
         model.functions.map((f) => [f.handler, { name: f.name, arn: f.arn, logicalId: f.logicalId }]),
       ),
-      queues: Object.fromEntries(model.queues.map((q) => [q.logicalId, { name: q.name, url: q.url, arn: q.arn }])),
+      queues: Object.fromEntries(
+        model.queues.map((q) => [q.logicalId, { name: q.name, url: q.url, arn: q.arn }]),
+      ),
       ruleQueues: provisioned.ruleQueues,
     };
     const readyMs = Date.now() - started;

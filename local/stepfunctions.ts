@@ -221,12 +221,16 @@ export class LocalStepFunctions {
   /** Register a state machine. Validates the definition; binds every Lambda task; throws on what it cannot run. */
   registerStateMachine(registration: StateMachineRegistration): void {
     const definitionString =
-      typeof registration.definition === 'string' ? registration.definition : JSON.stringify(registration.definition);
+      typeof registration.definition === 'string'
+        ? registration.definition
+        : JSON.stringify(registration.definition);
     let original: MachineDef;
     try {
       original = JSON.parse(definitionString) as MachineDef;
     } catch (error) {
-      throw new InvalidDefinitionError(`State machine ${registration.name}: the definition is not JSON: ${describeError(error)}`);
+      throw new InvalidDefinitionError(
+        `State machine ${registration.name}: the definition is not JSON: ${describeError(error)}`,
+      );
     }
     const ignored = ignoredFeatures(original);
     if (ignored.length > 0) {
@@ -256,7 +260,8 @@ export class LocalStepFunctions {
       seen.add(stateName);
       if (Array.isArray(state.Retry)) {
         for (const retrier of state.Retry as Record<string, unknown>[]) {
-          retrier.IntervalSeconds = (typeof retrier.IntervalSeconds === 'number' ? retrier.IntervalSeconds : 1) * scale;
+          retrier.IntervalSeconds =
+            (typeof retrier.IntervalSeconds === 'number' ? retrier.IntervalSeconds : 1) * scale;
           if (typeof retrier.MaxDelaySeconds === 'number') retrier.MaxDelaySeconds *= scale;
         }
       }
@@ -271,7 +276,9 @@ export class LocalStepFunctions {
       } else if (state.Type === 'Task') {
         const handler = this.taskHandler(state);
         if (handler === undefined) {
-          problems.push(`Task state ${JSON.stringify(stateName)} has Resource ${JSON.stringify(state.Resource)}`);
+          problems.push(
+            `Task state ${JSON.stringify(stateName)} has Resource ${JSON.stringify(state.Resource)}`,
+          );
         } else {
           taskHandlers[stateName] = handler;
         }
@@ -306,7 +313,10 @@ export class LocalStepFunctions {
     if (LAMBDA_INVOKE.test(resource)) {
       return async (input) => {
         const parameters = (input ?? {}) as { FunctionName?: unknown; Payload?: unknown };
-        if (typeof parameters.FunctionName !== 'string' || this.invoker.resolveFunction(parameters.FunctionName) === undefined) {
+        if (
+          typeof parameters.FunctionName !== 'string' ||
+          this.invoker.resolveFunction(parameters.FunctionName) === undefined
+        ) {
           const error = new Error(`Function not found: ${JSON.stringify(parameters.FunctionName)}`);
           error.name = 'Lambda.ResourceNotFoundException';
           throw error;
@@ -322,7 +332,11 @@ export class LocalStepFunctions {
    * Turn a path- or timestamp-based Wait into a Task run by a local handler that waits the scaled
    * time and passes its input through (same InputPath/OutputPath, Next/End). false if unsupported.
    */
-  private rewriteWait(stateName: string, state: StateDef, taskHandlers: Record<string, TaskHandler>): boolean {
+  private rewriteWait(
+    stateName: string,
+    state: StateDef,
+    taskHandlers: Record<string, TaskHandler>,
+  ): boolean {
     const scale = this.timeScale;
     let delayMs: (input: unknown) => number;
     if (isSimplePath(state.SecondsPath)) {
@@ -331,7 +345,9 @@ export class LocalStepFunctions {
         const result = simplePath(p, input);
         const seconds = result.ok ? result.value : undefined;
         if (typeof seconds !== 'number' || seconds < 0) {
-          const error = new Error(`SecondsPath ${p} of Wait state ${stateName} does not point to a number >= 0`);
+          const error = new Error(
+            `SecondsPath ${p} of Wait state ${stateName} does not point to a number >= 0`,
+          );
           error.name = 'States.Runtime';
           throw error;
         }
@@ -346,7 +362,9 @@ export class LocalStepFunctions {
         const result = simplePath(p, input);
         const at = result.ok && typeof result.value === 'string' ? Date.parse(result.value) : NaN;
         if (Number.isNaN(at)) {
-          const error = new Error(`TimestampPath ${p} of Wait state ${stateName} does not point to a timestamp`);
+          const error = new Error(
+            `TimestampPath ${p} of Wait state ${stateName} does not point to a timestamp`,
+          );
           error.name = 'States.Runtime';
           throw error;
         }
@@ -394,7 +412,8 @@ export class LocalStepFunctions {
     executionArn: string;
     startDate: Date;
   } {
-    if (this.closed) throw new StepFunctionsApiError('ServiceUnavailable', 'The local Step Functions service is stopped');
+    if (this.closed)
+      throw new StepFunctionsApiError('ServiceUnavailable', 'The local Step Functions service is stopped');
     const machine = this.machine(request.stateMachineArn);
     const name = request.name ?? randomUUID();
     validateName(name);
@@ -403,10 +422,16 @@ export class LocalStepFunctions {
     try {
       parsedInput = JSON.parse(input);
     } catch (error) {
-      throw new StepFunctionsApiError('InvalidExecutionInput', `Invalid State Machine Execution Input: ${describeError(error)}`);
+      throw new StepFunctionsApiError(
+        'InvalidExecutionInput',
+        `Invalid State Machine Execution Input: ${describeError(error)}`,
+      );
     }
     if (Buffer.byteLength(input) > 256 * 1024) {
-      throw new StepFunctionsApiError('InvalidExecutionInput', 'The execution input exceeds the maximum of 262144 bytes');
+      throw new StepFunctionsApiError(
+        'InvalidExecutionInput',
+        'The execution input exceeds the maximum of 262144 bytes',
+      );
     }
     const executionArn = `arn:aws:states:${this.region}:${this.account}:execution:${machine.registration.name}:${name}`;
     const existing = this.executions.get(executionArn);
@@ -440,9 +465,12 @@ export class LocalStepFunctions {
     });
 
     const waits = new AbortController();
-    const stateMachine = new StateMachine(structuredClone(machine.executable) as unknown as StateMachineDefinition, {
-      validationOptions: { noValidate: true },
-    });
+    const stateMachine = new StateMachine(
+      structuredClone(machine.executable) as unknown as StateMachineDefinition,
+      {
+        validationOptions: { noValidate: true },
+      },
+    );
     const execution = stateMachine.run(parsedInput as never, {
       overrides: {
         taskResourceLocalHandlers: Object.fromEntries(
@@ -589,7 +617,10 @@ export class LocalStepFunctions {
     const machine = this.machines.get(stateMachineArn);
     if (machine === undefined) {
       validateArn(stateMachineArn, 'stateMachine');
-      throw new StepFunctionsApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
+      throw new StepFunctionsApiError(
+        'StateMachineDoesNotExist',
+        `State Machine Does Not Exist: '${stateMachineArn}'`,
+      );
     }
     return machine;
   }
@@ -598,7 +629,10 @@ export class LocalStepFunctions {
     if (error instanceof ExecutionAbortedError || record.status === 'ABORTED') {
       this.finish(record, 'ABORTED', {});
     } else if (error instanceof ExecutionTimeoutError) {
-      this.finish(record, 'TIMED_OUT', { error: 'States.Timeout', cause: 'The execution timed out (TimeoutSeconds)' });
+      this.finish(record, 'TIMED_OUT', {
+        error: 'States.Timeout',
+        cause: 'The execution timed out (TimeoutSeconds)',
+      });
     } else {
       const cause = error instanceof ExecutionError && error.cause instanceof Error ? error.cause : error;
       const name = cause instanceof Error ? cause.name : 'Error';
@@ -661,11 +695,22 @@ export class LocalStepFunctions {
   /** A state event that may arrive after the execution was stopped: keep the end event last. */
   private addStateEvent(record: ExecutionRecord, type: string, details: Record<string, unknown>): void {
     const last = record.events[record.events.length - 1];
-    if (record.status === 'RUNNING' || last === undefined || !/^Execution[A-Z]/.test(last.type) || last.id === 1) {
+    if (
+      record.status === 'RUNNING' ||
+      last === undefined ||
+      !/^Execution[A-Z]/.test(last.type) ||
+      last.id === 1
+    ) {
       this.addEvent(record, type, details);
       return;
     }
-    record.events.splice(record.events.length - 1, 0, { id: 0, previousEventId: 0, timestamp: new Date(), type, ...details });
+    record.events.splice(record.events.length - 1, 0, {
+      id: 0,
+      previousEventId: 0,
+      timestamp: new Date(),
+      type,
+      ...details,
+    });
     record.events.forEach((event, index) => {
       (event as { id: number }).id = index + 1;
       (event as { previousEventId: number }).previousEventId = index;
@@ -677,7 +722,8 @@ export class LocalStepFunctions {
     try {
       for await (const item of logs) {
         const event = item as Record<string, unknown>;
-        const state = event.state as { name?: string; type?: string; input?: unknown; output?: unknown } | undefined;
+        const state = event.state as
+          { name?: string; type?: string; input?: unknown; output?: unknown } | undefined;
         const nested = event.index !== undefined ? { mapIterationIndex: event.index } : {};
         switch (event.type) {
           case 'StateEntered':
@@ -693,14 +739,18 @@ export class LocalStepFunctions {
             });
             break;
           case 'StateFailed':
-            this.addStateEvent(record, state?.type === 'Task' ? 'TaskFailed' : `${state?.type ?? ''}StateFailed`, {
-              taskFailedEventDetails: {
-                name: state?.name,
-                error: event.Error,
-                cause: typeof event.Cause === 'string' ? event.Cause : JSON.stringify(event.Cause ?? null),
+            this.addStateEvent(
+              record,
+              state?.type === 'Task' ? 'TaskFailed' : `${state?.type ?? ''}StateFailed`,
+              {
+                taskFailedEventDetails: {
+                  name: state?.name,
+                  error: event.Error,
+                  cause: typeof event.Cause === 'string' ? event.Cause : JSON.stringify(event.Cause ?? null),
+                },
+                ...nested,
               },
-              ...nested,
-            });
+            );
             break;
           case 'StateRetried':
           case 'StateCaught':
@@ -711,7 +761,10 @@ export class LocalStepFunctions {
         }
       }
     } catch (error) {
-      this.log.warn('could not read an execution event log', { executionArn: record.executionArn, error: describeError(error) });
+      this.log.warn('could not read an execution event log', {
+        executionArn: record.executionArn,
+        error: describeError(error),
+      });
     }
   }
 
@@ -748,7 +801,9 @@ export class LocalStepFunctions {
       const chunks: Buffer[] = [];
       for await (const chunk of request) chunks.push(chunk as Buffer);
       const target = String(request.headers['x-amz-target'] ?? '');
-      const operation = target.startsWith('AWSStepFunctions.') ? target.slice('AWSStepFunctions.'.length) : '';
+      const operation = target.startsWith('AWSStepFunctions.')
+        ? target.slice('AWSStepFunctions.'.length)
+        : '';
       const raw = Buffer.concat(chunks).toString('utf8');
       let body: Record<string, unknown>;
       try {
@@ -890,7 +945,12 @@ export function ignoredFeatures(definition: MachineDef): string[] {
     }
     for (const list of ['Catch', 'Choices'] as const) {
       const items = state[list];
-      if (Array.isArray(items) && items.some((item) => typeof item === 'object' && item !== null && ('Assign' in item || 'Condition' in item))) {
+      if (
+        Array.isArray(items) &&
+        items.some(
+          (item) => typeof item === 'object' && item !== null && ('Assign' in item || 'Condition' in item),
+        )
+      ) {
         found.push(`state ${name}: Assign/Condition in ${list}`);
       }
     }

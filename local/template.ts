@@ -265,7 +265,9 @@ export function resolveTemplate(template: CfnTemplate, options: ResolveOptions):
   const resourceOf = (logicalId: string, where: string): CfnResource => {
     const resource = resources[logicalId];
     if (resource === undefined) {
-      throw new TemplateShapeError(`${where}: references ${quote(logicalId)}, which is not a resource of the template`);
+      throw new TemplateShapeError(
+        `${where}: references ${quote(logicalId)}, which is not a resource of the template`,
+      );
     }
     return resource;
   };
@@ -346,7 +348,9 @@ export function resolveTemplate(template: CfnTemplate, options: ResolveOptions):
     const parameter = template.Parameters?.[target];
     if (parameter !== undefined) {
       if (parameter.Default === undefined || parameter.Type.startsWith('AWS::SSM::Parameter::Value')) {
-        throw new UnsupportedIntrinsicError(`${where}: the local runtime cannot resolve parameter ${quote({ Ref: target })}`);
+        throw new UnsupportedIntrinsicError(
+          `${where}: the local runtime cannot resolve parameter ${quote({ Ref: target })}`,
+        );
       }
       return parameter.Default;
     }
@@ -393,7 +397,9 @@ export function resolveTemplate(template: CfnTemplate, options: ResolveOptions):
       case 'AWS::SQS::Queue.QueueUrl':
         return `${endpoint}/${account}/${nameOf(logicalId)}`;
       default:
-        throw new UnsupportedIntrinsicError(`${where}: unsupported attribute ${intrinsic} (${resource.Type})`);
+        throw new UnsupportedIntrinsicError(
+          `${where}: unsupported attribute ${intrinsic} (${resource.Type})`,
+        );
     }
   };
 
@@ -419,7 +425,8 @@ export function resolveTemplate(template: CfnTemplate, options: ResolveOptions):
     if (entries.length === 1) {
       const [key, argument] = entries[0]!;
       if (key === 'Ref') {
-        if (typeof argument !== 'string') throw new UnsupportedIntrinsicError(`${where}: malformed ${quote(value)}`);
+        if (typeof argument !== 'string')
+          throw new UnsupportedIntrinsicError(`${where}: malformed ${quote(value)}`);
         return ref(argument, where);
       }
       if (key === 'Fn::GetAtt') {
@@ -479,7 +486,8 @@ export function resolveTemplate(template: CfnTemplate, options: ResolveOptions):
   }
 
   const scalar = (item: unknown, whole: unknown, where: string): string => {
-    if (typeof item === 'string' || typeof item === 'number' || typeof item === 'boolean') return String(item);
+    if (typeof item === 'string' || typeof item === 'number' || typeof item === 'boolean')
+      return String(item);
     throw new UnsupportedIntrinsicError(`${where}: Fn::Join of a non-scalar in ${quote(whole)}`);
   };
 
@@ -522,7 +530,13 @@ export function resolveTemplate(template: CfnTemplate, options: ResolveOptions):
       attributes.RedrivePolicy = JSON.stringify(resolve(p.RedrivePolicy, `${logicalId}.RedrivePolicy`));
     }
     const name = nameOf(logicalId);
-    return { logicalId, name, arn: arnOf(logicalId, logicalId), url: `${endpoint}/${account}/${name}`, attributes };
+    return {
+      logicalId,
+      name,
+      arn: arnOf(logicalId, logicalId),
+      url: `${endpoint}/${account}/${name}`,
+      attributes,
+    };
   });
 
   // Tables.
@@ -563,7 +577,9 @@ export function resolveTemplate(template: CfnTemplate, options: ResolveOptions):
         ...(Array.isArray(p.LocalSecondaryIndexes)
           ? { localSecondaryIndexes: p.LocalSecondaryIndexes as Record<string, unknown>[] }
           : {}),
-        ...(ttl?.Enabled === true && ttl.AttributeName !== undefined ? { timeToLiveAttribute: ttl.AttributeName } : {}),
+        ...(ttl?.Enabled === true && ttl.AttributeName !== undefined
+          ? { timeToLiveAttribute: ttl.AttributeName }
+          : {}),
         ...(stream?.StreamViewType !== undefined ? { streamViewType: stream.StreamViewType } : {}),
       };
     },
@@ -604,8 +620,8 @@ export function resolveTemplate(template: CfnTemplate, options: ResolveOptions):
     }
     const deadLetter = (p.DeadLetterConfig as { TargetArn?: unknown } | undefined)?.TargetArn;
     const config = invokeConfigs.get(logicalId);
-    const onFailure = (config?.DestinationConfig as { OnFailure?: { Destination?: unknown } } | undefined)?.OnFailure
-      ?.Destination;
+    const onFailure = (config?.DestinationConfig as { OnFailure?: { Destination?: unknown } } | undefined)
+      ?.OnFailure?.Destination;
     return {
       logicalId,
       name: nameOf(logicalId),
@@ -614,9 +630,12 @@ export function resolveTemplate(template: CfnTemplate, options: ResolveOptions):
       environment,
       timeoutSeconds: p.Timeout !== undefined ? Number(resolve(p.Timeout, `${logicalId}.Timeout`)) : 3,
       memorySize: p.MemorySize !== undefined ? Number(resolve(p.MemorySize, `${logicalId}.MemorySize`)) : 128,
-      ...(deadLetter !== undefined ? { deadLetterArn: str(deadLetter, `${logicalId}.DeadLetterConfig`) } : {}),
+      ...(deadLetter !== undefined
+        ? { deadLetterArn: str(deadLetter, `${logicalId}.DeadLetterConfig`) }
+        : {}),
       asyncInvoke: {
-        maximumRetryAttempts: config?.MaximumRetryAttempts !== undefined ? Number(config.MaximumRetryAttempts) : 2,
+        maximumRetryAttempts:
+          config?.MaximumRetryAttempts !== undefined ? Number(config.MaximumRetryAttempts) : 2,
         maximumEventAgeInSeconds:
           config?.MaximumEventAgeInSeconds !== undefined ? Number(config.MaximumEventAgeInSeconds) : 21_600,
         ...(typeof onFailure === 'string' ? { onFailureDestination: onFailure } : {}),
@@ -639,10 +658,10 @@ export function resolveTemplate(template: CfnTemplate, options: ResolveOptions):
         );
       }
       if (p.DefinitionSubstitutions !== undefined) {
-        const substitutions = resolve(p.DefinitionSubstitutions, `${logicalId}.DefinitionSubstitutions`) as Record<
-          string,
-          unknown
-        >;
+        const substitutions = resolve(
+          p.DefinitionSubstitutions,
+          `${logicalId}.DefinitionSubstitutions`,
+        ) as Record<string, unknown>;
         definitionString = definitionString.replace(/\$\{([^}]+)\}/g, (whole, key: string) =>
           key in substitutions ? String(substitutions[key]) : whole,
         );
@@ -696,7 +715,8 @@ export function resolveTemplate(template: CfnTemplate, options: ResolveOptions):
           `${where}: the local runtime cannot deliver to target ${quote(arn)} (supported: this template's functions and state machines, SQS queues, event buses)`,
         );
       }
-      const retry = target.RetryPolicy as { MaximumRetryAttempts?: number; MaximumEventAgeInSeconds?: number } | undefined;
+      const retry = target.RetryPolicy as
+        { MaximumRetryAttempts?: number; MaximumEventAgeInSeconds?: number } | undefined;
       const deadLetter = (target.DeadLetterConfig as { Arn?: string } | undefined)?.Arn;
       return {
         id,
@@ -718,15 +738,20 @@ export function resolveTemplate(template: CfnTemplate, options: ResolveOptions):
           : {}),
       };
     });
-    const pattern = p.EventPattern !== undefined ? resolve(p.EventPattern, `${logicalId}.EventPattern`) : undefined;
+    const pattern =
+      p.EventPattern !== undefined ? resolve(p.EventPattern, `${logicalId}.EventPattern`) : undefined;
     const schedule =
-      p.ScheduleExpression !== undefined ? str(p.ScheduleExpression, `${logicalId}.ScheduleExpression`) : undefined;
+      p.ScheduleExpression !== undefined
+        ? str(p.ScheduleExpression, `${logicalId}.ScheduleExpression`)
+        : undefined;
     return {
       logicalId,
       name: nameOf(logicalId),
       arn: arnOf(logicalId, logicalId),
       eventBusName: ruleBusName(logicalId),
-      ...(pattern !== undefined ? { eventPattern: typeof pattern === 'string' ? pattern : JSON.stringify(pattern) } : {}),
+      ...(pattern !== undefined
+        ? { eventPattern: typeof pattern === 'string' ? pattern : JSON.stringify(pattern) }
+        : {}),
       ...(schedule !== undefined ? { scheduleExpression: schedule } : {}),
       state: p.State === 'DISABLED' ? 'DISABLED' : 'ENABLED',
       ...(typeof p.Description === 'string' ? { description: p.Description } : {}),

@@ -196,6 +196,11 @@ export class World {
     });
   }
 
+  /** Put any event as given (for tests of what Phoenix does with bad input). */
+  async putRaw(entry: NonNullable<ConstructorParameters<typeof PutEventsCommand>[0]['Entries']>[number]): Promise<string> {
+    return this.putEvent(entry);
+  }
+
   /** Put one event; returns the id EventBridge gave it. */
   private async putEvent(
     entry: NonNullable<ConstructorParameters<typeof PutEventsCommand>[0]['Entries']>[number],

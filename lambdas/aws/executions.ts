@@ -5,8 +5,9 @@ import { aws, errorName, requireEnv } from './errors';
 import { stepFunctions } from './clients';
 
 /**
- * Start a Rollout execution under a deterministic name. Step Functions refuses a second execution
- * of the same name (and returns the first for the same input): a duplicate event starts nothing.
+ * Start a Rollout execution under a deterministic name: a duplicate event starts nothing. Step
+ * Functions answers a second start of a running execution (same name, same input) with that
+ * execution, and a start of an ended one with ExecutionAlreadyExists (`duplicate: true`).
  */
 export async function startRollout(
   name: string,

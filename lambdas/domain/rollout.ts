@@ -18,8 +18,10 @@ export interface RolloutInput {
 export interface FleetState {
   readonly groupName: string;
   readonly launchTemplateId: string;
-  /** The group's launch template version exactly as it was (`3`, `$Latest` or `$Default`): rollback restores it. */
+  /** The group's launch template version exactly as it was configured (`3`, `$Latest` or `$Default`). */
   readonly previousVersion: string;
+  /** What that version resolved to before the rollout made a new one. */
+  readonly previousVersionNumber: number;
   /** The image of that version, if it names one. */
   readonly previousImageId?: string;
   readonly desiredCapacity: number;
@@ -77,6 +79,14 @@ export interface FleetInstance {
   readonly lifecycleState: string;
   readonly healthStatus: string;
   readonly launchTime?: Date;
+}
+
+/**
+ * The launch template version a rollback points the group at: the version as configured, except
+ * `$Latest`, which now names the version the rollout made: then the number it resolved to before.
+ */
+export function rollbackVersion(fleetState: Pick<FleetState, 'previousVersion' | 'previousVersionNumber'>): string {
+  return fleetState.previousVersion === '$Latest' ? String(fleetState.previousVersionNumber) : fleetState.previousVersion;
 }
 
 /** Default surge: a quarter of the fleet per batch. */

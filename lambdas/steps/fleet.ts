@@ -18,6 +18,7 @@ import {
   instancesToRetire,
   type Progress,
   type RollbackProgress,
+  rollbackVersion,
   splitByImage,
   type WorkflowState,
 } from '../domain/rollout';
@@ -97,6 +98,7 @@ export async function validateImage(request: FleetStepRequest): Promise<FleetSta
     groupName: group.AutoScalingGroupName!,
     launchTemplateId: lt.id,
     previousVersion: lt.version,
+    previousVersionNumber: current.versionNumber,
     ...(current.imageId !== undefined ? { previousImageId: current.imageId } : {}),
     desiredCapacity: desired,
     minSize: group.MinSize ?? 0,
@@ -192,8 +194,9 @@ export async function startRollback(request: FleetStepRequest): Promise<Rollback
   if (!fs) return { ready: true, checks: 0, nothingToUndo: true };
   const group = await rereadGroup(fs);
   const current = launchTemplateOf(group);
-  if (current.version !== fs.previousVersion) {
-    await updateGroup({ groupName: fs.groupName, launchTemplate: { id: fs.launchTemplateId, version: fs.previousVersion } });
+  const version = rollbackVersion(fs);
+  if (current.version !== version) {
+    await updateGroup({ groupName: fs.groupName, launchTemplate: { id: fs.launchTemplateId, version } });
   }
   const { present, others } = splitByImage(await fleetInstances(group), request.state.imageId);
   const missingOld = Math.max(0, fs.desiredCapacity - others.length);

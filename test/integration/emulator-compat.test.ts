@@ -74,7 +74,10 @@ async function registerImage(name: string, channel: string): Promise<string> {
     }),
   );
   await ec2.send(
-    new CreateTagsCommand({ Resources: [result.ImageId!], Tags: [{ Key: 'phoenix:channel', Value: channel }] }),
+    new CreateTagsCommand({
+      Resources: [result.ImageId!],
+      Tags: [{ Key: 'phoenix:channel', Value: channel }],
+    }),
   );
   return result.ImageId!;
 }
@@ -84,7 +87,10 @@ describe('EC2 and Auto Scaling', () => {
     const oldImage = await registerImage('web-1', 'web');
     const newImage = await registerImage('web-2', 'web');
     const tagged = await ec2.send(
-      new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'tag:phoenix:channel', Values: ['web'] }] }),
+      new DescribeImagesCommand({
+        Owners: ['self'],
+        Filters: [{ Name: 'tag:phoenix:channel', Values: ['web'] }],
+      }),
     );
     expect(tagged.Images?.map((i) => i.ImageId).sort()).toEqual([oldImage, newImage].sort());
     expect(tagged.Images?.every((i) => i.State === 'available')).toBe(true);
@@ -107,7 +113,9 @@ describe('EC2 and Auto Scaling', () => {
     const versions = await ec2.send(
       new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: templateId, Versions: ['1', '2'] }),
     );
-    expect(versions.LaunchTemplateVersions?.map((v) => [v.VersionNumber, v.LaunchTemplateData?.ImageId])).toEqual([
+    expect(
+      versions.LaunchTemplateVersions?.map((v) => [v.VersionNumber, v.LaunchTemplateData?.ImageId]),
+    ).toEqual([
       [1, oldImage],
       [2, newImage],
     ]);
@@ -132,7 +140,9 @@ describe('EC2 and Auto Scaling', () => {
     };
     let g = await group();
     expect(g.Tags?.map((t) => [t.Key, t.Value])).toEqual([['phoenix:fleet', 'web']]);
-    expect(g.Instances?.every((i) => i.LifecycleState === 'InService' && i.HealthStatus === 'Healthy')).toBe(true);
+    expect(g.Instances?.every((i) => i.LifecycleState === 'InService' && i.HealthStatus === 'Healthy')).toBe(
+      true,
+    );
     const original = g.Instances!.map((i) => i.InstanceId!);
     expect(await imagesOf(original)).toEqual([oldImage, oldImage]);
 
@@ -143,7 +153,9 @@ describe('EC2 and Auto Scaling', () => {
         LaunchTemplate: { LaunchTemplateId: templateId, Version: '2' },
       }),
     );
-    await autoScaling.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: 'web', DesiredCapacity: 4 }));
+    await autoScaling.send(
+      new SetDesiredCapacityCommand({ AutoScalingGroupName: 'web', DesiredCapacity: 4 }),
+    );
     g = await group();
     const surged = g.Instances!.map((i) => i.InstanceId!).filter((id) => !original.includes(id));
     expect(surged).toHaveLength(2);
@@ -152,7 +164,10 @@ describe('EC2 and Auto Scaling', () => {
     // Retire the old ones, decrementing.
     for (const id of original) {
       await autoScaling.send(
-        new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: id, ShouldDecrementDesiredCapacity: true }),
+        new TerminateInstanceInAutoScalingGroupCommand({
+          InstanceId: id,
+          ShouldDecrementDesiredCapacity: true,
+        }),
       );
     }
     g = await group();
@@ -238,9 +253,15 @@ describe('EventBridge, SQS and SSM', () => {
     const received = await sqs.send(
       new ReceiveMessageCommand({ QueueUrl: queue.QueueUrl, WaitTimeSeconds: 1, MaxNumberOfMessages: 10 }),
     );
-    expect(received.Messages?.map((m) => JSON.parse(m.Body!).detail.name)).toEqual(['/phoenix/channels/web']);
+    const names = received.Messages?.map(
+      (m) => (JSON.parse(m.Body!) as { detail: { name: string } }).detail.name,
+    );
+    expect(names).toEqual(['/phoenix/channels/web']);
     await sqs.send(
-      new DeleteMessageCommand({ QueueUrl: queue.QueueUrl, ReceiptHandle: received.Messages![0]!.ReceiptHandle }),
+      new DeleteMessageCommand({
+        QueueUrl: queue.QueueUrl,
+        ReceiptHandle: received.Messages![0]!.ReceiptHandle,
+      }),
     );
     await sqs.send(
       new SendMessageCommand({
@@ -250,7 +271,11 @@ describe('EventBridge, SQS and SSM', () => {
       }),
     );
     const attributed = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queue.QueueUrl, WaitTimeSeconds: 1, MessageAttributeNames: ['All'] }),
+      new ReceiveMessageCommand({
+        QueueUrl: queue.QueueUrl,
+        WaitTimeSeconds: 1,
+        MessageAttributeNames: ['All'],
+      }),
     );
     expect(attributed.Messages?.[0]?.MessageAttributes?.ErrorCode?.StringValue).toBe('200');
   });

@@ -83,7 +83,9 @@ describe('emulator', () => {
     const blocker = createServer((socket) => socket.destroy());
     await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
     try {
-      await expect(startEmulator({ port, log: silentLogger, startupTimeoutMs: 10_000 })).rejects.toMatchObject({
+      await expect(
+        startEmulator({ port, log: silentLogger, startupTimeoutMs: 10_000 }),
+      ).rejects.toMatchObject({
         name: 'EmulatorStartError',
         message: expect.stringMatching(/exited during startup[\s\S]*(in use|Address already)/i),
       });

@@ -86,6 +86,7 @@ describe('ValidateImage', () => {
     expect(fs).toMatchObject({
       groupName: s.groupName,
       previousVersion: '$Latest',
+      previousVersionNumber: 1,
       previousImageId: s.imageA,
       desiredCapacity: 4,
       minSize: 4,
@@ -190,7 +191,8 @@ describe('rollback', () => {
 
     const view = await world.viewFleet(s.groupName);
     expect(view.desiredCapacity).toBe(4);
-    expect(view.launchTemplateVersion).toBe('$Latest');
+    // The group was on $Latest, which now names the rollout's version: it is pinned to the old one.
+    expect(view.launchTemplateVersion).toBe('1');
     const present = view.instances.filter((i) => i.lifecycleState === 'InService');
     expect(present.map((i) => i.imageId)).toEqual(Array(4).fill(s.imageA));
   });

@@ -44,7 +44,13 @@ describe('local runtime lifecycle', () => {
     const events = new EventBridgeClient(emulator.clientConfig());
     await events.send(
       new PutEventsCommand({
-        Entries: [{ Source: 'fixture.detail', DetailType: 'x', Detail: JSON.stringify({ key: 'slow', sleepMs: 800 }) }],
+        Entries: [
+          {
+            Source: 'fixture.detail',
+            DetailType: 'x',
+            Detail: JSON.stringify({ key: 'slow', sleepMs: 800 }),
+          },
+        ],
       }),
     );
     events.destroy();

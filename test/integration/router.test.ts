@@ -3,7 +3,12 @@
  * PutEvents (the emulator's pattern engine decides), a failing handler's event lands in its
  * dead-letter queue after Lambda's retries, InputPath and schedules work, stop waits for handlers.
  */
-import { EventBridgeClient, ListRulesCommand, ListTargetsByRuleCommand, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import {
+  EventBridgeClient,
+  ListRulesCommand,
+  ListTargetsByRuleCommand,
+  PutEventsCommand,
+} from '@aws-sdk/client-eventbridge';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../local/log';
@@ -107,10 +112,29 @@ describe('routing', () => {
     const put = await events.send(
       new PutEventsCommand({
         Entries: [
-          { EventBusName: FIXTURE_BUS, Source: 'fixture.app', DetailType: 'Parameter Changed', Detail: detail('/other/web') },
-          { EventBusName: FIXTURE_BUS, Source: 'fixture.app', DetailType: 'Parameter Changed', Detail: detail('/phoenix/channels/web', 'Delete') },
-          { Source: 'fixture.app', DetailType: 'Parameter Changed', Detail: detail('/phoenix/channels/default-bus') },
-          { EventBusName: FIXTURE_BUS, Source: 'fixture.app', DetailType: 'Parameter Changed', Detail: detail('/phoenix/channels/web') },
+          {
+            EventBusName: FIXTURE_BUS,
+            Source: 'fixture.app',
+            DetailType: 'Parameter Changed',
+            Detail: detail('/other/web'),
+          },
+          {
+            EventBusName: FIXTURE_BUS,
+            Source: 'fixture.app',
+            DetailType: 'Parameter Changed',
+            Detail: detail('/phoenix/channels/web', 'Delete'),
+          },
+          {
+            Source: 'fixture.app',
+            DetailType: 'Parameter Changed',
+            Detail: detail('/phoenix/channels/default-bus'),
+          },
+          {
+            EventBusName: FIXTURE_BUS,
+            Source: 'fixture.app',
+            DetailType: 'Parameter Changed',
+            Detail: detail('/phoenix/channels/web'),
+          },
         ],
       }),
     );
@@ -127,7 +151,7 @@ describe('routing', () => {
 
     const echoed = calls('echo');
     expect(echoed).toHaveLength(1);
-    const event = echoed[0]!.event as Record<string, any>;
+    const event = echoed[0]!.event as { source: string; 'detail-type': string; detail: unknown; id: unknown };
     expect(event.source).toBe('fixture.app');
     expect(event['detail-type']).toBe('Parameter Changed');
     expect(event.detail).toEqual({ name: '/phoenix/channels/web', operation: 'Update', type: 'String' });
@@ -141,7 +165,9 @@ describe('routing', () => {
   it('hands the target only what its InputPath selects', async () => {
     await events.send(
       new PutEventsCommand({
-        Entries: [{ Source: 'fixture.detail', DetailType: 'x', Detail: JSON.stringify({ key: 'input-path', n: 1 }) }],
+        Entries: [
+          { Source: 'fixture.detail', DetailType: 'x', Detail: JSON.stringify({ key: 'input-path', n: 1 }) },
+        ],
       }),
     );
     const delivery = await runtime.router.waitForDelivery((d) => d.ruleLogicalId === 'DetailRule', 15_000);
@@ -156,7 +182,9 @@ describe('routing', () => {
     const delivery = await runtime.router.waitForDelivery((d) => d.ruleLogicalId === 'MachineRule', 15_000);
     expect(delivery.outcome).toBe('succeeded');
     expect(delivery.executionArn).toMatch(/:execution:phoenix-Machine:/);
-    const record = await runtime.stepFunctions.waitForExecution(delivery.executionArn!, { timeoutMs: 15_000 });
+    const record = await runtime.stepFunctions.waitForExecution(delivery.executionArn!, {
+      timeoutMs: 15_000,
+    });
     expect(record.status).toBe('SUCCEEDED');
     const output = JSON.parse(record.output!);
     expect(output.source).toBe('fixture.machine');
@@ -175,7 +203,10 @@ describe('failures', () => {
     const delivery = await runtime.router.waitForDelivery((d) => d.ruleLogicalId === 'FailRule', 20_000);
     expect(delivery.outcome).toBe('dead-lettered');
     expect(delivery.attempts).toBe(3); // 1 + MaximumRetryAttempts 2
-    expect(delivery.error).toEqual({ errorType: 'NamedFailure', errorMessage: 'the fixture handler always fails' });
+    expect(delivery.error).toEqual({
+      errorType: 'NamedFailure',
+      errorMessage: 'the fixture handler always fails',
+    });
     // Retries wait 60 s and 120 s, scaled by 0.01.
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_700);
     const failCalls = calls('fail');

@@ -40,7 +40,12 @@ beforeAll(async () => {
     handlersDir: FIXTURE_HANDLERS_DIR,
     log: silentLogger,
   });
-  service = await LocalStepFunctions.start({ region: REGION, invoker: host, timeScale: TIME_SCALE, log: silentLogger });
+  service = await LocalStepFunctions.start({
+    region: REGION,
+    invoker: host,
+    timeScale: TIME_SCALE,
+    log: silentLogger,
+  });
   sfn = new SFNClient({
     region: REGION,
     endpoint: service.endpoint,
@@ -82,32 +87,43 @@ describe('StartExecution names', () => {
     );
     expect(again.executionArn).toBe(first.executionArn);
     expect(again.startDate?.getTime()).toBe(first.startDate?.getTime());
-    expect(first.executionArn).toBe(`arn:aws:states:${REGION}:123456789012:execution:machine-${machineCount}:web-ami-1`);
+    expect(first.executionArn).toBe(
+      `arn:aws:states:${REGION}:123456789012:execution:machine-${machineCount}:web-ami-1`,
+    );
 
     const different = sfn.send(
       new StartExecutionCommand({ stateMachineArn: arn, name: 'web-ami-1', input: '{"fleet":"api"}' }),
     );
-    await expect(different).rejects.toMatchObject({ name: 'ExecutionAlreadyExists', $metadata: { httpStatusCode: 400 } });
+    await expect(different).rejects.toMatchObject({
+      name: 'ExecutionAlreadyExists',
+      $metadata: { httpStatusCode: 400 },
+    });
 
     // Once closed, a name cannot be reused at all (as in AWS), same input or not.
     await service.waitForExecution(first.executionArn!, { timeoutMs: 10_000 });
     await expect(
-      sfn.send(new StartExecutionCommand({ stateMachineArn: arn, name: 'web-ami-1', input: '{"fleet":"web"}' })),
+      sfn.send(
+        new StartExecutionCommand({ stateMachineArn: arn, name: 'web-ami-1', input: '{"fleet":"web"}' }),
+      ),
     ).rejects.toMatchObject({ name: 'ExecutionAlreadyExists' });
   });
 
   it('validates names and knows its state machines', async () => {
     const arn = register(waitThenSucceed(0));
     for (const name of ['', 'a'.repeat(81), 'has space', 'slash/no', 'colon:no']) {
-      await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: arn, name }))).rejects.toMatchObject({
-        name: 'InvalidName',
-      });
+      await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: arn, name }))).rejects.toMatchObject(
+        {
+          name: 'InvalidName',
+        },
+      );
     }
     const ok = await sfn.send(new StartExecutionCommand({ stateMachineArn: arn, name: 'web.prod-1_a' }));
     expect(ok.executionArn).toMatch(/:web\.prod-1_a$/);
     await expect(
       sfn.send(
-        new StartExecutionCommand({ stateMachineArn: `arn:aws:states:${REGION}:123456789012:stateMachine:nope` }),
+        new StartExecutionCommand({
+          stateMachineArn: `arn:aws:states:${REGION}:123456789012:stateMachine:nope`,
+        }),
       ),
     ).rejects.toMatchObject({ name: 'StateMachineDoesNotExist' });
     await expect(
@@ -141,7 +157,10 @@ describe('Lambda tasks', () => {
     expect(record.status).toBe('SUCCEEDED');
     const output = JSON.parse(record.output!);
     expect(output.error.Error).toBe('BoomError');
-    expect(JSON.parse(output.error.Cause)).toEqual({ errorType: 'BoomError', errorMessage: 'BoomError on attempt 3' });
+    expect(JSON.parse(output.error.Cause)).toEqual({
+      errorType: 'BoomError',
+      errorMessage: 'BoomError on attempt 3',
+    });
     // Two retries of FlakyError, waiting 5 s and 10 s scaled by 0.01.
     const attempts = calls('flaky');
     expect(attempts).toHaveLength(3);
@@ -151,7 +170,10 @@ describe('Lambda tasks', () => {
   });
 
   it('an uncaught handler error fails the execution with the error name and Cause', async () => {
-    const arn = register({ StartAt: 'Step', States: { Step: { Type: 'Task', Resource: flakyArn, End: true } } });
+    const arn = register({
+      StartAt: 'Step',
+      States: { Step: { Type: 'Task', Resource: flakyArn, End: true } },
+    });
     const input = { key: 'uncaught', failTimes: 1, failWith: 'FleetBusyError' };
     const { executionArn } = await sfn.send(
       new StartExecutionCommand({ stateMachineArn: arn, input: JSON.stringify(input) }),
@@ -205,7 +227,10 @@ describe('Lambda tasks', () => {
 
   it('refuses to register a Task it cannot run, and JSONata or Assign that the engine would ignore', () => {
     expect(() =>
-      register({ StartAt: 'S', States: { S: { Type: 'Task', Resource: 'arn:aws:states:::sqs:sendMessage', End: true } } }),
+      register({
+        StartAt: 'S',
+        States: { S: { Type: 'Task', Resource: 'arn:aws:states:::sqs:sendMessage', End: true } },
+      }),
     ).toThrow(UnsupportedTaskResourceError);
     expect(() =>
       register({ QueryLanguage: 'JSONata', StartAt: 'P', States: { P: { Type: 'Pass', End: true } } }),
@@ -239,8 +264,12 @@ describe('time', () => {
 
   it('StopExecution aborts a waiting execution', async () => {
     const arn = register(waitThenSucceed(10_000));
-    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn: arn, name: 'to-stop' }));
-    const stopped = await sfn.send(new StopExecutionCommand({ executionArn, error: 'Operator', cause: 'test' }));
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: arn, name: 'to-stop' }),
+    );
+    const stopped = await sfn.send(
+      new StopExecutionCommand({ executionArn, error: 'Operator', cause: 'test' }),
+    );
     expect(stopped.stopDate).toBeInstanceOf(Date);
     const record = await service.waitForExecution(executionArn!, { timeoutMs: 5_000 });
     expect(record).toMatchObject({ status: 'ABORTED', error: 'Operator', cause: 'test' });
@@ -265,7 +294,9 @@ describe('read operations', () => {
     expect(executions.executions).toEqual([
       expect.objectContaining({ executionArn, name: 'listed', status: 'SUCCEEDED' }),
     ]);
-    const succeeded = await sfn.send(new ListExecutionsCommand({ stateMachineArn: arn, statusFilter: 'FAILED' }));
+    const succeeded = await sfn.send(
+      new ListExecutionsCommand({ stateMachineArn: arn, statusFilter: 'FAILED' }),
+    );
     expect(succeeded.executions).toEqual([]);
 
     const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
@@ -278,7 +309,9 @@ describe('read operations', () => {
       'ExecutionSucceeded',
     ]);
     await expect(
-      sfn.send(new DescribeExecutionCommand({ executionArn: `${arn.replace('stateMachine', 'execution')}:missing` })),
+      sfn.send(
+        new DescribeExecutionCommand({ executionArn: `${arn.replace('stateMachine', 'execution')}:missing` }),
+      ),
     ).rejects.toMatchObject({ name: 'ExecutionDoesNotExist' });
   });
 });

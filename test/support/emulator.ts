@@ -27,7 +27,9 @@ export interface EmulatorHandle {
 export function useEmulator(options: { resetBeforeAll?: boolean } = {}): EmulatorHandle {
   const endpoint = inject('emulatorEndpoint');
   if (typeof endpoint !== 'string' || endpoint === '') {
-    throw new Error('No emulator endpoint: is test/setup/global-emulator.ts the globalSetup of vitest.config.ts?');
+    throw new Error(
+      'No emulator endpoint: is test/setup/global-emulator.ts the globalSetup of vitest.config.ts?',
+    );
   }
   const region = process.env.AWS_REGION ?? 'us-east-1';
   let previousEndpoint: string | undefined;

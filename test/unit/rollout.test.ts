@@ -6,6 +6,7 @@ import {
   executionName,
   type FleetInstance,
   instancesToRetire,
+  rollbackVersion,
   splitByImage,
 } from '../../lambdas/domain/rollout';
 
@@ -111,5 +112,13 @@ describe('historyOverflow', () => {
   it('drops the oldest entries past the limit', () => {
     expect(historyOverflow(50)).toBe(0);
     expect(historyOverflow(53)).toBe(3);
+  });
+});
+
+describe('rollbackVersion', () => {
+  it('restores the configured version, except $Latest, which now names the rollout version', () => {
+    expect(rollbackVersion({ previousVersion: '$Latest', previousVersionNumber: 3 })).toBe('3');
+    expect(rollbackVersion({ previousVersion: '$Default', previousVersionNumber: 2 })).toBe('$Default');
+    expect(rollbackVersion({ previousVersion: '7', previousVersionNumber: 7 })).toBe('7');
   });
 });

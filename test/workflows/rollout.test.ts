@@ -37,6 +37,7 @@ function happyScripts(): Record<string, Script> {
       groupName: 'web-asg',
       launchTemplateId: 'lt-0123456789abcdef0',
       previousVersion: '1',
+      previousVersionNumber: 1,
       previousImageId: 'ami-00000000000000001',
       desiredCapacity: 4,
       minSize: 4,

@@ -1,0 +1,148 @@
+/**
+ * The intake against the emulator: channel resolution from real AMI tags, parameters and groups,
+ * and rollouts started through the real Step Functions client (against the local Step Functions
+ * service, whose executions are not run to completion here).
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { COMMAND_SOURCE, DetailTypes } from '../../lambdas/domain/contract';
+import { MalformedEventError } from '../../lambdas/domain/errors';
+import { runIntake } from '../../lambdas/steps/intake';
+import { LambdaFunctionError } from '../../local/lambda-host';
+import { silentLogger } from '../../local/log';
+import { type OutcomeListener, listenToOutcomes } from '../../local/outcomes';
+import { LocalStepFunctions } from '../../local/stepfunctions';
+import { World } from '../../local/world';
+import { freshControlPlane, REGION } from '../support/control-plane';
+import { awsEvent, derive } from '../support/fixtures';
+
+let world: World;
+let service: LocalStepFunctions;
+let stateMachineArn: string;
+let outcomes: OutcomeListener;
+let counter = 0;
+
+beforeAll(async () => {
+  const { endpoint, model } = await freshControlPlane();
+  world = new World({ endpoint, region: REGION });
+  outcomes = await listenToOutcomes({ endpoint, region: REGION, eventBusName: model.eventBuses[0]!.name });
+  // Executions start but their tasks are not run here: the workflow has tests of its own.
+  service = await LocalStepFunctions.start({
+    log: silentLogger,
+    invoker: {
+      resolveFunction: (arn) => model.findFunction(arn),
+      invoke: () =>
+        Promise.reject(new LambdaFunctionError({ errorType: 'NotRunHere', errorMessage: 'intake test', functionName: 'x', requestId: 'r' })),
+    },
+  });
+  const machine = model.stateMachines[0]!;
+  service.registerStateMachine({ name: machine.name, arn: machine.arn, definition: machine.definitionString });
+  stateMachineArn = machine.arn;
+  process.env['AWS_ENDPOINT_URL_SFN'] = service.endpoint;
+});
+
+afterAll(async () => {
+  await outcomes?.stop();
+  await service?.close();
+});
+
+const amiSample = awsEvent('ec2-ami-state-change');
+const amiEvent = (imageId: string, id = `ami-event-${++counter}`) =>
+  derive(amiSample, { ImageId: imageId }, { id, region: REGION, resources: [`arn:aws:ec2:${REGION}::image/${imageId}`] });
+
+const started = () =>
+  service.listExecutions({ stateMachineArn }).map((e) => ({ name: e.name, input: JSON.parse(e.input) as Record<string, string> }));
+
+let before = new Set<string>();
+beforeEach(() => {
+  before = new Set(started().map((e) => e.name));
+});
+/** Executions started by the current test. */
+const startedSince = () => started().filter((e) => !before.has(e.name));
+
+describe('image publication', () => {
+  it('starts one rollout per fleet that follows the AMI channel, and none for other fleets', async () => {
+    const base = await world.registerImage('base');
+    await world.createFleet({ fleet: 'web', imageId: base, size: 1 }); // channel defaults to the fleet name
+    await world.createFleet({ fleet: 'web-canary', imageId: base, size: 1, channel: 'web' });
+    await world.createFleet({ fleet: 'api', imageId: base, size: 1 });
+    const image = await world.registerImage('web-v2', 'web');
+
+    const result = await runIntake(amiEvent(image, 'evt-web-v2'));
+    expect(result).toMatchObject({ intent: 'rollout', imageId: image, channel: 'web' });
+    expect(result.started.map((s) => [s.fleet, s.duplicate])).toEqual([
+      ['web', false],
+      ['web-canary', false],
+    ]);
+    const executions = startedSince();
+    expect(executions.map((e) => e.input['fleet']).sort()).toEqual(['web', 'web-canary']);
+    expect(executions[0]!.input).toMatchObject({
+      imageId: image,
+      channel: 'web',
+      requestId: 'evt-web-v2',
+      cause: 'aws.ec2/EC2 AMI State Change',
+    });
+  });
+
+  it('starts nothing new when the same event is delivered twice', async () => {
+    const base = await world.registerImage('base');
+    await world.createFleet({ fleet: 'dup', imageId: base, size: 1 });
+    const image = await world.registerImage('dup-v2', 'dup');
+    const event = amiEvent(image, 'evt-dup');
+    const first = await runIntake(event);
+    const second = await runIntake(structuredClone(event));
+    expect(first.started).toEqual([expect.objectContaining({ fleet: 'dup', duplicate: false })]);
+    expect(second.started).toEqual([expect.objectContaining({ fleet: 'dup', duplicate: true })]);
+    expect(startedSince()).toHaveLength(1);
+  });
+
+  it('ignores an image in no channel, and says why on the bus', async () => {
+    const image = await world.registerImage('untagged');
+    const result = await runIntake(amiEvent(image));
+    expect(result).toMatchObject({ intent: 'ignore', started: [] });
+    expect(result.reason).toContain('has no phoenix:channel tag');
+    const ignored = await outcomes.waitFor(
+      (e) => e.detailType === DetailTypes.PublicationIgnored && String(e.detail['reason']).includes(image),
+    );
+    expect(ignored.detail['reason']).toContain('belongs to no channel');
+    expect(startedSince()).toHaveLength(0);
+  });
+
+  it('ignores a channel no fleet follows, and says so', async () => {
+    const image = await world.registerImage('lonely', 'nobody-follows');
+    const result = await runIntake(amiEvent(image));
+    expect(result.reason).toBe('no fleet follows channel nobody-follows');
+    await outcomes.waitFor((e) => e.detailType === DetailTypes.PublicationIgnored && e.detail['channel'] === 'nobody-follows');
+  });
+
+  it('reads the image of a channel parameter, which the event does not carry', async () => {
+    const base = await world.registerImage('base');
+    await world.createFleet({ fleet: 'golden', imageId: base, size: 1 });
+    const image = await world.registerImage('golden-v2');
+    await world.setChannelParameter('golden', image);
+    const sample = awsEvent('ssm-parameter-store-change', '7');
+    const result = await runIntake(derive(sample, { name: '/phoenix/channels/golden', operation: 'Update' }, { id: 'evt-golden' }));
+    expect(result).toMatchObject({ intent: 'rollout', imageId: image, channel: 'golden' });
+    expect(startedSince().map((e) => e.input['imageId'])).toEqual([image]);
+  });
+
+  it('passes a PublishImage command for a missing image on, so each fleet rejects it', async () => {
+    const base = await world.registerImage('base');
+    await world.createFleet({ fleet: 'cmd', imageId: base, size: 1 });
+    const result = await runIntake({
+      version: '0',
+      id: 'evt-cmd',
+      source: COMMAND_SOURCE,
+      'detail-type': 'PublishImage',
+      account: '123456789012',
+      time: '2026-11-27T00:00:00Z',
+      region: REGION,
+      resources: [],
+      detail: { imageId: 'ami-0000000000000dead', channel: 'cmd' },
+    });
+    expect(result.started.map((s) => s.fleet)).toEqual(['cmd']);
+  });
+
+  it('fails with a named error on a payload that is not an event', async () => {
+    await expect(runIntake({ not: 'an event' })).rejects.toThrow(MalformedEventError);
+  });
+});
