@@ -48,7 +48,9 @@ export function buildProgram(): Command {
 
   program
     .command('setup')
-    .description('Install the Python side (moto server, cfn-lint) into .venv, if it is missing or out of date')
+    .description(
+      'Install the Python side (moto server, cfn-lint) into .venv, if it is missing or out of date',
+    )
     .action(async () => {
       const env = await ensurePythonEnv();
       process.stdout.write(`Python environment ready: ${env.venvDir}\n`);

@@ -7,6 +7,8 @@ require('tsx/cjs');
 require('./phoenix-cli.ts')
   .main(process.argv)
   .catch((error) => {
-    process.stderr.write(`phoenix: ${error && error.name ? `${error.name}: ` : ''}${error && error.message ? error.message : String(error)}\n`);
+    process.stderr.write(
+      `phoenix: ${error && error.name ? `${error.name}: ` : ''}${error && error.message ? error.message : String(error)}\n`,
+    );
     process.exit(1);
   });

@@ -9,7 +9,11 @@ export const handler = wrap('intake', async (event: unknown) => {
     logger.info('event ignored', { reason: result.reason });
     metrics.addMetric('EventsIgnored', MetricUnit.Count, 1);
   } else {
-    logger.info('rollouts started', { imageId: result.imageId, channel: result.channel, started: result.started });
+    logger.info('rollouts started', {
+      imageId: result.imageId,
+      channel: result.channel,
+      started: result.started,
+    });
     metrics.addMetric('RolloutsStarted', MetricUnit.Count, result.started.filter((s) => !s.duplicate).length);
   }
   return result;

@@ -8,7 +8,12 @@ import { Construct } from 'constructs';
 import { FleetSteps, RecordSteps, TRANSIENT_ERRORS } from '../lambdas/domain/steps';
 
 /** Terminal errors a rollout reports as `RolloutRejected`: nothing was changed. */
-const REJECTION_ERRORS = ['ImageRejectedError', 'FleetNotFoundError', 'UnsupportedFleetError', 'FleetBusyError'];
+const REJECTION_ERRORS = [
+  'ImageRejectedError',
+  'FleetNotFoundError',
+  'UnsupportedFleetError',
+  'FleetBusyError',
+];
 
 export interface RolloutWorkflowProps {
   /** The function behind the fleet steps (EC2 + Auto Scaling): see `FleetSteps`. */
@@ -144,7 +149,9 @@ export class RolloutWorkflow extends Construct {
     const waitForRollback = new sfn.Wait(this, 'WaitForRollbackCapacity', {
       time: sfn.WaitTime.duration(pollInterval),
     });
-    const checkRollback = fleet(FleetSteps.CheckRollbackCapacity, '$.rollback', { maxChecks: maxHealthChecks });
+    const checkRollback = fleet(FleetSteps.CheckRollbackCapacity, '$.rollback', {
+      maxChecks: maxHealthChecks,
+    });
     const finishRollback = fleet(FleetSteps.FinishRollback, '$.rollback');
     for (const task of [startRollback, checkRollback, finishRollback]) {
       task.addCatch(reportFailed, { resultPath: '$.rollbackError' });
@@ -190,13 +197,15 @@ export class RolloutWorkflow extends Construct {
     commit.addCatch(reportFailed, { errors: ['States.ALL'], resultPath: '$.error' });
     commit.next(succeeded);
 
-    const definition = acquireLock
-      .next(validateImage)
-      .next(
-        new sfn.Choice(this, 'FleetAlreadyOnImage?')
-          .when(sfn.Condition.booleanEquals('$.fleetState.upToDate', true), commit)
-          .otherwise(
-            reconcileLaunchTemplate.next(launchBatch).next(waitForBatch).next(checkBatchHealth).next(
+    const definition = acquireLock.next(validateImage).next(
+      new sfn.Choice(this, 'FleetAlreadyOnImage?')
+        .when(sfn.Condition.booleanEquals('$.fleetState.upToDate', true), commit)
+        .otherwise(
+          reconcileLaunchTemplate
+            .next(launchBatch)
+            .next(waitForBatch)
+            .next(checkBatchHealth)
+            .next(
               new sfn.Choice(this, 'BatchHealthy?')
                 .when(
                   sfn.Condition.booleanEquals('$.progress.ready', true),
@@ -208,8 +217,8 @@ export class RolloutWorkflow extends Construct {
                 )
                 .otherwise(waitForBatch),
             ),
-          ),
-      );
+        ),
+    );
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
@@ -246,7 +255,11 @@ export class RolloutWorkflow extends Construct {
         this.stateMachine.metricThrottled(period),
         'Phoenix rollout executions are throttled',
       ),
-      alarm('ExecutionsAbortedAlarm', this.stateMachine.metricAborted(period), 'A Phoenix rollout was aborted'),
+      alarm(
+        'ExecutionsAbortedAlarm',
+        this.stateMachine.metricAborted(period),
+        'A Phoenix rollout was aborted',
+      ),
       alarm(
         'ExecutionsTimedOutAlarm',
         this.stateMachine.metricTimedOut(period),

@@ -31,13 +31,20 @@ function render(view: FleetView, labels: Map<string, string>): string {
     .filter((i) => !['Terminating', 'Terminated'].includes(i.lifecycleState ?? ''))
     .map((i) => {
       const label = labels.get(i.imageId ?? '') ?? '?';
-      const state = i.lifecycleState === 'InService' && i.healthStatus === 'Healthy' ? '' : `(${i.lifecycleState ?? '?'})`;
+      const state =
+        i.lifecycleState === 'InService' && i.healthStatus === 'Healthy'
+          ? ''
+          : `(${i.lifecycleState ?? '?'})`;
       return `${i.instanceId}:${label}${state}`;
     });
   return `[${cells.join('  ')}]`;
 }
 
-export async function runDemo(runtime: DemoRuntime, out: Out, options: { fleet?: string; size?: number } = {}): Promise<DemoResult> {
+export async function runDemo(
+  runtime: DemoRuntime,
+  out: Out,
+  options: { fleet?: string; size?: number } = {},
+): Promise<DemoResult> {
   const fleet = options.fleet ?? 'demo';
   const size = options.size ?? 4;
   const world = new World({ endpoint: runtime.endpoint, region: runtime.region });
@@ -46,7 +53,9 @@ export async function runDemo(runtime: DemoRuntime, out: Out, options: { fleet?:
   const imageA = await world.registerImage(`${fleet}-image-a`, fleet);
   const groupName = await world.createFleet({ fleet, imageId: imageA, size });
   const labels = new Map([[imageA, 'A']]);
-  out(`demo: fleet ${fleet} (Auto Scaling group ${groupName}, tag phoenix:fleet=${fleet}) ${render(await world.viewFleet(groupName), labels)}`);
+  out(
+    `demo: fleet ${fleet} (Auto Scaling group ${groupName}, tag phoenix:fleet=${fleet}) ${render(await world.viewFleet(groupName), labels)}`,
+  );
 
   const outcomes: string[] = [];
   const listener = await listenToOutcomes({
@@ -56,8 +65,11 @@ export async function runDemo(runtime: DemoRuntime, out: Out, options: { fleet?:
     name: 'phoenix-demo-outcomes',
     onOutcome: ({ detailType, detail }) => {
       outcomes.push(detailType);
+      const text = (value: unknown) => (typeof value === 'string' ? value : '-');
       const reason = typeof detail['reason'] === 'string' ? ` — ${detail['reason']}` : '';
-      out(`demo: outcome ${detailType} fleet=${String(detail['fleet'] ?? '-')} image=${String(detail['imageId'] ?? '-')}${reason}`);
+      out(
+        `demo: outcome ${detailType} fleet=${text(detail['fleet'])} image=${text(detail['imageId'])}${reason}`,
+      );
     },
   });
 
@@ -72,7 +84,9 @@ export async function runDemo(runtime: DemoRuntime, out: Out, options: { fleet?:
 
   const imageB = await world.registerImage(`${fleet}-image-b`);
   labels.set(imageB, 'B');
-  out(`demo: publishing image B (${imageB}): tag phoenix:channel=${fleet}, then the EC2 AMI State Change event`);
+  out(
+    `demo: publishing image B (${imageB}): tag phoenix:channel=${fleet}, then the EC2 AMI State Change event`,
+  );
   const started = Date.now();
   await world.tagImage(imageB, fleet);
   await world.announceImage(imageB);

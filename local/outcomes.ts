@@ -39,12 +39,23 @@ export async function listenToOutcomes(options: {
   const events = new EventBridgeClient(config);
   const name = options.name ?? 'phoenix-outcome-listener';
   const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl!;
-  const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] })))
-    .Attributes!['QueueArn']!;
+  const queueArn = (
+    await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))
+  ).Attributes!['QueueArn']!;
   await events.send(
-    new PutRuleCommand({ Name: name, EventBusName: options.eventBusName, EventPattern: JSON.stringify({ source: [OUTCOME_SOURCE] }) }),
+    new PutRuleCommand({
+      Name: name,
+      EventBusName: options.eventBusName,
+      EventPattern: JSON.stringify({ source: [OUTCOME_SOURCE] }),
+    }),
   );
-  await events.send(new PutTargetsCommand({ Rule: name, EventBusName: options.eventBusName, Targets: [{ Id: 'listener', Arn: queueArn }] }));
+  await events.send(
+    new PutTargetsCommand({
+      Rule: name,
+      EventBusName: options.eventBusName,
+      Targets: [{ Id: 'listener', Arn: queueArn }],
+    }),
+  );
 
   const received: OutcomeEvent[] = [];
   const waiters = new Set<{ predicate: (e: OutcomeEvent) => boolean; resolve: (e: OutcomeEvent) => void }>();
@@ -53,14 +64,21 @@ export async function listenToOutcomes(options: {
     while (!stopped) {
       let messages;
       try {
-        messages = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 1, MaxNumberOfMessages: 10 })))
-          .Messages;
+        messages = (
+          await sqs.send(
+            new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 1, MaxNumberOfMessages: 10 }),
+          )
+        ).Messages;
       } catch (error) {
         if (stopped) return;
         throw error;
       }
       for (const message of messages ?? []) {
-        const body = JSON.parse(message.Body ?? '{}') as { id?: string; 'detail-type'?: string; detail?: Record<string, unknown> };
+        const body = JSON.parse(message.Body ?? '{}') as {
+          id?: string;
+          'detail-type'?: string;
+          detail?: Record<string, unknown>;
+        };
         const event = { id: body.id ?? '', detailType: body['detail-type'] ?? '', detail: body.detail ?? {} };
         received.push(event);
         options.onOutcome?.(event);
@@ -70,7 +88,9 @@ export async function listenToOutcomes(options: {
             waiter.resolve(event);
           }
         }
-        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle! }));
+        await sqs.send(
+          new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle! }),
+        );
       }
     }
   })();
@@ -84,7 +104,11 @@ export async function listenToOutcomes(options: {
         const waiter = { predicate, resolve: (e: OutcomeEvent) => (clearTimeout(timer), resolve(e)) };
         const timer = setTimeout(() => {
           waiters.delete(waiter);
-          reject(new Error(`no matching outcome event within ${timeoutMs} ms; received: ${received.map((e) => e.detailType).join(', ') || 'none'}`));
+          reject(
+            new Error(
+              `no matching outcome event within ${timeoutMs} ms; received: ${received.map((e) => e.detailType).join(', ') || 'none'}`,
+            ),
+          );
         }, timeoutMs);
         waiters.add(waiter);
       });

@@ -30,7 +30,12 @@ export interface FleetView {
   readonly groupName: string;
   readonly desiredCapacity: number;
   readonly launchTemplateVersion?: string;
-  readonly instances: { instanceId: string; imageId?: string; lifecycleState?: string; healthStatus?: string }[];
+  readonly instances: {
+    instanceId: string;
+    imageId?: string;
+    lifecycleState?: string;
+    healthStatus?: string;
+  }[];
 }
 
 /** Clients for the emulator, with dummy credentials unless real-looking ones are set. */
@@ -76,7 +81,9 @@ export class World {
 
   /** Put an AMI into a channel: the tag `phoenix:channel=<channel>`. */
   async tagImage(imageId: string, channel: string): Promise<void> {
-    await this.clients.ec2.send(new CreateTagsCommand({ Resources: [imageId], Tags: [{ Key: Tags.channel, Value: channel }] }));
+    await this.clients.ec2.send(
+      new CreateTagsCommand({ Resources: [imageId], Tags: [{ Key: Tags.channel, Value: channel }] }),
+    );
   }
 
   /**
@@ -112,7 +119,12 @@ export class World {
         DesiredCapacity: args.size,
         LaunchTemplate: { LaunchTemplateId: lt.LaunchTemplate!.LaunchTemplateId!, Version: '$Latest' },
         AvailabilityZones: [`${this.options.region}a`, `${this.options.region}b`],
-        Tags: tags.map((t) => ({ ...t, PropagateAtLaunch: true, ResourceId: groupName, ResourceType: 'auto-scaling-group' })),
+        Tags: tags.map((t) => ({
+          ...t,
+          PropagateAtLaunch: true,
+          ResourceId: groupName,
+          ResourceType: 'auto-scaling-group',
+        })),
       }),
     );
     return groupName;
@@ -129,12 +141,15 @@ export class World {
     const images = new Map<string, string | undefined>();
     if (ids.length > 0) {
       const described = await this.clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }));
-      for (const r of described.Reservations ?? []) for (const i of r.Instances ?? []) images.set(i.InstanceId!, i.ImageId);
+      for (const r of described.Reservations ?? [])
+        for (const i of r.Instances ?? []) images.set(i.InstanceId!, i.ImageId);
     }
     return {
       groupName,
       desiredCapacity: group.DesiredCapacity ?? 0,
-      ...(group.LaunchTemplate?.Version !== undefined ? { launchTemplateVersion: group.LaunchTemplate.Version } : {}),
+      ...(group.LaunchTemplate?.Version !== undefined
+        ? { launchTemplateVersion: group.LaunchTemplate.Version }
+        : {}),
       instances: (group.Instances ?? []).map((i) => ({
         instanceId: i.InstanceId!,
         imageId: images.get(i.InstanceId!),
@@ -158,7 +173,12 @@ export class World {
       Source: 'aws.ec2',
       DetailType: 'EC2 AMI State Change',
       Resources: [`arn:aws:ec2:${this.options.region}::image/${imageId}`],
-      Detail: JSON.stringify({ RequestId: randomUUID(), ImageId: imageId, State: 'available', ErrorMessage: '' }),
+      Detail: JSON.stringify({
+        RequestId: randomUUID(),
+        ImageId: imageId,
+        State: 'available',
+        ErrorMessage: '',
+      }),
     });
   }
 
@@ -180,7 +200,13 @@ export class World {
   async setChannelParameter(channel: string, imageId: string): Promise<string> {
     const name = `${CHANNEL_PARAMETER_PREFIX}${channel}`;
     const result = await this.clients.ssm.send(
-      new PutParameterCommand({ Name: name, Value: imageId, Type: 'String', DataType: 'aws:ec2:image', Overwrite: true }),
+      new PutParameterCommand({
+        Name: name,
+        Value: imageId,
+        Type: 'String',
+        DataType: 'aws:ec2:image',
+        Overwrite: true,
+      }),
     );
     return this.putEvent({
       Source: 'aws.ssm',
@@ -197,7 +223,9 @@ export class World {
   }
 
   /** Put any event as given (for tests of what Phoenix does with bad input). */
-  async putRaw(entry: NonNullable<ConstructorParameters<typeof PutEventsCommand>[0]['Entries']>[number]): Promise<string> {
+  async putRaw(
+    entry: NonNullable<ConstructorParameters<typeof PutEventsCommand>[0]['Entries']>[number],
+  ): Promise<string> {
     return this.putEvent(entry);
   }
 

@@ -52,7 +52,9 @@ export async function aws<T>(what: string, call: () => Promise<T>): Promise<T> {
   } catch (error) {
     if (isTransient(error)) {
       const e = error as SdkErrorShape;
-      throw new TransientAwsError(`${what}: ${e.name ?? 'error'}: ${e.message ?? String(error)}`, { cause: error });
+      throw new TransientAwsError(`${what}: ${e.name ?? 'error'}: ${e.message ?? String(error)}`, {
+        cause: error,
+      });
     }
     throw error;
   }
@@ -67,7 +69,9 @@ export function errorName(error: unknown): string | undefined {
 export function requireEnv(name: string): string {
   const value = process.env[name];
   if (value === undefined || value === '') {
-    throw new ConfigurationError(`environment variable ${name} is not set: the function is not wired as the CDK app wires it`);
+    throw new ConfigurationError(
+      `environment variable ${name} is not set: the function is not wired as the CDK app wires it`,
+    );
   }
   return value;
 }

@@ -23,7 +23,10 @@ export async function startRollout(
         }),
       ),
     );
-    return { ...(result.executionArn !== undefined ? { executionArn: result.executionArn } : {}), duplicate: false };
+    return {
+      ...(result.executionArn !== undefined ? { executionArn: result.executionArn } : {}),
+      duplicate: false,
+    };
   } catch (error) {
     if (errorName(error) === 'ExecutionAlreadyExists') return { duplicate: true };
     throw error;

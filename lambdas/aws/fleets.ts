@@ -43,7 +43,9 @@ async function describeGroups(filters: Filter[]): Promise<AutoScalingGroup[]> {
   let token: string | undefined;
   do {
     const page = await aws('DescribeAutoScalingGroups', () =>
-      autoScaling().send(new DescribeAutoScalingGroupsCommand({ Filters: filters, MaxRecords: 100, NextToken: token })),
+      autoScaling().send(
+        new DescribeAutoScalingGroupsCommand({ Filters: filters, MaxRecords: 100, NextToken: token }),
+      ),
     );
     groups.push(...(page.AutoScalingGroups ?? []));
     token = page.NextToken;
@@ -121,7 +123,9 @@ export interface ImageFacts {
 /** The image, or undefined when EC2 does not know it (or the id is malformed). */
 export async function describeImage(imageId: string): Promise<ImageFacts | undefined> {
   try {
-    const page = await aws('DescribeImages', () => ec2().send(new DescribeImagesCommand({ ImageIds: [imageId] })));
+    const page = await aws('DescribeImages', () =>
+      ec2().send(new DescribeImagesCommand({ ImageIds: [imageId] })),
+    );
     const image = page.Images?.[0];
     if (!image?.ImageId) return undefined;
     const tags: Record<string, string> = {};
@@ -135,7 +139,11 @@ export async function describeImage(imageId: string): Promise<ImageFacts | undef
     };
   } catch (error) {
     const name = errorName(error) ?? '';
-    if (name === 'InvalidAMIID.NotFound' || name === 'InvalidAMIID.Malformed' || name === 'InvalidAMIID.Unavailable') {
+    if (
+      name === 'InvalidAMIID.NotFound' ||
+      name === 'InvalidAMIID.Malformed' ||
+      name === 'InvalidAMIID.Unavailable'
+    ) {
       return undefined;
     }
     throw error;
@@ -148,7 +156,9 @@ export async function describeLaunchTemplateVersion(
   version: string,
 ): Promise<{ versionNumber: number; imageId?: string }> {
   const page = await aws('DescribeLaunchTemplateVersions', () =>
-    ec2().send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: launchTemplateId, Versions: [version] })),
+    ec2().send(
+      new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: launchTemplateId, Versions: [version] }),
+    ),
   );
   const found = page.LaunchTemplateVersions?.[0];
   if (found?.VersionNumber === undefined) {
@@ -180,7 +190,8 @@ export async function createLaunchTemplateVersion(args: {
     ),
   );
   const version = result.LaunchTemplateVersion?.VersionNumber;
-  if (version === undefined) throw new Error(`CreateLaunchTemplateVersion returned no version for ${args.launchTemplateId}`);
+  if (version === undefined)
+    throw new Error(`CreateLaunchTemplateVersion returned no version for ${args.launchTemplateId}`);
   return version;
 }
 
@@ -195,7 +206,12 @@ export async function updateGroup(args: {
       new UpdateAutoScalingGroupCommand({
         AutoScalingGroupName: args.groupName,
         ...(args.launchTemplate
-          ? { LaunchTemplate: { LaunchTemplateId: args.launchTemplate.id, Version: args.launchTemplate.version } }
+          ? {
+              LaunchTemplate: {
+                LaunchTemplateId: args.launchTemplate.id,
+                Version: args.launchTemplate.version,
+              },
+            }
           : {}),
         ...(args.desiredCapacity !== undefined ? { DesiredCapacity: args.desiredCapacity } : {}),
         ...(args.maxSize !== undefined ? { MaxSize: args.maxSize } : {}),
@@ -207,7 +223,11 @@ export async function updateGroup(args: {
 export async function setDesiredCapacity(groupName: string, desiredCapacity: number): Promise<void> {
   await aws('SetDesiredCapacity', () =>
     autoScaling().send(
-      new SetDesiredCapacityCommand({ AutoScalingGroupName: groupName, DesiredCapacity: desiredCapacity, HonorCooldown: false }),
+      new SetDesiredCapacityCommand({
+        AutoScalingGroupName: groupName,
+        DesiredCapacity: desiredCapacity,
+        HonorCooldown: false,
+      }),
     ),
   );
 }
@@ -217,12 +237,18 @@ export async function retireInstance(instanceId: string): Promise<void> {
   try {
     await aws('TerminateInstanceInAutoScalingGroup', () =>
       autoScaling().send(
-        new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: instanceId, ShouldDecrementDesiredCapacity: true }),
+        new TerminateInstanceInAutoScalingGroupCommand({
+          InstanceId: instanceId,
+          ShouldDecrementDesiredCapacity: true,
+        }),
       ),
     );
   } catch (error) {
     // Already gone (a retried step, or Auto Scaling got there first): the goal is reached.
-    if (errorName(error) === 'ValidationError' && /not found|does not exist|no instance/i.test(String((error as Error).message))) {
+    if (
+      errorName(error) === 'ValidationError' &&
+      /not found|does not exist|no instance/i.test(String((error as Error).message))
+    ) {
       return;
     }
     throw error;

@@ -1,11 +1,7 @@
 /**
  * Fleet records in DynamoDB (see domain/fleet-record.ts) and outcome events on the Phoenix bus.
  */
-import {
-  type AttributeValue,
-  GetItemCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { Env, OUTCOME_SOURCE } from '../domain/contract';
 import { TransientAwsError } from '../domain/errors';
@@ -124,7 +120,8 @@ export async function recordOutcome(args: {
     ':now': toAttr(args.now.toISOString()),
     ':fleet': toAttr(args.fleet),
   };
-  let set = 'fleet = :fleet, imageHistory = list_append(if_not_exists(imageHistory, :empty), :entry), updatedAt = :now';
+  let set =
+    'fleet = :fleet, imageHistory = list_append(if_not_exists(imageHistory, :empty), :entry), updatedAt = :now';
   if (args.desiredImage !== undefined) {
     set += ', desiredImage = :desired';
     values[':desired'] = toAttr(args.desiredImage);
@@ -163,13 +160,23 @@ export async function recordOutcome(args: {
   if (overflow > 0) {
     const drop = Array.from({ length: overflow }, (_, i) => `imageHistory[${i}]`).join(', ');
     await aws('UpdateItem', () =>
-      dynamo().send(new UpdateItemCommand({ TableName: table(), Key: key(args.fleet), UpdateExpression: `REMOVE ${drop}` })),
+      dynamo().send(
+        new UpdateItemCommand({
+          TableName: table(),
+          Key: key(args.fleet),
+          UpdateExpression: `REMOVE ${drop}`,
+        }),
+      ),
     );
   }
 }
 
 /** Put one outcome event on the Phoenix bus; a rejected entry is a transient failure (retried). */
-export async function putOutcome(detailType: string, detail: Record<string, unknown>, resources: string[] = []) {
+export async function putOutcome(
+  detailType: string,
+  detail: Record<string, unknown>,
+  resources: string[] = [],
+) {
   const result = await aws('PutEvents', () =>
     eventBridge().send(
       new PutEventsCommand({
@@ -187,6 +194,8 @@ export async function putOutcome(detailType: string, detail: Record<string, unkn
   );
   if ((result.FailedEntryCount ?? 0) > 0) {
     const entry = result.Entries?.[0];
-    throw new TransientAwsError(`PutEvents rejected ${detailType}: ${entry?.ErrorCode ?? ''} ${entry?.ErrorMessage ?? ''}`);
+    throw new TransientAwsError(
+      `PutEvents rejected ${detailType}: ${entry?.ErrorCode ?? ''} ${entry?.ErrorMessage ?? ''}`,
+    );
   }
 }

@@ -56,7 +56,8 @@ export function channelOfParameter(name: string): string | undefined {
   return NAME_PATTERN.test(channel) ? channel : undefined;
 }
 
-const trimmed = (value: unknown): string | undefined => (typeof value === 'string' ? value.trim() : undefined);
+const trimmed = (value: unknown): string | undefined =>
+  typeof value === 'string' ? value.trim() : undefined;
 
 /** Parse an EventBridge envelope; a payload that is not one is a MalformedEventError. */
 export function parseEnvelope(event: unknown): EventEnvelope {
@@ -71,14 +72,19 @@ export function parseEnvelope(event: unknown): EventEnvelope {
 
 type Normalizer = (event: EventEnvelope) => Intent;
 
-const ignore = (event: EventEnvelope, reason: string): IgnoreIntent => ({ kind: 'ignore', eventId: event.id, reason });
+const ignore = (event: EventEnvelope, reason: string): IgnoreIntent => ({
+  kind: 'ignore',
+  eventId: event.id,
+  reason,
+});
 
 /** EC2 "EC2 AMI State Change": `detail.ImageId`, `detail.State`. */
 const amiStateChange: Normalizer = (event) => {
   const state = trimmed(event.detail['State']);
   const imageId = trimmed(event.detail['ImageId']);
   if (state !== 'available') return ignore(event, `AMI state is ${JSON.stringify(state)}, not "available"`);
-  if (!isAmiId(imageId)) return ignore(event, `detail.ImageId ${JSON.stringify(imageId)} is not a valid AMI id`);
+  if (!isAmiId(imageId))
+    return ignore(event, `detail.ImageId ${JSON.stringify(imageId)} is not a valid AMI id`);
   return { kind: 'rollout', source: 'ami-state-change', eventId: event.id, imageId };
 };
 
@@ -92,7 +98,10 @@ const parameterStoreChange: Normalizer = (event) => {
   }
   const channel = channelOfParameter(name);
   if (channel === undefined) {
-    return ignore(event, `parameter ${JSON.stringify(name)} is not a channel parameter (${CHANNEL_PARAMETER_PREFIX}<channel>)`);
+    return ignore(
+      event,
+      `parameter ${JSON.stringify(name)} is not a channel parameter (${CHANNEL_PARAMETER_PREFIX}<channel>)`,
+    );
   }
   return { kind: 'rollout', source: 'channel-parameter', eventId: event.id, parameterName: name, channel };
 };
@@ -143,7 +152,10 @@ export function normalizeEvent(raw: unknown): Intent {
   const event = parseEnvelope(raw);
   const normalizer = normalizers[`${event.source}|${event['detail-type']}`];
   if (normalizer === undefined) {
-    return ignore(event, `no intake for source ${JSON.stringify(event.source)} and detail-type ${JSON.stringify(event['detail-type'])}`);
+    return ignore(
+      event,
+      `no intake for source ${JSON.stringify(event.source)} and detail-type ${JSON.stringify(event['detail-type'])}`,
+    );
   }
   return normalizer(event);
 }

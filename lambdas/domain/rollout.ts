@@ -85,8 +85,12 @@ export interface FleetInstance {
  * The launch template version a rollback points the group at: the version as configured, except
  * `$Latest`, which now names the version the rollout made: then the number it resolved to before.
  */
-export function rollbackVersion(fleetState: Pick<FleetState, 'previousVersion' | 'previousVersionNumber'>): string {
-  return fleetState.previousVersion === '$Latest' ? String(fleetState.previousVersionNumber) : fleetState.previousVersion;
+export function rollbackVersion(
+  fleetState: Pick<FleetState, 'previousVersion' | 'previousVersionNumber'>,
+): string {
+  return fleetState.previousVersion === '$Latest'
+    ? String(fleetState.previousVersionNumber)
+    : fleetState.previousVersion;
 }
 
 /** Default surge: a quarter of the fleet per batch. */
@@ -97,11 +101,19 @@ export function batchSize(desiredCapacity: number, percent = DEFAULT_MAX_SURGE_P
   if (!Number.isInteger(desiredCapacity) || desiredCapacity < 0) {
     throw new RangeError(`desired capacity must be a whole number >= 0, got ${desiredCapacity}`);
   }
-  if (!(percent > 0 && percent <= 100)) throw new RangeError(`surge percent must be in (0, 100], got ${percent}`);
+  if (!(percent > 0 && percent <= 100))
+    throw new RangeError(`surge percent must be in (0, 100], got ${percent}`);
   return Math.max(1, Math.ceil((desiredCapacity * percent) / 100));
 }
 
-const GONE_STATES = new Set(['Terminating', 'Terminating:Wait', 'Terminating:Proceed', 'Terminated', 'Detaching', 'Detached']);
+const GONE_STATES = new Set([
+  'Terminating',
+  'Terminating:Wait',
+  'Terminating:Proceed',
+  'Terminated',
+  'Detaching',
+  'Detached',
+]);
 
 /** An instance that is leaving or has left the group does not count towards anything. */
 export function isPresent(instance: FleetInstance): boolean {
@@ -117,7 +129,13 @@ export function splitByImage(instances: readonly FleetInstance[], imageId: strin
   const present = instances.filter(isPresent);
   const onImage = present.filter((i) => i.imageId === imageId);
   const others = present.filter((i) => i.imageId !== imageId);
-  return { present, onImage, others, servingOnImage: onImage.filter(isServing), servingOthers: others.filter(isServing) };
+  return {
+    present,
+    onImage,
+    others,
+    servingOnImage: onImage.filter(isServing),
+    servingOthers: others.filter(isServing),
+  };
 }
 
 /**

@@ -43,7 +43,8 @@ export interface FleetStepRequest {
 }
 
 function requireFleetState(state: WorkflowState): FleetState {
-  if (!state.fleetState) throw new ConfigurationError('workflow state has no fleetState: ValidateImage did not run');
+  if (!state.fleetState)
+    throw new ConfigurationError('workflow state has no fleetState: ValidateImage did not run');
   return state.fleetState;
 }
 
@@ -72,7 +73,8 @@ function launchTemplateOf(group: AutoScalingGroup): { id: string; version: strin
 export async function validateImage(request: FleetStepRequest): Promise<FleetState> {
   const { fleet, imageId } = request.state;
   const groups = await groupsOfFleet(fleet);
-  if (groups.length === 0) throw new FleetNotFoundError(`no Auto Scaling group is tagged phoenix:fleet=${fleet}`);
+  if (groups.length === 0)
+    throw new FleetNotFoundError(`no Auto Scaling group is tagged phoenix:fleet=${fleet}`);
   if (groups.length > 1) {
     throw new UnsupportedFleetError(
       `fleet ${fleet} has ${groups.length} groups (${groups.map((g) => g.group.AutoScalingGroupName).join(', ')}); a fleet is one group`,
@@ -83,7 +85,8 @@ export async function validateImage(request: FleetStepRequest): Promise<FleetSta
 
   if (!isAmiId(imageId)) throw new ImageRejectedError(`${JSON.stringify(imageId)} is not a valid AMI id`);
   const image = await describeImage(imageId);
-  if (!image) throw new ImageRejectedError(`image ${imageId} does not exist (or is not visible to this account)`);
+  if (!image)
+    throw new ImageRejectedError(`image ${imageId} does not exist (or is not visible to this account)`);
   if (image.state !== 'available') {
     throw new ImageRejectedError(`image ${imageId} is ${image.state}, not available`);
   }
@@ -92,7 +95,8 @@ export async function validateImage(request: FleetStepRequest): Promise<FleetSta
   const instances = await fleetInstances(group);
   const { present, onImage } = splitByImage(instances, imageId);
   const desired = group.DesiredCapacity ?? 0;
-  const upToDate = current.imageId === imageId && onImage.length === present.length && present.length === desired;
+  const upToDate =
+    current.imageId === imageId && onImage.length === present.length && present.length === desired;
   const maxChecks = request.maxChecks ?? 40;
   return {
     groupName: group.AutoScalingGroupName!,

@@ -88,7 +88,9 @@ const OUTCOMES: Record<string, RolloutOutcome> = {
 export async function reportOutcome(request: RecordStepRequest) {
   const outcome = request.outcome !== undefined ? OUTCOMES[request.outcome] : undefined;
   if (!outcome || request.outcome === undefined) {
-    throw new ConfigurationError(`ReportOutcome needs outcome in ${Object.keys(OUTCOMES).join(', ')}, got ${String(request.outcome)}`);
+    throw new ConfigurationError(
+      `ReportOutcome needs outcome in ${Object.keys(OUTCOMES).join(', ')}, got ${String(request.outcome)}`,
+    );
   }
   const { fleet, channel, imageId } = request.state;
   const now = clock.now();

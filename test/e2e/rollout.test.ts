@@ -25,7 +25,12 @@ let busName: string;
 beforeAll(async () => {
   const endpoint = inject('emulatorEndpoint');
   await resetEmulator(endpoint);
-  runtime = await startLocalRuntime({ emulatorEndpoint: endpoint, region: REGION, timeScale: 0.01, log: silentLogger });
+  runtime = await startLocalRuntime({
+    emulatorEndpoint: endpoint,
+    region: REGION,
+    timeScale: 0.01,
+    log: silentLogger,
+  });
   world = new World({ endpoint, region: REGION });
   busName = runtime.resources.eventBusName!;
   outcomes = await listenToOutcomes({ endpoint, region: REGION, eventBusName: busName });
@@ -54,7 +59,9 @@ function executionEnd(fleet: string, timeoutMs = 60_000): Promise<ExecutionRecor
 }
 
 const executionsOf = (fleet: string) =>
-  runtime.stepFunctions.listExecutions().filter((e) => (JSON.parse(e.input) as { fleet?: string }).fleet === fleet);
+  runtime.stepFunctions
+    .listExecutions()
+    .filter((e) => (JSON.parse(e.input) as { fleet?: string }).fleet === fleet);
 
 async function fleetOf(fleet: string, size = 4) {
   const imageA = await world.registerImage(`${fleet}-a`, fleet);
@@ -72,14 +79,19 @@ describe('a published image rolls the fleet', () => {
     const ended = executionEnd('web');
 
     // Duplicate delivery: hand the intake the very event EventBridge delivered, a second time.
-    const intakeRuleQueue = runtime.resources.ruleQueues.find((q) => q.rule.eventPattern?.includes('EC2 AMI State Change'))!;
+    const intakeRuleQueue = runtime.resources.ruleQueues.find((q) =>
+      q.rule.eventPattern?.includes('EC2 AMI State Change'),
+    )!;
     const firstDelivery = runtime.router.waitForDelivery((d) => JSON.stringify(d.payload).includes(imageB));
     await world.announceImage(imageB);
     const delivered = await firstDelivery;
     expect(delivered.outcome).toBe('succeeded');
     const duplicate = runtime.router.waitForDelivery((d) => JSON.stringify(d.payload).includes(imageB));
     await new SQSClient({ region: REGION, endpoint: runtime.endpoint }).send(
-      new SendMessageCommand({ QueueUrl: intakeRuleQueue.queueUrl, MessageBody: JSON.stringify(delivered.payload) }),
+      new SendMessageCommand({
+        QueueUrl: intakeRuleQueue.queueUrl,
+        MessageBody: JSON.stringify(delivered.payload),
+      }),
     );
     // Same event, same execution name: Step Functions answers with the running execution (or
     // ExecutionAlreadyExists once it has ended); either way there is one rollout.
@@ -99,8 +111,14 @@ describe('a published image rolls the fleet', () => {
     const record = await readFleetRecord('web');
     expect(record).toMatchObject({ desiredImage: imageB, previousImage: imageA });
     expect(record?.activeRollout).toBeUndefined();
-    const succeeded = await outcomes.waitFor((e) => e.detailType === DetailTypes.RolloutSucceeded && e.detail['fleet'] === 'web');
-    expect(succeeded.detail).toMatchObject({ imageId: imageB, previousImageId: imageA, instancesReplaced: 4 });
+    const succeeded = await outcomes.waitFor(
+      (e) => e.detailType === DetailTypes.RolloutSucceeded && e.detail['fleet'] === 'web',
+    );
+    expect(succeeded.detail).toMatchObject({
+      imageId: imageB,
+      previousImageId: imageA,
+      instancesReplaced: 4,
+    });
   });
 
   it('SSM channel parameter: the fleet rolls onto the image the parameter names', async () => {
@@ -132,7 +150,9 @@ describe('what is not rolled out', () => {
     const execution = await ended;
     expect(execution.status).toBe('FAILED');
     expect(execution.error).toBe('RolloutRejected');
-    const rejected = await outcomes.waitFor((e) => e.detailType === DetailTypes.RolloutRejected && e.detail['fleet'] === 'safe');
+    const rejected = await outcomes.waitFor(
+      (e) => e.detailType === DetailTypes.RolloutRejected && e.detail['fleet'] === 'safe',
+    );
     expect(rejected.detail['reason']).toContain('ami-0000000000000dead does not exist');
     const after = await world.viewFleet(groupName);
     expect(after).toEqual(before);
@@ -141,7 +161,12 @@ describe('what is not rolled out', () => {
 
   it('a malformed command is not lost: it reaches the intake dead-letter queue with its error', async () => {
     const deadLettered = runtime.router.waitForDelivery((d) => d.outcome === 'dead-lettered');
-    await world.putRaw({ EventBusName: busName, Source: 'phoenix.command', DetailType: 'PublishImage', Detail: '{"channel":"web"}' });
+    await world.putRaw({
+      EventBusName: busName,
+      Source: 'phoenix.command',
+      DetailType: 'PublishImage',
+      Detail: '{"channel":"web"}',
+    });
     const delivery = await deadLettered;
     expect(delivery.error?.errorType).toBe('MalformedEventError');
     expect(delivery.attempts).toBe(3);
@@ -149,7 +174,11 @@ describe('what is not rolled out', () => {
     const intake = runtime.model.functions.find((f) => f.handler === Handlers.intake)!;
     const dlq = runtime.model.findQueue(intake.deadLetterArn!)!;
     const messages = await new SQSClient({ region: REGION, endpoint: runtime.endpoint }).send(
-      new ReceiveMessageCommand({ QueueUrl: dlq.url, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }),
+      new ReceiveMessageCommand({
+        QueueUrl: dlq.url,
+        MaxNumberOfMessages: 10,
+        MessageAttributeNames: ['All'],
+      }),
     );
     const bodies = (messages.Messages ?? []).map((m) => m.Body ?? '');
     expect(bodies.some((b) => b.includes('"channel":"web"'))).toBe(true);

@@ -9,7 +9,7 @@ import { PhoenixStack } from '../../lib';
 /**
  * Template JSON: untyped by nature. Tests index into it freely and let the assertions check it.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 export type Json = any;
 
 /** A resource of a synthesized template, as the assertions see it. */

@@ -31,11 +31,22 @@ beforeAll(async () => {
     invoker: {
       resolveFunction: (arn) => model.findFunction(arn),
       invoke: () =>
-        Promise.reject(new LambdaFunctionError({ errorType: 'NotRunHere', errorMessage: 'intake test', functionName: 'x', requestId: 'r' })),
+        Promise.reject(
+          new LambdaFunctionError({
+            errorType: 'NotRunHere',
+            errorMessage: 'intake test',
+            functionName: 'x',
+            requestId: 'r',
+          }),
+        ),
     },
   });
   const machine = model.stateMachines[0]!;
-  service.registerStateMachine({ name: machine.name, arn: machine.arn, definition: machine.definitionString });
+  service.registerStateMachine({
+    name: machine.name,
+    arn: machine.arn,
+    definition: machine.definitionString,
+  });
   stateMachineArn = machine.arn;
   process.env['AWS_ENDPOINT_URL_SFN'] = service.endpoint;
 });
@@ -47,10 +58,16 @@ afterAll(async () => {
 
 const amiSample = awsEvent('ec2-ami-state-change');
 const amiEvent = (imageId: string, id = `ami-event-${++counter}`) =>
-  derive(amiSample, { ImageId: imageId }, { id, region: REGION, resources: [`arn:aws:ec2:${REGION}::image/${imageId}`] });
+  derive(
+    amiSample,
+    { ImageId: imageId },
+    { id, region: REGION, resources: [`arn:aws:ec2:${REGION}::image/${imageId}`] },
+  );
 
 const started = () =>
-  service.listExecutions({ stateMachineArn }).map((e) => ({ name: e.name, input: JSON.parse(e.input) as Record<string, string> }));
+  service
+    .listExecutions({ stateMachineArn })
+    .map((e) => ({ name: e.name, input: JSON.parse(e.input) as Record<string, string> }));
 
 let before = new Set<string>();
 beforeEach(() => {
@@ -111,7 +128,9 @@ describe('image publication', () => {
     const image = await world.registerImage('lonely', 'nobody-follows');
     const result = await runIntake(amiEvent(image));
     expect(result.reason).toBe('no fleet follows channel nobody-follows');
-    await outcomes.waitFor((e) => e.detailType === DetailTypes.PublicationIgnored && e.detail['channel'] === 'nobody-follows');
+    await outcomes.waitFor(
+      (e) => e.detailType === DetailTypes.PublicationIgnored && e.detail['channel'] === 'nobody-follows',
+    );
   });
 
   it('reads the image of a channel parameter, which the event does not carry', async () => {
@@ -120,7 +139,9 @@ describe('image publication', () => {
     const image = await world.registerImage('golden-v2');
     await world.setChannelParameter('golden', image);
     const sample = awsEvent('ssm-parameter-store-change', '7');
-    const result = await runIntake(derive(sample, { name: '/phoenix/channels/golden', operation: 'Update' }, { id: 'evt-golden' }));
+    const result = await runIntake(
+      derive(sample, { name: '/phoenix/channels/golden', operation: 'Update' }, { id: 'evt-golden' }),
+    );
     expect(result).toMatchObject({ intent: 'rollout', imageId: image, channel: 'golden' });
     expect(startedSince().map((e) => e.input['imageId'])).toEqual([image]);
   });

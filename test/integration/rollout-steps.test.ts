@@ -2,9 +2,18 @@
  * The rollout steps (the real handlers' domain functions) against the emulator: what each step
  * does to a real Auto Scaling group, driven in the order the workflow drives them.
  */
-import { DeregisterImageCommand, DescribeLaunchTemplateVersionsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import {
+  DeregisterImageCommand,
+  DescribeLaunchTemplateVersionsCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FleetBusyError, FleetNotFoundError, ImageRejectedError, UnsupportedFleetError } from '../../lambdas/domain/errors';
+import {
+  FleetBusyError,
+  FleetNotFoundError,
+  ImageRejectedError,
+  UnsupportedFleetError,
+} from '../../lambdas/domain/errors';
 import type { FleetState, Progress, RollbackProgress, WorkflowState } from '../../lambdas/domain/rollout';
 import { FleetSteps, RecordSteps } from '../../lambdas/domain/steps';
 import { runFleetStep } from '../../lambdas/steps/fleet';
@@ -42,7 +51,13 @@ async function setup(size = 4): Promise<Setup> {
   const imageA = await world.registerImage(`${fleet}-a`, fleet);
   const imageB = await world.registerImage(`${fleet}-b`, fleet);
   const groupName = await world.createFleet({ fleet, imageId: imageA, size });
-  const state: WorkflowState = { fleet, imageId: imageB, channel: fleet, cause: 'test', requestId: `req-${fleet}` };
+  const state: WorkflowState = {
+    fleet,
+    imageId: imageB,
+    channel: fleet,
+    cause: 'test',
+    requestId: `req-${fleet}`,
+  };
   return { fleet, groupName, imageA, imageB, state };
 }
 
@@ -52,7 +67,10 @@ const fleetStep = async <T>(step: string, state: WorkflowState, extra: Record<st
 async function serving(groupName: string, imageId?: string) {
   const view = await world.viewFleet(groupName);
   return view.instances.filter(
-    (i) => i.lifecycleState === 'InService' && i.healthStatus === 'Healthy' && (imageId === undefined || i.imageId === imageId),
+    (i) =>
+      i.lifecycleState === 'InService' &&
+      i.healthStatus === 'Healthy' &&
+      (imageId === undefined || i.imageId === imageId),
   ).length;
 }
 
@@ -99,9 +117,9 @@ describe('ValidateImage', () => {
 
   it('rejects an image that does not exist', async () => {
     const s = await setup();
-    await expect(fleetStep(FleetSteps.ValidateImage, { ...s.state, imageId: 'ami-0000000000000dead' })).rejects.toThrow(
-      ImageRejectedError,
-    );
+    await expect(
+      fleetStep(FleetSteps.ValidateImage, { ...s.state, imageId: 'ami-0000000000000dead' }),
+    ).rejects.toThrow(ImageRejectedError);
   });
 
   it('rejects a value that is not an AMI id, quoting it', async () => {
@@ -119,7 +137,9 @@ describe('ValidateImage', () => {
 
   it('fails for a fleet no group is tagged with', async () => {
     const s = await setup();
-    await expect(fleetStep(FleetSteps.ValidateImage, { ...s.state, fleet: 'nobody' })).rejects.toThrow(FleetNotFoundError);
+    await expect(fleetStep(FleetSteps.ValidateImage, { ...s.state, fleet: 'nobody' })).rejects.toThrow(
+      FleetNotFoundError,
+    );
   });
 
   it('refuses a fleet of two groups, naming them', async () => {
@@ -127,7 +147,9 @@ describe('ValidateImage', () => {
     await world.createFleet({ fleet: s.fleet, imageId: s.imageA, size: 1, groupName: `${s.fleet}-second` });
     const attempt = fleetStep(FleetSteps.ValidateImage, s.state);
     await expect(attempt).rejects.toThrow(UnsupportedFleetError);
-    await expect(attempt).rejects.toThrow(new RegExp(`${s.groupName}.*${s.fleet}-second|${s.fleet}-second.*${s.groupName}`));
+    await expect(attempt).rejects.toThrow(
+      new RegExp(`${s.groupName}.*${s.fleet}-second|${s.fleet}-second.*${s.groupName}`),
+    );
   });
 });
 
@@ -147,7 +169,10 @@ describe('rolling, surge first', () => {
     // The group launches the new version, which names the new image.
     expect(view.launchTemplateVersion).toBe(state.launchTemplate!.version);
     const versions = await new EC2Client({ region: REGION, endpoint }).send(
-      new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateName: `${s.fleet}-lt`, Versions: [view.launchTemplateVersion!] }),
+      new DescribeLaunchTemplateVersionsCommand({
+        LaunchTemplateName: `${s.fleet}-lt`,
+        Versions: [view.launchTemplateVersion!],
+      }),
     );
     expect(versions.LaunchTemplateVersions?.[0]?.LaunchTemplateData?.ImageId).toBe(s.imageB);
 
@@ -164,7 +189,10 @@ describe('rolling, surge first', () => {
     const progress = await fleetStep<Progress>(FleetSteps.LaunchBatch, state);
     await fleetStep<Progress>(FleetSteps.LaunchBatch, { ...state, progress }); // retried: no second surge
     expect((await world.viewFleet(s.groupName)).desiredCapacity).toBe(5);
-    state = { ...state, progress: await fleetStep<Progress>(FleetSteps.CheckBatchHealth, { ...state, progress }) };
+    state = {
+      ...state,
+      progress: await fleetStep<Progress>(FleetSteps.CheckBatchHealth, { ...state, progress }),
+    };
     await fleetStep<Progress>(FleetSteps.RetireBatch, state);
     await fleetStep<Progress>(FleetSteps.RetireBatch, state); // retried: nothing more to retire
     expect(await serving(s.groupName)).toBe(4);
@@ -205,8 +233,12 @@ describe('rollback', () => {
 });
 
 describe('record steps', () => {
-  const recordStep = (step: string, state: WorkflowState, execution: string, extra: Record<string, unknown> = {}) =>
-    runRecordStep({ step: step as never, execution, state, ...extra });
+  const recordStep = (
+    step: string,
+    state: WorkflowState,
+    execution: string,
+    extra: Record<string, unknown> = {},
+  ) => runRecordStep({ step: step as never, execution, state, ...extra });
 
   it('locks a fleet for one execution at a time', async () => {
     const s = await setup(1);
@@ -214,7 +246,9 @@ describe('record steps', () => {
     await recordStep(RecordSteps.AcquireFleetLock, s.state, 'exec-1'); // the same execution, retried
     await expect(recordStep(RecordSteps.AcquireFleetLock, s.state, 'exec-2')).rejects.toThrow(FleetBusyError);
     await expect(recordStep(RecordSteps.AcquireFleetLock, s.state, 'exec-2')).rejects.toThrow(/exec-1/);
-    const started = await outcomes.waitFor((e) => e.detailType === 'RolloutStarted' && e.detail['fleet'] === s.fleet);
+    const started = await outcomes.waitFor(
+      (e) => e.detailType === 'RolloutStarted' && e.detail['fleet'] === s.fleet,
+    );
     expect(started.detail).toMatchObject({ imageId: s.imageB, execution: 'exec-1' });
   });
 
@@ -234,7 +268,9 @@ describe('record steps', () => {
     expect(record).toMatchObject({ desiredImage: s.imageB, previousImage: s.imageA, channel: s.fleet });
     expect(record?.activeRollout).toBeUndefined();
     expect(record?.imageHistory?.map((h) => [h.imageId, h.outcome])).toEqual([[s.imageB, 'succeeded']]);
-    const done = await outcomes.waitFor((e) => e.detailType === 'RolloutSucceeded' && e.detail['fleet'] === s.fleet);
+    const done = await outcomes.waitFor(
+      (e) => e.detailType === 'RolloutSucceeded' && e.detail['fleet'] === s.fleet,
+    );
     expect(done.detail).toMatchObject({ imageId: s.imageB, previousImageId: s.imageA });
   });
 
@@ -243,22 +279,36 @@ describe('record steps', () => {
     await recordStep(RecordSteps.AcquireFleetLock, s.state, 'exec-holder');
     const failed = {
       ...s.state,
-      error: { Error: 'FleetBusyError', Cause: JSON.stringify({ errorType: 'FleetBusyError', errorMessage: 'fleet is busy' }) },
+      error: {
+        Error: 'FleetBusyError',
+        Cause: JSON.stringify({ errorType: 'FleetBusyError', errorMessage: 'fleet is busy' }),
+      },
     };
     await recordStep(RecordSteps.ReportOutcome, failed, 'exec-other', { outcome: 'RolloutRejected' });
     const record = await readFleetRecord(s.fleet);
     expect(record?.activeRollout?.execution).toBe('exec-holder');
-    expect(record?.imageHistory?.at(-1)).toMatchObject({ outcome: 'rejected', reason: 'fleet is busy', execution: 'exec-other' });
-    const rejected = await outcomes.waitFor((e) => e.detailType === 'RolloutRejected' && e.detail['fleet'] === s.fleet);
+    expect(record?.imageHistory?.at(-1)).toMatchObject({
+      outcome: 'rejected',
+      reason: 'fleet is busy',
+      execution: 'exec-other',
+    });
+    const rejected = await outcomes.waitFor(
+      (e) => e.detailType === 'RolloutRejected' && e.detail['fleet'] === s.fleet,
+    );
     expect(rejected.detail).toMatchObject({ reason: 'fleet is busy', error: 'FleetBusyError' });
   });
 
   it('keeps the history within its limit', async () => {
     const s = await setup(1);
     for (let i = 0; i < 52; i++) {
-      await recordStep(RecordSteps.ReportOutcome, { ...s.state, imageId: `ami-${String(i).padStart(8, '0')}` }, `e${i}`, {
-        outcome: 'RolloutFailed',
-      });
+      await recordStep(
+        RecordSteps.ReportOutcome,
+        { ...s.state, imageId: `ami-${String(i).padStart(8, '0')}` },
+        `e${i}`,
+        {
+          outcome: 'RolloutFailed',
+        },
+      );
     }
     const history = (await readFleetRecord(s.fleet))?.imageHistory ?? [];
     expect(history).toHaveLength(50);

@@ -11,13 +11,19 @@ export const SHARED_FIXTURES = path.resolve(__dirname, '..', '..', '..', 'shared
 export function awsEvent(type: string, variant = '1'): Record<string, any> {
   const file = path.join(SHARED_FIXTURES, type, `${variant}.json`);
   if (!existsSync(file)) {
-    throw new Error(`fixture ${file} is missing: the shared fixtures folder must sit beside the project (../shared)`);
+    throw new Error(
+      `fixture ${file} is missing: the shared fixtures folder must sit beside the project (../shared)`,
+    );
   }
   return JSON.parse(readFileSync(file, 'utf8')) as Record<string, any>;
 }
 
 /** A copy of a real event with some detail fields replaced (e.g. a placeholder id by a real one). */
-export function derive(event: Record<string, any>, detail: Record<string, unknown>, top: Record<string, unknown> = {}) {
+export function derive(
+  event: Record<string, any>,
+  detail: Record<string, unknown>,
+  top: Record<string, unknown> = {},
+) {
   const copy = structuredClone(event);
   return { ...copy, ...top, detail: { ...copy['detail'], ...detail } };
 }

@@ -13,7 +13,9 @@ describe('AMI State Change (published sample)', () => {
   it('ignores the published sample, whose ImageId is a placeholder, naming the value', () => {
     const intent = normalizeEvent(sample);
     expect(intent).toMatchObject({ kind: 'ignore', eventId: sample['id'] });
-    expect(intent.kind === 'ignore' && intent.reason).toContain('"ami-0123456789example" is not a valid AMI id');
+    expect(intent.kind === 'ignore' && intent.reason).toContain(
+      '"ami-0123456789example" is not a valid AMI id',
+    );
   });
 
   it('rolls out an available image once the id is real', () => {
@@ -105,7 +107,9 @@ describe('PublishImage command', () => {
   });
 
   it('rejects an invalid image id without a channel, quoting it', () => {
-    expect(() => normalizeEvent(command({ imageId: 'ami-nothex' }))).toThrow(/"ami-nothex" is not a valid AMI id/);
+    expect(() => normalizeEvent(command({ imageId: 'ami-nothex' }))).toThrow(
+      /"ami-nothex" is not a valid AMI id/,
+    );
   });
 
   it('passes an invalid image id with a channel on, so each fleet reports RolloutRejected', () => {

@@ -100,9 +100,9 @@ describe('executionName', () => {
 
 describe('causeMessage', () => {
   it('extracts the message of a Lambda error cause and passes plain causes through', () => {
-    expect(causeMessage(JSON.stringify({ errorType: 'ImageRejectedError', errorMessage: 'image x is pending' }))).toBe(
-      'image x is pending',
-    );
+    expect(
+      causeMessage(JSON.stringify({ errorType: 'ImageRejectedError', errorMessage: 'image x is pending' })),
+    ).toBe('image x is pending');
     expect(causeMessage('States.Timeout')).toBe('States.Timeout');
     expect(causeMessage(undefined)).toBe('unknown cause');
   });

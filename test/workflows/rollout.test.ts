@@ -55,7 +55,11 @@ function happyScripts(): Record<string, Script> {
       checks: 0,
       replaced: p['state'].progress?.replaced ?? 0,
     }),
-    CheckBatchHealth: (p) => ({ ...p['state'].progress, ready: true, checks: p['state'].progress.checks + 1 }),
+    CheckBatchHealth: (p) => ({
+      ...p['state'].progress,
+      ready: true,
+      checks: p['state'].progress.checks + 1,
+    }),
     RetireBatch: (p) => {
       remainingOld -= 1;
       return { ...p['state'].progress, remainingOld, replaced: p['state'].progress.replaced + 1 };
@@ -82,7 +86,8 @@ async function run(name: string) {
 }
 
 const steps = () => calls.map((c) => c.step);
-const reportedOutcomes = () => calls.filter((c) => c.step === 'ReportOutcome').map((c) => c.payload['outcome']);
+const reportedOutcomes = () =>
+  calls.filter((c) => c.step === 'ReportOutcome').map((c) => c.payload['outcome']);
 
 beforeAll(async () => {
   const { template } = synthesizeControlPlane();
@@ -107,7 +112,11 @@ beforeAll(async () => {
   });
   const machine = model.stateMachines[0];
   if (!machine) throw new Error('the template has no state machine');
-  service.registerStateMachine({ name: machine.name, arn: machine.arn, definition: machine.definitionString });
+  service.registerStateMachine({
+    name: machine.name,
+    arn: machine.arn,
+    definition: machine.definitionString,
+  });
   stateMachineArn = machine.arn;
 });
 
