@@ -56,7 +56,7 @@ afterAll(async () => {
   await service?.close();
 });
 
-const amiSample = awsEvent('ec2-ami-state-change');
+const amiSample = awsEvent('aws.ec2', 'ami-state-change-available');
 const amiEvent = (imageId: string, id = `ami-event-${++counter}`) =>
   derive(
     amiSample,
@@ -138,7 +138,7 @@ describe('image publication', () => {
     await world.createFleet({ fleet: 'golden', imageId: base, size: 1 });
     const image = await world.registerImage('golden-v2');
     await world.setChannelParameter('golden', image);
-    const sample = awsEvent('ssm-parameter-store-change', '7');
+    const sample = awsEvent('aws.ssm', 'parameter-store-change-create');
     const result = await runIntake(
       derive(sample, { name: '/phoenix/channels/golden', operation: 'Update' }, { id: 'evt-golden' }),
     );

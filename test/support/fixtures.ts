@@ -1,20 +1,15 @@
 /**
- * Real published AWS sample events. They live in the shared fixtures folder beside the project
- * (`../shared/fixtures/aws-events/<type>/<n>.json`, each with its source in SOURCES.md there);
- * CI has the same folder. Tests read them verbatim and derive variants explicitly.
+ * Real published AWS sample events, verbatim, in `test/fixtures/events/<source>/<variant>.json`
+ * (sources in `test/fixtures/events/SOURCES.md`). Tests derive variants explicitly with `derive`.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
-export const SHARED_FIXTURES = path.resolve(__dirname, '..', '..', '..', 'shared', 'fixtures', 'aws-events');
+export const FIXTURES = path.resolve(__dirname, '..', 'fixtures', 'events');
 
-export function awsEvent(type: string, variant = '1'): Record<string, any> {
-  const file = path.join(SHARED_FIXTURES, type, `${variant}.json`);
-  if (!existsSync(file)) {
-    throw new Error(
-      `fixture ${file} is missing: the shared fixtures folder must sit beside the project (../shared)`,
-    );
-  }
+export function awsEvent(source: string, variant: string): Record<string, any> {
+  const file = path.join(FIXTURES, source, `${variant}.json`);
+  if (!existsSync(file)) throw new Error(`no fixture ${file}`);
   return JSON.parse(readFileSync(file, 'utf8')) as Record<string, any>;
 }
 

@@ -8,7 +8,7 @@ import { awsEvent, derive } from '../support/fixtures';
 const AMI = 'ami-0abcdef1234567890';
 
 describe('AMI State Change (published sample)', () => {
-  const sample = awsEvent('ec2-ami-state-change');
+  const sample = awsEvent('aws.ec2', 'ami-state-change-available');
 
   it('ignores the published sample, whose ImageId is a placeholder, naming the value', () => {
     const intent = normalizeEvent(sample);
@@ -40,7 +40,7 @@ describe('AMI State Change (published sample)', () => {
 });
 
 describe('Parameter Store Change (published sample)', () => {
-  const sample = awsEvent('ssm-parameter-store-change', '7');
+  const sample = awsEvent('aws.ssm', 'parameter-store-change-create');
 
   it('ignores the published sample: MyGoldenAMI is not a channel parameter', () => {
     const intent = normalizeEvent(sample);
@@ -127,7 +127,7 @@ describe('envelopes', () => {
   });
 
   it('ignores sources it has no intake for, naming them', () => {
-    const intent = normalizeEvent(awsEvent('ec2-instance-state-change'));
+    const intent = normalizeEvent(awsEvent('aws.ec2', 'instance-state-change'));
     expect(intent.kind).toBe('ignore');
     expect(intent.kind === 'ignore' && intent.reason).toContain('EC2 Instance State-change Notification');
   });
