@@ -290,7 +290,8 @@ export class PhoenixControlPlane extends Construct {
     ]);
 
     // ---- IAM: rollout-record ---------------------------------------------------------------
-    this.table.grantReadWriteData(this.rolloutRecordFunction);
+    // Fleet records are read and changed one item at a time (conditional updates): nothing more.
+    this.table.grant(this.rolloutRecordFunction, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     this.eventBus.grantPutEventsTo(this.rolloutRecordFunction);
 
     // ---- IAM: the Rollout state machine (granted by RolloutWorkflow / Step Functions) ------

@@ -49,8 +49,8 @@ export async function runLocal(options: LocalCommandOptions): Promise<void> {
     }
     process.exit(code);
   };
-  process.once('SIGINT', () => void stop('SIGINT', 0));
-  process.once('SIGTERM', () => void stop('SIGTERM', 0));
+  process.on('SIGINT', () => void stop('SIGINT', 0));
+  process.on('SIGTERM', () => void stop('SIGTERM', 0));
   runtime.emulator?.onExit((exit) => {
     if (exit.expected) return;
     log.error(

@@ -75,7 +75,7 @@ export async function runDemo(
 
   const ended = new Promise<ExecutionRecord>((resolve) => {
     const off = runtime.onExecutionEnd((record) => {
-      if (record.input.includes(`"fleet":"${fleet}"`)) {
+      if ((JSON.parse(record.input) as { fleet?: unknown }).fleet === fleet) {
         off();
         resolve(record);
       }

@@ -108,15 +108,25 @@ describe('IAM', () => {
     }
   });
 
-  it('lets only rollout-record write the table, and intake and rollout-record put events on the Phoenix bus', () => {
+  it('lets only rollout-record read and update fleet records (item by item), and intake and rollout-record put events on the Phoenix bus', () => {
     const cp = phoenix.stack.controlPlane;
     const tableArn = { 'Fn::GetAtt': [phoenix.logicalId(cp.table), 'Arn'] };
     const busArn = { 'Fn::GetAtt': [phoenix.logicalId(cp.eventBus), 'Arn'] };
-    expect(
-      granting(cp.rolloutRecordFunction, 'dynamodb:PutItem').flatMap((s) => asArray<unknown>(s.Resource)),
-    ).toContainEqual(tableArn);
-    expect(granting(cp.intakeFunction, 'dynamodb:PutItem')).toEqual([]);
-    expect(granting(cp.rolloutFleetFunction, 'dynamodb:PutItem')).toEqual([]);
+    for (const action of ['dynamodb:GetItem', 'dynamodb:UpdateItem']) {
+      expect(
+        granting(cp.rolloutRecordFunction, action).flatMap((s) => asArray<unknown>(s.Resource)),
+      ).toContainEqual(tableArn);
+    }
+    for (const action of [
+      'dynamodb:PutItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:Scan',
+      'dynamodb:BatchWriteItem',
+    ]) {
+      expect(granting(cp.rolloutRecordFunction, action)).toEqual([]);
+    }
+    expect(granting(cp.intakeFunction, 'dynamodb:UpdateItem')).toEqual([]);
+    expect(granting(cp.rolloutFleetFunction, 'dynamodb:UpdateItem')).toEqual([]);
     for (const fn of [cp.intakeFunction, cp.rolloutRecordFunction]) {
       expect(granting(fn, 'events:PutEvents').flatMap((s) => asArray<unknown>(s.Resource))).toStrictEqual([
         busArn,
