@@ -20,13 +20,14 @@ function howToDrive(runtime: LocalRuntime): string {
   return [
     '',
     'Phoenix is running against the local emulator. Drive it with the AWS CLI (any dummy credentials):',
-    `  export AWS_ENDPOINT_URL=${runtime.endpoint} AWS_REGION=${runtime.region} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test`,
+    `  export AWS_ENDPOINT_URL=${runtime.endpoint} AWS_DEFAULT_REGION=${runtime.region} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test`,
     '  aws autoscaling describe-auto-scaling-groups --query "AutoScalingGroups[].[AutoScalingGroupName,DesiredCapacity]"',
     '  # publish a new image into channel "demo": register it, tag it, announce it',
     '  IMG=$(aws ec2 register-image --name my-image --architecture x86_64 --root-device-name /dev/xvda --query ImageId --output text)',
     '  aws ec2 create-tags --resources $IMG --tags Key=phoenix:channel,Value=demo',
     `  aws events put-events --entries '[{"Source":"phoenix.command","DetailType":"PublishImage","EventBusName":"${bus}","Detail":"{\\"imageId\\":\\"'$IMG'\\"}"}]'`,
     `  aws stepfunctions list-executions --endpoint-url ${runtime.stepFunctionsEndpoint} --state-machine-arn ${runtime.resources.stateMachineArn ?? '<arn>'}`,
+    `  aws dynamodb scan --table-name ${runtime.resources.tableName ?? '<table>'}   # fleet records: desired image, history`,
     'Press Ctrl-C to stop.',
   ].join('\n');
 }
