@@ -5,7 +5,7 @@
 import middy from '@middy/core';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
@@ -28,4 +28,23 @@ export function wrap<E, R>(name: string, handler: (event: E, context: Context) =
     .use(captureLambdaHandler(tracer))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics));
+}
+
+/** A workflow step request: which step, for which execution, with the workflow state. */
+interface StepRequest {
+  readonly step: string;
+  readonly execution: string;
+  readonly state?: { readonly fleet?: string };
+}
+
+/** The entry of a workflow-step function: logs each step with its keys and counts it by name. */
+export function stepHandler<R extends StepRequest>(name: string, run: (request: R) => Promise<unknown>) {
+  return wrap(name, async (request: R) => {
+    logger.appendKeys({ step: request.step, execution: request.execution, fleet: request.state?.fleet });
+    const result = await run(request);
+    logger.info('step done', { result: result as Record<string, unknown> });
+    metrics.addDimension('step', request.step);
+    metrics.addMetric('StepsCompleted', MetricUnit.Count, 1);
+    return result;
+  });
 }
