@@ -2,9 +2,11 @@
  * The `phoenix` command line.
  *
  *   phoenix local [--demo] [--time-scale <n>] [--region <r>]   the embedded local cloud
+ *   phoenix events classify FILE...                            what Phoenix makes of each event
  *   phoenix setup                                              install the Python side (.venv)
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { classifyFiles } from '../local/classify';
 import { runLocal } from '../local/cli-local';
 import { ensurePythonEnv } from '../local/python-env';
 
@@ -44,6 +46,19 @@ export function buildProgram(): Command {
     )
     .action(async (options: { demo: boolean; timeScale: number; region: string }) => {
       await runLocal(options);
+    });
+
+  program
+    .command('events')
+    .description('Work with events')
+    .command('classify')
+    .description(
+      'Print what Phoenix makes of each event file (one EventBridge event per file): one JSON object per line. ' +
+        'Exits 2 if a file is not JSON or not an event (the others are still classified).',
+    )
+    .argument('<files...>', 'files, each holding one EventBridge event')
+    .action((files: string[]) => {
+      process.exitCode = classifyFiles(files);
     });
 
   program

@@ -6,6 +6,7 @@
 import {
   AutoScalingClient,
   CreateAutoScalingGroupCommand,
+  CreateOrUpdateTagsCommand,
   DescribeAutoScalingGroupsCommand,
 } from '@aws-sdk/client-auto-scaling';
 import {
@@ -15,6 +16,7 @@ import {
   DescribeInstancesCommand,
   EC2Client,
   RegisterImageCommand,
+  RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
@@ -128,6 +130,51 @@ export class World {
       }),
     );
     return groupName;
+  }
+
+  /** Tag an Auto Scaling group (e.g. `phoenix:image-parameter`). */
+  async tagGroup(groupName: string, key: string, value: string): Promise<void> {
+    await this.clients.autoScaling.send(
+      new CreateOrUpdateTagsCommand({
+        Tags: [
+          {
+            ResourceId: groupName,
+            ResourceType: 'auto-scaling-group',
+            Key: key,
+            Value: value,
+            PropagateAtLaunch: false,
+          },
+        ],
+      }),
+    );
+  }
+
+  /** Tag an AMI with any tag (e.g. the `Ec2ImageBuilderArn` Image Builder puts on its AMIs). */
+  async tagImageWith(imageId: string, key: string, value: string): Promise<void> {
+    await this.clients.ec2.send(
+      new CreateTagsCommand({ Resources: [imageId], Tags: [{ Key: key, Value: value }] }),
+    );
+  }
+
+  /** An instance outside any Auto Scaling group. */
+  async runStrayInstance(imageId: string): Promise<string> {
+    const result = await this.clients.ec2.send(
+      new RunInstancesCommand({ ImageId: imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }),
+    );
+    return result.Instances![0]!.InstanceId!;
+  }
+
+  /** Create or update an SSM parameter holding an AMI id (no event: see `setChannelParameter`). */
+  async putParameter(name: string, imageId: string): Promise<void> {
+    await this.clients.ssm.send(
+      new PutParameterCommand({
+        Name: name,
+        Value: imageId,
+        Type: 'String',
+        DataType: 'aws:ec2:image',
+        Overwrite: true,
+      }),
+    );
   }
 
   /** Which instances the group has, and which image each runs (from EC2). */

@@ -5,6 +5,7 @@
 import {
   type AutoScalingGroup,
   DescribeAutoScalingGroupsCommand,
+  DescribeAutoScalingInstancesCommand,
   type Filter,
   SetDesiredCapacityCommand,
   TerminateInstanceInAutoScalingGroupCommand,
@@ -60,6 +61,55 @@ export async function fleetsFollowing(channel: string): Promise<ManagedGroup[]> 
     .map(toManaged)
     .filter((m): m is ManagedGroup => m !== undefined && m.channel === channel)
     .sort((a, b) => a.fleet.localeCompare(b.fleet));
+}
+
+/** Every managed fleet that follows the golden-AMI parameter `name` (tag `phoenix:image-parameter`). */
+export async function fleetsFollowingParameter(name: string): Promise<ManagedGroup[]> {
+  const groups = await describeGroups([{ Name: `tag:${Tags.imageParameter}`, Values: [name] }]);
+  return groups
+    .filter((g) => tagValue(g, Tags.imageParameter) === name)
+    .map(toManaged)
+    .filter((m): m is ManagedGroup => m !== undefined)
+    .sort((a, b) => a.fleet.localeCompare(b.fleet));
+}
+
+/**
+ * The managed fleet of each instance (50 instances per call), or undefined for an instance in no
+ * Auto Scaling group or in a group without the `phoenix:fleet` tag.
+ */
+export async function fleetsOfInstances(
+  instanceIds: readonly string[],
+): Promise<Map<string, ManagedGroup | undefined>> {
+  const groupOf = new Map<string, string>();
+  for (let i = 0; i < instanceIds.length; i += 50) {
+    const chunk = instanceIds.slice(i, i + 50);
+    let token: string | undefined;
+    do {
+      const page = await aws('DescribeAutoScalingInstances', () =>
+        autoScaling().send(new DescribeAutoScalingInstancesCommand({ InstanceIds: chunk, NextToken: token })),
+      );
+      for (const instance of page.AutoScalingInstances ?? []) {
+        if (instance.InstanceId && instance.AutoScalingGroupName)
+          groupOf.set(instance.InstanceId, instance.AutoScalingGroupName);
+      }
+      token = page.NextToken;
+    } while (token);
+  }
+  const names = [...new Set(groupOf.values())];
+  const managed = new Map<string, ManagedGroup | undefined>();
+  for (let i = 0; i < names.length; i += 100) {
+    const page = await aws('DescribeAutoScalingGroups', () =>
+      autoScaling().send(
+        new DescribeAutoScalingGroupsCommand({
+          AutoScalingGroupNames: names.slice(i, i + 100),
+          MaxRecords: 100,
+        }),
+      ),
+    );
+    for (const group of page.AutoScalingGroups ?? [])
+      managed.set(group.AutoScalingGroupName!, toManaged(group));
+  }
+  return new Map(instanceIds.map((id) => [id, groupOf.has(id) ? managed.get(groupOf.get(id)!) : undefined]));
 }
 
 /** The groups tagged `phoenix:fleet=<fleet>`. */
@@ -148,6 +198,20 @@ export async function describeImage(imageId: string): Promise<ImageFacts | undef
     }
     throw error;
   }
+}
+
+/** The AMI (in this account and region) that EC2 Image Builder built as `imageBuilderArn`. */
+export async function imageOfBuild(imageBuilderArn: string): Promise<ImageFacts | undefined> {
+  const page = await aws('DescribeImages', () =>
+    ec2().send(
+      new DescribeImagesCommand({
+        Owners: ['self'],
+        Filters: [{ Name: 'tag:Ec2ImageBuilderArn', Values: [imageBuilderArn] }],
+      }),
+    ),
+  );
+  const image = page.Images?.sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''))[0];
+  return image?.ImageId ? describeImage(image.ImageId) : undefined;
 }
 
 /** A launch template version's number and image. `version` may be `$Latest`, `$Default` or a number. */

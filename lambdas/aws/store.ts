@@ -171,6 +171,68 @@ export async function recordOutcome(args: {
   }
 }
 
+/**
+ * Idempotency of intake: an `EVENT#<id>` item per event, claimed before acting (conditional
+ * update), marked done after, and marked failed on an error so that a retry may claim it again.
+ * A claim that is still in progress past `lockSeconds` (the function died) may be taken over.
+ * Items expire (DynamoDB TTL on `expiresAt`) after a day.
+ */
+export async function claimEvent(
+  eventId: string,
+  now: Date,
+  lockSeconds = 120,
+): Promise<'claimed' | 'done' | 'in-progress'> {
+  const epoch = Math.floor(now.getTime() / 1000);
+  try {
+    await dynamo().send(
+      new UpdateItemCommand({
+        TableName: table(),
+        Key: { pk: { S: `EVENT#${eventId}` } },
+        UpdateExpression: 'SET #status = :inProgress, lockedUntil = :lockedUntil, expiresAt = :expiresAt',
+        ConditionExpression:
+          'attribute_not_exists(pk) OR #status = :failed OR (#status = :inProgress AND lockedUntil < :now)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':inProgress': { S: 'IN_PROGRESS' },
+          ':failed': { S: 'FAILED' },
+          ':lockedUntil': { N: String(epoch + lockSeconds) },
+          ':expiresAt': { N: String(epoch + 24 * 60 * 60) },
+          ':now': { N: String(epoch) },
+        },
+      }),
+    );
+    return 'claimed';
+  } catch (error) {
+    if (errorName(error) !== 'ConditionalCheckFailedException')
+      return aws('UpdateItem', () => Promise.reject(error as Error));
+  }
+  const existing = await aws('GetItem', () =>
+    dynamo().send(
+      new GetItemCommand({
+        TableName: table(),
+        Key: { pk: { S: `EVENT#${eventId}` } },
+        ConsistentRead: true,
+      }),
+    ),
+  );
+  return existing.Item?.['status']?.S === 'COMPLETED' ? 'done' : 'in-progress';
+}
+
+/** Mark a claimed event done (`COMPLETED`) or failed (`FAILED`, claimable again). */
+export async function settleEvent(eventId: string, status: 'COMPLETED' | 'FAILED'): Promise<void> {
+  await aws('UpdateItem', () =>
+    dynamo().send(
+      new UpdateItemCommand({
+        TableName: table(),
+        Key: { pk: { S: `EVENT#${eventId}` } },
+        UpdateExpression: 'SET #status = :status',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':status': { S: status } },
+      }),
+    ),
+  );
+}
+
 /** Put one outcome event on the Phoenix bus; a rejected entry is a transient failure (retried). */
 export async function putOutcome(
   detailType: string,

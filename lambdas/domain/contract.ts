@@ -11,6 +11,8 @@ export const Tags = {
   fleet: 'phoenix:fleet',
   /** On an Auto Scaling group: the channel the fleet follows (default: the fleet name). On an AMI: the channel it belongs to. */
   channel: 'phoenix:channel',
+  /** On an Auto Scaling group: follow this golden-AMI SSM parameter (data type `aws:ec2:image`) directly. */
+  imageParameter: 'phoenix:image-parameter',
 } as const;
 
 /** SSM parameters `/phoenix/channels/<channel>` (data type `aws:ec2:image`) name a channel's golden image. */
@@ -33,6 +35,10 @@ export const DetailTypes = {
   RolloutRolledBack: 'RolloutRolledBack',
   RolloutFailed: 'RolloutFailed',
   PublicationIgnored: 'PublicationIgnored',
+  /** A managed instance must be replaced (the Replace workflow takes it from here). */
+  ReplacementRequested: 'ReplacementRequested',
+  /** An event named an instance Phoenix does not manage: nothing was touched. */
+  ReplacementSkipped: 'ReplacementSkipped',
 } as const;
 
 /**
@@ -43,6 +49,10 @@ export const Env = {
   tableName: 'PHOENIX_TABLE_NAME',
   eventBusName: 'PHOENIX_EVENT_BUS_NAME',
   rolloutStateMachineArn: 'PHOENIX_ROLLOUT_STATE_MACHINE_ARN',
+  /** Comma-separated alarm name prefixes that designate health alarms (intake). */
+  healthAlarmPrefixes: 'PHOENIX_HEALTH_ALARM_PREFIXES',
+  /** Comma-separated IAM role names of Phoenix's own functions and workflows (intake). */
+  ownRoleNames: 'PHOENIX_OWN_ROLE_NAMES',
 } as const;
 
 /**

@@ -69,7 +69,11 @@ export const IN_PLACE_EC2_CALLS = [
 ] as const;
 
 /** API calls that open a shell on an instance. */
-export const SHELL_ACCESS_CALLS = ['StartSession', 'SendSSHPublicKey', 'SendSerialConsoleSSHPublicKey'] as const;
+export const SHELL_ACCESS_CALLS = [
+  'StartSession',
+  'SendSSHPublicKey',
+  'SendSerialConsoleSSHPublicKey',
+] as const;
 
 const CLOUDTRAIL = 'AWS API Call via CloudTrail';
 
@@ -79,7 +83,11 @@ export const EVENT_SOURCES: readonly EventSource[] = [
     ruleId: 'AmiAvailableRule',
     bus: 'default',
     description: 'An AMI became available (EC2 AMI State Change)',
-    pattern: { source: ['aws.ec2'], 'detail-type': ['EC2 AMI State Change'], detail: { State: ['available'] } },
+    pattern: {
+      source: ['aws.ec2'],
+      'detail-type': ['EC2 AMI State Change'],
+      detail: { State: ['available'] },
+    },
   },
   {
     ruleId: 'ImageBuilderImageRule',
@@ -138,7 +146,8 @@ export const EVENT_SOURCES: readonly EventSource[] = [
     // status-check alarms of one instance and designated health alarms.
     ruleId: 'AlarmRule',
     bus: 'default',
-    description: 'A CloudWatch alarm went to ALARM; normalization keeps EC2 status checks and designated health alarms',
+    description:
+      'A CloudWatch alarm went to ALARM; normalization keeps EC2 status checks and designated health alarms',
     pattern: {
       source: ['aws.cloudwatch'],
       'detail-type': ['CloudWatch Alarm State Change'],
@@ -200,7 +209,10 @@ export const EVENT_SOURCES: readonly EventSource[] = [
     pattern: {
       source: ['aws.config'],
       'detail-type': ['Config Rules Compliance Change'],
-      detail: { resourceType: ['AWS::EC2::Instance'], newEvaluationResult: { complianceType: ['NON_COMPLIANT'] } },
+      detail: {
+        resourceType: ['AWS::EC2::Instance'],
+        newEvaluationResult: { complianceType: ['NON_COMPLIANT'] },
+      },
     },
   },
   {
@@ -220,9 +232,10 @@ export const EVENT_SOURCES: readonly EventSource[] = [
     pattern: {
       source: ['aws.ssm', 'aws.ec2-instance-connect'],
       'detail-type': [CLOUDTRAIL],
+      // `prefix`: AWS's own published SendSSHPublicKey sample carries the name with a trailing space.
       detail: {
         eventSource: ['ssm.amazonaws.com', 'ec2-instance-connect.amazonaws.com'],
-        eventName: [...SHELL_ACCESS_CALLS],
+        eventName: SHELL_ACCESS_CALLS.map((name) => ({ prefix: name })),
       },
     },
   },

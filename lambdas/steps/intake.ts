@@ -1,15 +1,33 @@
 /**
- * Intake: from an incoming event to the rollouts it starts. Normalization is pure (domain/intake);
- * this resolves what the event does not carry (the AMI's channel, the parameter's value, the
- * fleets that follow the channel) from real state, and starts one Rollout per fleet.
+ * Intake: from an incoming event to what it starts. Normalization is pure (domain/intake); this
+ * resolves what the event does not carry from real state (the AMI's channel, the parameter's
+ * value, the AMI Image Builder built, the fleets that follow a channel or a parameter, the fleet of
+ * an instance), starts one Rollout per fleet, and says on the Phoenix bus what it did not act on.
+ * Each event is handled once (idempotency records in the fleet table).
  */
-import { DetailTypes, Tags } from '../domain/contract';
-import { type Intent, normalizeEvent, parseEnvelope, type RolloutIntent } from '../domain/intake';
+import { DetailTypes, Env, Tags } from '../domain/contract';
+import { TransientAwsError } from '../domain/errors';
+import {
+  DEFAULT_INTAKE_CONFIG,
+  type IntakeConfig,
+  type Intent,
+  normalizeEvent,
+  parseEnvelope,
+  type ReplaceIntent,
+  type RolloutIntent,
+} from '../domain/intake';
 import { executionName } from '../domain/rollout';
-import { describeImage, fleetsFollowing } from '../aws/fleets';
+import {
+  describeImage,
+  fleetsFollowing,
+  fleetsFollowingParameter,
+  fleetsOfInstances,
+  imageOfBuild,
+  type ManagedGroup,
+} from '../aws/fleets';
 import { startRollout } from '../aws/executions';
 import { readParameter } from '../aws/parameters';
-import { putOutcome } from '../aws/store';
+import { claimEvent, putOutcome, settleEvent } from '../aws/store';
 
 export interface IntakeResult {
   readonly intent: Intent['kind'];
@@ -17,55 +35,165 @@ export interface IntakeResult {
   readonly imageId?: string;
   readonly channel?: string;
   readonly started: { fleet: string; execution: string; duplicate: boolean }[];
+  readonly replacements?: { instanceId: string; fleet?: string; requested: boolean }[];
+  /** The event was handled before (a duplicate delivery): nothing was done again. */
+  readonly duplicateEvent?: boolean;
 }
 
-/** Channel and image of a publication, or the reason there is nothing to roll. */
+/** The intake's configuration, from its environment (set by the CDK app). */
+export function intakeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): IntakeConfig {
+  const split = (value: string | undefined) =>
+    value === undefined
+      ? undefined
+      : value
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '');
+  return {
+    healthAlarmPrefixes: split(env[Env.healthAlarmPrefixes]) ?? DEFAULT_INTAKE_CONFIG.healthAlarmPrefixes,
+    ownRoleNames: split(env[Env.ownRoleNames]) ?? DEFAULT_INTAKE_CONFIG.ownRoleNames,
+  };
+}
+
+/** An earlier delivery of the same event is being handled right now: retry later. */
+export class EventInProgressError extends TransientAwsError {}
+
+/** The clock, replaceable in tests. */
+export const intakeClock = { now: () => new Date() };
+
+interface Publication {
+  readonly imageId: string;
+  readonly channel: string;
+  readonly fleets: ManagedGroup[];
+}
+
+/** The image, its channel and the fleets that follow it; or the reason there is nothing to roll. */
 async function resolvePublication(
   intent: RolloutIntent,
-): Promise<{ imageId: string; channel: string } | { ignore: string }> {
-  if (intent.parameterName !== undefined && intent.channel !== undefined) {
+): Promise<Publication | { ignore: string; imageId?: string; channel?: string }> {
+  if (intent.parameterName !== undefined) {
     const value = await readParameter(intent.parameterName);
     if (value === undefined) return { ignore: `parameter ${intent.parameterName} no longer exists` };
-    // Whatever the value is, the channel's fleets hear of it: an invalid id is rejected per fleet.
-    return { imageId: value, channel: intent.channel };
+    // Whatever the value is, the fleets hear of it: an invalid id is rejected per fleet.
+    if (intent.channel !== undefined) {
+      return { imageId: value, channel: intent.channel, fleets: await fleetsFollowing(intent.channel) };
+    }
+    const fleets = await fleetsFollowingParameter(intent.parameterName);
+    return { imageId: value, channel: intent.parameterName, fleets };
   }
-  const imageId = intent.imageId!;
-  if (intent.channel !== undefined) return { imageId, channel: intent.channel };
-  const image = await describeImage(imageId);
-  if (!image) return { ignore: `image ${imageId} does not exist` };
-  const channel = image.tags[Tags.channel]?.trim();
-  if (!channel) return { ignore: `image ${imageId} has no ${Tags.channel} tag: it belongs to no channel` };
-  return { imageId, channel };
+  let imageId = intent.imageId;
+  let channel = intent.channel;
+  if (intent.imageBuilderArn !== undefined) {
+    const built = await imageOfBuild(intent.imageBuilderArn);
+    if (!built)
+      return {
+        ignore: `no AMI in this account and region carries Ec2ImageBuilderArn=${intent.imageBuilderArn}`,
+      };
+    imageId = built.imageId;
+    channel ??= built.tags[Tags.channel]?.trim() || undefined;
+    if (channel === undefined) {
+      return {
+        ignore: `image ${imageId} (built as ${intent.imageBuilderArn}) has no ${Tags.channel} tag: it belongs to no channel`,
+        imageId,
+      };
+    }
+  }
+  if (imageId === undefined) return { ignore: 'the publication names no image' };
+  if (channel === undefined) {
+    const image = await describeImage(imageId);
+    if (!image) return { ignore: `image ${imageId} does not exist`, imageId };
+    channel = image.tags[Tags.channel]?.trim() || undefined;
+    if (channel === undefined)
+      return { ignore: `image ${imageId} has no ${Tags.channel} tag: it belongs to no channel`, imageId };
+  }
+  return { imageId, channel, fleets: await fleetsFollowing(channel) };
 }
 
-export async function runIntake(event: unknown): Promise<IntakeResult> {
-  const intent = normalizeEvent(event);
-  if (intent.kind === 'ignore') return { intent: 'ignore', reason: intent.reason, started: [] };
-
-  const envelope = parseEnvelope(event);
+async function handleRollout(intent: RolloutIntent, cause: string): Promise<IntakeResult> {
   const publication = await resolvePublication(intent);
   if ('ignore' in publication) {
-    await putOutcome(DetailTypes.PublicationIgnored, { eventId: intent.eventId, reason: publication.ignore });
+    await putOutcome(DetailTypes.PublicationIgnored, {
+      eventId: intent.eventId,
+      reason: publication.ignore,
+      ...(publication.imageId !== undefined ? { imageId: publication.imageId } : {}),
+    });
     return { intent: 'ignore', reason: publication.ignore, started: [] };
   }
-  const { imageId, channel } = publication;
-  const fleets = await fleetsFollowing(channel);
+  const { imageId, channel, fleets } = publication;
   if (fleets.length === 0) {
-    const reason = `no fleet follows channel ${channel}`;
+    const reason =
+      intent.source === 'image-parameter'
+        ? `no fleet follows parameter ${channel} (tag ${Tags.imageParameter})`
+        : `no fleet follows channel ${channel}`;
     await putOutcome(DetailTypes.PublicationIgnored, { eventId: intent.eventId, imageId, channel, reason });
     return { intent: 'ignore', reason, imageId, channel, started: [] };
   }
   const started = [];
   for (const { fleet } of fleets) {
     const name = executionName(fleet, imageId, intent.eventId);
-    const result = await startRollout(name, {
-      fleet,
-      imageId,
-      channel,
-      cause: `${envelope.source}/${envelope['detail-type']}`,
-      requestId: intent.eventId,
-    });
+    const result = await startRollout(name, { fleet, imageId, channel, cause, requestId: intent.eventId });
     started.push({ fleet, execution: name, duplicate: result.duplicate });
   }
-  return { intent: 'rollout', imageId, channel, started };
+  return { intent: 'rollout', reason: intent.reason, imageId, channel, started };
+}
+
+/**
+ * Resolve each instance to its fleet. A managed one is handed on (`ReplacementRequested`); any
+ * other is reported (`ReplacementSkipped`) and touched in no way.
+ */
+async function handleReplace(intent: ReplaceIntent): Promise<IntakeResult> {
+  const fleets = await fleetsOfInstances(intent.instanceIds);
+  const replacements = [];
+  for (const instanceId of intent.instanceIds) {
+    const managed = fleets.get(instanceId);
+    if (managed) {
+      await putOutcome(DetailTypes.ReplacementRequested, {
+        fleet: managed.fleet,
+        groupName: managed.group.AutoScalingGroupName,
+        instanceId,
+        cause: intent.cause,
+        reason: intent.reason,
+        eventId: intent.eventId,
+      });
+      replacements.push({ instanceId, fleet: managed.fleet, requested: true });
+    } else {
+      await putOutcome(DetailTypes.ReplacementSkipped, {
+        instanceId,
+        cause: intent.cause,
+        reason: `instance ${instanceId} is not in a managed fleet (no Auto Scaling group tagged ${Tags.fleet} holds it)`,
+        eventId: intent.eventId,
+      });
+      replacements.push({ instanceId, requested: false });
+    }
+  }
+  return { intent: 'replace', reason: intent.reason, started: [], replacements };
+}
+
+export async function runIntake(
+  event: unknown,
+  config: IntakeConfig = intakeConfigFromEnv(),
+): Promise<IntakeResult> {
+  const intent = normalizeEvent(event, config);
+  if (intent.kind === 'ignore') return { intent: 'ignore', reason: intent.reason, started: [] };
+
+  const claim = await claimEvent(intent.eventId, intakeClock.now());
+  if (claim === 'done')
+    return { intent: intent.kind, reason: intent.reason, started: [], duplicateEvent: true };
+  if (claim === 'in-progress') {
+    throw new EventInProgressError(
+      `event ${intent.eventId} is being handled by another delivery; retry later`,
+    );
+  }
+  try {
+    const envelope = parseEnvelope(event);
+    const result =
+      intent.kind === 'rollout'
+        ? await handleRollout(intent, `${envelope.source}/${envelope['detail-type']}`)
+        : await handleReplace(intent);
+    await settleEvent(intent.eventId, 'COMPLETED');
+    return result;
+  } catch (error) {
+    await settleEvent(intent.eventId, 'FAILED').catch(() => undefined);
+    throw error;
+  }
 }

@@ -93,10 +93,8 @@ describe('a published image rolls the fleet', () => {
         MessageBody: JSON.stringify(delivered.payload),
       }),
     );
-    // Same event, same execution name: Step Functions answers with the running execution (or
-    // ExecutionAlreadyExists once it has ended); either way there is one rollout.
-    const firstName = (delivered.result as { started: { execution: string }[] }).started[0]!.execution;
-    expect((await duplicate).result).toMatchObject({ started: [{ fleet: 'web', execution: firstName }] });
+    // The same event again: the intake's idempotency record says it was handled; nothing starts.
+    expect((await duplicate).result).toMatchObject({ duplicateEvent: true, started: [] });
 
     const execution = await ended;
     expect(execution.status).toBe('SUCCEEDED');

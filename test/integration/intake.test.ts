@@ -108,7 +108,7 @@ describe('image publication', () => {
     const first = await runIntake(event);
     const second = await runIntake(structuredClone(event));
     expect(first.started).toEqual([expect.objectContaining({ fleet: 'dup', duplicate: false })]);
-    expect(second.started).toEqual([expect.objectContaining({ fleet: 'dup', duplicate: true })]);
+    expect(second).toMatchObject({ duplicateEvent: true, started: [] });
     expect(startedSince()).toHaveLength(1);
   });
 
@@ -161,6 +161,82 @@ describe('image publication', () => {
       detail: { imageId: 'ami-0000000000000dead', channel: 'cmd' },
     });
     expect(result.started.map((s) => s.fleet)).toEqual(['cmd']);
+  });
+
+  it('follows a golden-AMI parameter by the tag phoenix:image-parameter', async () => {
+    const base = await world.registerImage('base');
+    const group = await world.createFleet({ fleet: 'gold-follower', imageId: base, size: 1 });
+    await world.tagGroup(group, 'phoenix:image-parameter', '/corp/golden/al2023');
+    const image = await world.registerImage('al2023-v2');
+    await world.putParameter('/corp/golden/al2023', image);
+    const sample = awsEvent('aws.ssm', 'parameter-store-change-create');
+    const result = await runIntake(
+      derive(sample, { name: '/corp/golden/al2023', operation: 'Update' }, { id: 'evt-gold' }),
+    );
+    expect(result).toMatchObject({ intent: 'rollout', imageId: image });
+    expect(startedSince().map((e) => [e.input['fleet'], e.input['imageId']])).toEqual([
+      ['gold-follower', image],
+    ]);
+  });
+
+  it('finds the AMI an Image Builder image produced, by its Ec2ImageBuilderArn tag', async () => {
+    const base = await world.registerImage('base');
+    await world.createFleet({ fleet: 'built', imageId: base, size: 1 });
+    const sample = awsEvent('aws.imagebuilder', 'image-state-change-available');
+    const arn = `arn:aws:imagebuilder:${REGION}:123456789012:image/built-recipe/1.0.0/3`;
+    const image = await world.registerImage('built-1.0.0-3', 'built');
+    await world.tagImageWith(image, 'Ec2ImageBuilderArn', arn);
+    const result = await runIntake({ ...sample, id: 'evt-built', resources: [arn] });
+    expect(result).toMatchObject({ intent: 'rollout', imageId: image, channel: 'built' });
+  });
+
+  it('says so when no AMI carries the Image Builder ARN', async () => {
+    const sample = awsEvent('aws.imagebuilder', 'image-state-change-available');
+    const result = await runIntake({ ...sample, id: 'evt-unbuilt' });
+    expect(result.reason).toContain('no AMI in this account and region carries Ec2ImageBuilderArn');
+  });
+
+  it('hands a managed instance on for replacement and skips an unmanaged one, touching nothing', async () => {
+    const base = await world.registerImage('base');
+    const group = await world.createFleet({ fleet: 'sick', imageId: base, size: 2 });
+    const [managed] = (await world.viewFleet(group)).instances;
+    const stray = await world.runStrayInstance(base);
+    const sample = awsEvent('aws.ec2', 'spot-interruption-warning');
+    for (const [id, instanceId] of [
+      ['evt-sick', managed!.instanceId],
+      ['evt-stray', stray],
+    ] as const) {
+      await runIntake(derive(sample, { 'instance-id': instanceId }, { id, resources: [] }));
+    }
+    const requested = await outcomes.waitFor(
+      (e) =>
+        e.detailType === DetailTypes.ReplacementRequested && e.detail['instanceId'] === managed!.instanceId,
+    );
+    expect(requested.detail).toMatchObject({
+      fleet: 'sick',
+      groupName: group,
+      cause: 'interruption',
+      eventId: 'evt-sick',
+    });
+    const skipped = await outcomes.waitFor(
+      (e) => e.detailType === DetailTypes.ReplacementSkipped && e.detail['instanceId'] === stray,
+    );
+    expect(skipped.detail['reason']).toContain('is not in a managed fleet');
+    expect((await world.viewFleet(group)).instances.map((i) => i.instanceId)).toContain(managed!.instanceId);
+  });
+
+  it('handles an event once: a redelivery after success does nothing again', async () => {
+    const sample = awsEvent('aws.ec2', 'spot-interruption-warning');
+    const event = derive(sample, { 'instance-id': 'i-0fedcba9876543210' }, { id: 'evt-once', resources: [] });
+    const first = await runIntake(event);
+    const again = await runIntake(event);
+    expect(first.duplicateEvent).toBeUndefined();
+    expect(again).toMatchObject({ duplicateEvent: true });
+    await outcomes.waitFor(
+      (e) => e.detailType === DetailTypes.ReplacementSkipped && e.detail['eventId'] === 'evt-once',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(outcomes.received.filter((e) => e.detail['eventId'] === 'evt-once')).toHaveLength(1);
   });
 
   it('fails with a named error on a payload that is not an event', async () => {
