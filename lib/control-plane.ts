@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Fn, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -7,17 +7,14 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
-import {
-  CHANNEL_PARAMETER_PREFIX,
-  COMMAND_SOURCE,
-  DetailTypes,
-  Env,
-  Handlers,
-  Tags,
-} from '../lambdas/domain/contract';
+import { CHANNEL_PARAMETER_PREFIX, Env, Handlers, Tags } from '../lambdas/domain/contract';
+import { EVENT_SOURCES, type EventPattern } from '../lambdas/domain/sources';
 import { wildcardResourceFinding } from './compliance';
 import { PhoenixFunction } from './phoenix-function';
 import { RolloutWorkflow } from './rollout-workflow';
+
+/** The fleet table's TTL attribute (epoch seconds): intake's idempotency records expire by it. */
+export const INTAKE_RECORD_TTL_ATTRIBUTE = 'expiresAt';
 
 /** What EventBridge accepts as a custom bus name (the `default` bus and partner buses excluded). */
 const EVENT_BUS_NAME_PATTERN = /^[.\-_A-Za-z0-9]{1,256}$/;
@@ -50,11 +47,18 @@ export interface PhoenixControlPlaneProps {
    * @default logs.RetentionDays.ONE_YEAR
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Alarms whose names start with one of these prefixes are health alarms: an instance they name
+   * (dimension `InstanceId`) is replaced when they go to ALARM, whatever their metric. EC2
+   * status-check alarms are health alarms anyway.
+   * @default ['phoenix-health-']
+   */
+  readonly healthAlarmPrefixes?: string[];
 }
 
 /**
  * The Phoenix control plane: the event bus, the fleet table, the handlers, the Rollout workflow
- * and the EventBridge rules that turn image events into rollouts (DESIGN §2).
+ * and one EventBridge rule per entry of the event-source catalog (`EVENT_SOURCES`), each targeting intake.
  *
  * Least privilege: the handlers may change only Auto Scaling groups tagged `phoenix:fleet`.
  */
@@ -71,12 +75,14 @@ export class PhoenixControlPlane extends Construct {
   public readonly rolloutRecordFunction: PhoenixFunction;
   /** The Rollout workflow (Step Functions Standard). */
   public readonly rolloutWorkflow: RolloutWorkflow;
-  /** Default bus: an AMI became `available`. */
+  /** Default bus: an AMI became `available` (the catalog's `AmiAvailableRule`). */
   public readonly amiAvailableRule: events.Rule;
   /** Default bus: a channel parameter `/phoenix/channels/<channel>` was created or updated. */
   public readonly channelParameterRule: events.Rule;
   /** Phoenix bus: an operator's `PublishImage` command. */
   public readonly publishImageRule: events.Rule;
+  /** Every rule of the event-source catalog (`EVENT_SOURCES`), by its `ruleId` (also its construct id). */
+  public readonly rules: Readonly<Record<string, events.Rule>>;
   /** Every dead-letter queue: one per rule target, one per function (async invocations). */
   public readonly deadLetterQueues: readonly sqs.Queue[];
   /** One alarm per dead-letter queue: at least one message visible in 5 minutes. */
@@ -87,6 +93,15 @@ export class PhoenixControlPlane extends Construct {
     const eventBusName = props.eventBusName ?? 'phoenix';
     validateProps({ eventBusName });
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const healthAlarmPrefixes = props.healthAlarmPrefixes ?? ['phoenix-health-'];
+    const badPrefixes = healthAlarmPrefixes.filter(
+      (p) => !Token.isUnresolved(p) && (p.trim() === '' || p.includes(',')),
+    );
+    if (badPrefixes.length > 0) {
+      throw new Error(
+        `healthAlarmPrefixes must be non-empty and free of commas, got ${JSON.stringify(badPrefixes)}`,
+      );
+    }
     const stack = Stack.of(this);
 
     this.eventBus = new events.EventBus(this, 'EventBus', {
@@ -96,6 +111,8 @@ export class PhoenixControlPlane extends Construct {
 
     this.table = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      // Intake's idempotency records (`EVENT#<event id>`) expire by themselves.
+      timeToLiveAttribute: INTAKE_RECORD_TTL_ATTRIBUTE,
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
@@ -129,8 +146,19 @@ export class PhoenixControlPlane extends Construct {
       Env.rolloutStateMachineArn,
       this.rolloutWorkflow.stateMachine.stateMachineArn,
     );
+    this.intakeFunction.addEnvironment(Env.healthAlarmPrefixes, healthAlarmPrefixes.join(','));
+    // Phoenix's own API calls (CloudTrail) are never drift.
+    this.intakeFunction.addEnvironment(
+      Env.ownRoleNames,
+      Fn.join(
+        ',',
+        [this.intakeFunction, this.rolloutFleetFunction, this.rolloutRecordFunction]
+          .map((f) => f.role.roleName)
+          .concat(this.rolloutWorkflow.stateMachine.role.roleName),
+      ),
+    );
 
-    // ---- Rules: image events → intake ------------------------------------------------------
+    // ---- Rules: one per event source of the catalog → intake ---------------------------------
     const ruleDeadLetterQueues: sqs.Queue[] = [];
     const toIntake = (rule: events.Rule) => {
       const queue = deadLetterQueue(this, `${rule.node.id}DeadLetterQueue`);
@@ -148,36 +176,28 @@ export class PhoenixControlPlane extends Construct {
       ruleDeadLetterQueues.push(queue);
       return rule;
     };
-    this.amiAvailableRule = toIntake(
-      new events.Rule(this, 'AmiAvailableRule', {
-        description: 'Phoenix: an AMI became available (it may belong to a channel)',
-        eventPattern: {
-          source: ['aws.ec2'],
-          detailType: ['EC2 AMI State Change'],
-          detail: { State: ['available'] },
-        },
-      }),
-    );
-    this.channelParameterRule = toIntake(
-      new events.Rule(this, 'ChannelParameterRule', {
-        description: `Phoenix: a channel parameter ${CHANNEL_PARAMETER_PREFIX}<channel> was created or updated`,
-        eventPattern: {
-          source: ['aws.ssm'],
-          detailType: ['Parameter Store Change'],
-          detail: {
-            name: events.Match.prefix(CHANNEL_PARAMETER_PREFIX),
-            operation: ['Create', 'Update'],
-          },
-        },
-      }),
-    );
-    this.publishImageRule = toIntake(
-      new events.Rule(this, 'PublishImageRule', {
-        description: 'Phoenix: an operator published an image to a channel',
-        eventBus: this.eventBus,
-        eventPattern: { source: [COMMAND_SOURCE], detailType: [DetailTypes.PublishImage] },
-      }),
-    );
+    const rules: Record<string, events.Rule> = {};
+    for (const source of EVENT_SOURCES) {
+      if (rules[source.ruleId] !== undefined) {
+        throw new Error(`EVENT_SOURCES names the rule ${source.ruleId} twice`);
+      }
+      rules[source.ruleId] = toIntake(
+        new events.Rule(this, source.ruleId, {
+          description: source.description,
+          ...(source.bus === 'phoenix' ? { eventBus: this.eventBus } : {}),
+          eventPattern: toCdkEventPattern(source.pattern, source.ruleId),
+        }),
+      );
+    }
+    this.rules = rules;
+    const rule = (ruleId: string): events.Rule => {
+      const found = rules[ruleId];
+      if (found === undefined) throw new Error(`EVENT_SOURCES has no rule ${ruleId}`);
+      return found;
+    };
+    this.amiAvailableRule = rule('AmiAvailableRule');
+    this.channelParameterRule = rule('ChannelParameterRule');
+    this.publishImageRule = rule('PublishImageRule');
 
     const functions = [this.intakeFunction, this.rolloutFleetFunction, this.rolloutRecordFunction];
     this.deadLetterQueues = [...ruleDeadLetterQueues, ...functions.map((f) => f.deadLetterQueue)];
@@ -197,18 +217,27 @@ export class PhoenixControlPlane extends Construct {
     describePolicy(this, this.intakeFunction, 'IntakeDescribePolicy', [
       'ec2:DescribeImages',
       'autoscaling:DescribeAutoScalingGroups',
+      'autoscaling:DescribeAutoScalingInstances',
     ]);
-    const channelParameters = stack.formatArn({
-      service: 'ssm',
-      resource: 'parameter',
-      resourceName: `${CHANNEL_PARAMETER_PREFIX.replace(/^\//, '')}*`,
-    });
+    // Channel parameters (/phoenix/channels/<channel>) and any golden-AMI parameter a fleet follows
+    // by its tag `phoenix:image-parameter` (Tags.imageParameter): read-only, one parameter at a time.
+    const parameters = stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: '*' });
     this.intakeFunction.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [channelParameters] }),
+      new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [parameters] }),
     );
-    acknowledge(this.intakeFunction.role, wildcardResourceFinding(this, channelParameters), [
-      `Channels are named by operators at run time: intake reads any parameter under ${CHANNEL_PARAMETER_PREFIX} (read-only ssm:GetParameter) and nothing else.`,
+    acknowledge(this.intakeFunction.role, wildcardResourceFinding(this, parameters), [
+      `Fleets may follow existing golden-AMI parameters (data type aws:ec2:image) by any name, set at run time in their tag ${Tags.imageParameter}, besides the channel parameters under ${CHANNEL_PARAMETER_PREFIX}; so intake may read (ssm:GetParameter only, no write, no GetParametersByPath) any parameter of this account and region.`,
     ]);
+    // Idempotency records: one conditional put of `EVENT#<event id>` (with a TTL) per event; nothing else.
+    // Intake's idempotency records: claimed and settled by conditional UpdateItem, read on a
+    // conflict; only on `EVENT#…` items, never on fleet records.
+    this.intakeFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        resources: [this.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['EVENT#*'] } },
+      }),
+    );
     this.rolloutWorkflow.stateMachine.grantStartExecution(this.intakeFunction);
     this.eventBus.grantPutEventsTo(this.intakeFunction);
 
@@ -325,6 +354,38 @@ function validateProps(props: { eventBusName: string }): void {
     }
   }
   if (problems.length > 0) throw new Error(`Invalid PhoenixControlPlane props: ${problems.join('; ')}`);
+}
+
+/** The top-level fields of an EventBridge pattern (JSON form) and their `events.EventPattern` names. */
+const EVENT_PATTERN_FIELDS: Readonly<Record<string, keyof events.EventPattern>> = {
+  version: 'version',
+  id: 'id',
+  'detail-type': 'detailType',
+  source: 'source',
+  account: 'account',
+  time: 'time',
+  region: 'region',
+  resources: 'resources',
+  detail: 'detail',
+};
+
+/**
+ * An EventBridge pattern in its JSON form (`detail-type` in kebab case) as CDK's `events.EventPattern`,
+ * which CDK renders back to the same JSON. Values pass through as they are (content filters such
+ * as `{ prefix }` included); a top-level field CDK cannot express is an error, not a silent drop.
+ */
+export function toCdkEventPattern(pattern: EventPattern, where = 'pattern'): events.EventPattern {
+  const out: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(pattern)) {
+    const name = EVENT_PATTERN_FIELDS[field];
+    if (name === undefined) {
+      throw new Error(
+        `${where}: top-level field ${JSON.stringify(field)} is not one of ${Object.keys(EVENT_PATTERN_FIELDS).join(', ')}`,
+      );
+    }
+    out[name] = value;
+  }
+  return out;
 }
 
 /** An SQS dead-letter queue: SQS-managed encryption, TLS only, 14 days to look at what failed. */

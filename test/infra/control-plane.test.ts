@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { App, Stack, Token } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PhoenixControlPlane } from '../../lib';
+import { PhoenixControlPlane, toCdkEventPattern } from '../../lib';
+import { EVENT_SOURCES } from '../../lambdas/domain/sources';
 import {
   CHANNEL_PARAMETER_PREFIX,
   COMMAND_SOURCE,
@@ -63,60 +64,100 @@ describe('synthesis', () => {
 });
 
 describe('event rules', () => {
-  const cases = [
-    {
-      rule: 'amiAvailableRule',
-      bus: 'default',
-      pattern: {
-        source: ['aws.ec2'],
-        'detail-type': ['EC2 AMI State Change'],
-        detail: { State: ['available'] },
-      },
-    },
-    {
-      rule: 'channelParameterRule',
-      bus: 'default',
-      pattern: {
-        source: ['aws.ssm'],
-        'detail-type': ['Parameter Store Change'],
-        detail: { name: [{ prefix: CHANNEL_PARAMETER_PREFIX }], operation: ['Create', 'Update'] },
-      },
-    },
-    {
-      rule: 'publishImageRule',
-      bus: 'phoenix',
-      pattern: { source: [COMMAND_SOURCE], 'detail-type': [DetailTypes.PublishImage] },
-    },
-  ] as const;
+  const cp = () => phoenix.stack.controlPlane;
+  const ruleProps = (ruleId: string) => {
+    const rule = cp().rules[ruleId];
+    expect(rule, `rule ${ruleId}`).toBeDefined();
+    return phoenix.resources[phoenix.logicalId(rule!)]!.Properties!;
+  };
 
-  it.each(cases)('$rule matches exactly its pattern on the $bus bus', ({ rule, bus, pattern }) => {
-    const cp = phoenix.stack.controlPlane;
-    const props = phoenix.resources[phoenix.logicalId(cp[rule])]!.Properties!;
-    expect(props.EventPattern).toStrictEqual(pattern);
-    if (bus === 'default') {
-      expect(props.EventBusName).toBeUndefined();
-    } else {
-      expect(props.EventBusName).toStrictEqual({ Ref: phoenix.logicalId(cp.eventBus) });
-    }
+  it('creates exactly one rule per entry of the event-source catalog, with the entry as construct id', () => {
+    expect(Object.keys(cp().rules).sort()).toEqual(EVENT_SOURCES.map((s) => s.ruleId).sort());
+    for (const [ruleId, rule] of Object.entries(cp().rules)) expect(rule.node.id).toBe(ruleId);
+    expect(Object.keys(phoenix.template.findResources('AWS::Events::Rule'))).toHaveLength(
+      EVENT_SOURCES.length,
+    );
   });
 
-  it.each(cases)('$rule targets intake with its own dead-letter queue and retry policy', ({ rule }) => {
-    const cp = phoenix.stack.controlPlane;
-    const props = phoenix.resources[phoenix.logicalId(cp[rule])]!.Properties!;
-    expect(props.Targets).toHaveLength(1);
-    const target = props.Targets[0];
-    expect(target.Arn).toStrictEqual({ 'Fn::GetAtt': [functionId(Handlers.intake), 'Arn'] });
-    expect(target.RetryPolicy).toStrictEqual({ MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 });
-    const queueId = target.DeadLetterConfig?.Arn?.['Fn::GetAtt']?.[0] as string;
-    expect(phoenix.resources[queueId]?.Type).toBe('AWS::SQS::Queue');
-    // Not shared with another rule.
-    const others = cases
-      .filter((c) => c.rule !== rule)
-      .map(
-        (c): unknown =>
-          phoenix.resources[phoenix.logicalId(cp[c.rule])]!.Properties!.Targets[0].DeadLetterConfig.Arn,
+  it.each(EVENT_SOURCES.map((s) => ({ ...s })))(
+    '$ruleId matches exactly its catalog pattern on the $bus bus',
+    ({ ruleId, bus, pattern, description }) => {
+      const props = ruleProps(ruleId);
+      expect(props.EventPattern).toStrictEqual(pattern);
+      expect(props.Description).toBe(description);
+      expect(props.State).toBe('ENABLED');
+      if (bus === 'default') {
+        expect(props.EventBusName).toBeUndefined();
+      } else {
+        expect(props.EventBusName).toStrictEqual({ Ref: phoenix.logicalId(cp().eventBus) });
+      }
+    },
+  );
+
+  it.each(EVENT_SOURCES.map((s) => ({ ...s })))(
+    '$ruleId targets intake with its own dead-letter queue and retry policy',
+    ({ ruleId }) => {
+      const props = ruleProps(ruleId);
+      expect(props.Targets).toHaveLength(1);
+      const target = props.Targets[0];
+      expect(target.Arn).toStrictEqual({ 'Fn::GetAtt': [functionId(Handlers.intake), 'Arn'] });
+      expect(target.RetryPolicy).toStrictEqual({ MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 });
+      const queueId = target.DeadLetterConfig?.Arn?.['Fn::GetAtt']?.[0] as string;
+      expect(phoenix.resources[queueId]?.Type).toBe('AWS::SQS::Queue');
+      // Not shared with another rule.
+      const others = EVENT_SOURCES.filter((s) => s.ruleId !== ruleId).map(
+        (s): unknown => ruleProps(s.ruleId).Targets[0].DeadLetterConfig.Arn,
       );
-    expect(others).not.toContainEqual(target.DeadLetterConfig.Arn);
+      expect(others).not.toContainEqual(target.DeadLetterConfig.Arn);
+    },
+  );
+
+  it('keeps the named rules of the public API on the catalog entries (and their construct ids)', () => {
+    expect(cp().amiAvailableRule).toBe(cp().rules.AmiAvailableRule);
+    expect(cp().channelParameterRule).toBe(cp().rules.ChannelParameterRule);
+    expect(cp().publishImageRule).toBe(cp().rules.PublishImageRule);
+    expect(ruleProps('AmiAvailableRule').EventPattern).toStrictEqual({
+      source: ['aws.ec2'],
+      'detail-type': ['EC2 AMI State Change'],
+      detail: { State: ['available'] },
+    });
+    expect(ruleProps('ChannelParameterRule').EventPattern).toMatchObject({
+      source: ['aws.ssm'],
+      detail: { name: [{ prefix: CHANNEL_PARAMETER_PREFIX }] },
+    });
+    expect(ruleProps('PublishImageRule').EventPattern).toStrictEqual({
+      source: [COMMAND_SOURCE],
+      'detail-type': [DetailTypes.PublishImage],
+    });
+  });
+
+  it('converts every top-level field of the JSON form, and refuses one CDK cannot express', () => {
+    expect(
+      toCdkEventPattern({
+        version: ['0'],
+        id: ['x'],
+        'detail-type': ['T'],
+        source: ['s'],
+        account: ['1'],
+        time: [{ prefix: '2024' }],
+        region: ['r'],
+        resources: [{ prefix: 'arn:' }],
+        detail: { a: [{ 'anything-but': 'b' }] },
+      }),
+    ).toStrictEqual({
+      version: ['0'],
+      id: ['x'],
+      detailType: ['T'],
+      source: ['s'],
+      account: ['1'],
+      time: [{ prefix: '2024' }],
+      region: ['r'],
+      resources: [{ prefix: 'arn:' }],
+      detail: { a: [{ 'anything-but': 'b' }] },
+    });
+    expect(() => toCdkEventPattern({ detailType: ['T'] }, 'SomeRule')).toThrow(
+      /^SomeRule: top-level field "detailType"/,
+    );
   });
 
   it('patterns stay flat: no matching into arrays of objects (the emulator never matches those)', () => {
@@ -216,9 +257,23 @@ describe('functions', () => {
     };
     const variables = (name: HandlerName) =>
       phoenix.resources[functionId(name)]!.Properties!.Environment.Variables as Record<string, unknown>;
+    const roleRef = (fn: { role?: unknown }) => ({ Ref: phoenix.logicalId(fn.role as never) });
     expect(variables(Handlers.intake)).toStrictEqual({
       ...common,
       [Env.rolloutStateMachineArn]: { Ref: phoenix.logicalId(cp.rolloutWorkflow.stateMachine) },
+      [Env.healthAlarmPrefixes]: 'phoenix-health-',
+      // Phoenix's own roles: their CloudTrail calls are never drift.
+      [Env.ownRoleNames]: {
+        'Fn::Join': [
+          ',',
+          [
+            roleRef(cp.intakeFunction),
+            roleRef(cp.rolloutFleetFunction),
+            roleRef(cp.rolloutRecordFunction),
+            roleRef(cp.rolloutWorkflow.stateMachine),
+          ],
+        ],
+      },
     });
     expect(variables(Handlers.rolloutFleet)).toStrictEqual(common);
     expect(variables(Handlers.rolloutRecord)).toStrictEqual(common);
@@ -226,7 +281,7 @@ describe('functions', () => {
 });
 
 describe('table and bus', () => {
-  it('keeps fleet records in an on-demand, recoverable, encrypted table keyed by pk only, retained', () => {
+  it('keeps fleet records in an on-demand, recoverable, encrypted table keyed by pk only, retained, with a TTL', () => {
     const table = phoenix.resources[phoenix.logicalId(phoenix.stack.controlPlane.table)]!;
     expect(table).toMatchObject({
       Type: 'AWS::DynamoDB::Table',
@@ -239,6 +294,8 @@ describe('table and bus', () => {
       BillingMode: 'PAY_PER_REQUEST',
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       SSESpecification: { SSEEnabled: true },
+      // Intake's idempotency records (EVENT#<event id>) expire by themselves.
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
     });
   });
 
@@ -264,6 +321,13 @@ describe('PhoenixControlPlane props', () => {
       new PhoenixControlPlane(new Stack(new App(), 'Invalid'), 'ControlPlane', { eventBusName });
     expect(build).toThrow(/^Invalid PhoenixControlPlane props: eventBusName/);
     expect(build).toThrow(quoted);
+  });
+
+  it('fails on a health alarm prefix that is empty or holds a comma, quoting it', () => {
+    const build = (healthAlarmPrefixes: string[]) => () =>
+      new PhoenixControlPlane(new Stack(new App(), 'Invalid'), 'ControlPlane', { healthAlarmPrefixes });
+    expect(build(['ops-', ' '])).toThrow(/healthAlarmPrefixes .*\[" "\]/);
+    expect(build(['a,b'])).toThrow(/"a,b"/);
   });
 
   it('does not validate an unresolved eventBusName', () => {

@@ -100,12 +100,64 @@ describe('IAM', () => {
     }
   });
 
-  it('lets intake read channel parameters only', () => {
-    const found = granting(phoenix.stack.controlPlane.intakeFunction, 'ssm:GetParameter');
-    expect(found).not.toHaveLength(0);
-    for (const s of found) {
-      expect(JSON.stringify(s.Resource)).toMatch(/:parameter\/phoenix\/channels\/\*"\]\]\}$/);
-    }
+  it('lets intake read (GetParameter only) any parameter of its account and region, and write none', () => {
+    const intake = phoenix.stack.controlPlane.intakeFunction;
+    const found = granting(intake, 'ssm:GetParameter');
+    expect(found).toHaveLength(1);
+    expect(asArray(found[0]!.Action)).toStrictEqual(['ssm:GetParameter']);
+    expect(asArray(found[0]!.Resource)).toStrictEqual([
+      {
+        'Fn::Join': [
+          '',
+          [
+            'arn:',
+            { Ref: 'AWS::Partition' },
+            ':ssm:',
+            { Ref: 'AWS::Region' },
+            ':',
+            { Ref: 'AWS::AccountId' },
+            ':parameter/*',
+          ],
+        ],
+      },
+    ]);
+    const ssmActions = statementsOf(intake).flatMap((s) =>
+      asArray<string>(s.Action).filter((a) => a.startsWith('ssm:')),
+    );
+    expect(ssmActions).toStrictEqual(['ssm:GetParameter']);
+  });
+
+  it('lets intake describe Auto Scaling instances (Describe, in the describe-only policy)', () => {
+    const found = granting(
+      phoenix.stack.controlPlane.intakeFunction,
+      'autoscaling:DescribeAutoScalingInstances',
+    );
+    expect(found).toHaveLength(1);
+    expect(found[0]!.Resource).toBe('*');
+    expect(asArray<string>(found[0]!.Action).every((a) => /^[a-z0-9]+:Describe[A-Za-z]+$/.test(a))).toBe(
+      true,
+    );
+  });
+
+  it('lets intake read and update only its idempotency records (EVENT# keys) on the fleet table', () => {
+    const cp = phoenix.stack.controlPlane;
+    const tableArn = { 'Fn::GetAtt': [phoenix.logicalId(cp.table), 'Arn'] };
+    const dynamo = statementsOf(cp.intakeFunction).filter((s) =>
+      asArray<string>(s.Action).some((a) => a.startsWith('dynamodb:')),
+    );
+    expect(
+      dynamo.map((s) => ({
+        Action: asArray(s.Action),
+        Resource: asArray(s.Resource),
+        Condition: s.Condition,
+      })),
+    ).toStrictEqual([
+      {
+        Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        Resource: [tableArn],
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['EVENT#*'] } },
+      },
+    ]);
   });
 
   it('lets only rollout-record read and update fleet records (item by item), and intake and rollout-record put events on the Phoenix bus', () => {
@@ -125,7 +177,8 @@ describe('IAM', () => {
     ]) {
       expect(granting(cp.rolloutRecordFunction, action)).toEqual([]);
     }
-    expect(granting(cp.intakeFunction, 'dynamodb:UpdateItem')).toEqual([]);
+    expect(granting(cp.intakeFunction, 'dynamodb:PutItem')).toEqual([]);
+    expect(granting(cp.rolloutFleetFunction, 'dynamodb:PutItem')).toEqual([]);
     expect(granting(cp.rolloutFleetFunction, 'dynamodb:UpdateItem')).toEqual([]);
     for (const fn of [cp.intakeFunction, cp.rolloutRecordFunction]) {
       expect(granting(fn, 'events:PutEvents').flatMap((s) => asArray<unknown>(s.Resource))).toStrictEqual([
