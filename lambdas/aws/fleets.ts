@@ -54,6 +54,19 @@ async function describeGroups(filters: Filter[]): Promise<AutoScalingGroup[]> {
   return groups;
 }
 
+/** Every managed group (tagged `phoenix:fleet`), by fleet then group name. */
+export async function managedGroups(): Promise<ManagedGroup[]> {
+  const groups = await describeGroups([{ Name: 'tag-key', Values: [Tags.fleet] }]);
+  return groups
+    .map(toManaged)
+    .filter((m): m is ManagedGroup => m !== undefined)
+    .sort(
+      (a, b) =>
+        a.fleet.localeCompare(b.fleet) ||
+        (a.group.AutoScalingGroupName ?? '').localeCompare(b.group.AutoScalingGroupName ?? ''),
+    );
+}
+
 /** Every managed fleet (group tagged `phoenix:fleet`) whose channel is `channel`. */
 export async function fleetsFollowing(channel: string): Promise<ManagedGroup[]> {
   const groups = await describeGroups([{ Name: 'tag-key', Values: [Tags.fleet] }]);

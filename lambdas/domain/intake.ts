@@ -6,25 +6,22 @@
  * PascalCase keys, ARNs with an availability zone or without an account, ids bare or in ARNs, stray
  * whitespace, placeholders. A value that is not a valid id is never acted upon.
  */
-import * as z from 'zod/mini';
 import { CHANNEL_PARAMETER_PREFIX, COMMAND_SOURCE, DetailTypes, NAME_PATTERN, Tags } from './contract';
 import { MalformedEventError } from './errors';
 import { isAmiId } from './ids';
 import { HEALTH_EVENT_CAUSES, IN_PLACE_EC2_CALLS, SHELL_ACCESS_CALLS, STATUS_CHECK_METRICS } from './sources';
 
 /** An EventBridge event as delivered to a target. */
-const nonEmpty = () => z.string().check(z.minLength(1));
-const envelopeSchema = z.object({
-  id: nonEmpty(),
-  source: nonEmpty(),
-  'detail-type': nonEmpty(),
-  account: z.optional(z.string()),
-  region: z.optional(z.string()),
-  time: z.optional(z.string()),
-  resources: z.optional(z.array(z.string())),
-  detail: z.record(z.string(), z.unknown()),
-});
-export type EventEnvelope = z.infer<typeof envelopeSchema>;
+export interface EventEnvelope {
+  readonly id: string;
+  readonly source: string;
+  readonly 'detail-type': string;
+  readonly account?: string;
+  readonly region?: string;
+  readonly time?: string;
+  readonly resources?: string[];
+  readonly detail: Record<string, unknown>;
+}
 
 /** Where an image publication came from. */
 export type PublicationSource =
@@ -122,14 +119,36 @@ const object = (value: unknown): Json | undefined =>
 const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 const quote = (value: unknown) => JSON.stringify(value) ?? 'undefined';
 
-/** Parse an EventBridge envelope; a payload that is not one is a MalformedEventError. */
+/**
+ * Parse an EventBridge envelope (hand-written: a schema library would cost the intake bundle more
+ * than the rest of its parsing); a payload that is not one is a MalformedEventError naming every
+ * missing or invalid field.
+ */
 export function parseEnvelope(event: unknown): EventEnvelope {
-  const parsed = envelopeSchema.safeParse(event);
-  if (!parsed.success) {
-    const fields = [...new Set(parsed.error.issues.map((i) => i.path.join('.') || '(the payload itself)'))];
-    throw new MalformedEventError(`not an EventBridge event: missing or invalid ${fields.join(', ')}`);
+  const raw = object(event);
+  if (raw === undefined)
+    throw new MalformedEventError('not an EventBridge event: missing or invalid (the payload itself)');
+  const bad: string[] = [];
+  const text = (key: string, required: boolean) => {
+    const value = raw[key];
+    if (value === undefined && !required) return;
+    if (typeof value !== 'string' || (required && value === '')) bad.push(key);
+  };
+  text('id', true);
+  text('source', true);
+  text('detail-type', true);
+  for (const key of ['account', 'region', 'time']) text(key, false);
+  const resources = raw['resources'];
+  if (
+    resources !== undefined &&
+    !(Array.isArray(resources) && resources.every((r) => typeof r === 'string'))
+  ) {
+    bad.push('resources');
   }
-  return parsed.data;
+  if (object(raw['detail']) === undefined) bad.push('detail');
+  if (bad.length > 0)
+    throw new MalformedEventError(`not an EventBridge event: missing or invalid ${bad.join(', ')}`);
+  return raw as unknown as EventEnvelope;
 }
 
 type Normalizer = (event: EventEnvelope, config: IntakeConfig) => Intent;
@@ -215,21 +234,19 @@ const parameterStoreChange: Normalizer = (event) => {
   );
 };
 
-const publishImageSchema = z.object({
-  imageId: z.string().check(z.trim()),
-  channel: z.optional(z.string().check(z.trim())),
-});
-
 /** The Phoenix `PublishImage` command: `{ imageId, channel? }`. A malformed command is an error. */
 const publishImage: Normalizer = (event) => {
-  const parsed = publishImageSchema.safeParse(event.detail);
-  if (!parsed.success) {
-    const fields = [...new Set(parsed.error.issues.map((i) => `detail.${i.path.join('.')}`))];
+  const bad = ['imageId', 'channel'].filter((key) => {
+    const value = event.detail[key];
+    return key === 'imageId' ? typeof value !== 'string' : value !== undefined && typeof value !== 'string';
+  });
+  if (bad.length > 0) {
     throw new MalformedEventError(
-      `PublishImage command ${event.id}: missing or invalid ${fields.join(', ')}`,
+      `PublishImage command ${event.id}: missing or invalid ${bad.map((k) => `detail.${k}`).join(', ')}`,
     );
   }
-  const { imageId, channel } = parsed.data;
+  const imageId = trimmed(event.detail['imageId'])!;
+  const channel = trimmed(event.detail['channel']);
   if (channel !== undefined && !NAME_PATTERN.test(channel)) {
     throw new MalformedEventError(
       `PublishImage command ${event.id}: detail.channel ${quote(channel)} is not a valid channel name`,

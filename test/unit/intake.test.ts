@@ -393,9 +393,16 @@ describe('what Phoenix leaves alone', () => {
     expect(reasonOf(intent).length).toBeGreaterThan(20);
   });
 
-  it('rejects a payload that is not an EventBridge event', () => {
+  it('rejects a payload that is not an EventBridge event, naming every bad field', () => {
     expect(() => normalizeEvent({ hello: 'world' })).toThrow(MalformedEventError);
+    expect(() => normalizeEvent({ hello: 'world' })).toThrow(
+      /missing or invalid id, source, detail-type, detail$/,
+    );
     expect(() => normalizeEvent(null)).toThrow(MalformedEventError);
+    const sample = awsEvent('aws.ec2', 'spot-interruption-warning');
+    expect(() => normalizeEvent({ ...sample, resources: [42] })).toThrow(/missing or invalid resources$/);
+    expect(() => normalizeEvent({ ...sample, detail: [] })).toThrow(/missing or invalid detail$/);
+    expect(() => normalizeEvent({ ...sample, id: '' })).toThrow(/missing or invalid id$/);
   });
 });
 
