@@ -4,8 +4,12 @@
  *   phoenix local [--demo] [--time-scale <n>] [--region <r>]   the embedded local cloud
  *   phoenix events classify FILE...                            what Phoenix makes of each event
  *   phoenix setup                                              install the Python side (.venv)
+ *   phoenix status [<fleet>] [--json]                          fleets: desired image, instances, rollout
+ *   phoenix history <fleet> [--json]                           a fleet's image history, newest first
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { fleetHistory, fleetStatus, renderHistory, renderStatus } from '../cli/status';
+import { applyTarget, type TargetOptions } from '../cli/target';
 import { classifyFiles } from '../local/classify';
 import { runLocal } from '../local/cli-local';
 import { ensurePythonEnv } from '../local/python-env';
@@ -17,6 +21,33 @@ function parseTimeScale(value: string): number {
   }
   return n;
 }
+
+function parseLimit(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new InvalidArgumentError(`must be a positive integer, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/** Where a reading command looks: see cli/target.ts. */
+function withTarget(command: Command): Command {
+  return command
+    .option('--json', 'print one JSON document', false)
+    .option('--table <name>', 'the fleet table (default: $PHOENIX_TABLE_NAME)')
+    .option(
+      '--state-machine-arn <arn>',
+      'the Rollout state machine, to read a running rollout (default: $PHOENIX_ROLLOUT_STATE_MACHINE_ARN)',
+    )
+    .option('--region <region>', 'default: $AWS_REGION, then $AWS_DEFAULT_REGION')
+    .option('--endpoint-url <url>', 'AWS endpoint, e.g. phoenix local (default: $AWS_ENDPOINT_URL)')
+    .option(
+      '--sfn-endpoint-url <url>',
+      'Step Functions endpoint (default: $AWS_ENDPOINT_URL_SFN, then the AWS endpoint)',
+    );
+}
+
+const print = (text: string) => void process.stdout.write(`${text}\n`);
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -60,6 +91,34 @@ export function buildProgram(): Command {
     .action((files: string[]) => {
       process.exitCode = classifyFiles(files);
     });
+
+  withTarget(
+    program
+      .command('status')
+      .description(
+        'Show each managed fleet (or the one named): its group, channel, desired image (from the fleet record), ' +
+          'instances per image (from EC2), capacity, and the active rollout with its execution status and step.',
+      )
+      .argument('[fleet]', 'only this fleet'),
+  ).action(async (fleet: string | undefined, options: TargetOptions & { json: boolean }) => {
+    applyTarget(options);
+    const report = await fleetStatus(fleet !== undefined ? { fleet } : {});
+    print(options.json ? JSON.stringify(report, null, 2) : renderStatus(report));
+  });
+
+  withTarget(
+    program
+      .command('history')
+      .description(
+        "Show a fleet's image history from its fleet record, newest first: time, image, outcome, execution, failed step, reason.",
+      )
+      .argument('<fleet>', 'the fleet')
+      .addOption(new Option('--limit <n>', 'only the newest n entries').argParser(parseLimit)),
+  ).action(async (fleet: string, options: TargetOptions & { json: boolean; limit?: number }) => {
+    applyTarget(options);
+    const report = await fleetHistory(fleet, options.limit !== undefined ? { limit: options.limit } : {});
+    print(options.json ? JSON.stringify(report, null, 2) : renderHistory(report));
+  });
 
   program
     .command('setup')

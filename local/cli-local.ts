@@ -3,6 +3,7 @@
  * stdout when ready, run until SIGINT/SIGTERM, then stop everything and exit 0. A crash of the
  * emulator ends the process with status 1 and the emulator's last words.
  */
+import { Env } from '../lambdas/domain/contract';
 import { runDemo } from './demo';
 import { createLogger, describeError } from './log';
 import { type LocalRuntime, startLocalRuntime } from './runtime';
@@ -15,17 +16,28 @@ export interface LocalCommandOptions {
 
 const say = (line: string) => void process.stderr.write(`${line}\n`);
 
-function howToDrive(runtime: LocalRuntime): string {
+function howToDrive(runtime: LocalRuntime, fleet: string): string {
   const bus = runtime.resources.eventBusName ?? 'phoenix';
+  const exports = [
+    `AWS_ENDPOINT_URL=${runtime.endpoint}`,
+    `AWS_ENDPOINT_URL_SFN=${runtime.stepFunctionsEndpoint}`,
+    `AWS_DEFAULT_REGION=${runtime.region}`,
+    'AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test',
+    `${Env.tableName}=${runtime.resources.tableName ?? '<table>'}`,
+    `${Env.eventBusName}=${bus}`,
+    `${Env.rolloutStateMachineArn}=${runtime.resources.stateMachineArn ?? '<arn>'}`,
+  ];
   return [
     '',
-    'Phoenix is running against the local emulator. Drive it with the AWS CLI (any dummy credentials):',
-    `  export AWS_ENDPOINT_URL=${runtime.endpoint} AWS_DEFAULT_REGION=${runtime.region} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test`,
+    'Phoenix is running against the local emulator. Drive it with the AWS CLI (any dummy credentials) and the phoenix CLI:',
+    `  export ${exports.join(' ')}`,
     '  aws autoscaling describe-auto-scaling-groups --query "AutoScalingGroups[].[AutoScalingGroupName,DesiredCapacity]"',
     '  # publish a new image into channel "demo": register it, tag it, announce it',
     '  IMG=$(aws ec2 register-image --name my-image --architecture x86_64 --root-device-name /dev/xvda --query ImageId --output text)',
     '  aws ec2 create-tags --resources $IMG --tags Key=phoenix:channel,Value=demo',
     `  aws events put-events --entries '[{"Source":"phoenix.command","DetailType":"PublishImage","EventBusName":"${bus}","Detail":"{\\"imageId\\":\\"'$IMG'\\"}"}]'`,
+    '  node bin/phoenix.js status             # fleets: desired image, instances per image, active rollout (--json for scripts)',
+    `  node bin/phoenix.js history ${fleet}       # the fleet's image history, newest first`,
     `  aws stepfunctions list-executions --endpoint-url ${runtime.stepFunctionsEndpoint} --state-machine-arn ${runtime.resources.stateMachineArn ?? '<arn>'}`,
     `  aws dynamodb scan --table-name ${runtime.resources.tableName ?? '<table>'}   # fleet records: desired image, history`,
     'Press Ctrl-C to stop.',
@@ -78,7 +90,7 @@ export async function runLocal(options: LocalCommandOptions): Promise<void> {
       log.error(`the demo failed: ${describeError(error)}`);
     }
   }
-  say(howToDrive(runtime));
+  say(howToDrive(runtime, options.demo ? 'demo' : '<fleet>'));
   // Run until a signal arrives.
   await new Promise<never>(() => undefined);
 }
