@@ -13,8 +13,12 @@ export const handler = wrap('intake', async (event: unknown) => {
       imageId: result.imageId,
       channel: result.channel,
       started: result.started,
+      replacements: result.replacements,
     });
     metrics.addMetric('RolloutsStarted', MetricUnit.Count, result.started.filter((s) => !s.duplicate).length);
+    const replacements = (result.replacements ?? []).filter((r) => r.requested && r.duplicate === false);
+    if (replacements.length > 0)
+      metrics.addMetric('ReplacementsStarted', MetricUnit.Count, replacements.length);
   }
   return result;
 });

@@ -11,6 +11,7 @@ import { CHANNEL_PARAMETER_PREFIX, Env, Handlers, Tags } from '../lambdas/domain
 import { EVENT_SOURCES, type EventPattern } from '../lambdas/domain/sources';
 import { wildcardResourceFinding } from './compliance';
 import { PhoenixFunction } from './phoenix-function';
+import { ReplaceWorkflow } from './replace-workflow';
 import { RolloutWorkflow } from './rollout-workflow';
 
 /** The fleet table's TTL attribute (epoch seconds): intake's idempotency records expire by it. */
@@ -42,6 +43,16 @@ export interface PhoenixControlPlaneProps {
    * @default - the `RolloutWorkflow` default, 15 seconds
    */
   readonly rolloutPollInterval?: Duration;
+  /**
+   * How long one replacement may run in all, waiting for a disruption-budget slot included (passed to `ReplaceWorkflow`).
+   * @default - the `ReplaceWorkflow` default, 1 hour
+   */
+  readonly replaceTimeout?: Duration;
+  /**
+   * How long a replacement waits between two checks (passed to `ReplaceWorkflow`).
+   * @default - the `ReplaceWorkflow` default, 15 seconds
+   */
+  readonly replacePollInterval?: Duration;
   /**
    * How long function and execution logs are kept.
    * @default logs.RetentionDays.ONE_YEAR
@@ -75,6 +86,10 @@ export class PhoenixControlPlane extends Construct {
   public readonly rolloutRecordFunction: PhoenixFunction;
   /** The Rollout workflow (Step Functions Standard). */
   public readonly rolloutWorkflow: RolloutWorkflow;
+  /** The Replace workflow's steps (EC2 + Auto Scaling + DynamoDB + EventBridge). */
+  public readonly replaceFunction: PhoenixFunction;
+  /** The Replace workflow (Step Functions Standard): one execution per instance to replace. */
+  public readonly replaceWorkflow: ReplaceWorkflow;
   /** Default bus: an AMI became `available` (the catalog's `AmiAvailableRule`). */
   public readonly amiAvailableRule: events.Rule;
   /** Default bus: a channel parameter `/phoenix/channels/<channel>` was created or updated. */
@@ -133,6 +148,7 @@ export class PhoenixControlPlane extends Construct {
     this.intakeFunction = fn('IntakeFunction', Handlers.intake);
     this.rolloutFleetFunction = fn('RolloutFleetFunction', Handlers.rolloutFleet);
     this.rolloutRecordFunction = fn('RolloutRecordFunction', Handlers.rolloutRecord);
+    this.replaceFunction = fn('ReplaceFunction', Handlers.replace);
 
     this.rolloutWorkflow = new RolloutWorkflow(this, 'Rollout', {
       fleetFunction: this.rolloutFleetFunction,
@@ -146,15 +162,30 @@ export class PhoenixControlPlane extends Construct {
       Env.rolloutStateMachineArn,
       this.rolloutWorkflow.stateMachine.stateMachineArn,
     );
+    // After the Rollout workflow: the local runtime's first state machine stays the Rollout one.
+    this.replaceWorkflow = new ReplaceWorkflow(this, 'Replace', {
+      replaceFunction: this.replaceFunction,
+      timeout: props.replaceTimeout,
+      pollInterval: props.replacePollInterval,
+      removalPolicy,
+      logRetention: props.logRetention,
+    });
+    this.intakeFunction.addEnvironment(
+      Env.replaceStateMachineArn,
+      this.replaceWorkflow.stateMachine.stateMachineArn,
+    );
     this.intakeFunction.addEnvironment(Env.healthAlarmPrefixes, healthAlarmPrefixes.join(','));
     // Phoenix's own API calls (CloudTrail) are never drift.
     this.intakeFunction.addEnvironment(
       Env.ownRoleNames,
       Fn.join(
         ',',
-        [this.intakeFunction, this.rolloutFleetFunction, this.rolloutRecordFunction]
+        [this.intakeFunction, this.rolloutFleetFunction, this.rolloutRecordFunction, this.replaceFunction]
           .map((f) => f.role.roleName)
-          .concat(this.rolloutWorkflow.stateMachine.role.roleName),
+          .concat(
+            this.rolloutWorkflow.stateMachine.role.roleName,
+            this.replaceWorkflow.stateMachine.role.roleName,
+          ),
       ),
     );
 
@@ -199,7 +230,12 @@ export class PhoenixControlPlane extends Construct {
     this.channelParameterRule = rule('ChannelParameterRule');
     this.publishImageRule = rule('PublishImageRule');
 
-    const functions = [this.intakeFunction, this.rolloutFleetFunction, this.rolloutRecordFunction];
+    const functions = [
+      this.intakeFunction,
+      this.rolloutFleetFunction,
+      this.rolloutRecordFunction,
+      this.replaceFunction,
+    ];
     this.deadLetterQueues = [...ruleDeadLetterQueues, ...functions.map((f) => f.deadLetterQueue)];
     this.deadLetterAlarms = this.deadLetterQueues.map((queue) =>
       queue
@@ -239,6 +275,7 @@ export class PhoenixControlPlane extends Construct {
       }),
     );
     this.rolloutWorkflow.stateMachine.grantStartExecution(this.intakeFunction);
+    this.replaceWorkflow.stateMachine.grantStartExecution(this.intakeFunction);
     this.eventBus.grantPutEventsTo(this.intakeFunction);
 
     // ---- IAM: rollout-fleet ----------------------------------------------------------------
@@ -323,15 +360,67 @@ export class PhoenixControlPlane extends Construct {
     this.table.grant(this.rolloutRecordFunction, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     this.eventBus.grantPutEventsTo(this.rolloutRecordFunction);
 
-    // ---- IAM: the Rollout state machine (granted by RolloutWorkflow / Step Functions) ------
-    const stateMachineRole = this.rolloutWorkflow.stateMachine.role;
-    acknowledge(stateMachineRole, 'AwsSolutions-IAM5[Resource::*]', [
-      'Step Functions logging (logs:CreateLogDelivery and the other log-delivery actions) and X-Ray tracing (xray:PutTraceSegments, GetSamplingRules ...) support no resource-level permissions.',
+    // ---- IAM: replace ------------------------------------------------------------------------
+    const replaceFn = this.replaceFunction;
+    describePolicy(this, replaceFn, 'ReplaceDescribePolicy', [
+      'ec2:DescribeInstances',
+      'autoscaling:DescribeAutoScalingGroups',
+      'autoscaling:DescribeAutoScalingInstances',
     ]);
-    for (const target of [this.rolloutFleetFunction, this.rolloutRecordFunction]) {
-      acknowledge(stateMachineRole, wildcardResourceFinding(this, `${target.functionArn}:*`), [
-        `The LambdaInvoke tasks may invoke any version or alias of the ${target.handlerName} function (<arn>:*), and no other function.`,
+    replaceFn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['autoscaling:SetDesiredCapacity', 'autoscaling:TerminateInstanceInAutoScalingGroup'],
+        resources: [autoScalingGroups],
+        conditions: { StringLike: { [`aws:ResourceTag/${Tags.fleet}`]: '*' } },
+      }),
+    );
+    acknowledge(replaceFn.role, wildcardResourceFinding(this, autoScalingGroups), [
+      `Fleets opt in at run time by tag; the mutations (SetDesiredCapacity, TerminateInstanceInAutoScalingGroup) are conditioned on aws:ResourceTag/${Tags.fleet}, so only Auto Scaling groups tagged as managed can be scaled or have instances terminated.`,
+    ]);
+    const instances = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
+    replaceFn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ec2:CreateTags'],
+        resources: [instances],
+        conditions: {
+          // Only instances launched by an Auto Scaling group (the group tags them itself) ...
+          StringLike: { 'aws:ResourceTag/aws:autoscaling:groupName': '*' },
+          // ... and only the taint tag: no other tag can be written, none can be omitted.
+          'ForAllValues:StringEquals': { 'aws:TagKeys': [Tags.tainted] },
+          Null: { 'aws:TagKeys': 'false' },
+        },
+      }),
+    );
+    acknowledge(replaceFn.role, wildcardResourceFinding(this, instances), [
+      `The instance to taint is named by an event at run time; ec2:CreateTags is limited to instances of this account and region that an Auto Scaling group launched (aws:ResourceTag/aws:autoscaling:groupName), and to the single tag key ${Tags.tainted} (aws:TagKeys).`,
+    ]);
+    // Fleet records only (the disruption budget's slots and the active rollout): never intake's EVENT# items.
+    replaceFn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        resources: [this.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FLEET#*'] } },
+      }),
+    );
+    this.eventBus.grantPutEventsTo(replaceFn);
+
+    // ---- IAM: the state machines (granted by the workflows / Step Functions) ---------------
+    const machines = [
+      {
+        role: this.rolloutWorkflow.stateMachine.role,
+        targets: [this.rolloutFleetFunction, this.rolloutRecordFunction],
+      },
+      { role: this.replaceWorkflow.stateMachine.role, targets: [this.replaceFunction] },
+    ];
+    for (const { role, targets: invoked } of machines) {
+      acknowledge(role, 'AwsSolutions-IAM5[Resource::*]', [
+        'Step Functions logging (logs:CreateLogDelivery and the other log-delivery actions) and X-Ray tracing (xray:PutTraceSegments, GetSamplingRules ...) support no resource-level permissions.',
       ]);
+      for (const target of invoked) {
+        acknowledge(role, wildcardResourceFinding(this, `${target.functionArn}:*`), [
+          `The LambdaInvoke tasks may invoke any version or alias of the ${target.handlerName} function (<arn>:*), and no other function.`,
+        ]);
+      }
     }
   }
 }

@@ -1,5 +1,6 @@
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { Env } from '../domain/contract';
+import type { ReplaceInput } from '../domain/replace';
 import type { RolloutInput } from '../domain/rollout';
 import { aws, errorName, requireEnv } from './errors';
 import { stepFunctions } from './clients';
@@ -13,11 +14,30 @@ export async function startRollout(
   name: string,
   input: RolloutInput,
 ): Promise<{ executionArn?: string; duplicate: boolean }> {
+  return start(Env.rolloutStateMachineArn, name, input);
+}
+
+/**
+ * Start a Replace execution under a deterministic name per instance: a duplicate or repeated event
+ * for the same instance starts nothing new (`duplicate: true`).
+ */
+export async function startReplace(
+  name: string,
+  input: ReplaceInput,
+): Promise<{ executionArn?: string; duplicate: boolean }> {
+  return start(Env.replaceStateMachineArn, name, input);
+}
+
+async function start(
+  stateMachineArnEnv: string,
+  name: string,
+  input: RolloutInput | ReplaceInput,
+): Promise<{ executionArn?: string; duplicate: boolean }> {
   try {
     const result = await aws('StartExecution', () =>
       stepFunctions().send(
         new StartExecutionCommand({
-          stateMachineArn: requireEnv(Env.rolloutStateMachineArn),
+          stateMachineArn: requireEnv(stateMachineArnEnv),
           name,
           input: JSON.stringify(input),
         }),

@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-auto-scaling';
 import {
   CreateLaunchTemplateVersionCommand,
+  CreateTagsCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeLaunchTemplateVersionsCommand,
@@ -311,12 +312,27 @@ export async function setDesiredCapacity(groupName: string, desiredCapacity: num
 
 /** Terminate one instance of a group, lowering its desired capacity by one (no replacement). */
 export async function retireInstance(instanceId: string): Promise<void> {
+  return terminateInstance(instanceId, true);
+}
+
+/** Tag one instance (EC2 CreateTags). */
+export async function tagInstance(instanceId: string, key: string, value: string): Promise<void> {
+  await aws('CreateTags', () =>
+    ec2().send(new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: key, Value: value }] })),
+  );
+}
+
+/**
+ * Terminate one instance of a group; with `decrement`, its desired capacity goes down by one (no
+ * replacement), without, the group launches a replacement from its launch template.
+ */
+export async function terminateInstance(instanceId: string, decrement: boolean): Promise<void> {
   try {
     await aws('TerminateInstanceInAutoScalingGroup', () =>
       autoScaling().send(
         new TerminateInstanceInAutoScalingGroupCommand({
           InstanceId: instanceId,
-          ShouldDecrementDesiredCapacity: true,
+          ShouldDecrementDesiredCapacity: decrement,
         }),
       ),
     );

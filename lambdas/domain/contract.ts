@@ -13,6 +13,10 @@ export const Tags = {
   channel: 'phoenix:channel',
   /** On an Auto Scaling group: follow this golden-AMI SSM parameter (data type `aws:ec2:image`) directly. */
   imageParameter: 'phoenix:image-parameter',
+  /** On an Auto Scaling group: how many instances Phoenix may replace at once (`N` or `N%`). */
+  disruptionBudget: 'phoenix:disruption-budget',
+  /** On an instance: Phoenix will replace it, and why (the replacement's cause). */
+  tainted: 'phoenix:tainted',
 } as const;
 
 /** SSM parameters `/phoenix/channels/<channel>` (data type `aws:ec2:image`) name a channel's golden image. */
@@ -35,10 +39,18 @@ export const DetailTypes = {
   RolloutRolledBack: 'RolloutRolledBack',
   RolloutFailed: 'RolloutFailed',
   PublicationIgnored: 'PublicationIgnored',
-  /** A managed instance must be replaced (the Replace workflow takes it from here). */
+  /** Formerly emitted by intake for a managed instance; intake now starts the Replace workflow, which reports. */
   ReplacementRequested: 'ReplacementRequested',
   /** An event named an instance Phoenix does not manage: nothing was touched. */
   ReplacementSkipped: 'ReplacementSkipped',
+  /** The fleet's disruption budget is used up: the replacement waits for a slot. Once per replacement. */
+  ReplacementDeferred: 'ReplacementDeferred',
+  /** The fleet's `phoenix:disruption-budget` tag is not `N` or `N%`: the default budget applies. */
+  DisruptionBudgetInvalid: 'DisruptionBudgetInvalid',
+  /** The instance is gone and the group is back at its desired capacity, serving. */
+  InstanceReplaced: 'InstanceReplaced',
+  /** A replacement failed (its slot was released). */
+  ReplacementFailed: 'ReplacementFailed',
 } as const;
 
 /**
@@ -49,6 +61,8 @@ export const Env = {
   tableName: 'PHOENIX_TABLE_NAME',
   eventBusName: 'PHOENIX_EVENT_BUS_NAME',
   rolloutStateMachineArn: 'PHOENIX_ROLLOUT_STATE_MACHINE_ARN',
+  /** The Replace workflow (intake starts one execution per instance). */
+  replaceStateMachineArn: 'PHOENIX_REPLACE_STATE_MACHINE_ARN',
   /** Comma-separated alarm name prefixes that designate health alarms (intake). */
   healthAlarmPrefixes: 'PHOENIX_HEALTH_ALARM_PREFIXES',
   /** Comma-separated IAM role names of Phoenix's own functions and workflows (intake). */
@@ -64,6 +78,7 @@ export const Handlers = {
   intake: 'intake',
   rolloutFleet: 'rollout-fleet',
   rolloutRecord: 'rollout-record',
+  replace: 'replace',
 } as const;
 export type HandlerName = (typeof Handlers)[keyof typeof Handlers];
 

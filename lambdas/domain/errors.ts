@@ -44,6 +44,11 @@ export class RollbackStalledError extends PhoenixError {
   override readonly name = 'RollbackStalledError';
 }
 
+/** A replacement did not leave the group at its desired capacity, serving, in time. */
+export class ReplacementNotHealthyError extends PhoenixError {
+  override readonly name = 'ReplacementNotHealthyError';
+}
+
 /** A deployment or wiring mistake: a missing environment variable, an unknown step. */
 export class ConfigurationError extends PhoenixError {
   override readonly name = 'ConfigurationError';

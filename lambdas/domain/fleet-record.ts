@@ -23,6 +23,12 @@ export interface ActiveRollout {
   readonly expiresAt: number;
 }
 
+export interface ReplacementSlot {
+  readonly execution: string;
+  /** ISO-8601. */
+  readonly since: string;
+}
+
 export interface FleetRecord {
   readonly fleet: string;
   readonly channel?: string;
@@ -30,6 +36,10 @@ export interface FleetRecord {
   readonly previousImage?: string;
   readonly imageHistory?: readonly HistoryEntry[];
   readonly activeRollout?: ActiveRollout;
+  /** Replacements in flight (the disruption budget's slots), by instance id. */
+  readonly replacements?: Readonly<Record<string, ReplacementSlot>>;
+  /** How many slots are held: `replacements`' size, kept by the same atomic updates. */
+  readonly replacementsInFlight?: number;
   readonly updatedAt?: string;
 }
 

@@ -25,6 +25,17 @@ export const RecordSteps = {
 } as const;
 export type RecordStep = (typeof RecordSteps)[keyof typeof RecordSteps];
 
+/** Steps of the Replace workflow, all served by the `replace` function. */
+export const ReplaceSteps = {
+  ResolveInstance: 'ResolveInstance',
+  TaintInstance: 'TaintInstance',
+  AcquireReplacementSlot: 'AcquireReplacementSlot',
+  ReplaceInstance: 'ReplaceInstance',
+  WaitForReplacement: 'WaitForReplacement',
+  ReleaseReplacementSlot: 'ReleaseReplacementSlot',
+} as const;
+export type ReplaceStep = (typeof ReplaceSteps)[keyof typeof ReplaceSteps];
+
 /**
  * Errors that a retry may cure (throttling, a 5xx from a service, a network fault). Each task of a
  * workflow retries these, with the Lambda service's own transient errors; everything else is

@@ -16,6 +16,7 @@ import {
   type ReplaceIntent,
   type RolloutIntent,
 } from '../domain/intake';
+import { replaceExecutionName } from '../domain/replace';
 import { executionName } from '../domain/rollout';
 import {
   describeImage,
@@ -25,7 +26,7 @@ import {
   imageOfBuild,
   type ManagedGroup,
 } from '../aws/fleets';
-import { startRollout } from '../aws/executions';
+import { startReplace, startRollout } from '../aws/executions';
 import { readParameter } from '../aws/parameters';
 import { claimEvent, putOutcome, settleEvent } from '../aws/store';
 
@@ -35,7 +36,15 @@ export interface IntakeResult {
   readonly imageId?: string;
   readonly channel?: string;
   readonly started: { fleet: string; execution: string; duplicate: boolean }[];
-  readonly replacements?: { instanceId: string; fleet?: string; requested: boolean }[];
+  readonly replacements?: {
+    instanceId: string;
+    fleet?: string;
+    requested: boolean;
+    /** The Replace execution (deterministic per instance). */
+    execution?: string;
+    /** A replacement of this instance was started before: nothing new started. */
+    duplicate?: boolean;
+  }[];
   /** The event was handled before (a duplicate delivery): nothing was done again. */
   readonly duplicateEvent?: boolean;
 }
@@ -138,7 +147,8 @@ async function handleRollout(intent: RolloutIntent, cause: string): Promise<Inta
 }
 
 /**
- * Resolve each instance to its fleet. A managed one is handed on (`ReplacementRequested`); any
+ * Resolve each instance to its fleet. A managed one is handed to a Replace execution, named after
+ * the instance so that repeated events replace it once (the workflow reports how it ends); any
  * other is reported (`ReplacementSkipped`) and touched in no way.
  */
 async function handleReplace(intent: ReplaceIntent): Promise<IntakeResult> {
@@ -147,15 +157,21 @@ async function handleReplace(intent: ReplaceIntent): Promise<IntakeResult> {
   for (const instanceId of intent.instanceIds) {
     const managed = fleets.get(instanceId);
     if (managed) {
-      await putOutcome(DetailTypes.ReplacementRequested, {
+      const execution = replaceExecutionName(managed.fleet, instanceId);
+      const started = await startReplace(execution, {
         fleet: managed.fleet,
-        groupName: managed.group.AutoScalingGroupName,
         instanceId,
         cause: intent.cause,
         reason: intent.reason,
-        eventId: intent.eventId,
+        requestId: intent.eventId,
       });
-      replacements.push({ instanceId, fleet: managed.fleet, requested: true });
+      replacements.push({
+        instanceId,
+        fleet: managed.fleet,
+        requested: true,
+        execution,
+        duplicate: started.duplicate,
+      });
     } else {
       await putOutcome(DetailTypes.ReplacementSkipped, {
         instanceId,

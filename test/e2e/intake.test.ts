@@ -9,16 +9,18 @@ import { resetEmulator } from '../../local/emulator';
 import { silentLogger } from '../../local/log';
 import { type OutcomeListener, listenToOutcomes } from '../../local/outcomes';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
-import { World } from '../../local/world';
+import { UpdateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
+import { World, worldClients } from '../../local/world';
 import { awsEvent, derive } from '../support/fixtures';
 
 const REGION = 'us-east-1';
 let runtime: LocalRuntime;
 let world: World;
 let outcomes: OutcomeListener;
+let endpoint: string;
 
 beforeAll(async () => {
-  const endpoint = inject('emulatorEndpoint');
+  endpoint = inject('emulatorEndpoint');
   await resetEmulator(endpoint);
   runtime = await startLocalRuntime({
     emulatorEndpoint: endpoint,
@@ -57,10 +59,27 @@ async function deliver(event: Record<string, any>) {
 }
 
 describe('one event of each intent', () => {
-  it('replace: a status-check alarm on a fleet instance asks for its replacement', async () => {
+  it('replace: a status-check alarm on a fleet instance gets it replaced, surge first, capacity kept', async () => {
     const image = await world.registerImage('base');
     const group = await world.createFleet({ fleet: 'web', imageId: image, size: 2 });
+    // Room for one more: the replacement surges.
+    await worldClients({ endpoint, region: REGION }).autoScaling.send(
+      new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: group, MaxSize: 3 }),
+    );
     const [instance] = (await world.viewFleet(group)).instances;
+    // Watch the serving capacity through the emulator's APIs while the replacement runs.
+    const seen: number[] = [];
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const view = await world.viewFleet(group);
+        seen.push(
+          view.instances.filter((i) => i.lifecycleState === 'InService' && i.healthStatus === 'Healthy')
+            .length,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    })();
     const sample = awsEvent('aws.cloudwatch', 'alarm-state-change-status-check-failed');
     const metrics = structuredClone(sample['detail'].configuration.metrics);
     metrics[0].metricStat.metric.dimensions.InstanceId = instance!.instanceId;
@@ -68,11 +87,30 @@ describe('one event of each intent', () => {
       derive(sample, { configuration: { ...sample['detail'].configuration, metrics } }),
     );
     expect(result.intent).toBe('replace');
-    const requested = await outcomes.waitFor(
-      (e) =>
-        e.detailType === DetailTypes.ReplacementRequested && e.detail['instanceId'] === instance!.instanceId,
+    const replaced = await outcomes.waitFor(
+      (e) => e.detailType === DetailTypes.InstanceReplaced && e.detail['instanceId'] === instance!.instanceId,
+      60_000,
     );
-    expect(requested.detail).toMatchObject({ fleet: 'web', cause: 'health' });
+    watching = false;
+    await watcher;
+    expect(replaced.detail).toMatchObject({ fleet: 'web', cause: 'health', mode: 'surge' });
+    const view = await world.viewFleet(group);
+    expect(view.desiredCapacity).toBe(2);
+    const inService = view.instances.filter((i) => i.lifecycleState === 'InService');
+    expect(inService.map((i) => i.instanceId)).not.toContain(instance!.instanceId);
+    expect(inService).toHaveLength(2);
+    // The new instance runs the fleet's desired image (its launch template's).
+    expect(inService.map((i) => i.instanceId)).toContain(replaced.detail['replacementInstanceId']);
+    expect(inService.every((i) => i.imageId === image)).toBe(true);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(Math.min(...seen)).toBeGreaterThanOrEqual(2);
+    // Announced once, and nothing else announced for it.
+    expect(
+      outcomes.received.filter(
+        (e) =>
+          e.detail['instanceId'] === instance!.instanceId && e.detailType !== DetailTypes.InstanceReplaced,
+      ),
+    ).toEqual([]);
   });
 
   it('replace, unmanaged: a shell opened on an instance outside any fleet is reported and left alone', async () => {

@@ -51,9 +51,14 @@ describe('local runtime with the synthesized control plane', () => {
 
     const sfn = new SFNClient({ ...emulator.clientConfig(), endpoint: runtime.stepFunctionsEndpoint });
     const machines = await sfn.send(new ListStateMachinesCommand({}));
-    expect(machines.stateMachines?.map((m) => m.stateMachineArn)).toEqual([
-      runtime.resources.stateMachineArn,
-    ]);
+    // Every state machine of the template (Rollout first, then Replace).
+    expect(machines.stateMachines?.map((m) => m.stateMachineArn).sort()).toEqual(
+      Object.values(runtime.resources.stateMachines)
+        .map((m) => m.arn)
+        .sort(),
+    );
+    expect(Object.keys(runtime.resources.stateMachines)).toHaveLength(2);
+    expect(runtime.resources.stateMachineArn).toContain('Rollout');
     const machine = await sfn.send(
       new DescribeStateMachineCommand({ stateMachineArn: runtime.resources.stateMachineArn }),
     );
@@ -65,6 +70,9 @@ describe('local runtime with the synthesized control plane', () => {
     expect(process.env[Env.tableName]).toBe(runtime.resources.tableName);
     expect(process.env[Env.eventBusName]).toBe('phoenix');
     expect(process.env[Env.rolloutStateMachineArn]).toBe(runtime.resources.stateMachineArn);
+    expect(process.env[Env.replaceStateMachineArn]).toBe(
+      Object.entries(runtime.resources.stateMachines).find(([id]) => id.includes('Replace'))?.[1].arn,
+    );
     expect(process.env.AWS_ENDPOINT_URL).toBe(emulator.endpoint);
     expect(process.env.AWS_ENDPOINT_URL_SFN).toBe(runtime.stepFunctionsEndpoint);
     expect(Object.keys(runtime.resources.functions).sort()).toEqual(Object.values(Handlers).sort());

@@ -247,7 +247,7 @@ describe('functions', () => {
     },
   );
 
-  it('sets the same table and bus on every function, and the rollout state machine on intake', () => {
+  it('sets the same table and bus on every function, and the state machines on intake', () => {
     const cp = phoenix.stack.controlPlane;
     const common = {
       POWERTOOLS_SERVICE_NAME: 'phoenix',
@@ -261,6 +261,7 @@ describe('functions', () => {
     expect(variables(Handlers.intake)).toStrictEqual({
       ...common,
       [Env.rolloutStateMachineArn]: { Ref: phoenix.logicalId(cp.rolloutWorkflow.stateMachine) },
+      [Env.replaceStateMachineArn]: { Ref: phoenix.logicalId(cp.replaceWorkflow.stateMachine) },
       [Env.healthAlarmPrefixes]: 'phoenix-health-',
       // Phoenix's own roles: their CloudTrail calls are never drift.
       [Env.ownRoleNames]: {
@@ -270,13 +271,16 @@ describe('functions', () => {
             roleRef(cp.intakeFunction),
             roleRef(cp.rolloutFleetFunction),
             roleRef(cp.rolloutRecordFunction),
+            roleRef(cp.replaceFunction),
             roleRef(cp.rolloutWorkflow.stateMachine),
+            roleRef(cp.replaceWorkflow.stateMachine),
           ],
         ],
       },
     });
     expect(variables(Handlers.rolloutFleet)).toStrictEqual(common);
     expect(variables(Handlers.rolloutRecord)).toStrictEqual(common);
+    expect(variables(Handlers.replace)).toStrictEqual(common);
   });
 });
 

@@ -89,15 +89,79 @@ describe('IAM', () => {
     expect(others).toEqual([]);
   });
 
-  it('lets intake start executions of the rollout state machine only', () => {
+  it('lets intake start executions of the rollout and replace state machines only', () => {
     const cp = phoenix.stack.controlPlane;
     const found = granting(cp.intakeFunction, 'states:StartExecution');
     expect(found).not.toHaveLength(0);
-    for (const s of found) {
-      expect(asArray(s.Resource)).toStrictEqual([
-        { Ref: phoenix.logicalId(cp.rolloutWorkflow.stateMachine) },
-      ]);
+    expect(found.flatMap((s) => asArray(s.Resource))).toStrictEqual([
+      { Ref: phoenix.logicalId(cp.rolloutWorkflow.stateMachine) },
+      { Ref: phoenix.logicalId(cp.replaceWorkflow.stateMachine) },
+    ]);
+  });
+
+  it('lets replace scale and terminate only in Auto Scaling groups tagged as managed, and never update a group', () => {
+    const replace = phoenix.stack.controlPlane.replaceFunction;
+    for (const action of [
+      'autoscaling:SetDesiredCapacity',
+      'autoscaling:TerminateInstanceInAutoScalingGroup',
+    ]) {
+      const found = granting(replace, action);
+      expect(found, action).toHaveLength(1);
+      expect(found[0]!.Condition, action).toStrictEqual({
+        StringLike: { [`aws:ResourceTag/${Tags.fleet}`]: '*' },
+      });
+      expect(JSON.stringify(found[0]!.Resource)).toContain(':autoScalingGroup:*:autoScalingGroupName/*');
     }
+    expect(granting(replace, 'autoscaling:UpdateAutoScalingGroup')).toEqual([]);
+    expect(granting(replace, 'ec2:RunInstances')).toEqual([]);
+    expect(granting(replace, 'iam:PassRole')).toEqual([]);
+  });
+
+  it('lets replace write only the taint tag, only on instances an Auto Scaling group launched', () => {
+    const found = granting(phoenix.stack.controlPlane.replaceFunction, 'ec2:CreateTags');
+    expect(found).toHaveLength(1);
+    expect(asArray(found[0]!.Action)).toStrictEqual(['ec2:CreateTags']);
+    expect(JSON.stringify(found[0]!.Resource)).toMatch(/:ec2:.*:instance\/\*"/);
+    expect(JSON.stringify(found[0]!.Resource)).toContain('AWS::AccountId');
+    expect(found[0]!.Condition).toStrictEqual({
+      StringLike: { 'aws:ResourceTag/aws:autoscaling:groupName': '*' },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': [Tags.tainted] },
+      Null: { 'aws:TagKeys': 'false' },
+    });
+    // Nobody else tags instances.
+    const others = statements.filter(
+      ({ statement }) =>
+        statement.Effect === 'Allow' &&
+        asArray<string>(statement.Action).includes('ec2:CreateTags') &&
+        !found.includes(statement),
+    );
+    expect(others).toEqual([]);
+  });
+
+  it('lets replace read and update only fleet records (FLEET# keys), and put events on the Phoenix bus only', () => {
+    const cp = phoenix.stack.controlPlane;
+    const tableArn = { 'Fn::GetAtt': [phoenix.logicalId(cp.table), 'Arn'] };
+    const busArn = { 'Fn::GetAtt': [phoenix.logicalId(cp.eventBus), 'Arn'] };
+    const dynamo = statementsOf(cp.replaceFunction).filter((s) =>
+      asArray<string>(s.Action).some((a) => a.startsWith('dynamodb:')),
+    );
+    expect(
+      dynamo.map((s) => ({
+        Action: asArray(s.Action),
+        Resource: asArray(s.Resource),
+        Condition: s.Condition,
+      })),
+    ).toStrictEqual([
+      {
+        Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        Resource: [tableArn],
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FLEET#*'] } },
+      },
+    ]);
+    expect(
+      granting(cp.replaceFunction, 'events:PutEvents').flatMap((s) => asArray<unknown>(s.Resource)),
+    ).toStrictEqual([busArn]);
+    expect(granting(cp.replaceFunction, 'states:StartExecution')).toEqual([]);
   });
 
   it('lets intake read (GetParameter only) any parameter of its account and region, and write none', () => {

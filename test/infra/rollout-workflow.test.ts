@@ -62,6 +62,21 @@ describe('Rollout state machine', () => {
   });
 });
 
+describe('every state machine of the template', () => {
+  it('uses JSONPath only (aws-local-stepfunctions would silently ignore JSONata and Assign)', () => {
+    const machines = Object.entries(phoenix.resources).filter(
+      ([, r]) => r.Type === 'AWS::StepFunctions::StateMachine',
+    );
+    // Rollout and Replace at least: a new workflow is covered without changing this test.
+    expect(machines.length).toBeGreaterThanOrEqual(2);
+    for (const [id, machine] of machines) {
+      const rendered = renderDefinition(machine.Properties!.DefinitionString, phoenix.resources);
+      expect(unsupportedLocally(rendered), id).toEqual([]);
+      expect(aslValidator(rendered, { checkPaths: true, checkArn: true }).errorsText('\n'), id).toBe('');
+    }
+  });
+});
+
 describe('the JSONPath-only check', () => {
   // The check must be able to fail: these are what aws-local-stepfunctions would silently ignore.
   const base = () => ({

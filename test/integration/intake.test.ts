@@ -18,6 +18,7 @@ import { awsEvent, derive } from '../support/fixtures';
 let world: World;
 let service: LocalStepFunctions;
 let stateMachineArn: string;
+let replaceStateMachineArn: string;
 let outcomes: OutcomeListener;
 let counter = 0;
 
@@ -41,13 +42,15 @@ beforeAll(async () => {
         ),
     },
   });
-  const machine = model.stateMachines[0]!;
-  service.registerStateMachine({
-    name: machine.name,
-    arn: machine.arn,
-    definition: machine.definitionString,
-  });
-  stateMachineArn = machine.arn;
+  for (const machine of model.stateMachines) {
+    service.registerStateMachine({
+      name: machine.name,
+      arn: machine.arn,
+      definition: machine.definitionString,
+    });
+  }
+  stateMachineArn = model.stateMachines.find((m) => m.logicalId.includes('Rollout'))!.arn;
+  replaceStateMachineArn = model.stateMachines.find((m) => m.logicalId.includes('Replace'))!.arn;
   process.env['AWS_ENDPOINT_URL_SFN'] = service.endpoint;
 });
 
@@ -196,7 +199,7 @@ describe('image publication', () => {
     expect(result.reason).toContain('no AMI in this account and region carries Ec2ImageBuilderArn');
   });
 
-  it('hands a managed instance on for replacement and skips an unmanaged one, touching nothing', async () => {
+  it('starts one Replace execution per managed instance, named after it, and skips an unmanaged one, touching nothing', async () => {
     const base = await world.registerImage('base');
     const group = await world.createFleet({ fleet: 'sick', imageId: base, size: 2 });
     const [managed] = (await world.viewFleet(group)).instances;
@@ -208,21 +211,51 @@ describe('image publication', () => {
     ] as const) {
       await runIntake(derive(sample, { 'instance-id': instanceId }, { id, resources: [] }));
     }
-    const requested = await outcomes.waitFor(
-      (e) =>
-        e.detailType === DetailTypes.ReplacementRequested && e.detail['instanceId'] === managed!.instanceId,
-    );
-    expect(requested.detail).toMatchObject({
+    const replaces = service
+      .listExecutions({ stateMachineArn: replaceStateMachineArn })
+      .filter((e) => e.name === `sick--${managed!.instanceId}`);
+    expect(replaces).toHaveLength(1);
+    expect(JSON.parse(replaces[0]!.input)).toEqual({
       fleet: 'sick',
-      groupName: group,
+      instanceId: managed!.instanceId,
       cause: 'interruption',
-      eventId: 'evt-sick',
+      reason: 'EC2 Spot Instance Interruption Warning',
+      requestId: 'evt-sick',
     });
+    // No rollout, and nothing but the workflow reports on a managed instance.
+    expect(startedSince()).toHaveLength(0);
     const skipped = await outcomes.waitFor(
       (e) => e.detailType === DetailTypes.ReplacementSkipped && e.detail['instanceId'] === stray,
     );
     expect(skipped.detail['reason']).toContain('is not in a managed fleet');
     expect((await world.viewFleet(group)).instances.map((i) => i.instanceId)).toContain(managed!.instanceId);
+  });
+
+  it('replaces an instance once: another event for the same instance is a duplicate', async () => {
+    const base = await world.registerImage('base');
+    const group = await world.createFleet({ fleet: 'twice', imageId: base, size: 1 });
+    const [instance] = (await world.viewFleet(group)).instances;
+    const sample = awsEvent('aws.ec2', 'spot-interruption-warning');
+    const first = await runIntake(
+      derive(sample, { 'instance-id': instance!.instanceId }, { id: 'evt-twice-1', resources: [] }),
+    );
+    // A different event (a rebalance recommendation after the interruption warning, say).
+    const second = await runIntake(
+      derive(sample, { 'instance-id': instance!.instanceId }, { id: 'evt-twice-2', resources: [] }),
+    );
+    expect(first.replacements).toEqual([
+      expect.objectContaining({
+        fleet: 'twice',
+        execution: `twice--${instance!.instanceId}`,
+        duplicate: false,
+      }),
+    ]);
+    expect(second.replacements).toEqual([expect.objectContaining({ duplicate: true })]);
+    expect(
+      service
+        .listExecutions({ stateMachineArn: replaceStateMachineArn })
+        .filter((e) => e.name === `twice--${instance!.instanceId}`),
+    ).toHaveLength(1);
   });
 
   it('handles an event once: a redelivery after success does nothing again', async () => {

@@ -110,7 +110,7 @@ beforeAll(async () => {
       },
     },
   });
-  const machine = model.stateMachines[0];
+  const machine = model.stateMachines.find((m) => m.logicalId.includes('Rollout'));
   if (!machine) throw new Error('the template has no state machine');
   service.registerStateMachine({
     name: machine.name,

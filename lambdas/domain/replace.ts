@@ -1,0 +1,106 @@
+/**
+ * Replacement: pure decisions the Replace workflow's steps take from the fleet's real state.
+ */
+import type { ReplaceCause } from './intake';
+
+/** The input of a Replace execution (what intake starts it with). */
+export interface ReplaceInput {
+  readonly fleet: string;
+  readonly instanceId: string;
+  readonly cause: ReplaceCause;
+  readonly reason: string;
+  /** The id of the event that asked for the replacement. */
+  readonly requestId: string;
+}
+
+/** What ResolveInstance records (`$.instance`). */
+export interface ResolvedInstance {
+  /** Set when there is nothing to replace: why. The workflow ends with `ReplacementSkipped`. */
+  readonly skip?: string;
+  readonly groupName?: string;
+  readonly imageId?: string;
+  readonly desiredCapacity?: number;
+  readonly maxSize?: number;
+  /** The group's instances when the replacement began: a new one is any other. */
+  readonly originalInstanceIds?: readonly string[];
+  readonly budget?: number;
+}
+
+/** What AcquireReplacementSlot returns (`$.slot`). */
+export interface SlotState {
+  readonly acquired: boolean;
+  /** `ReplacementDeferred` was reported (once per replacement). */
+  readonly deferred: boolean;
+  readonly attempts: number;
+  readonly inFlight?: number;
+  readonly budget?: number;
+  /** Set when the replacement is left to someone else (the slot is released): why. */
+  readonly skip?: string;
+}
+
+/** What ReplaceInstance returns (`$.replacement`). */
+export interface ReplacementProgress {
+  /** `surge`: a new instance first, then the old one goes (decrement); `terminate`: the old one goes, the group refills. */
+  readonly mode: 'surge' | 'terminate';
+  /** The old instance has been terminated. */
+  readonly done: boolean;
+  readonly checks: number;
+}
+
+/** What WaitForReplacement returns (`$.health`). */
+export interface ReplacementHealth {
+  readonly ready: boolean;
+  readonly checks: number;
+  readonly replacementInstanceId?: string;
+}
+
+/** The whole Replace workflow state as the steps receive it. */
+export interface ReplaceState extends ReplaceInput {
+  readonly instance?: ResolvedInstance;
+  readonly slot?: SlotState;
+  readonly replacement?: ReplacementProgress;
+  readonly health?: ReplacementHealth;
+  readonly error?: { readonly Error?: string; readonly Cause?: string };
+  readonly failedStep?: string;
+}
+
+/** Default disruption budget: a tenth of the fleet, rounded down, at least one. */
+export function defaultBudget(desiredCapacity: number): number {
+  return Math.max(1, Math.floor(Math.max(0, desiredCapacity) / 10));
+}
+
+/**
+ * The disruption budget of a fleet from its `phoenix:disruption-budget` tag: `N` instances or
+ * `N%` of the desired capacity (rounded down, at least one). No tag: the default. An invalid value
+ * (not a whole number >= 1, a percent outside 1..100): the default, and `invalid` says what was wrong.
+ */
+export function disruptionBudget(
+  tag: string | undefined,
+  desiredCapacity: number,
+): { budget: number; invalid?: string } {
+  const fallback = defaultBudget(desiredCapacity);
+  if (tag === undefined) return { budget: fallback };
+  const value = tag.trim();
+  const percent = /^(\d{1,3})%$/.exec(value);
+  if (percent) {
+    const n = Number(percent[1]);
+    if (n >= 1 && n <= 100)
+      return { budget: Math.max(1, Math.floor((Math.max(0, desiredCapacity) * n) / 100)) };
+    return { budget: fallback, invalid: `percent must be 1% to 100%, got ${JSON.stringify(tag)}` };
+  }
+  if (/^\d{1,6}$/.test(value) && Number(value) >= 1) return { budget: Number(value) };
+  return {
+    budget: fallback,
+    invalid: `expected a whole number of instances >= 1 or a percent N%, got ${JSON.stringify(tag)}`,
+  };
+}
+
+/**
+ * The Step Functions execution name of a replacement: deterministic per instance, so duplicate and
+ * repeated events for the same instance cause one replacement (Step Functions refuses a second
+ * execution of a name). Within the 80 characters of `[A-Za-z0-9_-]` Step Functions accepts.
+ */
+export function replaceExecutionName(fleet: string, instanceId: string): string {
+  const safe = (s: string, max: number) => s.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, max);
+  return `${safe(fleet, 39)}--${safe(instanceId, 38)}`;
+}

@@ -1,0 +1,310 @@
+/**
+ * The steps of the Replace workflow (EC2 + Auto Scaling + DynamoDB + EventBridge): one instance of
+ * a fleet terminated and replaced by a fresh one from the group's launch template, within the
+ * fleet's disruption budget. Each step re-reads the real state and is safe to run twice.
+ */
+import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
+import { DetailTypes, Tags } from '../domain/contract';
+import { causeMessage, ConfigurationError, ReplacementNotHealthyError } from '../domain/errors';
+import {
+  disruptionBudget,
+  type ReplacementHealth,
+  type ReplacementProgress,
+  type ReplaceState,
+  type ResolvedInstance,
+  type SlotState,
+} from '../domain/replace';
+import { type FleetInstance, isPresent, isServing } from '../domain/rollout';
+import { ReplaceSteps, type ReplaceStep } from '../domain/steps';
+import {
+  describeGroup,
+  fleetInstances,
+  fleetsOfInstances,
+  setDesiredCapacity,
+  tagInstance,
+  tagValue,
+  terminateInstance,
+} from '../aws/fleets';
+import { acquireSlot, putOutcome, releaseSlot } from '../aws/store';
+
+export interface ReplaceStepRequest {
+  readonly step: ReplaceStep;
+  readonly execution: string;
+  readonly state: ReplaceState;
+  /** ReplaceInstance, WaitForReplacement: how many checks before the replacement counts as failed. */
+  readonly maxChecks?: number;
+  /** ReleaseReplacementSlot: the outcome to report. */
+  readonly outcome?: string;
+}
+
+/** The clock, replaceable in tests. */
+export const replaceClock = { now: () => new Date() };
+
+const DEFAULT_MAX_CHECKS = 40;
+
+function requireInstance(state: ReplaceState): Required<Omit<ResolvedInstance, 'skip'>> {
+  const i = state.instance;
+  if (
+    i?.groupName === undefined ||
+    i.desiredCapacity === undefined ||
+    i.maxSize === undefined ||
+    i.originalInstanceIds === undefined ||
+    i.budget === undefined
+  ) {
+    throw new ConfigurationError('workflow state has no resolved instance: ResolveInstance did not run');
+  }
+  return { imageId: '', ...i } as Required<Omit<ResolvedInstance, 'skip'>>;
+}
+
+async function rereadGroup(groupName: string): Promise<AutoScalingGroup> {
+  const group = await describeGroup(groupName);
+  if (!group) throw new ConfigurationError(`Auto Scaling group ${groupName} no longer exists`);
+  return group;
+}
+
+/** Is the instance still a present member of a group of the fleet? Skip (with why) otherwise. */
+export async function resolveInstance(request: ReplaceStepRequest): Promise<ResolvedInstance> {
+  const { fleet, instanceId } = request.state;
+  const managed = (await fleetsOfInstances([instanceId])).get(instanceId);
+  if (!managed) {
+    return { skip: `instance ${instanceId} is in no managed fleet (unknown, or no longer in a group)` };
+  }
+  if (managed.fleet !== fleet) {
+    return { skip: `instance ${instanceId} is no longer in fleet ${fleet} (now in ${managed.fleet})` };
+  }
+  const group = managed.group;
+  const instances = await fleetInstances(group);
+  const self = instances.find((i) => i.instanceId === instanceId);
+  if (!self) return { skip: `instance ${instanceId} is no longer in fleet ${fleet}` };
+  if (!isPresent(self)) {
+    return { skip: `instance ${instanceId} is already ${self.lifecycleState}: nothing to replace` };
+  }
+  const desired = group.DesiredCapacity ?? 0;
+  const tag = tagValue(group, Tags.disruptionBudget);
+  const { budget, invalid } = disruptionBudget(tag, desired);
+  if (invalid !== undefined) {
+    await putOutcome(DetailTypes.DisruptionBudgetInvalid, {
+      fleet,
+      groupName: group.AutoScalingGroupName,
+      tag: Tags.disruptionBudget,
+      value: tag,
+      reason: invalid,
+      budget,
+      execution: request.execution,
+    });
+  }
+  return {
+    groupName: group.AutoScalingGroupName!,
+    ...(self.imageId !== undefined ? { imageId: self.imageId } : {}),
+    desiredCapacity: desired,
+    maxSize: group.MaxSize ?? desired,
+    originalInstanceIds: instances.map((i) => i.instanceId),
+    budget,
+  };
+}
+
+/** Tag the instance `phoenix:tainted=<cause>` at once: a touched server is on record even if it must wait. */
+export async function taintInstance(request: ReplaceStepRequest) {
+  await tagInstance(request.state.instanceId, Tags.tainted, request.state.cause);
+  return { tainted: request.state.cause };
+}
+
+/**
+ * One slot of the fleet's disruption budget, or not yet (`ReplacementDeferred`, reported once).
+ * With a slot: a rollout in progress takes precedence for instances not on its image (slot released).
+ */
+export async function acquireReplacementSlot(request: ReplaceStepRequest): Promise<SlotState> {
+  const { fleet, instanceId } = request.state;
+  const resolved = requireInstance(request.state);
+  const previous = request.state.slot;
+  const attempts = (previous?.attempts ?? 0) + 1;
+  const now = replaceClock.now();
+  const result = await acquireSlot({
+    fleet,
+    instanceId,
+    execution: request.execution,
+    budget: resolved.budget,
+    now,
+  });
+  if (!result.acquired) {
+    const deferred = previous?.deferred ?? false;
+    if (!deferred) {
+      await putOutcome(DetailTypes.ReplacementDeferred, {
+        fleet,
+        instanceId,
+        cause: request.state.cause,
+        reason: `the disruption budget of fleet ${fleet} (${resolved.budget}) is in use: ${result.inFlight} replacement(s) in flight`,
+        budget: resolved.budget,
+        inFlight: result.inFlight,
+        execution: request.execution,
+      });
+    }
+    return { acquired: false, deferred: true, attempts, inFlight: result.inFlight, budget: resolved.budget };
+  }
+  const rollout = result.record.activeRollout;
+  if (rollout && resolved.imageId !== rollout.imageId) {
+    await releaseSlot({ fleet, instanceId, execution: request.execution, now });
+    return {
+      acquired: false,
+      deferred: previous?.deferred ?? false,
+      attempts,
+      budget: resolved.budget,
+      skip: `left to the rollout in progress (execution ${rollout.execution} rolls ${rollout.imageId}; the instance runs ${resolved.imageId || 'an unknown image'})`,
+    };
+  }
+  return {
+    acquired: true,
+    deferred: previous?.deferred ?? false,
+    attempts,
+    inFlight: result.inFlight,
+    budget: resolved.budget,
+  };
+}
+
+const isNew = (original: readonly string[]) => (i: FleetInstance) => !original.includes(i.instanceId);
+
+/**
+ * Surge first when the group's maximum allows: desired capacity + 1 (absolute, from the capacity
+ * remembered before), and once a new instance serves and the group serves its whole desired
+ * capacity, the old instance goes with a decrement. Otherwise (no room, or a Spot interruption,
+ * which does not wait) the old instance goes without decrement and the group refills. Called again
+ * until `done`, each call one check; after `maxChecks` checks: ReplacementNotHealthyError.
+ */
+export async function replaceInstance(request: ReplaceStepRequest): Promise<ReplacementProgress> {
+  const resolved = requireInstance(request.state);
+  const { instanceId, cause } = request.state;
+  const previous = request.state.replacement;
+  const group = await rereadGroup(resolved.groupName);
+  const instances = await fleetInstances(group);
+  const self = instances.find((i) => i.instanceId === instanceId);
+  const mode =
+    previous?.mode ??
+    (cause !== 'interruption' && resolved.desiredCapacity + 1 <= resolved.maxSize ? 'surge' : 'terminate');
+  const checks = previous === undefined ? 0 : previous.checks + 1;
+  if (!self || !isPresent(self)) {
+    // Gone by itself (Auto Scaling, an operator) after this surged: take the surge back.
+    if (
+      mode === 'surge' &&
+      previous !== undefined &&
+      (group.DesiredCapacity ?? 0) > resolved.desiredCapacity
+    ) {
+      await setDesiredCapacity(resolved.groupName, resolved.desiredCapacity);
+    }
+    return { mode, done: true, checks };
+  }
+  if (mode === 'terminate') {
+    await terminateInstance(instanceId, false);
+    return { mode, done: true, checks };
+  }
+  const target = resolved.desiredCapacity + 1;
+  const current = group.DesiredCapacity ?? 0;
+  if (current < target) {
+    // Absolute: a retried step surges once. (Raised again if another replacement took it back.)
+    await setDesiredCapacity(resolved.groupName, target);
+    return { mode, done: false, checks };
+  }
+  const present = instances.filter(isPresent);
+  const serving = present.filter(isServing);
+  const newServing = serving.filter(isNew(resolved.originalInstanceIds));
+  if (newServing.length > 0 && serving.length >= current) {
+    await terminateInstance(instanceId, true);
+    return { mode, done: true, checks };
+  }
+  const maxChecks = request.maxChecks ?? DEFAULT_MAX_CHECKS;
+  if (checks >= maxChecks) {
+    throw new ReplacementNotHealthyError(
+      `after ${checks} checks, no new instance of ${resolved.groupName} is InService and healthy (${serving.length} of ${current} serving); ${instanceId} was left in place`,
+    );
+  }
+  return { mode, done: false, checks };
+}
+
+/** Is the old instance gone and the group serving its whole desired capacity? Bounded checks. */
+export async function waitForReplacement(request: ReplaceStepRequest): Promise<ReplacementHealth> {
+  const resolved = requireInstance(request.state);
+  const { instanceId } = request.state;
+  const group = await rereadGroup(resolved.groupName);
+  const instances = await fleetInstances(group);
+  const self = instances.find((i) => i.instanceId === instanceId);
+  const gone = !self || !isPresent(self);
+  const serving = instances.filter(isServing);
+  const desired = group.DesiredCapacity ?? 0;
+  const fresh = serving
+    .filter(isNew(resolved.originalInstanceIds))
+    .sort((a, b) => (b.launchTime?.getTime() ?? 0) - (a.launchTime?.getTime() ?? 0));
+  const ready = gone && serving.length >= desired;
+  const checks = (request.state.health?.checks ?? 0) + 1;
+  const maxChecks = request.maxChecks ?? DEFAULT_MAX_CHECKS;
+  if (!ready && checks >= maxChecks) {
+    throw new ReplacementNotHealthyError(
+      `after ${checks} checks, ${serving.length} of ${desired} instances of ${resolved.groupName} are InService and healthy${gone ? '' : ` and ${instanceId} is still ${self?.lifecycleState}`}`,
+    );
+  }
+  return {
+    ready,
+    checks,
+    ...(fresh[0] !== undefined ? { replacementInstanceId: fresh[0].instanceId } : {}),
+  };
+}
+
+const REPORTABLE = new Set<string>([
+  DetailTypes.InstanceReplaced,
+  DetailTypes.ReplacementFailed,
+  DetailTypes.ReplacementSkipped,
+]);
+
+/** Give the slot back (if held) and report how the replacement ended. */
+export async function releaseReplacementSlot(request: ReplaceStepRequest) {
+  const outcome = request.outcome;
+  if (outcome === undefined || !REPORTABLE.has(outcome)) {
+    throw new ConfigurationError(
+      `ReleaseReplacementSlot needs outcome in ${[...REPORTABLE].join(', ')}, got ${String(outcome)}`,
+    );
+  }
+  const { fleet, instanceId, cause, reason, requestId } = request.state;
+  const { released } = await releaseSlot({
+    fleet,
+    instanceId,
+    execution: request.execution,
+    now: replaceClock.now(),
+  });
+  const base = { fleet, instanceId, cause, execution: request.execution, eventId: requestId };
+  if (outcome === DetailTypes.InstanceReplaced) {
+    const replacement = request.state.health?.replacementInstanceId;
+    await putOutcome(outcome, {
+      ...base,
+      reason,
+      ...(replacement !== undefined ? { replacementInstanceId: replacement } : {}),
+      ...(request.state.replacement ? { mode: request.state.replacement.mode } : {}),
+    });
+  } else if (outcome === DetailTypes.ReplacementSkipped) {
+    await putOutcome(outcome, {
+      ...base,
+      reason: request.state.slot?.skip ?? request.state.instance?.skip ?? 'unknown',
+    });
+  } else {
+    const error = request.state.error;
+    await putOutcome(outcome, {
+      ...base,
+      reason: error ? causeMessage(error.Cause) : 'unknown',
+      error: error?.Error ?? 'unknown',
+      ...(request.state.failedStep !== undefined ? { step: request.state.failedStep } : {}),
+    });
+  }
+  return { outcome, released };
+}
+
+const steps: Record<ReplaceStep, (request: ReplaceStepRequest) => Promise<unknown>> = {
+  [ReplaceSteps.ResolveInstance]: resolveInstance,
+  [ReplaceSteps.TaintInstance]: taintInstance,
+  [ReplaceSteps.AcquireReplacementSlot]: acquireReplacementSlot,
+  [ReplaceSteps.ReplaceInstance]: replaceInstance,
+  [ReplaceSteps.WaitForReplacement]: waitForReplacement,
+  [ReplaceSteps.ReleaseReplacementSlot]: releaseReplacementSlot,
+};
+
+export async function runReplaceStep(request: ReplaceStepRequest): Promise<unknown> {
+  const run = steps[request.step];
+  if (!run) throw new ConfigurationError(`unknown replace step ${JSON.stringify(request.step)}`);
+  return run(request);
+}

@@ -1,0 +1,230 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { DetailTypes } from '../lambdas/domain/contract';
+import { ReplaceSteps, TRANSIENT_ERRORS } from '../lambdas/domain/steps';
+
+export interface ReplaceWorkflowProps {
+  /** The function behind every step: see `ReplaceSteps`. */
+  readonly replaceFunction: lambda.IFunction;
+  /**
+   * How long one replacement may run in all, waiting for a slot of the disruption budget included.
+   * @default Duration.hours(1)
+   */
+  readonly timeout?: Duration;
+  /**
+   * How long the workflow waits between two checks (a slot, a new instance, the group's health).
+   * The local runtime scales it down by its time scale.
+   * @default Duration.seconds(15)
+   */
+  readonly pollInterval?: Duration;
+  /**
+   * How long a new instance may take to serve, and the group to be back at its desired capacity.
+   * @default Duration.minutes(10)
+   */
+  readonly healthTimeout?: Duration;
+  /**
+   * What happens to the execution log group when the stack is deleted.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * How long execution logs are kept.
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * The Replace workflow: one instance of a fleet terminated and replaced by a fresh one from the
+ * group's launch template, within the fleet's disruption budget, surge first when the group's
+ * maximum allows. JSONPath only (see DESIGN.md §5).
+ *
+ * Input: `{ fleet, instanceId, cause, reason, requestId }`. Every step re-reads the real state; the
+ * workflow carries what it must remember: the group as it was (`$.instance`), the slot (`$.slot`),
+ * the replacement (`$.replacement`) and the group's health (`$.health`). Every end reports an
+ * outcome: `InstanceReplaced`, `ReplacementSkipped` or `ReplacementFailed` (slot released).
+ */
+export class ReplaceWorkflow extends Construct {
+  public readonly stateMachine: sfn.StateMachine;
+  public readonly logGroup: logs.LogGroup;
+  /** Alarms on failed, throttled, aborted and timed-out executions. */
+  public readonly alarms: cloudwatch.Alarm[];
+
+  constructor(scope: Construct, id: string, props: ReplaceWorkflowProps) {
+    super(scope, id);
+    const timeout = props.timeout ?? Duration.hours(1);
+    const pollInterval = props.pollInterval ?? Duration.seconds(15);
+    const healthTimeout = props.healthTimeout ?? Duration.minutes(10);
+    const problems: string[] = [];
+    if (!timeout.isUnresolved() && timeout.toSeconds() < 60) {
+      problems.push(`timeout must be at least 60 seconds, got ${timeout.toSeconds()}`);
+    }
+    if (!pollInterval.isUnresolved() && pollInterval.toSeconds() < 1) {
+      problems.push(`pollInterval must be at least 1 second, got ${pollInterval.toSeconds()}`);
+    }
+    if (!healthTimeout.isUnresolved() && healthTimeout.toSeconds() < pollInterval.toSeconds()) {
+      problems.push(
+        `healthTimeout (${healthTimeout.toSeconds()} s) must be at least pollInterval (${pollInterval.toSeconds()} s)`,
+      );
+    }
+    if (problems.length > 0) throw new Error(`Invalid ReplaceWorkflow props: ${problems.join('; ')}`);
+    const maxChecks = Math.ceil(healthTimeout.toSeconds() / pollInterval.toSeconds());
+
+    const step = (
+      name: string,
+      resultPath: string,
+      extra: Record<string, unknown> = {},
+      stepName: string = name,
+    ) => {
+      const task = new tasks.LambdaInvoke(this, name, {
+        stateName: name,
+        lambdaFunction: props.replaceFunction,
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: false,
+        payload: sfn.TaskInput.fromObject({
+          step: stepName,
+          'execution.$': '$$.Execution.Name',
+          'state.$': '$',
+          ...extra,
+        }),
+        resultPath,
+      });
+      task.addRetry({
+        errors: [...TRANSIENT_ERRORS],
+        interval: Duration.seconds(2),
+        backoffRate: 2,
+        maxAttempts: 4,
+        jitterStrategy: sfn.JitterType.FULL,
+      });
+      return task;
+    };
+    const wait = (name: string) => new sfn.Wait(this, name, { time: sfn.WaitTime.duration(pollInterval) });
+
+    // Ends.
+    const replaced = new sfn.Succeed(this, 'InstanceReplaced');
+    const skipped = new sfn.Succeed(this, 'ReplacementSkipped');
+    const failed = new sfn.Fail(this, 'ReplacementFailed', {
+      error: 'ReplacementFailed',
+      causePath: '$.error.Cause',
+    });
+    const release = ReplaceSteps.ReleaseReplacementSlot;
+    const reportFailed = step(
+      'ReportFailed',
+      '$.report',
+      { outcome: DetailTypes.ReplacementFailed },
+      release,
+    );
+    reportFailed.addCatch(failed, { resultPath: '$.reportError' });
+    reportFailed.next(failed);
+    const reportSkipped = step(
+      'ReportSkipped',
+      '$.report',
+      { outcome: DetailTypes.ReplacementSkipped },
+      release,
+    );
+    reportSkipped.addCatch(reportFailed, { resultPath: '$.error' });
+    reportSkipped.next(skipped);
+
+    /** Catch every terminal error of a step: remember the step, release the slot, report the failure. */
+    const failOnError = (task: tasks.LambdaInvoke) => {
+      const remember = new sfn.Pass(this, `${task.id}Failed`, {
+        result: sfn.Result.fromString(task.id),
+        resultPath: '$.failedStep',
+      });
+      remember.next(reportFailed);
+      task.addCatch(remember, { errors: ['States.ALL'], resultPath: '$.error' });
+      return task;
+    };
+
+    const resolve = failOnError(step(ReplaceSteps.ResolveInstance, '$.instance'));
+    const taint = failOnError(step(ReplaceSteps.TaintInstance, '$.taint'));
+    const acquire = failOnError(step(ReplaceSteps.AcquireReplacementSlot, '$.slot'));
+    const waitForSlot = wait('WaitForSlot');
+    const replace = failOnError(step(ReplaceSteps.ReplaceInstance, '$.replacement', { maxChecks }));
+    const waitForNewInstance = wait('WaitForNewInstance');
+    const waitBeforeCheck = wait('WaitBeforeHealthCheck');
+    const checkHealth = failOnError(step(ReplaceSteps.WaitForReplacement, '$.health', { maxChecks }));
+    const reportReplaced = failOnError(
+      step('ReportReplaced', '$.report', { outcome: DetailTypes.InstanceReplaced }, release),
+    );
+    reportReplaced.next(replaced);
+
+    waitForSlot.next(acquire);
+    waitForNewInstance.next(replace);
+    waitBeforeCheck.next(checkHealth);
+    checkHealth.next(
+      new sfn.Choice(this, 'GroupServing?')
+        .when(sfn.Condition.booleanEquals('$.health.ready', true), reportReplaced)
+        .otherwise(waitBeforeCheck),
+    );
+    replace.next(
+      new sfn.Choice(this, 'OldInstanceGone?')
+        .when(sfn.Condition.booleanEquals('$.replacement.done', true), waitBeforeCheck)
+        .otherwise(waitForNewInstance),
+    );
+    acquire.next(
+      new sfn.Choice(this, 'SlotAcquired?')
+        .when(sfn.Condition.isPresent('$.slot.skip'), reportSkipped)
+        .when(sfn.Condition.booleanEquals('$.slot.acquired', true), replace)
+        .otherwise(waitForSlot),
+    );
+    const definition = resolve.next(
+      new sfn.Choice(this, 'StillInFleet?')
+        .when(sfn.Condition.isPresent('$.instance.skip'), reportSkipped)
+        .otherwise(taint.next(acquire)),
+    );
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      queryLanguage: sfn.QueryLanguage.JSON_PATH,
+      timeout,
+      tracingEnabled: true,
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      comment:
+        'Phoenix replace: one instance of a fleet replaced by a fresh one, within the disruption budget',
+    });
+
+    const alarm = (id: string, metric: cloudwatch.Metric, description: string) =>
+      new cloudwatch.Alarm(this, id, {
+        metric,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+    const period = { period: Duration.minutes(5), statistic: 'Sum' };
+    this.alarms = [
+      alarm(
+        'ExecutionsFailedAlarm',
+        this.stateMachine.metricFailed(period),
+        'A Phoenix replacement failed: an instance that should have been replaced may still be serving',
+      ),
+      alarm(
+        'ExecutionsThrottledAlarm',
+        this.stateMachine.metricThrottled(period),
+        'Phoenix replacement executions are throttled',
+      ),
+      alarm(
+        'ExecutionsAbortedAlarm',
+        this.stateMachine.metricAborted(period),
+        'A Phoenix replacement was aborted: its disruption-budget slot may still be held',
+      ),
+      alarm(
+        'ExecutionsTimedOutAlarm',
+        this.stateMachine.metricTimedOut(period),
+        'A Phoenix replacement timed out (waiting for a slot or for the group): it needs attention',
+      ),
+    ];
+  }
+}

@@ -1,0 +1,112 @@
+import aslValidator from 'asl-validator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { ReplaceSteps, TRANSIENT_ERRORS } from '../../lambdas/domain/steps';
+import { ReplaceWorkflow } from '../../lib';
+import { allStates, renderDefinition, unsupportedLocally } from './asl';
+import { synthPhoenix, type Json, type SynthesizedPhoenix } from './support';
+
+let phoenix: SynthesizedPhoenix;
+let stateMachine: Record<string, Json>;
+let definition: Json;
+
+beforeAll(() => {
+  phoenix = synthPhoenix();
+  stateMachine =
+    phoenix.resources[phoenix.logicalId(phoenix.stack.controlPlane.replaceWorkflow.stateMachine)]!
+      .Properties!;
+  definition = renderDefinition(stateMachine.DefinitionString, phoenix.resources);
+});
+afterAll(() => phoenix.dispose());
+
+const tasks = () => allStates(definition).filter(({ state }) => state.Type === 'Task');
+
+describe('Replace state machine', () => {
+  it('is a Standard workflow that logs ALL to its own log group, traces, and times out after an hour', () => {
+    const logGroupId = phoenix.logicalId(phoenix.stack.controlPlane.replaceWorkflow.logGroup);
+    expect(stateMachine.StateMachineType).toBe('STANDARD');
+    expect(stateMachine.LoggingConfiguration).toMatchObject({
+      Level: 'ALL',
+      IncludeExecutionData: true,
+      Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logGroupId, 'Arn'] } } }],
+    });
+    expect(stateMachine.TracingConfiguration).toStrictEqual({ Enabled: true });
+    expect(definition.TimeoutSeconds).toBe(3600);
+    expect(phoenix.resources[logGroupId]).toMatchObject({
+      Properties: { RetentionInDays: 365 },
+      DeletionPolicy: 'Retain',
+    });
+  });
+
+  it('has a definition that asl-validator accepts, in JSONPath only', () => {
+    const result = aslValidator(definition, { checkPaths: true, checkArn: true });
+    expect(result.errorsText('\n')).toBe('');
+    expect(unsupportedLocally(definition)).toEqual([]);
+  });
+
+  it('runs every replace step, each from the replace function only', () => {
+    const fn = `arn:aws:lambda:us-east-1:123456789012:function:${phoenix.logicalId(phoenix.stack.controlPlane.replaceFunction)}`;
+    const steps = new Set<string>();
+    for (const { path, state } of tasks()) {
+      expect(state.Resource, path).toBe(fn);
+      expect(state.Parameters['execution.$'], path).toBe('$$.Execution.Name');
+      expect(state.Parameters['state.$'], path).toBe('$');
+      steps.add(state.Parameters.step);
+    }
+    expect([...steps].sort()).toEqual(Object.values(ReplaceSteps).sort());
+  });
+
+  it('retries transient errors and catches everything else in every Task state', () => {
+    expect(tasks().length).toBeGreaterThan(0);
+    for (const { path, state } of tasks()) {
+      const retried = (state.Retry ?? []).flatMap((r: { ErrorEquals: string[] }) => r.ErrorEquals);
+      expect(retried, `${path} Retry`).toEqual(expect.arrayContaining([...TRANSIENT_ERRORS]));
+      const caught = (state.Catch ?? []).flatMap((c: { ErrorEquals: string[] }) => c.ErrorEquals);
+      expect(caught, `${path} Catch`).toContain('States.ALL');
+    }
+  });
+
+  it('bounds the health checks by the health timeout over the poll interval (10 min / 15 s)', () => {
+    const byName = Object.fromEntries(tasks().map(({ state, path }) => [path.split('.').at(-1), state]));
+    expect(byName[ReplaceSteps.ReplaceInstance].Parameters.maxChecks).toBe(40);
+    expect(byName[ReplaceSteps.WaitForReplacement].Parameters.maxChecks).toBe(40);
+    const waits = allStates(definition).filter(({ state }) => state.Type === 'Wait');
+    expect(waits.map(({ state }) => state.Seconds)).toEqual([15, 15, 15]);
+  });
+
+  it('alarms on failed, throttled, aborted and timed-out executions', () => {
+    const alarms = phoenix.stack.controlPlane.replaceWorkflow.alarms.map(
+      (a) => phoenix.resources[phoenix.logicalId(a)]!.Properties!,
+    );
+    expect(alarms.map((a) => a.MetricName).sort()).toEqual([
+      'ExecutionThrottled',
+      'ExecutionsAborted',
+      'ExecutionsFailed',
+      'ExecutionsTimedOut',
+    ]);
+    for (const alarm of alarms) {
+      expect(alarm).toMatchObject({ Threshold: 1, EvaluationPeriods: 1, TreatMissingData: 'notBreaching' });
+    }
+  });
+
+  it('refuses props that make no sense, saying which', () => {
+    const stack = new Stack(new App(), 'T');
+    const fn = lambda.Function.fromFunctionArn(
+      stack,
+      'F',
+      'arn:aws:lambda:us-east-1:123456789012:function:f',
+    );
+    expect(
+      () =>
+        new ReplaceWorkflow(stack, 'R', {
+          replaceFunction: fn,
+          timeout: Duration.seconds(10),
+          pollInterval: Duration.seconds(30),
+          healthTimeout: Duration.seconds(20),
+        }),
+    ).toThrow(
+      /timeout must be at least 60 seconds, got 10; healthTimeout \(20 s\) must be at least pollInterval/,
+    );
+  });
+});

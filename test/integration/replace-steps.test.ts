@@ -1,0 +1,275 @@
+/**
+ * The Replace steps (the real handler's domain functions) against the emulator: what each step
+ * does to a real Auto Scaling group and fleet record, driven in the order the workflow drives them.
+ */
+import {
+  TerminateInstanceInAutoScalingGroupCommand,
+  UpdateAutoScalingGroupCommand,
+} from '@aws-sdk/client-auto-scaling';
+import { DescribeTagsCommand } from '@aws-sdk/client-ec2';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DetailTypes, Tags } from '../../lambdas/domain/contract';
+import type {
+  ReplacementHealth,
+  ReplacementProgress,
+  ReplaceState,
+  ResolvedInstance,
+  SlotState,
+} from '../../lambdas/domain/replace';
+import { ReplaceSteps } from '../../lambdas/domain/steps';
+import { acquireLock, readFleetRecord } from '../../lambdas/aws/store';
+import { runReplaceStep } from '../../lambdas/steps/replace';
+import { type OutcomeListener, listenToOutcomes } from '../../local/outcomes';
+import { World, worldClients } from '../../local/world';
+import { freshControlPlane, REGION } from '../support/control-plane';
+
+let world: World;
+let clients: ReturnType<typeof worldClients>;
+let outcomes: OutcomeListener;
+let counter = 0;
+
+beforeAll(async () => {
+  const cp = await freshControlPlane();
+  world = new World({ endpoint: cp.endpoint, region: REGION });
+  clients = worldClients({ endpoint: cp.endpoint, region: REGION });
+  outcomes = await listenToOutcomes({
+    endpoint: cp.endpoint,
+    region: REGION,
+    eventBusName: cp.model.eventBuses[0]!.name,
+  });
+  return () => outcomes.stop();
+});
+
+async function fleetOf(size: number, maxSize = size) {
+  const fleet = `rep${++counter}`;
+  const imageId = await world.registerImage(`${fleet}-a`, fleet);
+  const groupName = await world.createFleet({ fleet, imageId, size });
+  if (maxSize !== size) {
+    await clients.autoScaling.send(
+      new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: groupName, MaxSize: maxSize }),
+    );
+  }
+  const instances = (await world.viewFleet(groupName)).instances.map((i) => i.instanceId);
+  return { fleet, imageId, groupName, instances };
+}
+
+const run = <T>(step: string, execution: string, state: ReplaceState, extra: Record<string, unknown> = {}) =>
+  runReplaceStep({ step: step as never, execution, state, ...extra }) as Promise<T>;
+
+const serving = async (groupName: string) =>
+  (await world.viewFleet(groupName)).instances.filter(
+    (i) => i.lifecycleState === 'InService' && i.healthStatus === 'Healthy',
+  );
+
+/** Drive a replacement as the workflow does; returns the final state and the least serving capacity seen. */
+async function drive(state: ReplaceState, execution: string, groupName: string) {
+  let least = Number.POSITIVE_INFINITY;
+  const watch = async () => {
+    least = Math.min(least, (await serving(groupName)).length);
+  };
+  let s: ReplaceState = { ...state };
+  s = { ...s, instance: await run<ResolvedInstance>(ReplaceSteps.ResolveInstance, execution, s) };
+  expect(s.instance?.skip).toBeUndefined();
+  await run(ReplaceSteps.TaintInstance, execution, s);
+  s = { ...s, slot: await run<SlotState>(ReplaceSteps.AcquireReplacementSlot, execution, s) };
+  expect(s.slot?.acquired).toBe(true);
+  for (let i = 0; i < 20 && !s.replacement?.done; i++) {
+    s = { ...s, replacement: await run<ReplacementProgress>(ReplaceSteps.ReplaceInstance, execution, s) };
+    await watch();
+  }
+  expect(s.replacement?.done).toBe(true);
+  for (let i = 0; i < 20 && !s.health?.ready; i++) {
+    s = { ...s, health: await run<ReplacementHealth>(ReplaceSteps.WaitForReplacement, execution, s) };
+    await watch();
+  }
+  expect(s.health?.ready).toBe(true);
+  await run(ReplaceSteps.ReleaseReplacementSlot, execution, s, { outcome: DetailTypes.InstanceReplaced });
+  return { state: s, least };
+}
+
+const input = (fleet: string, instanceId: string, cause: ReplaceState['cause'] = 'health'): ReplaceState => ({
+  fleet,
+  instanceId,
+  cause,
+  reason: 'test',
+  requestId: `req-${fleet}`,
+});
+
+describe('Replace steps against the emulator', () => {
+  it('surge: a new instance first, then the old one goes; capacity never below desired', async () => {
+    const { fleet, groupName, instances, imageId } = await fleetOf(2, 3);
+    const old = instances[0]!;
+    const { state, least } = await drive(input(fleet, old), `${fleet}--${old}`, groupName);
+    expect(state.replacement?.mode).toBe('surge');
+    expect(least).toBeGreaterThanOrEqual(2);
+    const view = await world.viewFleet(groupName);
+    expect(view.desiredCapacity).toBe(2);
+    const present = view.instances.filter((i) => i.lifecycleState === 'InService');
+    expect(present.map((i) => i.instanceId)).not.toContain(old);
+    expect(present).toHaveLength(2);
+    expect(present.every((i) => i.imageId === imageId)).toBe(true);
+    const replacement = state.health?.replacementInstanceId;
+    expect(replacement).toBeDefined();
+    expect(instances).not.toContain(replacement);
+    // The taint was on the old instance; the slot is given back.
+    const tags = await clients.ec2.send(
+      new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [old] }] }),
+    );
+    expect(tags.Tags?.find((t) => t.Key === Tags.tainted)?.Value).toBe('health');
+    const record = await readFleetRecord(fleet);
+    expect(record?.replacementsInFlight).toBe(0);
+    expect(record?.replacements).toEqual({});
+    const reported = await outcomes.waitFor(
+      (e) => e.detailType === DetailTypes.InstanceReplaced && e.detail['instanceId'] === old,
+    );
+    expect(reported.detail).toMatchObject({ fleet, replacementInstanceId: replacement, cause: 'health' });
+  });
+
+  it('terminate: no room to surge (max = desired), the group refills at once', async () => {
+    const { fleet, groupName, instances } = await fleetOf(2);
+    const old = instances[1]!;
+    const { state } = await drive(input(fleet, old, 'drift'), `${fleet}--${old}`, groupName);
+    expect(state.replacement?.mode).toBe('terminate');
+    const view = await world.viewFleet(groupName);
+    expect(view.desiredCapacity).toBe(2);
+    expect(
+      view.instances.filter((i) => i.lifecycleState === 'InService').map((i) => i.instanceId),
+    ).not.toContain(old);
+    expect(await serving(groupName)).toHaveLength(2);
+  });
+
+  it('takes its surge back when the old instance went by itself meanwhile', async () => {
+    const { fleet, groupName, instances } = await fleetOf(2, 3);
+    const old = instances[0]!;
+    let s = input(fleet, old);
+    s = { ...s, instance: await run<ResolvedInstance>(ReplaceSteps.ResolveInstance, 'exec-g', s) };
+    s = { ...s, slot: await run<SlotState>(ReplaceSteps.AcquireReplacementSlot, 'exec-g', s) };
+    s = { ...s, replacement: await run<ReplacementProgress>(ReplaceSteps.ReplaceInstance, 'exec-g', s) };
+    expect(s.replacement).toMatchObject({ mode: 'surge', done: false });
+    expect((await world.viewFleet(groupName)).desiredCapacity).toBe(3);
+    await clients.autoScaling.send(
+      new TerminateInstanceInAutoScalingGroupCommand({
+        InstanceId: old,
+        ShouldDecrementDesiredCapacity: false,
+      }),
+    );
+    s = { ...s, replacement: await run<ReplacementProgress>(ReplaceSteps.ReplaceInstance, 'exec-g', s) };
+    expect(s.replacement).toMatchObject({ mode: 'surge', done: true });
+    expect((await world.viewFleet(groupName)).desiredCapacity).toBe(2);
+    await run(ReplaceSteps.ReleaseReplacementSlot, 'exec-g', s, { outcome: DetailTypes.InstanceReplaced });
+  });
+
+  it('a Spot interruption does not wait for a surge, even with room', async () => {
+    const { fleet, groupName, instances } = await fleetOf(2, 4);
+    const { state } = await drive(input(fleet, instances[0]!, 'interruption'), `${fleet}--x`, groupName);
+    expect(state.replacement).toMatchObject({ mode: 'terminate', done: true });
+    expect((await world.viewFleet(groupName)).desiredCapacity).toBe(2);
+  });
+
+  it('budget 1, two concurrent requests: the second is deferred (reported once) and waits for the slot', async () => {
+    const { fleet, groupName, instances } = await fleetOf(3);
+    await world.tagGroup(groupName, Tags.disruptionBudget, '1');
+    const [a, b] = [instances[0]!, instances[1]!];
+    let sa = input(fleet, a);
+    let sb = input(fleet, b);
+    sa = { ...sa, instance: await run<ResolvedInstance>(ReplaceSteps.ResolveInstance, 'exec-a', sa) };
+    sb = { ...sb, instance: await run<ResolvedInstance>(ReplaceSteps.ResolveInstance, 'exec-b', sb) };
+    expect(sa.instance?.budget).toBe(1);
+    const [slotA, slotB] = await Promise.all([
+      run<SlotState>(ReplaceSteps.AcquireReplacementSlot, 'exec-a', sa),
+      run<SlotState>(ReplaceSteps.AcquireReplacementSlot, 'exec-b', sb),
+    ]);
+    // Exactly one of the two concurrent requests holds the slot.
+    expect([slotA.acquired, slotB.acquired].filter(Boolean)).toHaveLength(1);
+    const [winner, loser, loserExec, winnerExec] = slotA.acquired
+      ? [sa, { ...sb, slot: slotB }, 'exec-b', 'exec-a']
+      : [sb, { ...sa, slot: slotA }, 'exec-a', 'exec-b'];
+    expect(loser.slot).toMatchObject({ acquired: false, deferred: true, inFlight: 1, budget: 1 });
+    // A retried step of the holder keeps its slot; the waiting one still waits, and says so once.
+    expect((await run<SlotState>(ReplaceSteps.AcquireReplacementSlot, winnerExec, winner)).acquired).toBe(
+      true,
+    );
+    const again = await run<SlotState>(ReplaceSteps.AcquireReplacementSlot, loserExec, loser);
+    expect(again).toMatchObject({ acquired: false, deferred: true, attempts: 2 });
+    expect((await readFleetRecord(fleet))?.replacementsInFlight).toBe(1);
+    await run(ReplaceSteps.ReleaseReplacementSlot, winnerExec, winner, {
+      outcome: DetailTypes.ReplacementSkipped,
+    });
+    const third = await run<SlotState>(ReplaceSteps.AcquireReplacementSlot, loserExec, {
+      ...loser,
+      slot: again,
+    });
+    expect(third).toMatchObject({ acquired: true, deferred: true, attempts: 3 });
+    expect((await readFleetRecord(fleet))?.replacementsInFlight).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const deferred = outcomes.received.filter(
+      (e) => e.detailType === DetailTypes.ReplacementDeferred && e.detail['fleet'] === fleet,
+    );
+    expect(deferred).toHaveLength(1);
+    expect(deferred[0]!.detail).toMatchObject({ instanceId: loser.instanceId, budget: 1, inFlight: 1 });
+  });
+
+  it('an invalid budget tag is reported with the tag and the value, and the default applies', async () => {
+    const { fleet, groupName, instances } = await fleetOf(2);
+    await world.tagGroup(groupName, Tags.disruptionBudget, 'lots');
+    const resolved = await run<ResolvedInstance>(
+      ReplaceSteps.ResolveInstance,
+      'exec-invalid',
+      input(fleet, instances[0]!),
+    );
+    expect(resolved.budget).toBe(1);
+    const reported = await outcomes.waitFor(
+      (e) => e.detailType === DetailTypes.DisruptionBudgetInvalid && e.detail['fleet'] === fleet,
+    );
+    expect(reported.detail).toMatchObject({ tag: Tags.disruptionBudget, value: 'lots', budget: 1 });
+  });
+
+  it('skips an unknown instance, one of another fleet, and one already terminating', async () => {
+    const { fleet, groupName, instances } = await fleetOf(2);
+    const other = await fleetOf(1);
+    const unknown = await run<ResolvedInstance>(
+      ReplaceSteps.ResolveInstance,
+      'x',
+      input(fleet, 'i-0fedcba9876543210'),
+    );
+    expect(unknown.skip).toContain('in no managed fleet');
+    const moved = await run<ResolvedInstance>(
+      ReplaceSteps.ResolveInstance,
+      'x',
+      input(fleet, other.instances[0]!),
+    );
+    expect(moved.skip).toContain(`no longer in fleet ${fleet}`);
+    await clients.autoScaling.send(
+      new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: groupName, MinSize: 1 }),
+    );
+    await clients.autoScaling.send(
+      new TerminateInstanceInAutoScalingGroupCommand({
+        InstanceId: instances[0]!,
+        ShouldDecrementDesiredCapacity: true,
+      }),
+    );
+    const gone = await run<ResolvedInstance>(ReplaceSteps.ResolveInstance, 'x', input(fleet, instances[0]!));
+    expect(gone.skip).toBeDefined();
+  });
+
+  it('leaves an instance not on the image of a rollout in progress to that rollout, slot released', async () => {
+    const { fleet, instances } = await fleetOf(2);
+    await acquireLock({
+      fleet,
+      channel: fleet,
+      now: new Date(),
+      lock: {
+        execution: 'rollout-1',
+        imageId: 'ami-0000000000000beef',
+        startedAt: new Date().toISOString(),
+        expiresAt: Math.floor(Date.now() / 1000) + 3600,
+      },
+    });
+    let s = input(fleet, instances[0]!);
+    s = { ...s, instance: await run<ResolvedInstance>(ReplaceSteps.ResolveInstance, 'exec-r', s) };
+    const slot = await run<SlotState>(ReplaceSteps.AcquireReplacementSlot, 'exec-r', s);
+    expect(slot.acquired).toBe(false);
+    expect(slot.skip).toContain('left to the rollout in progress');
+    expect((await readFleetRecord(fleet))?.replacementsInFlight).toBe(0);
+  });
+});
