@@ -39,8 +39,6 @@ export const DetailTypes = {
   RolloutRolledBack: 'RolloutRolledBack',
   RolloutFailed: 'RolloutFailed',
   PublicationIgnored: 'PublicationIgnored',
-  /** Formerly emitted by intake for a managed instance; intake now starts the Replace workflow, which reports. */
-  ReplacementRequested: 'ReplacementRequested',
   /** An event named an instance Phoenix does not manage: nothing was touched. */
   ReplacementSkipped: 'ReplacementSkipped',
   /** The fleet's disruption budget is used up: the replacement waits for a slot. Once per replacement. */
