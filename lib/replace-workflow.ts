@@ -1,14 +1,15 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { Duration } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import type * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { DetailTypes } from '../lambdas/domain/contract';
-import { ReplaceSteps, TRANSIENT_ERRORS } from '../lambdas/domain/steps';
+import { ReplaceSteps } from '../lambdas/domain/steps';
+import { checkTiming, lambdaStep, standardWorkflow, type WorkflowCommonProps } from './workflow-kit';
 
-export interface ReplaceWorkflowProps {
+export interface ReplaceWorkflowProps extends WorkflowCommonProps {
   /** The function behind every step: see `ReplaceSteps`. */
   readonly replaceFunction: lambda.IFunction;
   /**
@@ -17,26 +18,10 @@ export interface ReplaceWorkflowProps {
    */
   readonly timeout?: Duration;
   /**
-   * How long the workflow waits between two checks (a slot, a new instance, the group's health).
-   * The local runtime scales it down by its time scale.
-   * @default Duration.seconds(15)
-   */
-  readonly pollInterval?: Duration;
-  /**
    * How long a new instance may take to serve, and the group to be back at its desired capacity.
    * @default Duration.minutes(10)
    */
   readonly healthTimeout?: Duration;
-  /**
-   * What happens to the execution log group when the stack is deleted.
-   * @default RemovalPolicy.RETAIN
-   */
-  readonly removalPolicy?: RemovalPolicy;
-  /**
-   * How long execution logs are kept.
-   * @default logs.RetentionDays.ONE_YEAR
-   */
-  readonly logRetention?: logs.RetentionDays;
 }
 
 /**
@@ -60,49 +45,19 @@ export class ReplaceWorkflow extends Construct {
     const timeout = props.timeout ?? Duration.hours(1);
     const pollInterval = props.pollInterval ?? Duration.seconds(15);
     const healthTimeout = props.healthTimeout ?? Duration.minutes(10);
-    const problems: string[] = [];
-    if (!timeout.isUnresolved() && timeout.toSeconds() < 60) {
-      problems.push(`timeout must be at least 60 seconds, got ${timeout.toSeconds()}`);
-    }
-    if (!pollInterval.isUnresolved() && pollInterval.toSeconds() < 1) {
-      problems.push(`pollInterval must be at least 1 second, got ${pollInterval.toSeconds()}`);
-    }
-    if (!healthTimeout.isUnresolved() && healthTimeout.toSeconds() < pollInterval.toSeconds()) {
-      problems.push(
-        `healthTimeout (${healthTimeout.toSeconds()} s) must be at least pollInterval (${pollInterval.toSeconds()} s)`,
-      );
-    }
-    if (problems.length > 0) throw new Error(`Invalid ReplaceWorkflow props: ${problems.join('; ')}`);
-    const maxChecks = Math.ceil(healthTimeout.toSeconds() / pollInterval.toSeconds());
+    const maxChecks = checkTiming('ReplaceWorkflow', {
+      timeout,
+      pollInterval,
+      healthTimeout,
+      healthTimeoutName: 'healthTimeout',
+    });
 
     const step = (
       name: string,
       resultPath: string,
       extra: Record<string, unknown> = {},
       stepName: string = name,
-    ) => {
-      const task = new tasks.LambdaInvoke(this, name, {
-        stateName: name,
-        lambdaFunction: props.replaceFunction,
-        payloadResponseOnly: true,
-        retryOnServiceExceptions: false,
-        payload: sfn.TaskInput.fromObject({
-          step: stepName,
-          'execution.$': '$$.Execution.Name',
-          'state.$': '$',
-          ...extra,
-        }),
-        resultPath,
-      });
-      task.addRetry({
-        errors: [...TRANSIENT_ERRORS],
-        interval: Duration.seconds(2),
-        backoffRate: 2,
-        maxAttempts: 4,
-        jitterStrategy: sfn.JitterType.FULL,
-      });
-      return task;
-    };
+    ) => lambdaStep(this, props.replaceFunction, name, resultPath, extra, stepName);
     const wait = (name: string) => new sfn.Wait(this, name, { time: sfn.WaitTime.duration(pollInterval) });
 
     // Ends.
@@ -179,52 +134,23 @@ export class ReplaceWorkflow extends Construct {
         .otherwise(taint.next(acquire)),
     );
 
-    this.logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-    });
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
-      stateMachineType: sfn.StateMachineType.STANDARD,
-      definitionBody: sfn.DefinitionBody.fromChainable(definition),
-      queryLanguage: sfn.QueryLanguage.JSON_PATH,
+    const workflow = standardWorkflow(this, {
+      definition,
       timeout,
-      tracingEnabled: true,
-      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      removalPolicy: props.removalPolicy,
+      logRetention: props.logRetention,
       comment:
         'Phoenix replace: one instance of a fleet replaced by a fresh one, within the disruption budget',
+      alarms: {
+        failed:
+          'A Phoenix replacement failed: an instance that should have been replaced may still be serving',
+        throttled: 'Phoenix replacement executions are throttled',
+        aborted: 'A Phoenix replacement was aborted: its disruption-budget slot may still be held',
+        timedOut: 'A Phoenix replacement timed out (waiting for a slot or for the group): it needs attention',
+      },
     });
-
-    const alarm = (id: string, metric: cloudwatch.Metric, description: string) =>
-      new cloudwatch.Alarm(this, id, {
-        metric,
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
-      });
-    const period = { period: Duration.minutes(5), statistic: 'Sum' };
-    this.alarms = [
-      alarm(
-        'ExecutionsFailedAlarm',
-        this.stateMachine.metricFailed(period),
-        'A Phoenix replacement failed: an instance that should have been replaced may still be serving',
-      ),
-      alarm(
-        'ExecutionsThrottledAlarm',
-        this.stateMachine.metricThrottled(period),
-        'Phoenix replacement executions are throttled',
-      ),
-      alarm(
-        'ExecutionsAbortedAlarm',
-        this.stateMachine.metricAborted(period),
-        'A Phoenix replacement was aborted: its disruption-budget slot may still be held',
-      ),
-      alarm(
-        'ExecutionsTimedOutAlarm',
-        this.stateMachine.metricTimedOut(period),
-        'A Phoenix replacement timed out (waiting for a slot or for the group): it needs attention',
-      ),
-    ];
+    this.stateMachine = workflow.stateMachine;
+    this.logGroup = workflow.logGroup;
+    this.alarms = workflow.alarms;
   }
 }

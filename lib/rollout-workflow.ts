@@ -1,11 +1,12 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { Duration } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import type * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { FleetSteps, RecordSteps, TRANSIENT_ERRORS } from '../lambdas/domain/steps';
+import { FleetSteps, RecordSteps } from '../lambdas/domain/steps';
+import { checkTiming, lambdaStep, standardWorkflow, type WorkflowCommonProps } from './workflow-kit';
 
 /** Terminal errors a rollout reports as `RolloutRejected`: nothing was changed. */
 const REJECTION_ERRORS = [
@@ -15,7 +16,7 @@ const REJECTION_ERRORS = [
   'FleetBusyError',
 ];
 
-export interface RolloutWorkflowProps {
+export interface RolloutWorkflowProps extends WorkflowCommonProps {
   /** The function behind the fleet steps (EC2 + Auto Scaling): see `FleetSteps`. */
   readonly fleetFunction: lambda.IFunction;
   /** The function behind the record steps (DynamoDB + EventBridge): see `RecordSteps`. */
@@ -27,26 +28,10 @@ export interface RolloutWorkflowProps {
    */
   readonly timeout?: Duration;
   /**
-   * How long the workflow waits between two health checks of a batch (and of a rollback).
-   * The local runtime scales it down by its time scale.
-   * @default Duration.seconds(15)
-   */
-  readonly pollInterval?: Duration;
-  /**
    * How long a batch may take to become InService and healthy before the rollout rolls back.
    * @default Duration.minutes(10)
    */
   readonly batchHealthTimeout?: Duration;
-  /**
-   * What happens to the execution log group when the stack is deleted.
-   * @default RemovalPolicy.RETAIN
-   */
-  readonly removalPolicy?: RemovalPolicy;
-  /**
-   * How long execution logs are kept.
-   * @default logs.RetentionDays.ONE_YEAR
-   */
-  readonly logRetention?: logs.RetentionDays;
 }
 
 /**
@@ -69,20 +54,12 @@ export class RolloutWorkflow extends Construct {
     const timeout = props.timeout ?? Duration.hours(2);
     const pollInterval = props.pollInterval ?? Duration.seconds(15);
     const batchHealthTimeout = props.batchHealthTimeout ?? Duration.minutes(10);
-    const problems: string[] = [];
-    if (!timeout.isUnresolved() && timeout.toSeconds() < 60) {
-      problems.push(`timeout must be at least 60 seconds, got ${timeout.toSeconds()}`);
-    }
-    if (!pollInterval.isUnresolved() && pollInterval.toSeconds() < 1) {
-      problems.push(`pollInterval must be at least 1 second, got ${pollInterval.toSeconds()}`);
-    }
-    if (!batchHealthTimeout.isUnresolved() && batchHealthTimeout.toSeconds() < pollInterval.toSeconds()) {
-      problems.push(
-        `batchHealthTimeout (${batchHealthTimeout.toSeconds()} s) must be at least pollInterval (${pollInterval.toSeconds()} s)`,
-      );
-    }
-    if (problems.length > 0) throw new Error(`Invalid RolloutWorkflow props: ${problems.join('; ')}`);
-    const maxHealthChecks = Math.ceil(batchHealthTimeout.toSeconds() / pollInterval.toSeconds());
+    const maxHealthChecks = checkTiming('RolloutWorkflow', {
+      timeout,
+      pollInterval,
+      healthTimeout: batchHealthTimeout,
+      healthTimeoutName: 'batchHealthTimeout',
+    });
 
     const step = (
       fn: lambda.IFunction,
@@ -90,29 +67,7 @@ export class RolloutWorkflow extends Construct {
       resultPath: string,
       extra: Record<string, unknown> = {},
       stepName: string = name,
-    ) => {
-      const task = new tasks.LambdaInvoke(this, name, {
-        stateName: name,
-        lambdaFunction: fn,
-        payloadResponseOnly: true,
-        retryOnServiceExceptions: false,
-        payload: sfn.TaskInput.fromObject({
-          step: stepName,
-          'execution.$': '$$.Execution.Name',
-          'state.$': '$',
-          ...extra,
-        }),
-        resultPath,
-      });
-      task.addRetry({
-        errors: [...TRANSIENT_ERRORS],
-        interval: Duration.seconds(2),
-        backoffRate: 2,
-        maxAttempts: 4,
-        jitterStrategy: sfn.JitterType.FULL,
-      });
-      return task;
-    };
+    ) => lambdaStep(this, fn, name, resultPath, extra, stepName);
     const fleet = (name: string, resultPath: string, extra?: Record<string, unknown>) =>
       step(props.fleetFunction, name, resultPath, extra);
     const record = (name: string, resultPath: string, extra?: Record<string, unknown>) =>
@@ -220,51 +175,21 @@ export class RolloutWorkflow extends Construct {
         ),
     );
 
-    this.logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-    });
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
-      stateMachineType: sfn.StateMachineType.STANDARD,
-      definitionBody: sfn.DefinitionBody.fromChainable(definition),
-      queryLanguage: sfn.QueryLanguage.JSON_PATH,
+    const workflow = standardWorkflow(this, {
+      definition,
       timeout,
-      tracingEnabled: true,
-      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      removalPolicy: props.removalPolicy,
+      logRetention: props.logRetention,
       comment: 'Phoenix rollout: one fleet onto one image, surge first, all or nothing',
+      alarms: {
+        failed: 'A Phoenix rollout ended failed, rolled back or rejected',
+        throttled: 'Phoenix rollout executions are throttled',
+        aborted: 'A Phoenix rollout was aborted',
+        timedOut: 'A Phoenix rollout timed out: its fleet may be half-rolled and needs attention',
+      },
     });
-
-    const alarm = (id: string, metric: cloudwatch.Metric, description: string) =>
-      new cloudwatch.Alarm(this, id, {
-        metric,
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
-      });
-    const period = { period: Duration.minutes(5), statistic: 'Sum' };
-    this.alarms = [
-      alarm(
-        'ExecutionsFailedAlarm',
-        this.stateMachine.metricFailed(period),
-        'A Phoenix rollout ended failed, rolled back or rejected',
-      ),
-      alarm(
-        'ExecutionsThrottledAlarm',
-        this.stateMachine.metricThrottled(period),
-        'Phoenix rollout executions are throttled',
-      ),
-      alarm(
-        'ExecutionsAbortedAlarm',
-        this.stateMachine.metricAborted(period),
-        'A Phoenix rollout was aborted',
-      ),
-      alarm(
-        'ExecutionsTimedOutAlarm',
-        this.stateMachine.metricTimedOut(period),
-        'A Phoenix rollout timed out: its fleet may be half-rolled and needs attention',
-      ),
-    ];
+    this.stateMachine = workflow.stateMachine;
+    this.logGroup = workflow.logGroup;
+    this.alarms = workflow.alarms;
   }
 }

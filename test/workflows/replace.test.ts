@@ -4,29 +4,9 @@
  * definition's routing (order of steps, waits, Retry, Catch, outcome path), not the steps themselves
  * (test/integration/replace-steps.test.ts has those).
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DetailTypes, Handlers } from '../../lambdas/domain/contract';
-import { LambdaFunctionError } from '../../local/lambda-host';
-import { silentLogger } from '../../local/log';
-import { LocalStepFunctions } from '../../local/stepfunctions';
-import { resolveTemplate, synthesizeControlPlane, type LocalModel } from '../../local/template';
-
-type Script = (payload: Record<string, any>, call: number) => unknown;
-
-interface Call {
-  readonly handler: string;
-  readonly step: string;
-  readonly payload: Record<string, any>;
-}
-
-let model: LocalModel;
-let service: LocalStepFunctions;
-let stateMachineArn: string;
-let scripts: Record<string, Script>;
-let calls: Call[];
-
-const fail = (errorType: string, errorMessage: string) =>
-  new LambdaFunctionError({ errorType, errorMessage, functionName: 'double', requestId: 'r' });
+import { fail, type Script, useWorkflow } from '../support/workflow-harness';
 
 /** Default behaviour: the instance is in the fleet, a slot is free, surge succeeds at the first check. */
 function happyScripts(): Record<string, Script> {
@@ -54,6 +34,8 @@ function happyScripts(): Record<string, Script> {
   };
 }
 
+const wf = useWorkflow('Replace', happyScripts);
+
 const input = {
   fleet: 'web',
   instanceId: 'i-0123456789abcdef0',
@@ -62,58 +44,11 @@ const input = {
   requestId: 'event-1',
 };
 
-async function run(name: string, overrides: Partial<typeof input> = {}) {
-  const { executionArn } = service.startExecution({
-    stateMachineArn,
-    name,
-    input: JSON.stringify({ ...input, ...overrides }),
-  });
-  return service.waitForExecution(executionArn, { timeoutMs: 30_000 });
-}
+const run = (name: string, overrides: Partial<typeof input> = {}) => wf.run(name, { ...input, ...overrides });
 
-const steps = () => calls.map((c) => c.step);
+const steps = () => wf.calls.map((c) => c.step);
 const outcomes = () =>
-  calls.filter((c) => c.step === 'ReleaseReplacementSlot').map((c) => c.payload['outcome']);
-
-beforeAll(async () => {
-  const { template } = synthesizeControlPlane();
-  model = resolveTemplate(template, { region: 'us-east-1', endpoint: 'http://127.0.0.1:9' });
-  service = await LocalStepFunctions.start({
-    timeScale: 0.001,
-    log: silentLogger,
-    invoker: {
-      resolveFunction: (arn) => model.findFunction(arn),
-      invoke: async (arn, payload) => {
-        const fn = model.findFunction(arn);
-        if (!fn) throw new Error(`unknown function ${arn}`);
-        const p = payload as Record<string, any>;
-        const step = String(p['step']);
-        const count = calls.filter((c) => c.step === step).length;
-        calls.push({ handler: fn.handler, step, payload: p });
-        const script = scripts[step];
-        if (!script) throw fail('ConfigurationError', `no script for ${step}`);
-        return script(p, count);
-      },
-    },
-  });
-  const machine = model.stateMachines.find((m) => m.logicalId.includes('Replace'));
-  if (!machine) throw new Error('the template has no Replace state machine');
-  service.registerStateMachine({
-    name: machine.name,
-    arn: machine.arn,
-    definition: machine.definitionString,
-  });
-  stateMachineArn = machine.arn;
-});
-
-afterAll(async () => {
-  await service?.close();
-});
-
-beforeEach(() => {
-  scripts = happyScripts();
-  calls = [];
-});
+  wf.calls.filter((c) => c.step === 'ReleaseReplacementSlot').map((c) => c.payload['outcome']);
 
 describe('Replace workflow (synthesized definition)', () => {
   it('surge path: taints, takes a slot, surges, waits for the new instance, checks the group, releases and reports', async () => {
@@ -129,18 +64,18 @@ describe('Replace workflow (synthesized definition)', () => {
       'ReleaseReplacementSlot',
     ]);
     expect(outcomes()).toEqual([DetailTypes.InstanceReplaced]);
-    expect(new Set(calls.map((c) => c.handler))).toEqual(new Set([Handlers.replace]));
-    expect(calls.every((c) => c.payload['execution'] === 'surge')).toBe(true);
-    const last = calls.at(-1)!.payload['state'];
+    expect(new Set(wf.calls.map((c) => c.handler))).toEqual(new Set([Handlers.replace]));
+    expect(wf.calls.every((c) => c.payload['execution'] === 'surge')).toBe(true);
+    const last = wf.calls.at(-1)!.payload['state'];
     expect(last.health.replacementInstanceId).toBe('i-0123456789abcdef9');
     expect(last.replacement).toEqual({ mode: 'surge', done: true, checks: 1 });
     // The health checks are bounded (10 min / 15 s).
-    expect(calls.find((c) => c.step === 'WaitForReplacement')!.payload['maxChecks']).toBe(40);
+    expect(wf.calls.find((c) => c.step === 'WaitForReplacement')!.payload['maxChecks']).toBe(40);
   });
 
   it('terminate path: the old instance goes at once, then the group is checked until it serves', async () => {
-    scripts['ReplaceInstance'] = () => ({ mode: 'terminate', done: true, checks: 0 });
-    scripts['WaitForReplacement'] = (p, n) => ({
+    wf.scripts['ReplaceInstance'] = () => ({ mode: 'terminate', done: true, checks: 0 });
+    wf.scripts['WaitForReplacement'] = (p, n) => ({
       ready: n === 2,
       checks: (p['state'].health?.checks ?? 0) + 1,
     });
@@ -157,7 +92,7 @@ describe('Replace workflow (synthesized definition)', () => {
   });
 
   it('skips an instance no longer in the fleet, before tainting or taking a slot', async () => {
-    scripts['ResolveInstance'] = () => ({ skip: 'instance i-0123456789abcdef0 is already Terminating' });
+    wf.scripts['ResolveInstance'] = () => ({ skip: 'instance i-0123456789abcdef0 is already Terminating' });
     const result = await run('skip');
     expect(result.status).toBe('SUCCEEDED');
     expect(steps()).toEqual(['ResolveInstance', 'ReleaseReplacementSlot']);
@@ -165,7 +100,7 @@ describe('Replace workflow (synthesized definition)', () => {
   });
 
   it('skips (slot released by the step) an instance left to the rollout in progress', async () => {
-    scripts['AcquireReplacementSlot'] = () => ({
+    wf.scripts['AcquireReplacementSlot'] = () => ({
       acquired: false,
       deferred: false,
       attempts: 1,
@@ -183,7 +118,7 @@ describe('Replace workflow (synthesized definition)', () => {
   });
 
   it('deferred, then acquired: waits and asks again, carrying what it reported', async () => {
-    scripts['AcquireReplacementSlot'] = (p, n) => ({
+    wf.scripts['AcquireReplacementSlot'] = (p, n) => ({
       acquired: n === 3,
       deferred: true,
       attempts: (p['state'].slot?.attempts ?? 0) + 1,
@@ -192,7 +127,7 @@ describe('Replace workflow (synthesized definition)', () => {
     expect(result.status).toBe('SUCCEEDED');
     expect(steps().filter((s) => s === 'AcquireReplacementSlot')).toHaveLength(4);
     // The step sees its previous answer (it reports ReplacementDeferred once).
-    const acquires = calls.filter((c) => c.step === 'AcquireReplacementSlot');
+    const acquires = wf.calls.filter((c) => c.step === 'AcquireReplacementSlot');
     expect(acquires[0]!.payload['state'].slot).toBeUndefined();
     expect(acquires[1]!.payload['state'].slot).toMatchObject({ deferred: true, attempts: 1 });
     expect(steps().indexOf('ReplaceInstance')).toBeGreaterThan(steps().lastIndexOf('AcquireReplacementSlot'));
@@ -200,7 +135,7 @@ describe('Replace workflow (synthesized definition)', () => {
   });
 
   it('on a failure: releases the slot and reports ReplacementFailed naming the step, and the execution fails', async () => {
-    scripts['ReplaceInstance'] = () => {
+    wf.scripts['ReplaceInstance'] = () => {
       throw fail('ReplacementNotHealthyError', 'after 40 checks, no new instance is InService and healthy');
     };
     const result = await run('failed');
@@ -215,21 +150,21 @@ describe('Replace workflow (synthesized definition)', () => {
       'ReleaseReplacementSlot',
     ]);
     expect(outcomes()).toEqual([DetailTypes.ReplacementFailed]);
-    const state = calls.at(-1)!.payload['state'];
+    const state = wf.calls.at(-1)!.payload['state'];
     expect(state.failedStep).toBe('ReplaceInstance');
     expect(state.error.Error).toBe('ReplacementNotHealthyError');
   });
 
   it('retries a transient error (then goes on), and gives up after the retries', async () => {
-    scripts['TaintInstance'] = (_p, n) => {
+    wf.scripts['TaintInstance'] = (_p, n) => {
       if (n === 0) throw fail('TransientAwsError', 'CreateTags: RequestLimitExceeded');
       return { tainted: 'health' };
     };
     expect((await run('transient')).status).toBe('SUCCEEDED');
     expect(steps().filter((s) => s === 'TaintInstance')).toHaveLength(2);
 
-    calls = [];
-    scripts['WaitForReplacement'] = () => {
+    wf.calls = [];
+    wf.scripts['WaitForReplacement'] = () => {
       throw fail('TransientAwsError', 'DescribeAutoScalingGroups: ServiceUnavailable');
     };
     const result = await run('exhausted');

@@ -4,29 +4,9 @@
  * to scripted step doubles: these tests check the definition's routing (order of steps, Retry,
  * Catch, outcome path), not the steps themselves (see test/integration for those).
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Handlers } from '../../lambdas/domain/contract';
-import { LambdaFunctionError } from '../../local/lambda-host';
-import { silentLogger } from '../../local/log';
-import { LocalStepFunctions } from '../../local/stepfunctions';
-import { resolveTemplate, synthesizeControlPlane, type LocalModel } from '../../local/template';
-
-type Script = (payload: Record<string, any>, call: number) => unknown;
-
-interface Call {
-  readonly handler: string;
-  readonly step: string;
-  readonly payload: Record<string, any>;
-}
-
-let model: LocalModel;
-let service: LocalStepFunctions;
-let stateMachineArn: string;
-let scripts: Record<string, Script>;
-let calls: Call[];
-
-const fail = (errorType: string, errorMessage: string) =>
-  new LambdaFunctionError({ errorType, errorMessage, functionName: 'double', requestId: 'r' });
+import { fail, type Script, useWorkflow } from '../support/workflow-harness';
 
 /** Default behaviour of every step: a fleet of 4 on the old image, batches of 1, healthy at once. */
 function happyScripts(): Record<string, Script> {
@@ -72,6 +52,8 @@ function happyScripts(): Record<string, Script> {
   };
 }
 
+const wf = useWorkflow('Rollout', happyScripts);
+
 const input = {
   fleet: 'web',
   imageId: 'ami-00000000000000002',
@@ -80,54 +62,11 @@ const input = {
   requestId: 'event-1',
 };
 
-async function run(name: string) {
-  const { executionArn } = service.startExecution({ stateMachineArn, name, input: JSON.stringify(input) });
-  return service.waitForExecution(executionArn, { timeoutMs: 30_000 });
-}
+const run = (name: string) => wf.run(name, input);
 
-const steps = () => calls.map((c) => c.step);
+const steps = () => wf.calls.map((c) => c.step);
 const reportedOutcomes = () =>
-  calls.filter((c) => c.step === 'ReportOutcome').map((c) => c.payload['outcome']);
-
-beforeAll(async () => {
-  const { template } = synthesizeControlPlane();
-  model = resolveTemplate(template, { region: 'us-east-1', endpoint: 'http://127.0.0.1:9' });
-  service = await LocalStepFunctions.start({
-    timeScale: 0.001,
-    log: silentLogger,
-    invoker: {
-      resolveFunction: (arn) => model.findFunction(arn),
-      invoke: async (arn, payload) => {
-        const fn = model.findFunction(arn);
-        if (!fn) throw new Error(`unknown function ${arn}`);
-        const p = payload as Record<string, any>;
-        const step = String(p['step']);
-        const count = calls.filter((c) => c.step === step).length;
-        calls.push({ handler: fn.handler, step, payload: p });
-        const script = scripts[step];
-        if (!script) throw fail('ConfigurationError', `no script for ${step}`);
-        return script(p, count);
-      },
-    },
-  });
-  const machine = model.stateMachines.find((m) => m.logicalId.includes('Rollout'));
-  if (!machine) throw new Error('the template has no state machine');
-  service.registerStateMachine({
-    name: machine.name,
-    arn: machine.arn,
-    definition: machine.definitionString,
-  });
-  stateMachineArn = machine.arn;
-});
-
-afterAll(async () => {
-  await service?.close();
-});
-
-beforeEach(() => {
-  scripts = happyScripts();
-  calls = [];
-});
+  wf.calls.filter((c) => c.step === 'ReportOutcome').map((c) => c.payload['outcome']);
 
 describe('Rollout workflow (synthesized definition)', () => {
   it('rolls batch by batch, surge first, and commits', async () => {
@@ -141,33 +80,37 @@ describe('Rollout workflow (synthesized definition)', () => {
       'CommitRollout',
     ]);
     // Each step is served by the function that owns its clients.
-    expect(new Set(calls.filter((c) => c.step === 'LaunchBatch').map((c) => c.handler))).toEqual(
+    expect(new Set(wf.calls.filter((c) => c.step === 'LaunchBatch').map((c) => c.handler))).toEqual(
       new Set([Handlers.rolloutFleet]),
     );
-    expect(calls.find((c) => c.step === 'CommitRollout')?.handler).toBe(Handlers.rolloutRecord);
+    expect(wf.calls.find((c) => c.step === 'CommitRollout')?.handler).toBe(Handlers.rolloutRecord);
     // The execution name reaches the steps (it is the lock owner and the history key).
-    expect(calls.every((c) => c.payload['execution'] === 'happy')).toBe(true);
-    expect(calls.at(-1)?.payload['state'].progress.replaced).toBe(4);
+    expect(wf.calls.every((c) => c.payload['execution'] === 'happy')).toBe(true);
+    expect(wf.calls.at(-1)?.payload['state'].progress.replaced).toBe(4);
   });
 
   it('keeps checking a batch until it is healthy', async () => {
-    scripts['CheckBatchHealth'] = (p, n) => ({ ...p['state'].progress, ready: n % 3 === 2, checks: n + 1 });
+    wf.scripts['CheckBatchHealth'] = (p, n) => ({
+      ...p['state'].progress,
+      ready: n % 3 === 2,
+      checks: n + 1,
+    });
     const result = await run('slow-batches');
     expect(result.status).toBe('SUCCEEDED');
     expect(steps().filter((s) => s === 'CheckBatchHealth')).toHaveLength(12);
   });
 
   it('commits at once when the fleet already runs the image', async () => {
-    const validate = scripts['ValidateImage']!;
-    scripts['ValidateImage'] = (p, n) => ({ ...(validate(p, n) as object), upToDate: true });
+    const validate = wf.scripts['ValidateImage']!;
+    wf.scripts['ValidateImage'] = (p, n) => ({ ...(validate(p, n) as object), upToDate: true });
     const result = await run('up-to-date');
     expect(result.status).toBe('SUCCEEDED');
     expect(steps()).toEqual(['AcquireFleetLock', 'ValidateImage', 'CommitRollout']);
   });
 
   it('retries a transient error and goes on', async () => {
-    const launch = scripts['LaunchBatch']!;
-    scripts['LaunchBatch'] = (p, n) => {
+    const launch = wf.scripts['LaunchBatch']!;
+    wf.scripts['LaunchBatch'] = (p, n) => {
       if (n === 0) throw fail('TransientAwsError', 'SetDesiredCapacity: Throttling: Rate exceeded');
       return launch(p, n);
     };
@@ -178,7 +121,7 @@ describe('Rollout workflow (synthesized definition)', () => {
   });
 
   it('rejects an image that fails validation, before anything changes', async () => {
-    scripts['ValidateImage'] = () => {
+    wf.scripts['ValidateImage'] = () => {
       throw fail('ImageRejectedError', 'image ami-00000000000000002 is pending, not available');
     };
     const result = await run('rejected');
@@ -187,12 +130,12 @@ describe('Rollout workflow (synthesized definition)', () => {
     expect(result.cause).toContain('is pending, not available');
     expect(steps()).toEqual(['AcquireFleetLock', 'ValidateImage', 'ReportOutcome']);
     expect(reportedOutcomes()).toEqual(['RolloutRejected']);
-    const report = calls.at(-1)!.payload['state'];
+    const report = wf.calls.at(-1)!.payload['state'];
     expect(report.error.Error).toBe('ImageRejectedError');
   });
 
   it('rejects a rollout when another one holds the fleet', async () => {
-    scripts['AcquireFleetLock'] = () => {
+    wf.scripts['AcquireFleetLock'] = () => {
       throw fail('FleetBusyError', 'fleet web is already rolling out ami-00000000000000003');
     };
     const result = await run('busy');
@@ -202,7 +145,7 @@ describe('Rollout workflow (synthesized definition)', () => {
   });
 
   it('rolls back when a batch never becomes healthy, naming the step', async () => {
-    scripts['CheckBatchHealth'] = () => {
+    wf.scripts['CheckBatchHealth'] = () => {
       throw fail('BatchNotHealthyError', 'after 5 checks, 0 of 1 instances are InService and healthy');
     };
     const result = await run('unhealthy');
@@ -220,23 +163,23 @@ describe('Rollout workflow (synthesized definition)', () => {
       'ReportOutcome',
     ]);
     expect(reportedOutcomes()).toEqual(['RolloutRolledBack']);
-    const state = calls.at(-1)!.payload['state'];
+    const state = wf.calls.at(-1)!.payload['state'];
     expect(state.failedStep).toBe('CheckBatchHealth');
     expect(state.error.Error).toBe('BatchNotHealthyError');
   });
 
   it('does not retry a terminal error: one attempt, then rollback', async () => {
-    scripts['ReconcileLaunchTemplate'] = () => {
+    wf.scripts['ReconcileLaunchTemplate'] = () => {
       throw fail('ValidationError', 'launch template lt-0123456789abcdef0 does not exist');
     };
     const result = await run('terminal');
     expect(result.error).toBe('RolloutRolledBack');
     expect(steps().filter((s) => s === 'ReconcileLaunchTemplate')).toHaveLength(1);
-    expect(calls.at(-1)!.payload['state'].failedStep).toBe('ReconcileLaunchTemplate');
+    expect(wf.calls.at(-1)!.payload['state'].failedStep).toBe('ReconcileLaunchTemplate');
   });
 
   it('gives up on a transient error after its retries, and rolls back', async () => {
-    scripts['RetireBatch'] = () => {
+    wf.scripts['RetireBatch'] = () => {
       throw fail('TransientAwsError', 'TerminateInstanceInAutoScalingGroup: ServiceUnavailable');
     };
     const result = await run('exhausted');
@@ -246,10 +189,14 @@ describe('Rollout workflow (synthesized definition)', () => {
   });
 
   it('waits for the old capacity to be back before removing new instances', async () => {
-    scripts['LaunchBatch'] = () => {
+    wf.scripts['LaunchBatch'] = () => {
       throw fail('UnsupportedFleetError', 'group changed shape');
     };
-    scripts['CheckRollbackCapacity'] = (p, n) => ({ ...p['state'].rollback, ready: n === 2, checks: n + 1 });
+    wf.scripts['CheckRollbackCapacity'] = (p, n) => ({
+      ...p['state'].rollback,
+      ready: n === 2,
+      checks: n + 1,
+    });
     const result = await run('slow-rollback');
     expect(result.error).toBe('RolloutRolledBack');
     expect(steps().slice(-5)).toEqual([
@@ -262,23 +209,23 @@ describe('Rollout workflow (synthesized definition)', () => {
   });
 
   it('reports RolloutFailed when the rollback itself fails', async () => {
-    scripts['CheckBatchHealth'] = () => {
+    wf.scripts['CheckBatchHealth'] = () => {
       throw fail('BatchNotHealthyError', 'unhealthy');
     };
-    scripts['FinishRollback'] = () => {
+    wf.scripts['FinishRollback'] = () => {
       throw fail('ValidationError', 'cannot terminate');
     };
     const result = await run('rollback-failed');
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('RolloutFailed');
     expect(reportedOutcomes()).toEqual(['RolloutFailed']);
-    const state = calls.at(-1)!.payload['state'];
+    const state = wf.calls.at(-1)!.payload['state'];
     expect(state.rollbackError.Error).toBe('ValidationError');
     expect(state.error.Error).toBe('BatchNotHealthyError');
   });
 
   it('passes the lock duration (the workflow timeout) to the lock step', async () => {
     await run('lock-seconds');
-    expect(calls[0]!.payload['lockSeconds']).toBe(7200);
+    expect(wf.calls[0]!.payload['lockSeconds']).toBe(7200);
   });
 });

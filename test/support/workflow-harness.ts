@@ -1,0 +1,90 @@
+/**
+ * Runs one synthesized state machine of the CDK app locally (aws-local-stepfunctions behind the
+ * local Step Functions service) with its Lambda tasks bound to scripted step doubles: the
+ * workflow tests check a definition's routing (steps, Retry, Catch, outcomes), not the steps.
+ */
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { LambdaFunctionError } from '../../local/lambda-host';
+import { silentLogger } from '../../local/log';
+import { LocalStepFunctions } from '../../local/stepfunctions';
+import { type LocalModel, resolveTemplate, synthesizeControlPlane } from '../../local/template';
+
+/** A step double: gets the task's payload and how many times the step ran before. */
+export type Script = (payload: Record<string, any>, call: number) => unknown;
+
+export interface Call {
+  readonly handler: string;
+  readonly step: string;
+  readonly payload: Record<string, any>;
+}
+
+/** A failure as Lambda reports it, so Retry and Catch see the name. */
+export const fail = (errorType: string, errorMessage: string) =>
+  new LambdaFunctionError({ errorType, errorMessage, functionName: 'double', requestId: 'r' });
+
+/**
+ * Set up the harness for a test file: the state machine whose logical id contains
+ * `logicalIdPart`, fresh scripts (from `makeScripts`) and an empty call log before each test.
+ */
+export function useWorkflow(logicalIdPart: string, makeScripts: () => Record<string, Script>) {
+  const harness = {
+    model: undefined as unknown as LocalModel,
+    service: undefined as unknown as LocalStepFunctions,
+    stateMachineArn: '',
+    scripts: {} as Record<string, Script>,
+    calls: [] as Call[],
+    /** Start an execution named `name` with `input` and wait for its end. */
+    async run(name: string, input: unknown) {
+      const { executionArn } = harness.service.startExecution({
+        stateMachineArn: harness.stateMachineArn,
+        name,
+        input: JSON.stringify(input),
+      });
+      return harness.service.waitForExecution(executionArn, { timeoutMs: 30_000 });
+    },
+    steps: () => harness.calls.map((c) => c.step),
+  };
+
+  beforeAll(async () => {
+    const { template } = synthesizeControlPlane();
+    harness.model = resolveTemplate(template, { region: 'us-east-1', endpoint: 'http://127.0.0.1:9' });
+    harness.service = await LocalStepFunctions.start({
+      timeScale: 0.001,
+      log: silentLogger,
+      invoker: {
+        resolveFunction: (arn) => harness.model.findFunction(arn),
+        invoke: async (arn, payload) => {
+          const fn = harness.model.findFunction(arn);
+          if (!fn) throw new Error(`unknown function ${arn}`);
+          const p = payload as Record<string, any>;
+          const step = String(p['step']);
+          const count = harness.calls.filter((c) => c.step === step).length;
+          harness.calls.push({ handler: fn.handler, step, payload: p });
+          const script = harness.scripts[step];
+          if (!script) throw fail('ConfigurationError', `no script for ${step}`);
+          return script(p, count);
+        },
+      },
+    });
+    const machine = harness.model.stateMachines.find((m) => m.logicalId.includes(logicalIdPart));
+    if (!machine)
+      throw new Error(`the template has no state machine whose logical id contains ${logicalIdPart}`);
+    harness.service.registerStateMachine({
+      name: machine.name,
+      arn: machine.arn,
+      definition: machine.definitionString,
+    });
+    harness.stateMachineArn = machine.arn;
+  });
+
+  afterAll(async () => {
+    await harness.service?.close();
+  });
+
+  beforeEach(() => {
+    harness.scripts = makeScripts();
+    harness.calls = [];
+  });
+
+  return harness;
+}
