@@ -6,8 +6,12 @@
  *   phoenix setup                                              install the Python side (.venv)
  *   phoenix status [<fleet>] [--json]                          fleets: desired image, instances, rollout
  *   phoenix history <fleet> [--json]                           a fleet's image history, newest first
+ *   phoenix resume <fleet> [--json]                            close the fleet's circuit breaker
+ *   phoenix reconcile [<fleet>] [--dry-run]                     the reconcile sweep, now (prints JSON)
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { reconcileNow } from '../cli/reconcile';
+import { renderResume, resumeFleet } from '../cli/resume';
 import { fleetHistory, fleetStatus, renderHistory, renderStatus } from '../cli/status';
 import { applyTarget, type TargetOptions } from '../cli/target';
 import { classifyFiles } from '../local/classify';
@@ -119,6 +123,61 @@ export function buildProgram(): Command {
     const report = await fleetHistory(fleet, options.limit !== undefined ? { limit: options.limit } : {});
     print(options.json ? JSON.stringify(report, null, 2) : renderHistory(report));
   });
+
+  withTarget(
+    program
+      .command('resume')
+      .description(
+        "Close a fleet's circuit breaker: clear its health flags on the fleet record and report FleetCircuitClosed " +
+          'on the Phoenix bus; replacements proceed again.',
+      )
+      .argument('<fleet>', 'the fleet')
+      .option('--event-bus-name <name>', 'the Phoenix bus (default: $PHOENIX_EVENT_BUS_NAME, then phoenix)'),
+  ).action(async (fleet: string, options: TargetOptions & { json: boolean; eventBusName?: string }) => {
+    applyTarget(options);
+    const report = await resumeFleet(
+      fleet,
+      options.eventBusName !== undefined ? { eventBusName: options.eventBusName } : {},
+    );
+    print(options.json ? JSON.stringify(report, null, 2) : renderResume(report));
+  });
+
+  withTarget(
+    program
+      .command('reconcile')
+      .description(
+        'Run the reconcile sweep now: compare each managed fleet (or the one named) with its desired state, start a Replace ' +
+          'execution for each instance difference (the names of the event path), reclaim dead slots; prints the result as JSON.',
+      )
+      .argument('[fleet]', 'only this fleet')
+      .option(
+        '--replace-state-machine-arn <arn>',
+        'the Replace state machine (default: $PHOENIX_REPLACE_STATE_MACHINE_ARN)',
+      )
+      .option('--event-bus-name <name>', 'the Phoenix bus (default: $PHOENIX_EVENT_BUS_NAME, then phoenix)')
+      .option('--dry-run', 'only report the differences: start nothing, change nothing', false),
+  ).action(
+    async (
+      fleet: string | undefined,
+      options: TargetOptions & {
+        json: boolean;
+        replaceStateMachineArn?: string;
+        eventBusName?: string;
+        dryRun: boolean;
+      },
+    ) => {
+      applyTarget(options);
+      const report = await reconcileNow({
+        ...(fleet !== undefined ? { fleet } : {}),
+        ...(options.replaceStateMachineArn !== undefined
+          ? { replaceStateMachineArn: options.replaceStateMachineArn }
+          : {}),
+        ...(options.eventBusName !== undefined ? { eventBusName: options.eventBusName } : {}),
+        dryRun: options.dryRun,
+      });
+      print(JSON.stringify(report, null, 2));
+    },
+  );
 
   program
     .command('setup')

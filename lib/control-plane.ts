@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Fn, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Aws, Duration, Fn, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -54,6 +54,11 @@ export interface PhoenixControlPlaneProps {
    */
   readonly replacePollInterval?: Duration;
   /**
+   * When the reconcile sweep runs (actual state of every managed fleet against its desired state).
+   * @default events.Schedule.rate(Duration.minutes(5))
+   */
+  readonly reconcileSchedule?: events.Schedule;
+  /**
    * How long function and execution logs are kept.
    * @default logs.RetentionDays.ONE_YEAR
    */
@@ -65,6 +70,12 @@ export interface PhoenixControlPlaneProps {
    * @default ['phoenix-health-']
    */
   readonly healthAlarmPrefixes?: string[];
+  /**
+   * Owners whose images a rollout accepts: 12-digit account ids and the alias `amazon` (images
+   * Amazon publishes). An image of any other owner is rejected before anything is launched.
+   * @default [Aws.ACCOUNT_ID, 'amazon'] - this account's images and Amazon's
+   */
+  readonly allowedImageOwners?: string[];
 }
 
 /**
@@ -90,6 +101,10 @@ export class PhoenixControlPlane extends Construct {
   public readonly replaceFunction: PhoenixFunction;
   /** The Replace workflow (Step Functions Standard): one execution per instance to replace. */
   public readonly replaceWorkflow: ReplaceWorkflow;
+  /** The reconcile sweep (on `reconcileRule`'s schedule). */
+  public readonly reconcileFunction: PhoenixFunction;
+  /** The reconcile sweep's schedule (default bus). */
+  public readonly reconcileRule: events.Rule;
   /** Default bus: an AMI became `available` (the catalog's `AmiAvailableRule`). */
   public readonly amiAvailableRule: events.Rule;
   /** Default bus: a channel parameter `/phoenix/channels/<channel>` was created or updated. */
@@ -115,6 +130,15 @@ export class PhoenixControlPlane extends Construct {
     if (badPrefixes.length > 0) {
       throw new Error(
         `healthAlarmPrefixes must be non-empty and free of commas, got ${JSON.stringify(badPrefixes)}`,
+      );
+    }
+    const allowedImageOwners = props.allowedImageOwners ?? [Aws.ACCOUNT_ID, 'amazon'];
+    const badOwners = allowedImageOwners.filter(
+      (o) => !Token.isUnresolved(o) && o !== 'amazon' && !/^\d{12}$/.test(o),
+    );
+    if (allowedImageOwners.length === 0 || badOwners.length > 0) {
+      throw new Error(
+        `allowedImageOwners must be 12-digit account ids or 'amazon', at least one, got ${JSON.stringify(allowedImageOwners)}`,
       );
     }
     const stack = Stack.of(this);
@@ -147,6 +171,7 @@ export class PhoenixControlPlane extends Construct {
       });
     this.intakeFunction = fn('IntakeFunction', Handlers.intake);
     this.rolloutFleetFunction = fn('RolloutFleetFunction', Handlers.rolloutFleet);
+    this.rolloutFleetFunction.addEnvironment(Env.allowedImageOwners, Fn.join(',', allowedImageOwners));
     this.rolloutRecordFunction = fn('RolloutRecordFunction', Handlers.rolloutRecord);
     this.replaceFunction = fn('ReplaceFunction', Handlers.replace);
 
@@ -175,6 +200,15 @@ export class PhoenixControlPlane extends Construct {
       this.replaceWorkflow.stateMachine.stateMachineArn,
     );
     this.intakeFunction.addEnvironment(Env.healthAlarmPrefixes, healthAlarmPrefixes.join(','));
+    this.reconcileFunction = fn('ReconcileFunction', Handlers.reconcile);
+    this.reconcileFunction.addEnvironment(
+      Env.replaceStateMachineArn,
+      this.replaceWorkflow.stateMachine.stateMachineArn,
+    );
+    this.reconcileFunction.addEnvironment(
+      Env.replaceTimeoutSeconds,
+      String((props.replaceTimeout ?? Duration.hours(1)).toSeconds()),
+    );
     // Phoenix's own API calls (CloudTrail) are never drift.
     this.intakeFunction.addEnvironment(
       Env.ownRoleNames,
@@ -230,7 +264,28 @@ export class PhoenixControlPlane extends Construct {
     this.channelParameterRule = rule('ChannelParameterRule');
     this.publishImageRule = rule('PublishImageRule');
 
+    // ---- Rule: the reconcile sweep's schedule → reconcile ---------------------------------------
+    const reconcileQueue = deadLetterQueue(this, 'ReconcileRuleDeadLetterQueue');
+    Validations.of(reconcileQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter queue of the ReconcileRule target (sweeps EventBridge could not start); a DLQ of a DLQ would only move the problem. An alarm watches it.',
+    });
+    this.reconcileRule = new events.Rule(this, 'ReconcileRule', {
+      description: 'Phoenix reconcile sweep: every managed fleet, actual against desired state',
+      schedule: props.reconcileSchedule ?? events.Schedule.rate(Duration.minutes(5)),
+    });
+    this.reconcileRule.addTarget(
+      new targets.LambdaFunction(this.reconcileFunction, {
+        deadLetterQueue: reconcileQueue,
+        retryAttempts: 2,
+        maxEventAge: Duration.minutes(10),
+      }),
+    );
+    ruleDeadLetterQueues.push(reconcileQueue);
+
     const functions = [
+      this.reconcileFunction,
       this.intakeFunction,
       this.rolloutFleetFunction,
       this.rolloutRecordFunction,
@@ -285,6 +340,19 @@ export class PhoenixControlPlane extends Construct {
       'ec2:DescribeInstances',
       'ec2:DescribeLaunchTemplateVersions',
       'autoscaling:DescribeAutoScalingGroups',
+    ]);
+    // The gating alarms (tag `phoenix:alarms`) are named by fleets at run time.
+    const alarmArns = stack.formatArn({
+      service: 'cloudwatch',
+      resource: 'alarm',
+      resourceName: '*',
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    fleetFn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['cloudwatch:DescribeAlarms'], resources: [alarmArns] }),
+    );
+    acknowledge(fleetFn.role, wildcardResourceFinding(this, alarmArns), [
+      'The alarms that gate a rollout are named by the fleet tag phoenix:alarms at run time, so they cannot be named at synth; read-only, scoped to the alarms of this account and region.',
     ]);
     const launchTemplates = stack.formatArn({
       service: 'ec2',
@@ -403,6 +471,24 @@ export class PhoenixControlPlane extends Construct {
       }),
     );
     this.eventBus.grantPutEventsTo(replaceFn);
+
+    // ---- IAM: reconcile ----------------------------------------------------------------------
+    const reconcileFn = this.reconcileFunction;
+    describePolicy(this, reconcileFn, 'ReconcileDescribePolicy', [
+      'ec2:DescribeInstances',
+      'ec2:DescribeImages',
+      'autoscaling:DescribeAutoScalingGroups',
+    ]);
+    // Fleet records only (desired image, rollout lock, slots to reclaim): never intake's EVENT# items.
+    reconcileFn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        resources: [this.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FLEET#*'] } },
+      }),
+    );
+    this.replaceWorkflow.stateMachine.grantStartExecution(reconcileFn);
+    this.eventBus.grantPutEventsTo(reconcileFn);
 
     // ---- IAM: the state machines (granted by the workflows / Step Functions) ---------------
     const machines = [

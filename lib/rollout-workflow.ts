@@ -14,6 +14,7 @@ const REJECTION_ERRORS = [
   'FleetNotFoundError',
   'UnsupportedFleetError',
   'FleetBusyError',
+  'InvalidFleetSettingError',
 ];
 
 export interface RolloutWorkflowProps extends WorkflowCommonProps {
@@ -144,7 +145,32 @@ export class RolloutWorkflow extends Construct {
     const waitForBatch = new sfn.Wait(this, 'WaitForBatch', { time: sfn.WaitTime.duration(pollInterval) });
     const checkBatchHealth = fleet(FleetSteps.CheckBatchHealth, '$.progress');
     const retireBatch = fleet(FleetSteps.RetireBatch, '$.progress');
-    for (const task of [reconcileLaunchTemplate, launchBatch, checkBatchHealth, retireBatch]) {
+    // The gating alarms (tag `phoenix:alarms`): in ALARM before the start rejects the rollout;
+    // after a batch (and its warm-up) or after the bake, it rolls back.
+    const checkAlarms = (name: string, phase: string) =>
+      step(props.fleetFunction, name, '$.alarmCheck', { phase }, FleetSteps.CheckAlarms);
+    const checkAlarmsBeforeStart = checkAlarms('CheckAlarmsBeforeStart', 'start');
+    checkAlarmsBeforeStart.addCatch(reportRejected, {
+      errors: ['AlarmBreachedError'],
+      resultPath: '$.error',
+    });
+    checkAlarmsBeforeStart.addCatch(reportFailed, { errors: ['States.ALL'], resultPath: '$.error' });
+    const checkAlarmsAfterBatch = checkAlarms('CheckAlarmsAfterBatch', 'batch');
+    const checkAlarmsAfterBake = checkAlarms('CheckAlarmsAfterBake', 'bake');
+    // Warm-up and bake are Wait states (scaled by the local runtime like every Wait), so they run
+    // in the workflow's time, not the step's clock.
+    const warmUp = new sfn.Wait(this, 'WarmUpBatch', {
+      time: sfn.WaitTime.secondsPath('$.fleetState.warmupSeconds'),
+    });
+    const bake = new sfn.Wait(this, 'Bake', { time: sfn.WaitTime.secondsPath('$.fleetState.bakeSeconds') });
+    for (const task of [
+      reconcileLaunchTemplate,
+      launchBatch,
+      checkBatchHealth,
+      checkAlarmsAfterBatch,
+      retireBatch,
+      checkAlarmsAfterBake,
+    ]) {
       rollbackOnFailure(task);
     }
 
@@ -156,7 +182,8 @@ export class RolloutWorkflow extends Construct {
       new sfn.Choice(this, 'FleetAlreadyOnImage?')
         .when(sfn.Condition.booleanEquals('$.fleetState.upToDate', true), commit)
         .otherwise(
-          reconcileLaunchTemplate
+          checkAlarmsBeforeStart
+            .next(reconcileLaunchTemplate)
             .next(launchBatch)
             .next(waitForBatch)
             .next(checkBatchHealth)
@@ -164,11 +191,14 @@ export class RolloutWorkflow extends Construct {
               new sfn.Choice(this, 'BatchHealthy?')
                 .when(
                   sfn.Condition.booleanEquals('$.progress.ready', true),
-                  retireBatch.next(
-                    new sfn.Choice(this, 'OldInstancesLeft?')
-                      .when(sfn.Condition.numberGreaterThan('$.progress.remainingOld', 0), launchBatch)
-                      .otherwise(commit),
-                  ),
+                  warmUp
+                    .next(checkAlarmsAfterBatch)
+                    .next(retireBatch)
+                    .next(
+                      new sfn.Choice(this, 'OldInstancesLeft?')
+                        .when(sfn.Condition.numberGreaterThan('$.progress.remainingOld', 0), launchBatch)
+                        .otherwise(bake.next(checkAlarmsAfterBake).next(commit)),
+                    ),
                 )
                 .otherwise(waitForBatch),
             ),

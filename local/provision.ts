@@ -202,7 +202,9 @@ export async function provision(
           });
         }
       }
-      if (targets.length > 0) {
+      // A schedule-only rule: the emulator never fires schedules (the router does, into the rule's
+      // queue), and it would route every event of the bus to a rule without a pattern.
+      if (targets.length > 0 && !(rule.scheduleExpression !== undefined && rule.eventPattern === undefined)) {
         const result = await events.send(
           new PutTargetsCommand({ Rule: rule.name, EventBusName: rule.eventBusName, Targets: targets }),
         );

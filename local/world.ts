@@ -10,6 +10,13 @@ import {
   DescribeAutoScalingGroupsCommand,
 } from '@aws-sdk/client-auto-scaling';
 import {
+  CloudWatchClient,
+  PutMetricAlarmCommand,
+  SetAlarmStateCommand,
+  type StateValue,
+} from '@aws-sdk/client-cloudwatch';
+import {
+  CopyImageCommand,
   CreateLaunchTemplateCommand,
   CreateTagsCommand,
   DescribeImagesCommand,
@@ -55,7 +62,25 @@ export function worldClients(options: WorldOptions) {
     autoScaling: new AutoScalingClient(config),
     eventBridge: new EventBridgeClient(config),
     ssm: new SSMClient(config),
+    cloudWatch: new CloudWatchClient(config),
   };
+}
+
+/**
+ * EC2 reports an image's CreationDate to the second, and a rollout accepts only an image newer than
+ * the fleet's: two images registered one after the other get distinct seconds (the second waits
+ * until the second in which the previous registration was answered is over).
+ */
+let lastImageSecond = 0;
+async function nextImageSecond(): Promise<void> {
+  for (;;) {
+    const now = Date.now();
+    if (Math.floor(now / 1000) > lastImageSecond) return;
+    await new Promise((resolve) => setTimeout(resolve, 1000 - (now % 1000) + 5));
+  }
+}
+function imageRegistered(): void {
+  lastImageSecond = Math.floor(Date.now() / 1000);
 }
 
 export class World {
@@ -65,8 +90,38 @@ export class World {
     this.clients = worldClients(options);
   }
 
-  /** Register a new AMI (available at once in the emulator), optionally tagged into a channel. */
-  async registerImage(name: string, channel?: string): Promise<string> {
+  /**
+   * Register a new AMI (available at once in the emulator), optionally tagged into a channel. The
+   * emulator's RegisterImage records no architecture; with `architecture`, the image is instead a
+   * copy (CopyImage, owned by this account) of one of the emulator's Amazon images of that
+   * architecture (hvm), which does report it.
+   */
+  async registerImage(
+    name: string,
+    channel?: string,
+    options: { architecture?: 'x86_64' | 'arm64' } = {},
+  ): Promise<string> {
+    await nextImageSecond();
+    if (options.architecture !== undefined) {
+      const sources = await this.clients.ec2.send(
+        new DescribeImagesCommand({
+          Owners: ['amazon'],
+          Filters: [
+            { Name: 'architecture', Values: [options.architecture] },
+            { Name: 'virtualization-type', Values: ['hvm'] },
+          ],
+        }),
+      );
+      const source = sources.Images?.find((i) => i.ImageId)?.ImageId;
+      if (!source)
+        throw new Error(`the emulator has no Amazon image of architecture ${options.architecture}`);
+      const copy = await this.clients.ec2.send(
+        new CopyImageCommand({ Name: name, SourceImageId: source, SourceRegion: this.options.region }),
+      );
+      imageRegistered();
+      if (channel !== undefined) await this.tagImage(copy.ImageId!, channel);
+      return copy.ImageId!;
+    }
     const result = await this.clients.ec2.send(
       new RegisterImageCommand({
         Name: name,
@@ -76,6 +131,7 @@ export class World {
         BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { VolumeSize: 8, Encrypted: true } }],
       }),
     );
+    imageRegistered();
     const imageId = result.ImageId!;
     if (channel !== undefined) await this.tagImage(imageId, channel);
     return imageId;
@@ -99,6 +155,8 @@ export class World {
     channel?: string;
     /** Default `<fleet>-asg`; its launch template is `<fleet>-lt` (or `<groupName>-lt` when named). */
     groupName?: string;
+    /** More group tags, e.g. the fleet settings (`phoenix:max-surge`…). */
+    tags?: Record<string, string>;
   }): Promise<string> {
     const groupName = args.groupName ?? `${args.fleet}-asg`;
     const lt = await this.clients.ec2.send(
@@ -113,6 +171,7 @@ export class World {
     );
     const tags: { Key: string; Value: string }[] = [{ Key: Tags.fleet, Value: args.fleet }];
     if (args.channel !== undefined) tags.push({ Key: Tags.channel, Value: args.channel });
+    for (const [Key, Value] of Object.entries(args.tags ?? {})) tags.push({ Key, Value });
     await this.clients.autoScaling.send(
       new CreateAutoScalingGroupCommand({
         AutoScalingGroupName: groupName,
@@ -267,6 +326,29 @@ export class World {
         operation: (result.Version ?? 1) > 1 ? 'Update' : 'Create',
       }),
     });
+  }
+
+  /** A CloudWatch metric alarm (state INSUFFICIENT_DATA until set), e.g. one that gates rollouts. */
+  async createAlarm(name: string): Promise<void> {
+    await this.clients.cloudWatch.send(
+      new PutMetricAlarmCommand({
+        AlarmName: name,
+        Namespace: 'Phoenix/Test',
+        MetricName: 'Errors',
+        Statistic: 'Sum',
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      }),
+    );
+  }
+
+  /** Set an alarm's state as CloudWatch would on a breach (SetAlarmState). */
+  async setAlarmState(name: string, state: StateValue): Promise<void> {
+    await this.clients.cloudWatch.send(
+      new SetAlarmStateCommand({ AlarmName: name, StateValue: state, StateReason: 'set by a test' }),
+    );
   }
 
   /** Put any event as given (for tests of what Phoenix does with bad input). */

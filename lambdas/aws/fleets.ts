@@ -181,6 +181,11 @@ export interface ImageFacts {
   readonly state: string;
   readonly name?: string;
   readonly creationDate?: string;
+  readonly ownerId?: string;
+  readonly ownerAlias?: string;
+  readonly architecture?: string;
+  readonly virtualizationType?: string;
+  readonly deprecationTime?: string;
   readonly tags: Record<string, string>;
 }
 
@@ -199,6 +204,11 @@ export async function describeImage(imageId: string): Promise<ImageFacts | undef
       state: image.State ?? 'unknown',
       ...(image.Name !== undefined ? { name: image.Name } : {}),
       ...(image.CreationDate !== undefined ? { creationDate: image.CreationDate } : {}),
+      ...(image.OwnerId !== undefined ? { ownerId: image.OwnerId } : {}),
+      ...(image.ImageOwnerAlias !== undefined ? { ownerAlias: image.ImageOwnerAlias } : {}),
+      ...(image.Architecture !== undefined ? { architecture: image.Architecture } : {}),
+      ...(image.VirtualizationType !== undefined ? { virtualizationType: image.VirtualizationType } : {}),
+      ...(image.DeprecationTime !== undefined ? { deprecationTime: image.DeprecationTime } : {}),
       tags,
     };
   } catch (error) {

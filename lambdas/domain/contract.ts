@@ -17,6 +17,10 @@ export const Tags = {
   disruptionBudget: 'phoenix:disruption-budget',
   /** On an instance: Phoenix will replace it, and why (the replacement's cause). */
   tainted: 'phoenix:tainted',
+  /** On an Auto Scaling group: the circuit breaker's threshold, a percent of the fleet (`N%`, default 30%). */
+  circuitThreshold: 'phoenix:circuit-threshold',
+  /** On an Auto Scaling group: the circuit breaker's window in seconds (default 600). */
+  circuitWindowSeconds: 'phoenix:circuit-window-seconds',
 } as const;
 
 /** SSM parameters `/phoenix/channels/<channel>` (data type `aws:ec2:image`) name a channel's golden image. */
@@ -49,6 +53,16 @@ export const DetailTypes = {
   InstanceReplaced: 'InstanceReplaced',
   /** A replacement failed (its slot was released). */
   ReplacementFailed: 'ReplacementFailed',
+  /** Too much of a fleet was flagged for health replacement within the window: replacing stops (once per opening). */
+  FleetCircuitOpen: 'FleetCircuitOpen',
+  /** The circuit breaker closed (the window cleared, or an operator resumed the fleet): replacing resumes. */
+  FleetCircuitClosed: 'FleetCircuitClosed',
+  /** A `phoenix:circuit-*` tag has an invalid value: the default applies. */
+  CircuitBreakerInvalid: 'CircuitBreakerInvalid',
+  /** A fleet's desired image no longer exists (deregistered): the fleet cannot scale out (reconcile sweep). */
+  DesiredImageMissing: 'DesiredImageMissing',
+  /** A reconcile sweep ended: `{fleets, instances, differences, started, apiCalls}`. */
+  ReconcileCompleted: 'ReconcileCompleted',
 } as const;
 
 /**
@@ -65,6 +79,10 @@ export const Env = {
   healthAlarmPrefixes: 'PHOENIX_HEALTH_ALARM_PREFIXES',
   /** Comma-separated IAM role names of Phoenix's own functions and workflows (intake). */
   ownRoleNames: 'PHOENIX_OWN_ROLE_NAMES',
+  /** The Replace workflow's timeout in seconds: a slot held longer is reclaimed (reconcile). */
+  replaceTimeoutSeconds: 'PHOENIX_REPLACE_TIMEOUT_SECONDS',
+  /** Comma-separated account ids (and `amazon`) whose images a rollout accepts (rollout-fleet). */
+  allowedImageOwners: 'PHOENIX_ALLOWED_IMAGE_OWNERS',
 } as const;
 
 /**
@@ -77,6 +95,7 @@ export const Handlers = {
   rolloutFleet: 'rollout-fleet',
   rolloutRecord: 'rollout-record',
   replace: 'replace',
+  reconcile: 'reconcile',
 } as const;
 export type HandlerName = (typeof Handlers)[keyof typeof Handlers];
 

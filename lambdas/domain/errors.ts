@@ -39,6 +39,11 @@ export class BatchNotHealthyError extends PhoenixError {
   override readonly name = 'BatchNotHealthyError';
 }
 
+/** A CloudWatch alarm that gates the fleet's rollouts (tag `phoenix:alarms`) is in ALARM. */
+export class AlarmBreachedError extends PhoenixError {
+  override readonly name = 'AlarmBreachedError';
+}
+
 /** A rollback could not restore the previous image's healthy capacity in time. */
 export class RollbackStalledError extends PhoenixError {
   override readonly name = 'RollbackStalledError';

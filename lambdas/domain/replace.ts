@@ -24,6 +24,9 @@ export interface ResolvedInstance {
   /** The group's instances when the replacement began: a new one is any other. */
   readonly originalInstanceIds?: readonly string[];
   readonly budget?: number;
+  /** The circuit breaker's settings (from the group's tags, see domain/circuit.ts). */
+  readonly circuitThresholdPercent?: number;
+  readonly circuitWindowSeconds?: number;
 }
 
 /** What AcquireReplacementSlot returns (`$.slot`). */
@@ -36,6 +39,8 @@ export interface SlotState {
   readonly budget?: number;
   /** Set when the replacement is left to someone else (the slot is released): why. */
   readonly skip?: string;
+  /** The fleet's circuit breaker is open: the replacement was skipped. */
+  readonly circuitOpen?: boolean;
 }
 
 /** What ReplaceInstance returns (`$.replacement`). */

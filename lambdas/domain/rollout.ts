@@ -27,8 +27,19 @@ export interface FleetState {
   readonly desiredCapacity: number;
   readonly minSize: number;
   readonly maxSize: number;
-  /** New instances launched per batch (surge). */
+  /** New instances launched per batch (surge: tag `phoenix:max-surge`). */
   readonly batchSize: number;
+  /**
+   * The floor of serving instances (all images) while rolling: `phoenix:min-healthy-percent` of
+   * desired capacity, rounded up. A batch counts as ready only when the fleet serves at least this many.
+   */
+  readonly minHealthy: number;
+  /** A Wait after a batch is InService and healthy, before its check and retirement (`phoenix:warmup-seconds`). */
+  readonly warmupSeconds: number;
+  /** A Wait after the last batch, before the final alarm check and the commit (`phoenix:bake-seconds`). */
+  readonly bakeSeconds: number;
+  /** CloudWatch alarm names that gate the rollout (`phoenix:alarms`). */
+  readonly alarms: readonly string[];
   /** How many health checks a batch (or a rollback) gets before it counts as failed. */
   readonly maxChecks: number;
   /** The launch template already launches the image and every instance runs it: nothing to roll. */

@@ -11,6 +11,8 @@ export const FleetSteps = {
   LaunchBatch: 'LaunchBatch',
   CheckBatchHealth: 'CheckBatchHealth',
   RetireBatch: 'RetireBatch',
+  /** Are the fleet's gating alarms (tag `phoenix:alarms`) OK? Before the start, after each batch, after the bake. */
+  CheckAlarms: 'CheckAlarms',
   StartRollback: 'StartRollback',
   CheckRollbackCapacity: 'CheckRollbackCapacity',
   FinishRollback: 'FinishRollback',

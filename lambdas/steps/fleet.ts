@@ -4,6 +4,7 @@
  */
 import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
 import {
+  AlarmBreachedError,
   BatchNotHealthyError,
   ConfigurationError,
   FleetNotFoundError,
@@ -11,9 +12,10 @@ import {
   RollbackStalledError,
   UnsupportedFleetError,
 } from '../domain/errors';
+import { minHealthyCount, parseFleetSettings, surgeSize } from '../domain/fleet-settings';
 import { isAmiId } from '../domain/ids';
+import { imageViolation, parseAllowedOwners } from '../domain/image-policy';
 import {
-  batchSize,
   type FleetState,
   instancesToRetire,
   type Progress,
@@ -34,12 +36,17 @@ import {
   setDesiredCapacity,
   updateGroup,
 } from '../aws/fleets';
+import { alarmStates } from '../aws/alarms';
+import { Env } from '../domain/contract';
+import { requireEnv } from '../aws/errors';
 
 export interface FleetStepRequest {
   readonly step: FleetStep;
   readonly execution: string;
   readonly state: WorkflowState;
   readonly maxChecks?: number;
+  /** CheckAlarms: when the check runs (`start` rejects, `batch` and `bake` roll back). */
+  readonly phase?: 'start' | 'batch' | 'bake';
 }
 
 function requireFleetState(state: WorkflowState): FleetState {
@@ -82,16 +89,28 @@ export async function validateImage(request: FleetStepRequest): Promise<FleetSta
   }
   const group = groups[0]!.group;
   const lt = launchTemplateOf(group);
+  // An invalid tag value throws InvalidFleetSettingError (naming tag and value): rejected.
+  const tags: Record<string, string> = {};
+  for (const t of group.Tags ?? []) if (t.Key !== undefined) tags[t.Key] = t.Value ?? '';
+  const settings = parseFleetSettings(tags);
 
   if (!isAmiId(imageId)) throw new ImageRejectedError(`${JSON.stringify(imageId)} is not a valid AMI id`);
   const image = await describeImage(imageId);
   if (!image)
     throw new ImageRejectedError(`image ${imageId} does not exist (or is not visible to this account)`);
-  if (image.state !== 'available') {
-    throw new ImageRejectedError(`image ${imageId} is ${image.state}, not available`);
-  }
 
   const current = await describeLaunchTemplateVersion(lt.id, lt.version);
+  const currentImage =
+    current.imageId !== undefined && current.imageId !== imageId
+      ? await describeImage(current.imageId)
+      : undefined;
+  const violation = imageViolation({
+    image,
+    ...(currentImage ? { current: currentImage } : {}),
+    allowedOwners: parseAllowedOwners(requireEnv(Env.allowedImageOwners)),
+    now: new Date(),
+  });
+  if (violation !== undefined) throw new ImageRejectedError(violation);
   const instances = await fleetInstances(group);
   const { present, onImage } = splitByImage(instances, imageId);
   const desired = group.DesiredCapacity ?? 0;
@@ -107,7 +126,11 @@ export async function validateImage(request: FleetStepRequest): Promise<FleetSta
     desiredCapacity: desired,
     minSize: group.MinSize ?? 0,
     maxSize: group.MaxSize ?? desired,
-    batchSize: batchSize(desired),
+    batchSize: surgeSize(settings.maxSurge, desired),
+    minHealthy: minHealthyCount(settings.minHealthyPercent, desired),
+    warmupSeconds: settings.warmupSeconds,
+    bakeSeconds: settings.bakeSeconds,
+    alarms: settings.alarms,
     maxChecks,
     upToDate,
   };
@@ -160,8 +183,10 @@ export async function checkBatchHealth(request: FleetStepRequest): Promise<Progr
   const progress = request.state.progress;
   if (!progress) throw new ConfigurationError('workflow state has no progress: LaunchBatch did not run');
   const group = await rereadGroup(fs);
-  const { servingOnImage } = splitByImage(await fleetInstances(group), request.state.imageId);
-  const ready = servingOnImage.length >= progress.expectedNew;
+  const { servingOnImage, servingOthers } = splitByImage(await fleetInstances(group), request.state.imageId);
+  const ready =
+    servingOnImage.length >= progress.expectedNew &&
+    servingOnImage.length + servingOthers.length >= (fs.minHealthy ?? 0);
   const checks = progress.checks + 1;
   if (!ready && checks >= fs.maxChecks) {
     throw new BatchNotHealthyError(
@@ -169,6 +194,33 @@ export async function checkBatchHealth(request: FleetStepRequest): Promise<Progr
     );
   }
   return { ...progress, ready, checks };
+}
+
+/**
+ * Are the fleet's gating alarms OK? Any in ALARM throws AlarmBreachedError naming it: before the
+ * start the rollout is rejected, after a batch or the bake it rolls back. An alarm that does not
+ * exist counts as in ALARM (a gate that cannot be read does not open).
+ */
+export async function checkAlarms(request: FleetStepRequest): Promise<{ checked: number }> {
+  const fs = requireFleetState(request.state);
+  const names = fs.alarms ?? [];
+  if (names.length === 0) return { checked: 0 };
+  const states = await alarmStates(names);
+  const missing = names.filter((n) => !states.has(n));
+  const inAlarm = names.filter((n) => states.get(n) === 'ALARM');
+  const when =
+    request.phase === 'bake'
+      ? 'after the bake'
+      : request.phase === 'batch'
+        ? 'after a batch'
+        : 'before the start';
+  if (inAlarm.length > 0) {
+    throw new AlarmBreachedError(`alarm ${inAlarm.join(', ')} is in ALARM ${when}`);
+  }
+  if (missing.length > 0) {
+    throw new AlarmBreachedError(`alarm ${missing.join(', ')} (tag phoenix:alarms) does not exist`);
+  }
+  return { checked: names.length };
 }
 
 /** Retire the surplus of old instances (oldest first), back to the original capacity. */
@@ -249,6 +301,7 @@ const steps: Record<FleetStep, (request: FleetStepRequest) => Promise<unknown>> 
   [FleetSteps.LaunchBatch]: launchBatch,
   [FleetSteps.CheckBatchHealth]: checkBatchHealth,
   [FleetSteps.RetireBatch]: retireBatch,
+  [FleetSteps.CheckAlarms]: checkAlarms,
   [FleetSteps.StartRollback]: startRollback,
   [FleetSteps.CheckRollbackCapacity]: checkRollbackCapacity,
   [FleetSteps.FinishRollback]: finishRollback,

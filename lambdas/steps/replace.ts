@@ -26,6 +26,16 @@ import {
   terminateInstance,
 } from '../aws/fleets';
 import { acquireSlot, putOutcome, releaseSlot } from '../aws/store';
+import { updateCircuit } from '../aws/circuit';
+import {
+  CIRCUIT_CAUSES,
+  circuitLimit,
+  circuitSettings,
+  circuitSkipReason,
+  DEFAULT_CIRCUIT_THRESHOLD_PERCENT,
+  DEFAULT_CIRCUIT_WINDOW_SECONDS,
+  evaluateCircuit,
+} from '../domain/circuit';
 
 export interface ReplaceStepRequest {
   readonly step: ReplaceStep;
@@ -93,6 +103,20 @@ export async function resolveInstance(request: ReplaceStepRequest): Promise<Reso
       execution: request.execution,
     });
   }
+  const circuit = circuitSettings(
+    { tag: Tags.circuitThreshold, value: tagValue(group, Tags.circuitThreshold) },
+    { tag: Tags.circuitWindowSeconds, value: tagValue(group, Tags.circuitWindowSeconds) },
+  );
+  for (const bad of circuit.invalid) {
+    await putOutcome(DetailTypes.CircuitBreakerInvalid, {
+      fleet,
+      groupName: group.AutoScalingGroupName,
+      ...bad,
+      thresholdPercent: circuit.thresholdPercent,
+      windowSeconds: circuit.windowSeconds,
+      execution: request.execution,
+    });
+  }
   return {
     groupName: group.AutoScalingGroupName!,
     ...(self.imageId !== undefined ? { imageId: self.imageId } : {}),
@@ -100,6 +124,8 @@ export async function resolveInstance(request: ReplaceStepRequest): Promise<Reso
     maxSize: group.MaxSize ?? desired,
     originalInstanceIds: instances.map((i) => i.instanceId),
     budget,
+    circuitThresholdPercent: circuit.thresholdPercent,
+    circuitWindowSeconds: circuit.windowSeconds,
   };
 }
 
@@ -119,6 +145,17 @@ export async function acquireReplacementSlot(request: ReplaceStepRequest): Promi
   const previous = request.state.slot;
   const attempts = (previous?.attempts ?? 0) + 1;
   const now = replaceClock.now();
+  const circuit = await checkCircuit(request, resolved, now);
+  if (circuit !== undefined) {
+    return {
+      acquired: false,
+      deferred: previous?.deferred ?? false,
+      attempts,
+      budget: resolved.budget,
+      circuitOpen: true,
+      skip: circuit,
+    };
+  }
   const result = await acquireSlot({
     fleet,
     instanceId,
@@ -159,6 +196,56 @@ export async function acquireReplacementSlot(request: ReplaceStepRequest): Promi
     inFlight: result.inFlight,
     budget: resolved.budget,
   };
+}
+
+/**
+ * The fleet's circuit breaker, before each attempt at a slot: a health replacement flags its
+ * instance on the fleet record (once); then, if the circuit is open (or this flag opened it), the
+ * replacement is skipped (why returned). The decision that opens the circuit reports
+ * `FleetCircuitOpen` with the evidence, the one that finds the window cleared `FleetCircuitClosed`.
+ */
+async function checkCircuit(
+  request: ReplaceStepRequest,
+  resolved: ResolvedInstance,
+  now: Date,
+): Promise<string | undefined> {
+  const { fleet, instanceId, cause } = request.state;
+  const settings = {
+    thresholdPercent: resolved.circuitThresholdPercent ?? DEFAULT_CIRCUIT_THRESHOLD_PERCENT,
+    windowSeconds: resolved.circuitWindowSeconds ?? DEFAULT_CIRCUIT_WINDOW_SECONDS,
+  };
+  const limit = circuitLimit(resolved.desiredCapacity ?? 0, settings.thresholdPercent);
+  const flag = CIRCUIT_CAUSES.has(cause) && request.state.slot === undefined;
+  const decision = await updateCircuit(fleet, now, (state) => {
+    const d = evaluateCircuit(
+      state,
+      now,
+      { windowSeconds: settings.windowSeconds, limit },
+      flag ? { instanceId, cause, at: now.toISOString() } : undefined,
+    );
+    const changed = JSON.stringify(d.state) !== JSON.stringify(state ?? { flags: [] });
+    return { state: d.state, write: changed && (flag || d.opened || d.closed), result: d };
+  });
+  if (decision.opened) {
+    await putOutcome(DetailTypes.FleetCircuitOpen, {
+      fleet,
+      reason: `${decision.evidence.length} instance(s) of fleet ${fleet} flagged for health replacement within ${settings.windowSeconds} s, more than ${limit} (${settings.thresholdPercent}% of ${resolved.desiredCapacity ?? 0}): likely systemic; replacing stops`,
+      instances: decision.evidence.map((f) => f.instanceId),
+      causes: decision.evidence.map((f) => ({ instanceId: f.instanceId, cause: f.cause, at: f.at })),
+      windowSeconds: settings.windowSeconds,
+      thresholdPercent: settings.thresholdPercent,
+      limit,
+      openedAt: decision.state.openedAt,
+      execution: request.execution,
+    });
+  } else if (decision.closed) {
+    await putOutcome(DetailTypes.FleetCircuitClosed, {
+      fleet,
+      reason: `no instance of fleet ${fleet} flagged for health replacement within ${settings.windowSeconds} s: the window cleared`,
+      execution: request.execution,
+    });
+  }
+  return decision.open ? circuitSkipReason(fleet, decision, settings) : undefined;
 }
 
 const isNew = (original: readonly string[]) => (i: FleetInstance) => !original.includes(i.instanceId);

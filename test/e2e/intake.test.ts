@@ -26,6 +26,8 @@ beforeAll(async () => {
     emulatorEndpoint: endpoint,
     region: REGION,
     timeScale: 0.01,
+    // No reconcile sweeps here (test/e2e/reconcile.test.ts has them): only what the test causes.
+    fireSchedules: false,
     log: silentLogger,
   });
   world = new World({ endpoint, region: REGION });

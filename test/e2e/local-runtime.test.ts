@@ -21,6 +21,8 @@ beforeAll(async () => {
   runtime = await startLocalRuntime({
     emulatorEndpoint: emulator.endpoint,
     timeScale: 0.01,
+    // No reconcile sweeps here (test/e2e/reconcile.test.ts has them): only what the test causes.
+    fireSchedules: false,
     log: silentLogger,
   });
   events = new EventBridgeClient(emulator.clientConfig());

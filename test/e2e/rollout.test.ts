@@ -29,6 +29,8 @@ beforeAll(async () => {
     emulatorEndpoint: endpoint,
     region: REGION,
     timeScale: 0.01,
+    // No reconcile sweeps here (test/e2e/reconcile.test.ts has them): only what the test causes.
+    fireSchedules: false,
     log: silentLogger,
   });
   world = new World({ endpoint, region: REGION });
@@ -136,6 +138,73 @@ describe('a published image rolls the fleet', () => {
     await world.publishImage(busName, imageB);
     expect((await ended).status).toBe('SUCCEEDED');
     expect((await inService(groupName)).every((i) => i.imageId === imageB)).toBe(true);
+  });
+});
+
+describe('gates', () => {
+  it('a gating alarm that goes to ALARM during the rollout rolls it back: the fleet ends on the old image, at capacity', async () => {
+    const fleet = 'gated';
+    const alarm = 'gated-5xx';
+    await world.createAlarm(alarm);
+    const imageA = await world.registerImage(`${fleet}-a`, fleet);
+    const groupName = await world.createFleet({
+      fleet,
+      imageId: imageA,
+      size: 4,
+      // Warm-up and bake are Wait states, scaled by the runtime's time scale (0.01: 3 s of bake).
+      tags: { 'phoenix:alarms': alarm, 'phoenix:max-surge': '2', 'phoenix:bake-seconds': '300' },
+    });
+    const imageB = await world.registerImage(`${fleet}-b`, fleet);
+    const ended = executionEnd(fleet);
+    await world.publishImage(busName, imageB);
+
+    // Once the first new instance serves, the alarm fires.
+    for (let i = 0; ; i++) {
+      const running = await inService(groupName);
+      if (running.some((r) => r.imageId === imageB)) break;
+      expect(i).toBeLessThan(200);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await world.setAlarmState(alarm, 'ALARM');
+
+    const execution = await ended;
+    expect(execution.status).toBe('FAILED');
+    expect(execution.error).toBe('RolloutRolledBack');
+    const rolledBack = await outcomes.waitFor(
+      (e) => e.detailType === DetailTypes.RolloutRolledBack && e.detail['fleet'] === fleet,
+    );
+    expect(rolledBack.detail['reason']).toContain(`alarm ${alarm} is in ALARM`);
+    expect(['CheckAlarmsAfterBatch', 'CheckAlarmsAfterBake']).toContain(rolledBack.detail['step']);
+
+    const view = await world.viewFleet(groupName);
+    expect(view.desiredCapacity).toBe(4);
+    const running = view.instances.filter((i) => i.lifecycleState === 'InService');
+    expect(running.map((i) => i.imageId)).toEqual(Array(4).fill(imageA));
+    expect((await readFleetRecord(fleet))?.activeRollout).toBeUndefined();
+  });
+
+  it('a gating alarm already in ALARM rejects the rollout before anything changes', async () => {
+    const fleet = 'held';
+    await world.createAlarm('held-5xx');
+    await world.setAlarmState('held-5xx', 'ALARM');
+    const imageA = await world.registerImage(`${fleet}-a`, fleet);
+    const groupName = await world.createFleet({
+      fleet,
+      imageId: imageA,
+      size: 2,
+      tags: { 'phoenix:alarms': 'held-5xx' },
+    });
+    const imageB = await world.registerImage(`${fleet}-b`, fleet);
+    const before = await world.viewFleet(groupName);
+    const ended = executionEnd(fleet);
+    await world.publishImage(busName, imageB);
+    const execution = await ended;
+    expect(execution.error).toBe('RolloutRejected');
+    const rejected = await outcomes.waitFor(
+      (e) => e.detailType === DetailTypes.RolloutRejected && e.detail['fleet'] === fleet,
+    );
+    expect(rejected.detail['reason']).toContain('alarm held-5xx is in ALARM before the start');
+    expect(await world.viewFleet(groupName)).toEqual(before);
   });
 });
 

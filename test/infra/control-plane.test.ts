@@ -74,8 +74,9 @@ describe('event rules', () => {
   it('creates exactly one rule per entry of the event-source catalog, with the entry as construct id', () => {
     expect(Object.keys(cp().rules).sort()).toEqual(EVENT_SOURCES.map((s) => s.ruleId).sort());
     for (const [ruleId, rule] of Object.entries(cp().rules)) expect(rule.node.id).toBe(ruleId);
+    // … and the reconcile sweep's schedule (test/infra/reconcile.test.ts).
     expect(Object.keys(phoenix.template.findResources('AWS::Events::Rule'))).toHaveLength(
-      EVENT_SOURCES.length,
+      EVENT_SOURCES.length + 1,
     );
   });
 
@@ -278,7 +279,11 @@ describe('functions', () => {
         ],
       },
     });
-    expect(variables(Handlers.rolloutFleet)).toStrictEqual(common);
+    // The image owners a rollout accepts: by default this account's images and Amazon's.
+    expect(variables(Handlers.rolloutFleet)).toStrictEqual({
+      ...common,
+      [Env.allowedImageOwners]: { 'Fn::Join': [',', [{ Ref: 'AWS::AccountId' }, 'amazon']] },
+    });
     expect(variables(Handlers.rolloutRecord)).toStrictEqual(common);
     expect(variables(Handlers.replace)).toStrictEqual(common);
   });

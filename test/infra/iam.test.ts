@@ -49,6 +49,20 @@ describe('IAM', () => {
     expect(JSON.stringify(phoenix.template.toJSON())).not.toMatch(/arn:aws(-[a-z]+)*:/);
   });
 
+  it('lets only rollout-fleet read alarms, and only the alarms of this account and region', () => {
+    const cp = phoenix.stack.controlPlane;
+    const found = granting(cp.rolloutFleetFunction, 'cloudwatch:DescribeAlarms');
+    expect(found).toHaveLength(1);
+    const resource = JSON.stringify(found[0]!.Resource);
+    expect(resource).toContain(':cloudwatch:');
+    expect(resource).toContain('AWS::Region');
+    expect(resource).toContain('AWS::AccountId');
+    expect(resource).toContain(':alarm:*');
+    for (const other of [cp.intakeFunction, cp.rolloutRecordFunction, cp.replaceFunction]) {
+      expect(granting(other, 'cloudwatch:DescribeAlarms')).toEqual([]);
+    }
+  });
+
   it('lets rollout-fleet change only Auto Scaling groups tagged as managed', () => {
     const fleet = phoenix.stack.controlPlane.rolloutFleetFunction;
     for (const action of AUTOSCALING_MUTATIONS) {

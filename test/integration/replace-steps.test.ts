@@ -170,8 +170,9 @@ describe('Replace steps against the emulator', () => {
     const { fleet, groupName, instances } = await fleetOf(3);
     await world.tagGroup(groupName, Tags.disruptionBudget, '1');
     const [a, b] = [instances[0]!, instances[1]!];
-    let sa = input(fleet, a);
-    let sb = input(fleet, b);
+    // Not health: two of three flagged for health would open the circuit breaker (test/integration/circuit.test.ts).
+    let sa = input(fleet, a, 'drift');
+    let sb = input(fleet, b, 'drift');
     sa = { ...sa, instance: await run<ResolvedInstance>(ReplaceSteps.ResolveInstance, 'exec-a', sa) };
     sb = { ...sb, instance: await run<ResolvedInstance>(ReplaceSteps.ResolveInstance, 'exec-b', sb) };
     expect(sa.instance?.budget).toBe(1);

@@ -4,11 +4,15 @@
  */
 import {
   DeregisterImageCommand,
+  DescribeImagesCommand,
   DescribeLaunchTemplateVersionsCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { InvalidFleetSettingError } from '../../lambdas/domain/fleet-settings';
+import { Env } from '../../lambdas/domain/contract';
 import {
+  AlarmBreachedError,
   FleetBusyError,
   FleetNotFoundError,
   ImageRejectedError,
@@ -46,11 +50,20 @@ interface Setup {
   state: WorkflowState;
 }
 
-async function setup(size = 4): Promise<Setup> {
+async function setup(
+  size = 4,
+  options: { tags?: Record<string, string>; architectures?: ['x86_64' | 'arm64', 'x86_64' | 'arm64'] } = {},
+): Promise<Setup> {
   const fleet = `fleet${++fleetCounter}`;
-  const imageA = await world.registerImage(`${fleet}-a`, fleet);
-  const imageB = await world.registerImage(`${fleet}-b`, fleet);
-  const groupName = await world.createFleet({ fleet, imageId: imageA, size });
+  const [archA, archB] = options.architectures ?? [];
+  const imageA = await world.registerImage(`${fleet}-a`, fleet, archA ? { architecture: archA } : {});
+  const imageB = await world.registerImage(`${fleet}-b`, fleet, archB ? { architecture: archB } : {});
+  const groupName = await world.createFleet({
+    fleet,
+    imageId: imageA,
+    size,
+    ...(options.tags ? { tags: options.tags } : {}),
+  });
   const state: WorkflowState = {
     fleet,
     imageId: imageB,
@@ -150,6 +163,118 @@ describe('ValidateImage', () => {
     await expect(attempt).rejects.toThrow(
       new RegExp(`${s.groupName}.*${s.fleet}-second|${s.fleet}-second.*${s.groupName}`),
     );
+  });
+});
+
+describe('image policy and fleet settings', () => {
+  /** Nothing was launched or changed: the group is as setup() made it. */
+  async function untouched(s: Setup, size = 4) {
+    const view = await world.viewFleet(s.groupName);
+    expect(view.desiredCapacity).toBe(size);
+    expect(view.launchTemplateVersion).toBe('$Latest');
+    expect(view.instances.map((i) => i.imageId)).toEqual(Array(size).fill(s.imageA));
+  }
+
+  it('rejects an arm64 image for an x86_64 fleet; nothing is launched', async () => {
+    const s = await setup(4, { architectures: ['x86_64', 'arm64'] });
+    const attempt = fleetStep(FleetSteps.ValidateImage, s.state);
+    await expect(attempt).rejects.toThrow(ImageRejectedError);
+    await expect(attempt).rejects.toThrow(
+      `image ${s.imageB} is arm64 but the fleet runs x86_64 (${s.imageA})`,
+    );
+    await untouched(s);
+  });
+
+  it('accepts a newer image of the same architecture', async () => {
+    const s = await setup(2, { architectures: ['arm64', 'arm64'] });
+    await expect(fleetStep<FleetState>(FleetSteps.ValidateImage, s.state)).resolves.toMatchObject({
+      upToDate: false,
+    });
+  });
+
+  it("rejects an image older than the fleet's current one", async () => {
+    const older = await world.registerImage('older');
+    const s = await setup(2);
+    await expect(fleetStep(FleetSteps.ValidateImage, { ...s.state, imageId: older })).rejects.toThrow(
+      new RegExp(`image ${older} .*is not newer than the fleet's current image ${s.imageA}`),
+    );
+  });
+
+  it('rejects an image whose owner is not allowed (Amazon not in the allowlist)', async () => {
+    const s = await setup(2, { architectures: ['x86_64', 'x86_64'] });
+    const ec2 = new EC2Client({ region: REGION, endpoint });
+    const { Images } = await ec2.send(
+      new DescribeImagesCommand({
+        Owners: ['amazon'],
+        Filters: [{ Name: 'architecture', Values: ['x86_64'] }],
+      }),
+    );
+    const amazonImage = Images![0]!.ImageId!;
+    const saved = process.env[Env.allowedImageOwners];
+    process.env[Env.allowedImageOwners] = '123456789012';
+    try {
+      await expect(fleetStep(FleetSteps.ValidateImage, { ...s.state, imageId: amazonImage })).rejects.toThrow(
+        /owned by \d{12} \(amazon\), not by an allowed owner \(123456789012\)/,
+      );
+    } finally {
+      process.env[Env.allowedImageOwners] = saved;
+    }
+  });
+
+  it('rejects a fleet with an invalid max-surge tag, naming the tag and the value; nothing is launched', async () => {
+    const s = await setup(4, { tags: { 'phoenix:max-surge': 'lots' } });
+    const attempt = fleetStep(FleetSteps.ValidateImage, s.state);
+    await expect(attempt).rejects.toThrow(InvalidFleetSettingError);
+    await expect(attempt).rejects.toThrow('tag phoenix:max-surge="lots" is invalid');
+    await untouched(s);
+  });
+
+  it('rolls in batches of 2 with phoenix:max-surge=2', async () => {
+    const s = await setup(4, { tags: { 'phoenix:max-surge': '2' } });
+    const fs = await fleetStep<FleetState>(FleetSteps.ValidateImage, s.state);
+    expect(fs.batchSize).toBe(2);
+    let state: WorkflowState = { ...s.state, fleetState: fs };
+    state = { ...state, launchTemplate: await fleetStep(FleetSteps.ReconcileLaunchTemplate, state) };
+    const batches: number[] = [];
+    for (let batch = 0; batch < 4; batch++) {
+      let progress = await fleetStep<Progress>(FleetSteps.LaunchBatch, state);
+      batches.push(progress.batch);
+      expect((await world.viewFleet(s.groupName)).desiredCapacity).toBe(6);
+      state = { ...state, progress };
+      for (let check = 0; !progress.ready; check++) {
+        progress = await fleetStep<Progress>(FleetSteps.CheckBatchHealth, state);
+        state = { ...state, progress };
+        expect(check).toBeLessThan(5);
+      }
+      progress = await fleetStep<Progress>(FleetSteps.RetireBatch, state);
+      state = { ...state, progress };
+      if (progress.remainingOld === 0) break;
+    }
+    expect(batches).toEqual([2, 2]);
+    expect(await serving(s.groupName, s.imageB)).toBe(4);
+  });
+
+  it('reads the gating alarms: OK passes, ALARM (set with SetAlarmState) is named, a missing alarm blocks', async () => {
+    const gate = `gate${fleetCounter + 1}`;
+    const s = await setup(2, { tags: { 'phoenix:alarms': `${gate}-errors,${gate}-latency` } });
+    await world.createAlarm(`${gate}-errors`);
+    await world.createAlarm(`${gate}-latency`);
+    const fs = await fleetStep<FleetState>(FleetSteps.ValidateImage, s.state);
+    expect(fs.alarms).toEqual([`${gate}-errors`, `${gate}-latency`]);
+    const state = { ...s.state, fleetState: fs };
+    await expect(fleetStep(FleetSteps.CheckAlarms, state, { phase: 'start' })).resolves.toEqual({
+      checked: 2,
+    });
+
+    await world.setAlarmState(`${gate}-latency`, 'ALARM');
+    const attempt = fleetStep(FleetSteps.CheckAlarms, state, { phase: 'start' });
+    await expect(attempt).rejects.toThrow(AlarmBreachedError);
+    await expect(attempt).rejects.toThrow(`alarm ${gate}-latency is in ALARM before the start`);
+    await untouched(s, 2);
+
+    await expect(
+      fleetStep(FleetSteps.CheckAlarms, { ...state, fleetState: { ...fs, alarms: ['no-such-alarm'] } }),
+    ).rejects.toThrow('alarm no-such-alarm (tag phoenix:alarms) does not exist');
   });
 });
 

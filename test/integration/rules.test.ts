@@ -234,11 +234,14 @@ beforeAll(async () => {
   sqs = new SQSClient(config);
   events = new EventBridgeClient(config);
   const byLogicalId = ruleIdsByLogicalId();
-  queues = cp.ruleQueues.map((queue) => {
-    const ruleId = byLogicalId.get(queue.rule.logicalId);
-    if (ruleId === undefined) throw new Error(`rule queue ${queue.queueName}: not a rule of the catalog`);
-    return { ruleId, queue };
-  });
+  // The catalog's rules; the reconcile sweep's schedule rule has no pattern to test.
+  queues = cp.ruleQueues
+    .filter((queue) => queue.rule.scheduleExpression === undefined)
+    .map((queue) => {
+      const ruleId = byLogicalId.get(queue.rule.logicalId);
+      if (ruleId === undefined) throw new Error(`rule queue ${queue.queueName}: not a rule of the catalog`);
+      return { ruleId, queue };
+    });
 
   const byKey = new Map(cases.map((c) => [key(c.event), c.name]));
   expect(byKey.size, 'two cases put the same source, detail-type and detail').toBe(cases.length);

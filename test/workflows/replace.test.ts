@@ -117,6 +117,29 @@ describe('Replace workflow (synthesized definition)', () => {
     expect(outcomes()).toEqual([DetailTypes.ReplacementSkipped]);
   });
 
+  it('a circuit breaker that opens while it waits for a slot: skipped after tainting, nothing replaced', async () => {
+    wf.scripts['AcquireReplacementSlot'] = (p, n) =>
+      n === 0
+        ? { acquired: false, deferred: true, attempts: 1 }
+        : {
+            acquired: false,
+            deferred: true,
+            attempts: (p['state'].slot?.attempts ?? 0) + 1,
+            circuitOpen: true,
+            skip: 'the circuit breaker of fleet web is open',
+          };
+    const result = await run('circuit-open');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(steps()).toEqual([
+      'ResolveInstance',
+      'TaintInstance',
+      'AcquireReplacementSlot',
+      'AcquireReplacementSlot',
+      'ReleaseReplacementSlot',
+    ]);
+    expect(outcomes()).toEqual([DetailTypes.ReplacementSkipped]);
+  });
+
   it('deferred, then acquired: waits and asks again, carrying what it reported', async () => {
     wf.scripts['AcquireReplacementSlot'] = (p, n) => ({
       acquired: n === 3,

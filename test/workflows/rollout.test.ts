@@ -23,9 +23,14 @@ function happyScripts(): Record<string, Script> {
       minSize: 4,
       maxSize: 4,
       batchSize: 1,
+      minHealthy: 4,
+      warmupSeconds: 30,
+      bakeSeconds: 600,
+      alarms: ['web-errors'],
       maxChecks: 5,
       upToDate: false,
     }),
+    CheckAlarms: () => ({ checked: 1 }),
     ReconcileLaunchTemplate: () => ({ version: '2' }),
     LaunchBatch: (p) => ({
       batch: 1,
@@ -75,9 +80,25 @@ describe('Rollout workflow (synthesized definition)', () => {
     expect(steps()).toEqual([
       'AcquireFleetLock',
       'ValidateImage',
+      'CheckAlarms',
       'ReconcileLaunchTemplate',
-      ...Array.from({ length: 4 }, () => ['LaunchBatch', 'CheckBatchHealth', 'RetireBatch']).flat(),
+      ...Array.from({ length: 4 }, () => [
+        'LaunchBatch',
+        'CheckBatchHealth',
+        'CheckAlarms',
+        'RetireBatch',
+      ]).flat(),
+      'CheckAlarms',
       'CommitRollout',
+    ]);
+    // The alarm checks say when they run: before the start, after each batch, after the bake.
+    expect(wf.calls.filter((c) => c.step === 'CheckAlarms').map((c) => c.payload['phase'])).toEqual([
+      'start',
+      'batch',
+      'batch',
+      'batch',
+      'batch',
+      'bake',
     ]);
     // Each step is served by the function that owns its clients.
     expect(new Set(wf.calls.filter((c) => c.step === 'LaunchBatch').map((c) => c.handler))).toEqual(
@@ -116,7 +137,7 @@ describe('Rollout workflow (synthesized definition)', () => {
     };
     const result = await run('transient');
     expect(result.status).toBe('SUCCEEDED');
-    expect(steps().slice(2, 5)).toEqual(['ReconcileLaunchTemplate', 'LaunchBatch', 'LaunchBatch']);
+    expect(steps().slice(3, 6)).toEqual(['ReconcileLaunchTemplate', 'LaunchBatch', 'LaunchBatch']);
     expect(reportedOutcomes()).toEqual([]);
   });
 
@@ -154,6 +175,7 @@ describe('Rollout workflow (synthesized definition)', () => {
     expect(steps()).toEqual([
       'AcquireFleetLock',
       'ValidateImage',
+      'CheckAlarms',
       'ReconcileLaunchTemplate',
       'LaunchBatch',
       'CheckBatchHealth',
@@ -222,6 +244,82 @@ describe('Rollout workflow (synthesized definition)', () => {
     const state = wf.calls.at(-1)!.payload['state'];
     expect(state.rollbackError.Error).toBe('ValidationError');
     expect(state.error.Error).toBe('BatchNotHealthyError');
+  });
+
+  it('bakes after the last batch (a Wait of bake seconds), checks the alarms, then commits', async () => {
+    const result = await run('bake');
+    expect(result.status).toBe('SUCCEEDED');
+    const entered = result.events
+      .filter((e) => e.type.endsWith('StateEntered'))
+      .map((e) => (e as { stateEnteredEventDetails?: { name?: string } }).stateEnteredEventDetails?.name);
+    // Each batch warms up (a Wait) before its alarm check; the last one is followed by the bake.
+    expect(entered.filter((n) => n === 'WarmUpBatch')).toHaveLength(4);
+    expect(entered.slice(entered.lastIndexOf('RetireBatch'))).toEqual([
+      'RetireBatch',
+      'OldInstancesLeft?',
+      'Bake',
+      'CheckAlarmsAfterBake',
+      'CommitRollout',
+      'RolloutSucceeded',
+    ]);
+    expect(steps().slice(-3)).toEqual(['RetireBatch', 'CheckAlarms', 'CommitRollout']);
+    expect(wf.calls.at(-2)!.payload['phase']).toBe('bake');
+  });
+
+  it('rejects the rollout when a gating alarm is in ALARM before the start, before anything changes', async () => {
+    wf.scripts['CheckAlarms'] = () => {
+      throw fail('AlarmBreachedError', 'alarm web-errors is in ALARM before the start');
+    };
+    const result = await run('alarm-before-start');
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('RolloutRejected');
+    expect(result.cause).toContain('web-errors');
+    expect(steps()).toEqual(['AcquireFleetLock', 'ValidateImage', 'CheckAlarms', 'ReportOutcome']);
+    expect(reportedOutcomes()).toEqual(['RolloutRejected']);
+  });
+
+  it('rolls back when a gating alarm is in ALARM at a batch check, naming the alarm', async () => {
+    wf.scripts['CheckAlarms'] = (p) => {
+      if (p['phase'] === 'batch' && p['state'].progress.remainingOld === 3)
+        throw fail('AlarmBreachedError', 'alarm web-errors is in ALARM after a batch');
+      return { checked: 1 };
+    };
+    const result = await run('alarm-at-batch');
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('RolloutRolledBack');
+    expect(result.cause).toContain('web-errors');
+    // The second batch never retired anything: the alarm came first.
+    expect(steps().filter((s) => s === 'RetireBatch')).toHaveLength(1);
+    expect(steps().slice(-4)).toEqual([
+      'StartRollback',
+      'CheckRollbackCapacity',
+      'FinishRollback',
+      'ReportOutcome',
+    ]);
+    const state = wf.calls.at(-1)!.payload['state'];
+    expect(state.failedStep).toBe('CheckAlarmsAfterBatch');
+    expect(state.error.Error).toBe('AlarmBreachedError');
+  });
+
+  it('rolls back when a gating alarm is in ALARM after the bake: nothing is committed', async () => {
+    wf.scripts['CheckAlarms'] = (p) => {
+      if (p['phase'] === 'bake')
+        throw fail('AlarmBreachedError', 'alarm web-errors is in ALARM after the bake');
+      return { checked: 1 };
+    };
+    const result = await run('alarm-after-bake');
+    expect(result.error).toBe('RolloutRolledBack');
+    expect(steps()).not.toContain('CommitRollout');
+    expect(wf.calls.at(-1)!.payload['state'].failedStep).toBe('CheckAlarmsAfterBake');
+  });
+
+  it('rejects a fleet whose settings tag is invalid', async () => {
+    wf.scripts['ValidateImage'] = () => {
+      throw fail('InvalidFleetSettingError', 'tag phoenix:max-surge="lots" is invalid: expected …');
+    };
+    const result = await run('bad-setting');
+    expect(result.error).toBe('RolloutRejected');
+    expect(steps()).toEqual(['AcquireFleetLock', 'ValidateImage', 'ReportOutcome']);
   });
 
   it('passes the lock duration (the workflow timeout) to the lock step', async () => {

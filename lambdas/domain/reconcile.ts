@@ -1,0 +1,131 @@
+/**
+ * The reconcile sweep: pure decisions. A level-triggered backstop to the event path: it compares
+ * each managed fleet's actual state (its groups' instances, their images and taint tags) with the
+ * desired one (the fleet record's desired image) and names each difference; each instance
+ * difference becomes the same action as an event would cause (a Replace execution under the same
+ * deterministic name, so the budget and dedupe apply).
+ */
+import type { ReplaceCause } from './intake';
+import type { FleetRecord } from './fleet-record';
+
+export interface ObservedInstance {
+  readonly instanceId: string;
+  readonly groupName: string;
+  /** The group's lifecycle state (InService, Pending, Terminating…). */
+  readonly lifecycleState: string;
+  readonly imageId?: string;
+  /** The value of `phoenix:tainted`, if any. */
+  readonly tainted?: string;
+}
+
+export interface ObservedFleet {
+  readonly fleet: string;
+  readonly record?: FleetRecord;
+  readonly instances: readonly ObservedInstance[];
+  /** Does the desired image (record) still exist? undefined: no desired image. */
+  readonly desiredImageExists?: boolean;
+}
+
+export type Difference =
+  | {
+      readonly kind: 'wrong-image';
+      readonly fleet: string;
+      readonly instanceId: string;
+      readonly imageId: string | null;
+      readonly desiredImage: string;
+      readonly cause: ReplaceCause;
+      readonly reason: string;
+    }
+  | {
+      readonly kind: 'tainted';
+      readonly fleet: string;
+      readonly instanceId: string;
+      readonly cause: ReplaceCause;
+      readonly reason: string;
+    }
+  | {
+      readonly kind: 'desired-image-missing';
+      readonly fleet: string;
+      readonly desiredImage: string;
+      readonly reason: string;
+    };
+
+export type InstanceDifference = Exclude<Difference, { kind: 'desired-image-missing' }>;
+
+const CAUSES: ReadonlySet<string> = new Set<ReplaceCause>([
+  'health',
+  'interruption',
+  'retirement',
+  'drift',
+  'shell-access',
+]);
+
+/** A rollout lock counts while it has not expired. */
+export function rolloutActive(record: FleetRecord | undefined, now: Date): boolean {
+  const lock = record?.activeRollout;
+  return lock !== undefined && lock.expiresAt * 1000 > now.getTime();
+}
+
+/**
+ * The differences of one fleet: an InService instance tainted (`phoenix:tainted`) but still
+ * serving; an InService instance on an image other than the desired one (only while no rollout is
+ * active: a rollout moves instances itself); a desired image that no longer exists (the fleet
+ * cannot scale out). One difference per instance (tainted first).
+ */
+export function fleetDifferences(observed: ObservedFleet, now: Date): Difference[] {
+  const out: Difference[] = [];
+  const desired = observed.record?.desiredImage;
+  if (desired !== undefined && observed.desiredImageExists === false) {
+    out.push({
+      kind: 'desired-image-missing',
+      fleet: observed.fleet,
+      desiredImage: desired,
+      reason: `the desired image ${desired} of fleet ${observed.fleet} no longer exists (deregistered): the fleet cannot scale out or replace instances`,
+    });
+  }
+  const rolling = rolloutActive(observed.record, now);
+  for (const i of observed.instances) {
+    if (i.lifecycleState !== 'InService') continue;
+    if (i.tainted !== undefined) {
+      out.push({
+        kind: 'tainted',
+        fleet: observed.fleet,
+        instanceId: i.instanceId,
+        cause: CAUSES.has(i.tainted) ? (i.tainted as ReplaceCause) : 'drift',
+        reason: `reconcile: instance ${i.instanceId} is tainted (${i.tainted}) but still InService`,
+      });
+    } else if (desired !== undefined && !rolling && i.imageId !== desired) {
+      out.push({
+        kind: 'wrong-image',
+        fleet: observed.fleet,
+        instanceId: i.instanceId,
+        imageId: i.imageId ?? null,
+        desiredImage: desired,
+        cause: 'drift',
+        reason: `reconcile: instance ${i.instanceId} runs ${i.imageId ?? 'an unknown image'}, fleet ${observed.fleet} wants ${desired}`,
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * Disruption-budget slots held longer than the Replace workflow may run: their execution is dead
+ * (aborted, timed out): reclaim them.
+ */
+export function staleSlots(
+  record: FleetRecord | undefined,
+  now: Date,
+  replaceTimeoutSeconds: number,
+): { instanceId: string; execution: string; since: string }[] {
+  return Object.entries(record?.replacements ?? {})
+    .filter(([, slot]) => now.getTime() - Date.parse(slot.since) > replaceTimeoutSeconds * 1000)
+    .map(([instanceId, slot]) => ({ instanceId, execution: slot.execution, since: slot.since }));
+}
+
+/** Split `items` into chunks of `size` (describe calls take at most so many ids). */
+export function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

@@ -1,0 +1,229 @@
+/**
+ * The reconcile sweep (EC2 + Auto Scaling + DynamoDB + Step Functions + EventBridge): every managed
+ * fleet's actual state against its desired state (see domain/reconcile.ts), each instance
+ * difference handed to a Replace execution under the same deterministic name as the event path
+ * (`replaceExecutionName`: the budget and dedupe apply), desired images that are gone reported
+ * (`DesiredImageMissing`), slots of dead replacements reclaimed, and `ReconcileCompleted`.
+ *
+ * Describe calls are batched (100 groups, 1000 instances, 1000 images per call) and paginated;
+ * every AWS call is counted (`apiCalls`).
+ */
+import { type AutoScalingGroup, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { DescribeImagesCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { DetailTypes, Tags } from '../domain/contract';
+import type { FleetRecord } from '../domain/fleet-record';
+import {
+  chunks,
+  type Difference,
+  fleetDifferences,
+  type InstanceDifference,
+  type ObservedInstance,
+  staleSlots,
+} from '../domain/reconcile';
+import { replaceExecutionName } from '../domain/replace';
+import { aws } from '../aws/errors';
+import { autoScaling, ec2 } from '../aws/clients';
+import { startReplace } from '../aws/executions';
+import { tagValue } from '../aws/fleets';
+import { putOutcome, readFleetRecord, releaseSlot } from '../aws/store';
+
+export interface ReconcileRequest {
+  /** Only this fleet (the CLI); default every managed fleet. */
+  readonly fleet?: string;
+  readonly now?: Date;
+  /** The Replace workflow's timeout: a slot held longer belongs to a dead execution. Default 3600. */
+  readonly replaceTimeoutSeconds?: number;
+  /** Start Replace executions and reclaim slots (default true); false: only report. */
+  readonly act?: boolean;
+}
+
+export interface ReconcileReport {
+  readonly fleets: number;
+  readonly instances: number;
+  readonly differences: number;
+  /** Replace executions started (a duplicate name starts nothing and is not counted). */
+  readonly started: number;
+  /** Every AWS call the sweep made. */
+  readonly apiCalls: number;
+  readonly calls: Readonly<Record<string, number>>;
+  readonly details: readonly (Difference & { execution?: string; duplicate?: boolean })[];
+  readonly reclaimedSlots: readonly { fleet: string; instanceId: string; execution: string; since: string }[];
+}
+
+export async function runReconcile(request: ReconcileRequest = {}): Promise<ReconcileReport> {
+  const now = request.now ?? new Date();
+  const act = request.act ?? true;
+  const calls: Record<string, number> = {};
+  const count = <T>(what: string, call: () => Promise<T>) => {
+    calls[what] = (calls[what] ?? 0) + 1;
+    return aws(what, call);
+  };
+
+  // 1. The managed groups, 100 per call.
+  const groups: AutoScalingGroup[] = [];
+  let token: string | undefined;
+  const filters =
+    request.fleet !== undefined
+      ? [{ Name: `tag:${Tags.fleet}`, Values: [request.fleet] }]
+      : [{ Name: 'tag-key', Values: [Tags.fleet] }];
+  do {
+    const page = await count('DescribeAutoScalingGroups', () =>
+      autoScaling().send(
+        new DescribeAutoScalingGroupsCommand({ Filters: filters, MaxRecords: 100, NextToken: token }),
+      ),
+    );
+    groups.push(...(page.AutoScalingGroups ?? []));
+    token = page.NextToken;
+  } while (token);
+  const byFleet = new Map<string, AutoScalingGroup[]>();
+  for (const g of groups) {
+    const fleet = tagValue(g, Tags.fleet);
+    if (fleet === undefined || fleet === '') continue;
+    byFleet.set(fleet, [...(byFleet.get(fleet) ?? []), g]);
+  }
+
+  // 2. Their instances' images and taint tags, 1000 ids per call.
+  const members = [...byFleet.values()].flat().flatMap((g) =>
+    (g.Instances ?? [])
+      .filter((i) => i.InstanceId !== undefined)
+      .map((i) => ({
+        instanceId: i.InstanceId!,
+        groupName: g.AutoScalingGroupName!,
+        lifecycleState: i.LifecycleState ?? 'Unknown',
+      })),
+  );
+  const ec2Facts = new Map<string, { imageId?: string; tainted?: string }>();
+  for (const ids of chunks(
+    members.map((m) => m.instanceId),
+    1000,
+  )) {
+    let next: string | undefined;
+    do {
+      const page = await count('DescribeInstances', () =>
+        ec2().send(new DescribeInstancesCommand({ InstanceIds: ids, NextToken: next })),
+      );
+      for (const r of page.Reservations ?? [])
+        for (const i of r.Instances ?? []) {
+          if (!i.InstanceId) continue;
+          const tainted = i.Tags?.find((t) => t.Key === Tags.tainted)?.Value;
+          ec2Facts.set(i.InstanceId, {
+            ...(i.ImageId !== undefined ? { imageId: i.ImageId } : {}),
+            ...(tainted !== undefined ? { tainted } : {}),
+          });
+        }
+      next = page.NextToken;
+    } while (next);
+  }
+
+  // 3. The fleet records (desired image, rollout, slots).
+  const records = new Map<string, FleetRecord | undefined>();
+  for (const fleet of byFleet.keys()) {
+    calls['GetItem'] = (calls['GetItem'] ?? 0) + 1;
+    records.set(fleet, await readFleetRecord(fleet));
+  }
+
+  // 4. Do the desired images still exist? 1000 per call, by filter (a missing id is no error).
+  const desired = [
+    ...new Set([...records.values()].map((r) => r?.desiredImage).filter((i) => i !== undefined)),
+  ];
+  const existing = new Set<string>();
+  for (const ids of chunks(desired, 1000)) {
+    let next: string | undefined;
+    do {
+      const page = await count('DescribeImages', () =>
+        ec2().send(
+          new DescribeImagesCommand({ Filters: [{ Name: 'image-id', Values: ids }], NextToken: next }),
+        ),
+      );
+      for (const image of page.Images ?? []) if (image.ImageId) existing.add(image.ImageId);
+      next = page.NextToken;
+    } while (next);
+  }
+
+  // 5. Decide, then act.
+  const details: (Difference & { execution?: string; duplicate?: boolean })[] = [];
+  const reclaimed: ReconcileReport['reclaimedSlots'][number][] = [];
+  let started = 0;
+  for (const [fleet] of byFleet) {
+    const record = records.get(fleet);
+    const instances: ObservedInstance[] = members
+      .filter((m) => byFleet.get(fleet)!.some((g) => g.AutoScalingGroupName === m.groupName))
+      .map((m) => ({ ...m, ...ec2Facts.get(m.instanceId) }));
+    const differences = fleetDifferences(
+      {
+        fleet,
+        ...(record ? { record } : {}),
+        instances,
+        ...(record?.desiredImage !== undefined
+          ? { desiredImageExists: existing.has(record.desiredImage) }
+          : {}),
+      },
+      now,
+    );
+    for (const d of differences) {
+      if (d.kind === 'desired-image-missing') {
+        details.push(d);
+        if (act) {
+          calls['PutEvents'] = (calls['PutEvents'] ?? 0) + 1;
+          await putOutcome(DetailTypes.DesiredImageMissing, {
+            fleet,
+            imageId: d.desiredImage,
+            reason: d.reason,
+          });
+        }
+        continue;
+      }
+      const execution = replaceExecutionName(fleet, d.instanceId);
+      if (!act) {
+        details.push({ ...d, execution });
+        continue;
+      }
+      calls['StartExecution'] = (calls['StartExecution'] ?? 0) + 1;
+      const result = await startReplace(execution, replaceInput(d, now));
+      if (!result.duplicate) started++;
+      details.push({ ...d, execution, duplicate: result.duplicate });
+    }
+    for (const slot of staleSlots(record, now, request.replaceTimeoutSeconds ?? 3600)) {
+      if (act) {
+        calls['UpdateItem'] = (calls['UpdateItem'] ?? 0) + 1;
+        await releaseSlot({ fleet, instanceId: slot.instanceId, execution: slot.execution, now });
+      }
+      reclaimed.push({ fleet, ...slot });
+    }
+  }
+
+  const report = {
+    fleets: byFleet.size,
+    instances: members.length,
+    differences: details.length,
+    started,
+    apiCalls: 0,
+    calls,
+    details,
+    reclaimedSlots: reclaimed,
+  };
+  if (act) calls['PutEvents'] = (calls['PutEvents'] ?? 0) + 1;
+  const apiCalls = Object.values(calls).reduce((a, b) => a + b, 0);
+  if (act) {
+    await putOutcome(DetailTypes.ReconcileCompleted, {
+      fleets: report.fleets,
+      instances: report.instances,
+      differences: report.differences,
+      started,
+      apiCalls,
+      reclaimedSlots: reclaimed.length,
+      ...(request.fleet !== undefined ? { fleet: request.fleet } : {}),
+    });
+  }
+  return { ...report, apiCalls };
+}
+
+function replaceInput(d: InstanceDifference, now: Date) {
+  return {
+    fleet: d.fleet,
+    instanceId: d.instanceId,
+    cause: d.cause,
+    reason: d.reason,
+    requestId: `reconcile-${now.toISOString()}`,
+  };
+}

@@ -1,0 +1,221 @@
+/**
+ * The reconcile sweep against the emulator: each kind of difference found and turned into the
+ * event path's action (a Replace execution under the deterministic name, against the local Step
+ * Functions service, whose executions are not run here), dead slots reclaimed, the outcomes, and
+ * the AWS calls a sweep makes.
+ */
+import { execFile } from 'node:child_process';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { CreateTagsCommand, DeregisterImageCommand } from '@aws-sdk/client-ec2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { acquireLock, acquireSlot, readFleetRecord, recordOutcome } from '../../lambdas/aws/store';
+import { DetailTypes, Tags } from '../../lambdas/domain/contract';
+import { replaceExecutionName } from '../../lambdas/domain/replace';
+import { runReconcile } from '../../lambdas/steps/reconcile';
+import { LambdaFunctionError } from '../../local/lambda-host';
+import { silentLogger } from '../../local/log';
+import { type OutcomeListener, listenToOutcomes } from '../../local/outcomes';
+import { LocalStepFunctions } from '../../local/stepfunctions';
+import { World, worldClients } from '../../local/world';
+import { freshControlPlane, REGION } from '../support/control-plane';
+
+let world: World;
+let clients: ReturnType<typeof worldClients>;
+let service: LocalStepFunctions;
+let replaceArn: string;
+let outcomes: OutcomeListener;
+let emulator: string;
+
+beforeAll(async () => {
+  const { endpoint, model } = await freshControlPlane();
+  emulator = endpoint;
+  world = new World({ endpoint, region: REGION });
+  clients = worldClients({ endpoint, region: REGION });
+  outcomes = await listenToOutcomes({ endpoint, region: REGION, eventBusName: model.eventBuses[0]!.name });
+  service = await LocalStepFunctions.start({
+    log: silentLogger,
+    invoker: {
+      resolveFunction: (arn) => model.findFunction(arn),
+      invoke: () =>
+        Promise.reject(
+          new LambdaFunctionError({
+            errorType: 'NotRunHere',
+            errorMessage: 'reconcile test',
+            functionName: 'x',
+            requestId: 'r',
+          }),
+        ),
+    },
+  });
+  for (const machine of model.stateMachines) {
+    service.registerStateMachine({
+      name: machine.name,
+      arn: machine.arn,
+      definition: machine.definitionString,
+    });
+  }
+  replaceArn = model.stateMachines.find((m) => m.logicalId.includes('Replace'))!.arn;
+  process.env['AWS_ENDPOINT_URL_SFN'] = service.endpoint;
+  process.env['PHOENIX_REPLACE_STATE_MACHINE_ARN'] = replaceArn;
+});
+
+afterAll(async () => {
+  await outcomes?.stop();
+  await service?.close();
+});
+
+async function fleetOf(fleet: string, size: number, desired?: string) {
+  const imageId = await world.registerImage(`${fleet}-a`, fleet);
+  const groupName = await world.createFleet({ fleet, imageId, size });
+  if (desired !== undefined) {
+    await recordOutcome({
+      fleet,
+      execution: `seed-${fleet}`,
+      entry: { imageId, outcome: 'succeeded', at: new Date().toISOString(), execution: `seed-${fleet}` },
+      desiredImage: desired === 'same' ? imageId : desired,
+      now: new Date(),
+    });
+  }
+  const instances = (await world.viewFleet(groupName)).instances.map((i) => i.instanceId);
+  return { fleet, imageId, groupName, instances };
+}
+
+const replaceExecutions = () => service.listExecutions({ stateMachineArn: replaceArn });
+
+describe('reconcile against the emulator', () => {
+  it('3 fleets of 10 in step with their records: no difference, 7 AWS calls', async () => {
+    for (const f of ['calm1', 'calm2', 'calm3']) await fleetOf(f, 10, 'same');
+    const report = await runReconcile();
+    expect(report).toMatchObject({ fleets: 3, instances: 30, differences: 0, started: 0 });
+    // 1 DescribeAutoScalingGroups, 1 DescribeInstances, 3 GetItem, 1 DescribeImages, 1 PutEvents.
+    expect(report.calls).toEqual({
+      DescribeAutoScalingGroups: 1,
+      DescribeInstances: 1,
+      GetItem: 3,
+      DescribeImages: 1,
+      PutEvents: 1,
+    });
+    expect(report.apiCalls).toBe(7);
+    const done = await outcomes.waitFor((e) => e.detailType === DetailTypes.ReconcileCompleted);
+    expect(done.detail).toMatchObject({ fleets: 3, instances: 30, differences: 0, started: 0, apiCalls: 7 });
+  });
+
+  it('finds each kind of difference, starts the event path executions once, reclaims dead slots', async () => {
+    // Wrong image: the record wants an image the instances do not run.
+    const newer = await world.registerImage('drifty-b', 'drifty');
+    const drifty = await fleetOf('drifty', 2, newer);
+    // Tainted but still InService.
+    const sore = await fleetOf('sore', 2, 'same');
+    await clients.ec2.send(
+      new CreateTagsCommand({
+        Resources: [sore.instances[0]!],
+        Tags: [{ Key: Tags.tainted, Value: 'health' }],
+      }),
+    );
+    // The desired image deregistered.
+    const orphan = await fleetOf('orphan', 1, 'same');
+    await clients.ec2.send(new DeregisterImageCommand({ ImageId: orphan.imageId }));
+    // Mid-rollout: other images are the rollout's business.
+    const other = await world.registerImage('rolling-b', 'rolling');
+    const rolling = await fleetOf('rolling', 2, other);
+    await acquireLock({
+      fleet: 'rolling',
+      channel: 'rolling',
+      now: new Date(),
+      lock: {
+        execution: 'r1',
+        imageId: other,
+        startedAt: new Date().toISOString(),
+        expiresAt: Date.now() / 1000 + 3600,
+      },
+    });
+    // A slot of a dead replacement, taken two hours ago.
+    await acquireSlot({
+      fleet: 'sore',
+      instanceId: 'i-0deaddeaddeaddead',
+      execution: 'dead-exec',
+      budget: 5,
+      now: new Date(Date.now() - 2 * 3600_000),
+    });
+
+    const report = await runReconcile();
+    const mine = report.details.filter((d) => ['drifty', 'sore', 'orphan', 'rolling'].includes(d.fleet));
+    expect(mine.map((d) => [d.fleet, d.kind, 'instanceId' in d ? d.instanceId : null]).sort()).toEqual(
+      [
+        ['drifty', 'wrong-image', drifty.instances[0]],
+        ['drifty', 'wrong-image', drifty.instances[1]],
+        ['orphan', 'desired-image-missing', null],
+        ['sore', 'tainted', sore.instances[0]],
+      ].sort(),
+    );
+    expect(rolling.instances).toHaveLength(2);
+    expect(report.started).toBe(3);
+    const names = replaceExecutions()
+      .map((e) => e.name)
+      .sort();
+    expect(names).toEqual(
+      [
+        replaceExecutionName('drifty', drifty.instances[0]!),
+        replaceExecutionName('drifty', drifty.instances[1]!),
+        replaceExecutionName('sore', sore.instances[0]!),
+      ].sort(),
+    );
+    const tainted = replaceExecutions().find(
+      (e) => e.name === replaceExecutionName('sore', sore.instances[0]!),
+    );
+    expect(JSON.parse(String(tainted?.input))).toMatchObject({
+      fleet: 'sore',
+      cause: 'health',
+      instanceId: sore.instances[0],
+    });
+    expect(report.reclaimedSlots).toEqual([
+      expect.objectContaining({ fleet: 'sore', instanceId: 'i-0deaddeaddeaddead', execution: 'dead-exec' }),
+    ]);
+    expect((await readFleetRecord('sore'))?.replacementsInFlight).toBe(0);
+    const missing = await outcomes.waitFor(
+      (e) => e.detailType === DetailTypes.DesiredImageMissing && e.detail['fleet'] === 'orphan',
+    );
+    expect(missing.detail).toMatchObject({ imageId: orphan.imageId });
+
+    // Again: the same names, so nothing new starts (the dedupe of the event path).
+    const again = await runReconcile();
+    expect(again.started).toBe(0);
+    expect(again.details.filter((d) => 'duplicate' in d && d.duplicate === true)).toHaveLength(3);
+    expect(replaceExecutions()).toHaveLength(3);
+  });
+
+  it('one fleet on demand, or only a report (act: false)', async () => {
+    const report = await runReconcile({ fleet: 'drifty', act: false });
+    expect(report.fleets).toBe(1);
+    expect(report.details.map((d) => d.kind)).toEqual(['wrong-image', 'wrong-image']);
+    expect(report.started).toBe(0);
+    expect(report.calls['PutEvents']).toBeUndefined();
+  });
+
+  it('the CLI process: phoenix reconcile <fleet> --dry-run prints the result as JSON', async () => {
+    const base = Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([key]) => !/^(AWS_ENDPOINT_URL|AWS_REGION|AWS_DEFAULT_REGION|PHOENIX_)/.test(key),
+      ),
+    );
+    const { stdout } = await promisify(execFile)(
+      'node',
+      ['bin/phoenix.js', 'reconcile', 'drifty', '--dry-run', '--table', process.env['PHOENIX_TABLE_NAME']!],
+      {
+        cwd: path.resolve(__dirname, '../..'),
+        env: {
+          ...base,
+          AWS_ACCESS_KEY_ID: 'test',
+          AWS_SECRET_ACCESS_KEY: 'test',
+          AWS_ENDPOINT_URL: emulator,
+          AWS_REGION: REGION,
+        },
+        timeout: 60_000,
+      },
+    );
+    const report = JSON.parse(stdout) as { fleets: number; differences: number; apiCalls: number };
+    expect(report).toMatchObject({ fleets: 1, differences: 2 });
+    expect(report.apiCalls).toBe(4);
+  });
+});

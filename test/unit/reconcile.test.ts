@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import type { FleetRecord } from '../../lambdas/domain/fleet-record';
+import { chunks, fleetDifferences, rolloutActive, staleSlots } from '../../lambdas/domain/reconcile';
+
+const now = new Date('2026-01-01T01:00:00Z');
+const inst = (id: string, imageId: string, extra: Record<string, string> = {}) => ({
+  instanceId: id,
+  groupName: 'g',
+  lifecycleState: 'InService',
+  imageId,
+  ...extra,
+});
+
+describe('fleetDifferences', () => {
+  const record: FleetRecord = { fleet: 'web', desiredImage: 'ami-new' };
+  it('wrong image and tainted InService instances, one difference each', () => {
+    const d = fleetDifferences(
+      {
+        fleet: 'web',
+        record,
+        desiredImageExists: true,
+        instances: [
+          inst('i-1', 'ami-new'),
+          inst('i-2', 'ami-old'),
+          inst('i-3', 'ami-old', { tainted: 'health' }),
+          inst('i-4', 'ami-new', { tainted: 'weird' }),
+          inst('i-5', 'ami-old', { lifecycleState: 'Terminating' }),
+        ],
+      },
+      now,
+    );
+    expect(
+      d.map((x) => [x.kind, 'instanceId' in x ? x.instanceId : '', 'cause' in x ? x.cause : '']),
+    ).toEqual([
+      ['wrong-image', 'i-2', 'drift'],
+      ['tainted', 'i-3', 'health'],
+      ['tainted', 'i-4', 'drift'],
+    ]);
+  });
+  it('no desired image: only taints; an active rollout: no wrong-image', () => {
+    expect(fleetDifferences({ fleet: 'web', instances: [inst('i-1', 'ami-x')] }, now)).toEqual([]);
+    const rolling: FleetRecord = {
+      ...record,
+      activeRollout: {
+        execution: 'e',
+        imageId: 'ami-new',
+        startedAt: '',
+        expiresAt: now.getTime() / 1000 + 60,
+      },
+    };
+    expect(rolloutActive(rolling, now)).toBe(true);
+    expect(
+      fleetDifferences({ fleet: 'web', record: rolling, instances: [inst('i-1', 'ami-old')] }, now),
+    ).toEqual([]);
+    const expired = { ...rolling, activeRollout: { ...rolling.activeRollout!, expiresAt: 1 } };
+    expect(rolloutActive(expired, now)).toBe(false);
+    expect(
+      fleetDifferences({ fleet: 'web', record: expired, instances: [inst('i-1', 'ami-old')] }, now),
+    ).toHaveLength(1);
+  });
+  it('a desired image that no longer exists', () => {
+    const d = fleetDifferences({ fleet: 'web', record, desiredImageExists: false, instances: [] }, now);
+    expect(d).toEqual([expect.objectContaining({ kind: 'desired-image-missing', desiredImage: 'ami-new' })]);
+  });
+});
+
+describe('staleSlots', () => {
+  it('slots held longer than the Replace timeout', () => {
+    const record: FleetRecord = {
+      fleet: 'web',
+      replacements: {
+        'i-old': { execution: 'dead', since: '2026-01-01T00:00:00Z' },
+        'i-new': { execution: 'live', since: '2026-01-01T00:30:00Z' },
+      },
+    };
+    expect(staleSlots(record, now, 3000)).toEqual([
+      { instanceId: 'i-old', execution: 'dead', since: '2026-01-01T00:00:00Z' },
+    ]);
+    expect(staleSlots(undefined, now, 3000)).toEqual([]);
+  });
+});
+
+describe('chunks', () => {
+  it('splits into batches of the API limit', () => {
+    expect(chunks([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
+    expect(
+      chunks(
+        Array.from({ length: 2500 }, (_, i) => i),
+        1000,
+      ).map((c) => c.length),
+    ).toEqual([1000, 1000, 500]);
+  });
+});
