@@ -3,53 +3,22 @@
  * ids put in place of their placeholders) go into the emulator's EventBridge, the synthesized
  * rules route them, the intake handles them, and the outcome is read back from the Phoenix bus.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DetailTypes } from '../../lambdas/domain/contract';
-import { resetEmulator } from '../../local/emulator';
-import { silentLogger } from '../../local/log';
-import { type OutcomeListener, listenToOutcomes } from '../../local/outcomes';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import { UpdateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
-import { World, worldClients } from '../../local/world';
+import { worldClients } from '../../local/world';
 import { awsEvent, derive } from '../support/fixtures';
+import { REGION, useLocalRuntime } from '../support/local-runtime';
 
-const REGION = 'us-east-1';
-let runtime: LocalRuntime;
-let world: World;
-let outcomes: OutcomeListener;
-let endpoint: string;
-
-beforeAll(async () => {
-  endpoint = inject('emulatorEndpoint');
-  await resetEmulator(endpoint);
-  runtime = await startLocalRuntime({
-    emulatorEndpoint: endpoint,
-    region: REGION,
-    timeScale: 0.01,
-    // No reconcile sweeps here (test/e2e/reconcile.test.ts has them): only what the test causes.
-    fireSchedules: false,
-    log: silentLogger,
-  });
-  world = new World({ endpoint, region: REGION });
-  outcomes = await listenToOutcomes({
-    endpoint,
-    region: REGION,
-    eventBusName: runtime.resources.eventBusName!,
-  });
-});
-
-afterAll(async () => {
-  await outcomes?.stop();
-  await runtime?.stop();
-});
+const local = useLocalRuntime();
 
 /** Put a (derived) sample on the default bus as its AWS source would, and wait for the intake to handle it. */
 async function deliver(event: Record<string, any>) {
   const marker = JSON.stringify(event['detail']);
-  const delivered = runtime.router.waitForDelivery(
+  const delivered = local.runtime.router.waitForDelivery(
     (d) => JSON.stringify((d.payload as { detail?: unknown }).detail) === marker,
   );
-  await world.putRaw({
+  await local.world.putRaw({
     Source: event['source'],
     DetailType: event['detail-type'],
     Detail: JSON.stringify(event['detail']),
@@ -62,19 +31,19 @@ async function deliver(event: Record<string, any>) {
 
 describe('one event of each intent', () => {
   it('replace: a status-check alarm on a fleet instance gets it replaced, surge first, capacity kept', async () => {
-    const image = await world.registerImage('base');
-    const group = await world.createFleet({ fleet: 'web', imageId: image, size: 2 });
+    const image = await local.world.registerImage('base');
+    const group = await local.world.createFleet({ fleet: 'web', imageId: image, size: 2 });
     // Room for one more: the replacement surges.
-    await worldClients({ endpoint, region: REGION }).autoScaling.send(
+    await worldClients({ endpoint: local.endpoint, region: REGION }).autoScaling.send(
       new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: group, MaxSize: 3 }),
     );
-    const [instance] = (await world.viewFleet(group)).instances;
+    const [instance] = (await local.world.viewFleet(group)).instances;
     // Watch the serving capacity through the emulator's APIs while the replacement runs.
     const seen: number[] = [];
     let watching = true;
     const watcher = (async () => {
       while (watching) {
-        const view = await world.viewFleet(group);
+        const view = await local.world.viewFleet(group);
         seen.push(
           view.instances.filter((i) => i.lifecycleState === 'InService' && i.healthStatus === 'Healthy')
             .length,
@@ -89,14 +58,14 @@ describe('one event of each intent', () => {
       derive(sample, { configuration: { ...sample['detail'].configuration, metrics } }),
     );
     expect(result.intent).toBe('replace');
-    const replaced = await outcomes.waitFor(
+    const replaced = await local.outcomes.waitFor(
       (e) => e.detailType === DetailTypes.InstanceReplaced && e.detail['instanceId'] === instance!.instanceId,
       60_000,
     );
     watching = false;
     await watcher;
     expect(replaced.detail).toMatchObject({ fleet: 'web', cause: 'health', mode: 'surge' });
-    const view = await world.viewFleet(group);
+    const view = await local.world.viewFleet(group);
     expect(view.desiredCapacity).toBe(2);
     const inService = view.instances.filter((i) => i.lifecycleState === 'InService');
     expect(inService.map((i) => i.instanceId)).not.toContain(instance!.instanceId);
@@ -108,7 +77,7 @@ describe('one event of each intent', () => {
     expect(Math.min(...seen)).toBeGreaterThanOrEqual(2);
     // Announced once, and nothing else announced for it.
     expect(
-      outcomes.received.filter(
+      local.outcomes.received.filter(
         (e) =>
           e.detail['instanceId'] === instance!.instanceId && e.detailType !== DetailTypes.InstanceReplaced,
       ),
@@ -116,39 +85,39 @@ describe('one event of each intent', () => {
   });
 
   it('replace, unmanaged: a shell opened on an instance outside any fleet is reported and left alone', async () => {
-    const image = await world.registerImage('base');
-    const stray = await world.runStrayInstance(image);
+    const image = await local.world.registerImage('base');
+    const stray = await local.world.runStrayInstance(image);
     const sample = awsEvent('aws.ssm', 'cloudtrail-start-session');
     const result = await deliver(derive(sample, { requestParameters: { target: stray } }));
     expect(result.intent).toBe('replace');
-    const skipped = await outcomes.waitFor(
+    const skipped = await local.outcomes.waitFor(
       (e) => e.detailType === DetailTypes.ReplacementSkipped && e.detail['instanceId'] === stray,
     );
     expect(skipped.detail).toMatchObject({ cause: 'shell-access' });
   });
 
   it('ignore: a CPU alarm reaches the intake (the rule cannot filter metrics) and changes nothing', async () => {
-    const before = outcomes.received.length;
+    const before = local.outcomes.received.length;
     const result = await deliver(awsEvent('aws.cloudwatch', 'alarm-state-change-cpu-utilization'));
     expect(result).toMatchObject({ intent: 'ignore', reason: expect.stringContaining('CPUUtilization') });
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    expect(outcomes.received.slice(before)).toEqual([]);
+    expect(local.outcomes.received.slice(before)).toEqual([]);
   });
 
   it('rollout: an Image Builder image rolls the fleets of its AMI channel', async () => {
-    const base = await world.registerImage('base', 'built');
-    const group = await world.createFleet({ fleet: 'built', imageId: base, size: 2 });
+    const base = await local.world.registerImage('base', 'built');
+    const group = await local.world.createFleet({ fleet: 'built', imageId: base, size: 2 });
     const arn = `arn:aws:imagebuilder:${REGION}:123456789012:image/built-recipe/2.0.0/1`;
-    const image = await world.registerImage('built-2.0.0-1', 'built');
-    await world.tagImageWith(image, 'Ec2ImageBuilderArn', arn);
+    const image = await local.world.registerImage('built-2.0.0-1', 'built');
+    await local.world.tagImageWith(image, 'Ec2ImageBuilderArn', arn);
     const sample = awsEvent('aws.imagebuilder', 'image-state-change-available');
     const result = await deliver({ ...sample, resources: [arn] });
     expect(result.intent).toBe('rollout');
-    await outcomes.waitFor(
+    await local.outcomes.waitFor(
       (e) => e.detailType === DetailTypes.RolloutSucceeded && e.detail['fleet'] === 'built',
       60_000,
     );
-    const view = await world.viewFleet(group);
+    const view = await local.world.viewFleet(group);
     expect(view.instances.filter((i) => i.lifecycleState === 'InService').map((i) => i.imageId)).toEqual([
       image,
       image,

@@ -5,66 +5,37 @@
  */
 import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { UpdateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DetailTypes, Tags } from '../../lambdas/domain/contract';
 import { replaceExecutionName } from '../../lambdas/domain/replace';
-import { resetEmulator } from '../../local/emulator';
-import { silentLogger } from '../../local/log';
-import { type OutcomeListener, listenToOutcomes } from '../../local/outcomes';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
-import { World, worldClients } from '../../local/world';
+import { worldClients } from '../../local/world';
+import { REGION, useLocalRuntime } from '../support/local-runtime';
 
-const REGION = 'us-east-1';
-let runtime: LocalRuntime;
-let world: World;
-let outcomes: OutcomeListener;
-let endpoint: string;
-
-beforeAll(async () => {
-  endpoint = inject('emulatorEndpoint');
-  await resetEmulator(endpoint);
-  // rate(5 minutes) × 0.02: a sweep every 6 s.
-  runtime = await startLocalRuntime({
-    emulatorEndpoint: endpoint,
-    region: REGION,
-    timeScale: 0.02,
-    log: silentLogger,
-  });
-  world = new World({ endpoint, region: REGION });
-  outcomes = await listenToOutcomes({
-    endpoint,
-    region: REGION,
-    eventBusName: runtime.resources.eventBusName!,
-  });
-});
-
-afterAll(async () => {
-  await outcomes?.stop();
-  await runtime?.stop();
-});
+// rate(5 minutes) × 0.02: a sweep every 6 s.
+const local = useLocalRuntime({ timeScale: 0.02, fireSchedules: true });
 
 describe('the reconcile sweep in the local runtime', () => {
   it('replaces an instance tainted behind its back, on schedule, through the Replace workflow', async () => {
-    const image = await world.registerImage('base');
-    const group = await world.createFleet({ fleet: 'swept', imageId: image, size: 2 });
-    const clients = worldClients({ endpoint, region: REGION });
+    const image = await local.world.registerImage('base');
+    const group = await local.world.createFleet({ fleet: 'swept', imageId: image, size: 2 });
+    const clients = worldClients({ endpoint: local.endpoint, region: REGION });
     await clients.autoScaling.send(
       new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: group, MaxSize: 3 }),
     );
-    const [instance] = (await world.viewFleet(group)).instances;
+    const [instance] = (await local.world.viewFleet(group)).instances;
     await clients.ec2.send(
       new CreateTagsCommand({
         Resources: [instance!.instanceId],
         Tags: [{ Key: Tags.tainted, Value: 'drift' }],
       }),
     );
-    const sweep = await outcomes.waitFor(
+    const sweep = await local.outcomes.waitFor(
       (e) => e.detailType === DetailTypes.ReconcileCompleted && Number(e.detail['started']) >= 1,
       30_000,
     );
     expect(sweep.detail).toMatchObject({ fleets: 1, instances: 2, differences: 1, started: 1 });
     expect(Number(sweep.detail['apiCalls'])).toBeGreaterThan(0);
-    const replaced = await outcomes.waitFor(
+    const replaced = await local.outcomes.waitFor(
       (e) => e.detailType === DetailTypes.InstanceReplaced && e.detail['instanceId'] === instance!.instanceId,
       30_000,
     );
@@ -73,7 +44,7 @@ describe('the reconcile sweep in the local runtime', () => {
       cause: 'drift',
       execution: expect.stringContaining(replaceExecutionName('swept', instance!.instanceId)),
     });
-    const view = await world.viewFleet(group);
+    const view = await local.world.viewFleet(group);
     const serving = view.instances.filter((i) => i.lifecycleState === 'InService');
     expect(serving.map((i) => i.instanceId)).not.toContain(instance!.instanceId);
     expect(serving).toHaveLength(2);

@@ -6,40 +6,15 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fleetHistory, fleetStatus, renderHistory, renderStatus, type StatusReport } from '../../cli/status';
 import { resolveTarget } from '../../cli/target';
 import { acquireLock } from '../../lambdas/aws/store';
-import { resetEmulator } from '../../local/emulator';
-import { silentLogger } from '../../local/log';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import type { ExecutionRecord } from '../../local/stepfunctions';
-import { World } from '../../local/world';
+import { REGION, useLocalRuntime } from '../support/local-runtime';
 
-const REGION = 'us-east-1';
 const ROOT = path.resolve(__dirname, '../..');
-let runtime: LocalRuntime;
-let world: World;
-let busName: string;
-
-beforeAll(async () => {
-  const endpoint = inject('emulatorEndpoint');
-  await resetEmulator(endpoint);
-  runtime = await startLocalRuntime({
-    emulatorEndpoint: endpoint,
-    region: REGION,
-    timeScale: 0.01,
-    // No reconcile sweeps here (test/e2e/reconcile.test.ts has them): only what the test causes.
-    fireSchedules: false,
-    log: silentLogger,
-  });
-  world = new World({ endpoint, region: REGION });
-  busName = runtime.resources.eventBusName!;
-});
-
-afterAll(async () => {
-  await runtime?.stop();
-});
+const local = useLocalRuntime({ outcomes: false });
 
 /** The next execution for `fleet` to end. */
 function executionEnd(fleet: string, timeoutMs = 60_000): Promise<ExecutionRecord> {
@@ -48,7 +23,7 @@ function executionEnd(fleet: string, timeoutMs = 60_000): Promise<ExecutionRecor
       off();
       reject(new Error(`no rollout of ${fleet} ended within ${timeoutMs} ms`));
     }, timeoutMs);
-    const off = runtime.stepFunctions.onExecutionEnd((record) => {
+    const off = local.runtime.stepFunctions.onExecutionEnd((record) => {
       if ((JSON.parse(record.input) as { fleet?: string }).fleet === fleet) {
         clearTimeout(timer);
         off();
@@ -60,7 +35,7 @@ function executionEnd(fleet: string, timeoutMs = 60_000): Promise<ExecutionRecor
 
 async function rollOut(fleet: string, imageId: string): Promise<ExecutionRecord> {
   const ended = executionEnd(fleet);
-  await world.publishImage(busName, imageId, fleet);
+  await local.world.publishImage(local.busName, imageId, fleet);
   return ended;
 }
 
@@ -94,9 +69,9 @@ let imageB: string;
 
 describe('after a rollout', () => {
   it('status: the desired image, every instance on it, no active rollout', async () => {
-    const imageA = await world.registerImage('web-a', 'web');
-    const groupName = await world.createFleet({ fleet: 'web', imageId: imageA, size: 4 });
-    imageB = await world.registerImage('web-b', 'web');
+    const imageA = await local.world.registerImage('web-a', 'web');
+    const groupName = await local.world.createFleet({ fleet: 'web', imageId: imageA, size: 4 });
+    imageB = await local.world.registerImage('web-b', 'web');
     const execution = await rollOut('web', imageB);
     expect(execution.status).toBe('SUCCEEDED');
     webExecution = execution.name;
@@ -147,11 +122,11 @@ describe('after a rollout', () => {
 
   it('the CLI process: status --json from the environment phoenix local prints, history --json from flags', async () => {
     const status = await phoenix(['status', '--json'], {
-      AWS_ENDPOINT_URL: runtime.endpoint,
-      AWS_ENDPOINT_URL_SFN: runtime.stepFunctionsEndpoint,
+      AWS_ENDPOINT_URL: local.runtime.endpoint,
+      AWS_ENDPOINT_URL_SFN: local.runtime.stepFunctionsEndpoint,
       AWS_DEFAULT_REGION: REGION,
-      PHOENIX_TABLE_NAME: runtime.resources.tableName!,
-      PHOENIX_ROLLOUT_STATE_MACHINE_ARN: runtime.resources.stateMachineArn!,
+      PHOENIX_TABLE_NAME: local.runtime.resources.tableName!,
+      PHOENIX_ROLLOUT_STATE_MACHINE_ARN: local.runtime.resources.stateMachineArn!,
     });
     expect(status.stderr).toBe('');
     expect(status.code).toBe(0);
@@ -165,11 +140,11 @@ describe('after a rollout', () => {
         'web',
         '--json',
         '--endpoint-url',
-        runtime.endpoint,
+        local.runtime.endpoint,
         '--region',
         REGION,
         '--table',
-        runtime.resources.tableName!,
+        local.runtime.resources.tableName!,
       ],
       {},
     );
@@ -181,8 +156,8 @@ describe('after a rollout', () => {
 
 describe('fleets Phoenix has not rolled out', () => {
   it('a fleet with no record yet: desired image unknown, instances counted by image', async () => {
-    const imageA = await world.registerImage('fresh-a', 'fresh');
-    await world.createFleet({ fleet: 'fresh', imageId: imageA, size: 2 });
+    const imageA = await local.world.registerImage('fresh-a', 'fresh');
+    await local.world.createFleet({ fleet: 'fresh', imageId: imageA, size: 2 });
 
     const report = await fleetStatus();
     expect(report.fleets.map((f) => f.fleet)).toEqual(['fresh', 'web']);
@@ -217,8 +192,8 @@ describe('fleets Phoenix has not rolled out', () => {
 
 describe('a rejected rollout', () => {
   it('is in the history with its reason, behind the newer succeeded one', async () => {
-    const imageA = await world.registerImage('safe-a', 'safe');
-    await world.createFleet({ fleet: 'safe', imageId: imageA, size: 2 });
+    const imageA = await local.world.registerImage('safe-a', 'safe');
+    await local.world.createFleet({ fleet: 'safe', imageId: imageA, size: 2 });
     const rejected = await rollOut('safe', 'ami-0000000000000dead');
     expect(rejected.error).toBe('RolloutRejected');
 
@@ -229,7 +204,7 @@ describe('a rejected rollout', () => {
       lastOutcome: { outcome: 'rejected', imageId: 'ami-0000000000000dead' },
     });
 
-    const imageB2 = await world.registerImage('safe-b', 'safe');
+    const imageB2 = await local.world.registerImage('safe-b', 'safe');
     expect((await rollOut('safe', imageB2)).status).toBe('SUCCEEDED');
 
     const report = await fleetHistory('safe');
@@ -245,9 +220,9 @@ describe('a rejected rollout', () => {
 
 describe('an active rollout', () => {
   it("shows the lock and its execution's status and last step, or why they cannot be read", async () => {
-    const imageA = await world.registerImage('held-a', 'held');
-    await world.createFleet({ fleet: 'held', imageId: imageA, size: 1 });
-    await world.createFleet({ fleet: 'lost', imageId: imageA, size: 1 });
+    const imageA = await local.world.registerImage('held-a', 'held');
+    await local.world.createFleet({ fleet: 'held', imageId: imageA, size: 1 });
+    await local.world.createFleet({ fleet: 'lost', imageId: imageA, size: 1 });
     const now = new Date();
     const epoch = Math.floor(now.getTime() / 1000);
     // A lock that was never released, held by an execution that has ended, and one whose
@@ -317,7 +292,7 @@ describe('where the commands look', () => {
 
     const cli = await phoenix(['status', '--json'], {
       AWS_REGION: REGION,
-      AWS_ENDPOINT_URL: runtime.endpoint,
+      AWS_ENDPOINT_URL: local.runtime.endpoint,
     });
     expect(cli.code).toBe(1);
     expect(cli.stdout).toBe('');

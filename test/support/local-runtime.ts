@@ -1,0 +1,64 @@
+/**
+ * The local runtime for an end-to-end test file: the run's emulator (reset first), the whole
+ * control plane on it, a World to build fleets and images with, and optionally a listener on the
+ * Phoenix bus's outcome events. Everything is started before the file's tests and stopped after.
+ */
+import { afterAll, beforeAll, inject } from 'vitest';
+import { resetEmulator } from '../../local/emulator';
+import { silentLogger } from '../../local/log';
+import { type OutcomeListener, listenToOutcomes } from '../../local/outcomes';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import { World } from '../../local/world';
+
+export const REGION = 'us-east-1';
+
+export interface LocalRuntimeHandle {
+  runtime: LocalRuntime;
+  world: World;
+  /** The outcome listener (only with `outcomes: true`). */
+  outcomes: OutcomeListener;
+  endpoint: string;
+  /** The Phoenix bus. */
+  busName: string;
+}
+
+export function useLocalRuntime(
+  options: {
+    /** Default 0.01. */
+    timeScale?: number;
+    /**
+     * Fire scheduled rules (the reconcile sweep). Default false: only what the test causes
+     * happens (test/e2e/reconcile.test.ts turns it on).
+     */
+    fireSchedules?: boolean;
+    /** Listen to the Phoenix bus's outcome events. Default true. */
+    outcomes?: boolean;
+  } = {},
+): LocalRuntimeHandle {
+  const handle = {} as LocalRuntimeHandle;
+  beforeAll(async () => {
+    handle.endpoint = inject('emulatorEndpoint');
+    await resetEmulator(handle.endpoint);
+    handle.runtime = await startLocalRuntime({
+      emulatorEndpoint: handle.endpoint,
+      region: REGION,
+      timeScale: options.timeScale ?? 0.01,
+      fireSchedules: options.fireSchedules ?? false,
+      log: silentLogger,
+    });
+    handle.world = new World({ endpoint: handle.endpoint, region: REGION });
+    handle.busName = handle.runtime.resources.eventBusName!;
+    if (options.outcomes ?? true) {
+      handle.outcomes = await listenToOutcomes({
+        endpoint: handle.endpoint,
+        region: REGION,
+        eventBusName: handle.busName,
+      });
+    }
+  });
+  afterAll(async () => {
+    await handle.outcomes?.stop();
+    await handle.runtime?.stop();
+  });
+  return handle;
+}
