@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tags } from '../../lambdas/domain/contract';
 import type { PhoenixFunction } from '../../lib';
-import { asArray, policyStatements, synthPhoenix, type Json, type SynthesizedPhoenix } from './support';
+import {
+  allowStatementsOf,
+  asArray,
+  policyStatements,
+  synthPhoenix,
+  type Json,
+  type SynthesizedPhoenix,
+} from './support';
 
 let phoenix: SynthesizedPhoenix;
 let statements: ReturnType<typeof policyStatements>;
@@ -12,14 +19,7 @@ beforeAll(() => {
 });
 afterAll(() => phoenix.dispose());
 
-/** The Allow statements that apply to a function's role, from whichever policy carries them. */
-function statementsOf(fn: PhoenixFunction): Record<string, Json>[] {
-  const roleRef = { Ref: phoenix.logicalId(fn.role) };
-  return statements
-    .filter(({ roles }) => roles.some((r) => JSON.stringify(r) === JSON.stringify(roleRef)))
-    .map(({ statement }) => statement)
-    .filter((s) => s.Effect === 'Allow');
-}
+const statementsOf = (fn: PhoenixFunction): Record<string, Json>[] => allowStatementsOf(phoenix, fn.role);
 
 function granting(fn: PhoenixFunction, action: string): Record<string, Json>[] {
   return statementsOf(fn).filter((s) => asArray<string>(s.Action).includes(action));

@@ -5,24 +5,16 @@ import * as events from 'aws-cdk-lib/aws-events';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Env, Handlers } from '../../lambdas/domain/contract';
 import { PhoenixControlPlane, type PhoenixFunction } from '../../lib';
-import { asArray, policyStatements, synthPhoenix, type Json, type SynthesizedPhoenix } from './support';
+import { allowStatementsOf, asArray, synthPhoenix, type Json, type SynthesizedPhoenix } from './support';
 
 let phoenix: SynthesizedPhoenix;
-let statements: ReturnType<typeof policyStatements>;
 
 beforeAll(() => {
   phoenix = synthPhoenix();
-  statements = policyStatements(phoenix.resources);
 });
 afterAll(() => phoenix.dispose());
 
-function statementsOf(fn: PhoenixFunction): Record<string, Json>[] {
-  const roleRef = { Ref: phoenix.logicalId(fn.role) };
-  return statements
-    .filter(({ roles }) => roles.some((r) => JSON.stringify(r) === JSON.stringify(roleRef)))
-    .map(({ statement }) => statement)
-    .filter((s) => s.Effect === 'Allow');
-}
+const statementsOf = (fn: PhoenixFunction): Record<string, Json>[] => allowStatementsOf(phoenix, fn.role);
 
 describe('the reconcile sweep', () => {
   it('a schedule rule, every 5 minutes by default, targets the reconcile function with a dead-letter queue', () => {

@@ -98,6 +98,15 @@ export function policyStatements(
   return out;
 }
 
+/** The Allow statements that apply to a role, from whichever policy of the template carries them. */
+export function allowStatementsOf(phoenix: SynthesizedPhoenix, role: IConstruct): Record<string, Json>[] {
+  const roleRef = JSON.stringify({ Ref: phoenix.logicalId(role) });
+  return policyStatements(phoenix.resources)
+    .filter(({ roles }) => roles.some((r) => JSON.stringify(r) === roleRef))
+    .map(({ statement }) => statement)
+    .filter((s) => s.Effect === 'Allow');
+}
+
 /** A value that may be one or many, as many. */
 export function asArray<T>(value: T | T[] | undefined): T[] {
   if (value === undefined) return [];
