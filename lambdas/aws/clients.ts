@@ -8,6 +8,7 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -25,3 +26,4 @@ export const dynamo = /* @__PURE__ */ lazy(() => new DynamoDBClient(config));
 export const eventBridge = /* @__PURE__ */ lazy(() => new EventBridgeClient(config));
 export const stepFunctions = /* @__PURE__ */ lazy(() => new SFNClient(config));
 export const ssm = /* @__PURE__ */ lazy(() => new SSMClient(config));
+export const loadBalancing = /* @__PURE__ */ lazy(() => new ElasticLoadBalancingV2Client(config));
