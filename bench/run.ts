@@ -1,8 +1,8 @@
 /**
  * Phoenix benchmark — measures, records, asserts nothing (except that each measurement ran).
  *
- *   npm run bench               figures 1–4
- *   npm run bench -- --full     figures 1–5 (adds a cold `npm ci` in a fresh clone and `npm test`)
+ *   npm run bench               figures 1–4 and 6–8
+ *   npm run bench -- --full     figures 1–8 (5 adds a cold `npm ci` in a fresh clone and `npm test`)
  *
  * Figures (every target is an upper bound in the figure's own unit; `met` = value ≤ target):
  *   1. `cdk synth` wall time: `npx cdk synth --no-notices --quiet -o <tmp>/cdk.out`, once, with
@@ -26,6 +26,11 @@
  *      `git clone /work/main` (committed HEAD, not the working tree; registry reached over the
  *      network; no target), and `npm test` in the repo (target 600 s; the final
  *      `N passed, N failed` line is parsed, failures get their own figure with target 0).
+ *   6–8. Replacement and reconcile, in-process against one local runtime (see bench/replacement.ts):
+ *      one replacement (event → replacement InService, against the minimum; AWS calls per
+ *      replacement), a storm of 1,000 events for 100 instances (exactly 100 replacements, the most
+ *      in flight per fleet against the budget), and a reconcile sweep of 1,000 instances in 20
+ *      fleets (AWS calls, target 15; wall time).
  *
  * A figure without a target has `target: null`; its `met` only says that the measurement ran.
  * A measurement that could not run has `value: null`, `met: false` and an `error`; the process then
@@ -49,6 +54,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { benchReplacement } from './replacement';
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS_DIR = path.join(__dirname, 'results');
@@ -668,6 +674,25 @@ async function benchDemo(): Promise<void> {
   }
 }
 
+// ---- 6–8. replacement, storm, reconcile sweep -----------------------------------------------------
+
+async function benchReplacementFigures(): Promise<void> {
+  const started = performance.now();
+  try {
+    await benchReplacement({ record, failed });
+  } catch (error) {
+    failed('replacement benchmarks (local runtime)', 's', null, 'bench/replacement.ts', error);
+  }
+  record({
+    name: 'replacement benchmarks: wall time (figures 6–8)',
+    value: seconds(performance.now() - started),
+    unit: 's',
+    target: null,
+    command:
+      'bench/replacement.ts (local runtime start, one replacement, storm, fleets for the sweep, sweep)',
+  });
+}
+
 // ---- 5. --full: npm ci (cold) and npm test ------------------------------------------------------
 
 async function benchNpmCi(tmp: string): Promise<void> {
@@ -765,6 +790,22 @@ function markdown(meta: Record<string, unknown>): string {
     if (typeof d['min'] === 'number' && typeof d['max'] === 'number')
       notes.push(`min ${d['min']}, max ${d['max']}`);
     if (typeof d['status'] === 'string') notes.push(d['status']);
+    if (typeof d['minimumSeconds'] === 'number')
+      notes.push(`minimum ${d['minimumSeconds']} s, overhead ${String(d['overheadSeconds'])} s`);
+    if (typeof d['executions'] === 'number')
+      notes.push(
+        `${d['executions']} executions ${JSON.stringify(d['executionsByStatus'])}, ${String(d['distinctInstancesReplaced'])} instances replaced`,
+      );
+    if (typeof d['maxInFlight'] === 'object' && d['maxInFlight'] !== null)
+      notes.push(
+        `in flight ${JSON.stringify(d['maxInFlight'])}; min serving ${JSON.stringify(d['minServing'])}`,
+      );
+    if (typeof d['calls'] === 'object' && d['calls'] !== null)
+      notes.push(
+        Object.entries(d['calls'] as Record<string, number>)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+      );
     if (typeof d['passed'] === 'number' && typeof d['failed'] === 'number') {
       notes.push(`${d['passed']} passed, ${d['failed']} failed`);
     }
@@ -807,14 +848,16 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'phoenix-bench-'));
   const step = (what: string) => process.stderr.write(`bench: ${what}\n`);
   try {
-    step('1/4 cdk synth');
+    step('1/5 cdk synth');
     const cdkOut = await benchSynth(tmp);
-    step('2/4 Lambda bundle sizes and cold load');
+    step('2/5 Lambda bundle sizes and cold load');
     await benchAssets(cdkOut);
-    step('3/4 phoenix local ready time');
+    step('3/5 phoenix local ready time');
     await benchReady();
-    step('4/4 demo rollout');
+    step('4/5 demo rollout');
     await benchDemo();
+    step('5/5 replacement, storm and reconcile sweep (local runtime, in-process)');
+    await benchReplacementFigures();
     if (FULL) {
       step('--full: npm ci (cold) in a fresh clone');
       await benchNpmCi(tmp);

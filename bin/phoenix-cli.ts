@@ -6,12 +6,19 @@
  *   phoenix setup                                              install the Python side (.venv)
  *   phoenix status [<fleet>] [--json]                          fleets: desired image, instances, rollout
  *   phoenix history <fleet> [--json]                           a fleet's image history, newest first
- *   phoenix resume <fleet> [--json]                            close the fleet's circuit breaker
+ *   phoenix pause <fleet> [--reason <text>] [--json]           no automation starts for the fleet
+ *   phoenix resume <fleet> [--json]                            clear a pause, close the circuit breaker, reconcile
+ *   phoenix rollback <fleet> [--to <image>] [--wait] [--json]  roll back to an image of its history, pin it
+ *   phoenix unpin <fleet> [--json]                             release a rollback's pin
  *   phoenix reconcile [<fleet>] [--dry-run]                     the reconcile sweep, now (prints JSON)
+ *   phoenix chaos [--at <ISO time>] [--dry-run]                 one chaos period, now (or as if at a time)
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { chaosNow, renderChaos } from '../cli/chaos';
+import { pauseFleetCommand, renderPause, renderUnpin, unpinFleetCommand } from '../cli/pause';
 import { reconcileNow } from '../cli/reconcile';
 import { renderResume, resumeFleet } from '../cli/resume';
+import { renderRollback, rollbackFleet } from '../cli/rollback';
 import { fleetHistory, fleetStatus, renderHistory, renderStatus } from '../cli/status';
 import { applyTarget, type TargetOptions } from '../cli/target';
 import { classifyFiles } from '../local/classify';
@@ -124,22 +131,137 @@ export function buildProgram(): Command {
     print(options.json ? JSON.stringify(report, null, 2) : renderHistory(report));
   });
 
+  const busOption = [
+    '--event-bus-name <name>',
+    'the Phoenix bus (default: $PHOENIX_EVENT_BUS_NAME, then phoenix)',
+  ] as const;
+
+  withTarget(
+    program
+      .command('pause')
+      .description(
+        'Pause a fleet: paused = {at, reason} on its fleet record and FleetPaused on the Phoenix bus. No rollout or ' +
+          'replacement starts for it (publications are ignored, the reconcile sweep passes it by) and a running rollout ' +
+          'stops at its next safe point, until phoenix resume.',
+      )
+      .argument('<fleet>', 'the fleet')
+      .option('--reason <text>', 'why (recorded and reported)')
+      .option(...busOption),
+  ).action(
+    async (
+      fleet: string,
+      options: TargetOptions & { json: boolean; reason?: string; eventBusName?: string },
+    ) => {
+      applyTarget(options);
+      const report = await pauseFleetCommand(fleet, {
+        ...(options.reason !== undefined ? { reason: options.reason } : {}),
+        ...(options.eventBusName !== undefined ? { eventBusName: options.eventBusName } : {}),
+      });
+      print(options.json ? JSON.stringify(report, null, 2) : renderPause(report));
+    },
+  );
+
   withTarget(
     program
       .command('resume')
       .description(
-        "Close a fleet's circuit breaker: clear its health flags on the fleet record and report FleetCircuitClosed " +
-          'on the Phoenix bus; replacements proceed again.',
+        'Resume a fleet: clear its pause (FleetResumed), close its circuit breaker (clear its health flags, ' +
+          'FleetCircuitClosed), then run the reconcile sweep of the fleet to catch up what was missed.',
       )
       .argument('<fleet>', 'the fleet')
-      .option('--event-bus-name <name>', 'the Phoenix bus (default: $PHOENIX_EVENT_BUS_NAME, then phoenix)'),
+      .option(...busOption)
+      .option(
+        '--replace-state-machine-arn <arn>',
+        'the Replace state machine, for the reconcile sweep (default: $PHOENIX_REPLACE_STATE_MACHINE_ARN)',
+      )
+      .option('--no-reconcile', 'do not run the reconcile sweep'),
+  ).action(
+    async (
+      fleet: string,
+      options: TargetOptions & {
+        json: boolean;
+        eventBusName?: string;
+        replaceStateMachineArn?: string;
+        reconcile: boolean;
+      },
+    ) => {
+      applyTarget(options);
+      const report = await resumeFleet(fleet, {
+        ...(options.eventBusName !== undefined ? { eventBusName: options.eventBusName } : {}),
+        ...(options.replaceStateMachineArn !== undefined
+          ? { replaceStateMachineArn: options.replaceStateMachineArn }
+          : {}),
+        reconcile: options.reconcile,
+      });
+      print(options.json ? JSON.stringify(report, null, 2) : renderResume(report));
+      if ('failed' in report.reconcile) {
+        process.stderr.write(
+          `warning: the reconcile sweep after resume failed: ${report.reconcile.failed}\n`,
+        );
+      }
+    },
+  );
+
+  withTarget(
+    program
+      .command('rollback')
+      .description(
+        'Roll a fleet back onto an image it ran before (from its history, never from its channel), through the Rollout ' +
+          'workflow; on success the fleet is pinned to it: publications are ignored until an explicit PublishImage or ' +
+          'phoenix unpin. Prints the execution started.',
+      )
+      .argument('<fleet>', 'the fleet')
+      .option('--to <image>', 'the image (default: the newest image that succeeded before the desired one)')
+      .option(
+        '--request-id <id>',
+        'names the execution: the same request starts one execution (default: random)',
+      )
+      .option(
+        '--wait',
+        'wait for the execution to end and print its outcome (exit code 1 unless it succeeded)',
+        false,
+      )
+      .addOption(
+        new Option('--wait-timeout <seconds>', 'with --wait: give up after this long').argParser(parseLimit),
+      ),
+  ).action(
+    async (
+      fleet: string,
+      options: TargetOptions & {
+        json: boolean;
+        to?: string;
+        requestId?: string;
+        wait: boolean;
+        waitTimeout?: number;
+      },
+    ) => {
+      applyTarget(options);
+      const report = await rollbackFleet(fleet, {
+        ...(options.to !== undefined ? { to: options.to } : {}),
+        ...(options.requestId !== undefined ? { requestId: options.requestId } : {}),
+        wait: options.wait,
+        ...(options.waitTimeout !== undefined ? { waitTimeoutSeconds: options.waitTimeout } : {}),
+      });
+      print(options.json ? JSON.stringify(report, null, 2) : renderRollback(report));
+      if (report.result !== undefined && report.result.outcome !== 'succeeded') process.exitCode = 1;
+    },
+  );
+
+  withTarget(
+    program
+      .command('unpin')
+      .description(
+        'Release the pin a rollback put on a fleet (FleetUnpinned): publications on its channel roll it again.',
+      )
+      .argument('<fleet>', 'the fleet')
+      .option(...busOption),
   ).action(async (fleet: string, options: TargetOptions & { json: boolean; eventBusName?: string }) => {
     applyTarget(options);
-    const report = await resumeFleet(
+    const report = await unpinFleetCommand(
       fleet,
       options.eventBusName !== undefined ? { eventBusName: options.eventBusName } : {},
     );
-    print(options.json ? JSON.stringify(report, null, 2) : renderResume(report));
+    print(options.json ? JSON.stringify(report, null, 2) : renderUnpin(report));
   });
 
   withTarget(
@@ -176,6 +298,43 @@ export function buildProgram(): Command {
         dryRun: options.dryRun,
       });
       print(JSON.stringify(report, null, 2));
+    },
+  );
+
+  withTarget(
+    program
+      .command('chaos')
+      .description(
+        'Run one chaos period now (or as if at --at): each fleet tagged phoenix:chaos may lose a random instance ' +
+          '(terminated without decrement: Auto Scaling replaces it) when within its chaos hours and safe; prints each decision.',
+      )
+      .option('--at <time>', 'run the period that holds this ISO-8601 time (default: now)')
+      .addOption(
+        new Option(
+          '--period-seconds <n>',
+          'the chaos period (default: $PHOENIX_CHAOS_PERIOD_SECONDS, then 3600)',
+        ).argParser(parseLimit),
+      )
+      .option('--event-bus-name <name>', 'the Phoenix bus (default: $PHOENIX_EVENT_BUS_NAME, then phoenix)')
+      .option('--dry-run', 'only decide: terminate nothing, record nothing, put no outcome', false),
+  ).action(
+    async (
+      options: TargetOptions & {
+        json: boolean;
+        at?: string;
+        periodSeconds?: number;
+        eventBusName?: string;
+        dryRun: boolean;
+      },
+    ) => {
+      applyTarget(options);
+      const report = await chaosNow({
+        ...(options.at !== undefined ? { at: options.at } : {}),
+        ...(options.periodSeconds !== undefined ? { periodSeconds: options.periodSeconds } : {}),
+        ...(options.eventBusName !== undefined ? { eventBusName: options.eventBusName } : {}),
+        dryRun: options.dryRun,
+      });
+      print(options.json ? JSON.stringify(report, null, 2) : renderChaos(report, options.dryRun));
     },
   );
 

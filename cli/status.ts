@@ -9,7 +9,13 @@ import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient } from 
 import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
 import { Env, NAME_PATTERN, Tags } from '../lambdas/domain/contract';
 import { ConfigurationError } from '../lambdas/domain/errors';
-import type { FleetRecord, HistoryEntry } from '../lambdas/domain/fleet-record';
+import type {
+  FleetPause,
+  FleetRecord,
+  HistoryEntry,
+  PinnedImage,
+  RolloutQueue,
+} from '../lambdas/domain/fleet-record';
 import { fleetInstances, groupsOfFleet, type ManagedGroup, managedGroups } from '../lambdas/aws/fleets';
 import { readFleetRecord } from '../lambdas/aws/store';
 
@@ -48,6 +54,11 @@ export interface WorkflowView {
   readonly step: string | null;
   /** Why the status or the step is missing. */
   readonly note?: string;
+  /**
+   * The execution these describe when it is not the lock's: the lock's execution handed the
+   * rollout to a continuation (continue-as-new) that has not taken the lock yet.
+   */
+  readonly continuedAs?: string;
 }
 
 export interface ActiveRolloutStatus {
@@ -58,6 +69,8 @@ export interface ActiveRolloutStatus {
   readonly expiresAt: string;
   readonly expired: boolean;
   readonly workflow: WorkflowView;
+  /** Present while the rollout waits for a global rollout slot (`maxConcurrentRollouts`). */
+  readonly queued?: RolloutQueue;
 }
 
 export interface FleetStatus {
@@ -71,6 +84,10 @@ export interface FleetStatus {
   readonly activeRollout: ActiveRolloutStatus | null;
   /** The newest history entry. */
   readonly lastOutcome: HistoryItem | null;
+  /** `phoenix pause`: since when and why; null when not paused. */
+  readonly paused: FleetPause | null;
+  /** Pinned by a rollback (until an explicit PublishImage or `phoenix unpin`); null when not. */
+  readonly pinnedImage: PinnedImage | null;
 }
 
 export interface StatusReport {
@@ -189,8 +206,11 @@ async function statusOf(
             expiresAt: new Date(lock.expiresAt * 1000).toISOString(),
             expired: lock.expiresAt * 1000 < context.now.getTime(),
             workflow: await readWorkflow(context.sfn, context.stateMachineArn, lock.execution),
+            ...(record?.rolloutQueued !== undefined ? { queued: record.rolloutQueued } : {}),
           },
     lastOutcome: last !== undefined ? historyItem(last) : null,
+    paused: record?.paused ?? null,
+    pinnedImage: record?.pinnedImage ?? null,
   };
 }
 
@@ -246,14 +266,25 @@ export async function readWorkflow(
   if (arn === null) {
     return { status: null, step: null, note: `not a state machine ARN: ${stateMachineArn}` };
   }
-  const executionArn = `${arn[1]}:execution:${arn[2]}:${execution}`;
+  let executionArn = `${arn[1]}:execution:${arn[2]}:${execution}`;
   let status: string | null;
+  let continuedAs: string | undefined;
   try {
-    const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    let described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    // Continue-as-new: a succeeded execution whose output names its continuation is followed
+    // (a few hops at most: the continuation takes the lock as its first step).
+    for (let hop = 0; hop < 5 && described.status === 'SUCCEEDED'; hop += 1) {
+      const next = continuationOf(described.output);
+      if (next === undefined) break;
+      executionArn = `${arn[1]}:execution:${arn[2]}:${next}`;
+      described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+      continuedAs = next;
+    }
     status = described.status ?? null;
   } catch (error) {
     return { status: null, step: null, note: `cannot read the execution: ${describe(error)}` };
   }
+  const followed = continuedAs !== undefined ? { continuedAs } : {};
   try {
     let nextToken: string | undefined;
     for (let page = 0; page < 10; page += 1) {
@@ -263,13 +294,25 @@ export async function readWorkflow(
       const entered = history.events?.find(
         (e) => e.type?.endsWith('StateEntered') && e.stateEnteredEventDetails?.name !== undefined,
       );
-      if (entered !== undefined) return { status, step: entered.stateEnteredEventDetails!.name! };
+      if (entered !== undefined)
+        return { status, step: entered.stateEnteredEventDetails!.name!, ...followed };
       nextToken = history.nextToken;
       if (nextToken === undefined) break;
     }
-    return { status, step: null, note: 'the execution history names no state entered' };
+    return { status, step: null, note: 'the execution history names no state entered', ...followed };
   } catch (error) {
-    return { status, step: null, note: `cannot read the execution history: ${describe(error)}` };
+    return { status, step: null, note: `cannot read the execution history: ${describe(error)}`, ...followed };
+  }
+}
+
+/** The continuation named by a Rollout execution's output (`{"continued": "<name>"}`), if any. */
+function continuationOf(output: string | undefined): string | undefined {
+  if (output === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(output) as { continued?: unknown };
+    return typeof parsed.continued === 'string' ? parsed.continued : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -314,7 +357,11 @@ function instancesCell(g: GroupStatus): string {
 }
 
 function workflowText(w: WorkflowView): string {
-  const parts = [w.status ?? 'status unknown', w.step !== null ? `step ${w.step}` : 'step unknown'];
+  const parts = [
+    ...(w.continuedAs !== undefined ? [`continued as ${w.continuedAs}`] : []),
+    w.status ?? 'status unknown',
+    w.step !== null ? `step ${w.step}` : 'step unknown',
+  ];
   return `${parts.join(', ')}${w.note !== undefined ? ` (${w.note})` : ''}`;
 }
 
@@ -323,7 +370,13 @@ export function renderStatus(report: StatusReport): string {
   const rows: string[][] = [];
   for (const f of report.fleets) {
     const rollout =
-      f.activeRollout === null ? '-' : `${f.activeRollout.imageId} since ${time(f.activeRollout.startedAt)}`;
+      f.activeRollout === null
+        ? f.paused !== null
+          ? 'PAUSED'
+          : '-'
+        : f.activeRollout.queued !== undefined
+          ? `${f.activeRollout.imageId} QUEUED since ${time(f.activeRollout.queued.since)}`
+          : `${f.activeRollout.imageId} since ${time(f.activeRollout.startedAt)}`;
     const groups = f.groups.length > 0 ? f.groups : [undefined];
     for (const g of groups) {
       rows.push([
@@ -348,6 +401,27 @@ export function renderStatus(report: StatusReport): string {
       out.push(
         `  ${f.fleet}: ${r.imageId}, execution ${r.execution}, since ${time(r.startedAt)}, lock ${r.expired ? 'EXPIRED' : 'expires'} ${time(r.expiresAt)}: ${workflowText(r.workflow)}`,
       );
+      if (r.queued !== undefined) {
+        out.push(
+          `    queued: waiting for a rollout slot since ${time(r.queued.since)} (${r.queued.inFlight} of ${r.queued.limit} in use, maxConcurrentRollouts)`,
+        );
+      }
+    }
+  }
+  const held = report.fleets.filter((f) => f.paused !== null || f.pinnedImage !== null);
+  if (held.length > 0) {
+    out.push('', 'Held fleets:');
+    for (const f of held) {
+      if (f.paused !== null) {
+        out.push(
+          `  ${f.fleet}: PAUSED since ${time(f.paused.at)} (${f.paused.reason}); phoenix resume ${f.fleet}`,
+        );
+      }
+      if (f.pinnedImage !== null) {
+        out.push(
+          `  ${f.fleet}: PINNED to ${f.pinnedImage.imageId} by rollback ${f.pinnedImage.execution} since ${time(f.pinnedImage.at)}; phoenix unpin ${f.fleet} or PublishImage releases it`,
+        );
+      }
     }
   }
   return out.join('\n');

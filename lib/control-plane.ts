@@ -8,9 +8,12 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import { CHANNEL_PARAMETER_PREFIX, Env, Handlers, Tags } from '../lambdas/domain/contract';
+import { ratePeriodSeconds } from '../lambdas/domain/chaos';
+import { DEFAULT_MAX_CONCURRENT_ROLLOUTS } from '../lambdas/domain/fleet-record';
 import { EVENT_SOURCES, type EventPattern } from '../lambdas/domain/sources';
 import { wildcardResourceFinding } from './compliance';
 import { PhoenixFunction } from './phoenix-function';
+import { DrainWorkflow } from './drain-workflow';
 import { ReplaceWorkflow } from './replace-workflow';
 import { RolloutWorkflow } from './rollout-workflow';
 
@@ -34,7 +37,8 @@ export interface PhoenixControlPlaneProps {
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
-   * How long one rollout may run in all (passed to `RolloutWorkflow`).
+   * How long one rollout may run before it is rolled back (its deadline; passed to
+   * `RolloutWorkflow` as `timeout`). Each execution may run this plus a rollback allowance.
    * @default - the `RolloutWorkflow` default, 2 hours
    */
   readonly rolloutTimeout?: Duration;
@@ -59,6 +63,13 @@ export interface PhoenixControlPlaneProps {
    */
   readonly reconcileSchedule?: events.Schedule;
   /**
+   * When chaos mode runs: its period. In each period, each fleet tagged `phoenix:chaos=<mean days>`
+   * loses a random instance with probability period / mean (within its chaos hours, when safe).
+   * Must be a `rate(...)` schedule (the period must be known).
+   * @default events.Schedule.rate(Duration.hours(1))
+   */
+  readonly chaosSchedule?: events.Schedule;
+  /**
    * How long function and execution logs are kept.
    * @default logs.RetentionDays.ONE_YEAR
    */
@@ -76,6 +87,13 @@ export interface PhoenixControlPlaneProps {
    * @default [Aws.ACCOUNT_ID, 'amazon'] - this account's images and Amazon's
    */
   readonly allowedImageOwners?: string[];
+  /**
+   * The fan-out limit: how many rollouts (all fleets together) may run at once. One image followed
+   * by many fleets rolls them concurrently up to this many; the others wait (`RolloutQueued`, with
+   * the fleet lock held) for a slot. An integer from 1 to 1000.
+   * @default 10
+   */
+  readonly maxConcurrentRollouts?: number;
 }
 
 /**
@@ -101,10 +119,18 @@ export class PhoenixControlPlane extends Construct {
   public readonly replaceFunction: PhoenixFunction;
   /** The Replace workflow (Step Functions Standard): one execution per instance to replace. */
   public readonly replaceWorkflow: ReplaceWorkflow;
+  /** The drain steps (ELBv2 + SSM + Auto Scaling): in the Replace workflow and the Drain workflow. */
+  public readonly drainFunction: PhoenixFunction;
+  /** The Drain workflow: one execution per termination lifecycle action of the hook `phoenix-drain`. */
+  public readonly drainWorkflow: DrainWorkflow;
   /** The reconcile sweep (on `reconcileRule`'s schedule). */
   public readonly reconcileFunction: PhoenixFunction;
   /** The reconcile sweep's schedule (default bus). */
   public readonly reconcileRule: events.Rule;
+  /** Chaos mode: one period per invocation (on `chaosRule`'s schedule). */
+  public readonly chaosFunction: PhoenixFunction;
+  /** Chaos mode's schedule (default bus): its rate is the chaos period. */
+  public readonly chaosRule: events.Rule;
   /** Default bus: an AMI became `available` (the catalog's `AmiAvailableRule`). */
   public readonly amiAvailableRule: events.Rule;
   /** Default bus: a channel parameter `/phoenix/channels/<channel>` was created or updated. */
@@ -121,7 +147,8 @@ export class PhoenixControlPlane extends Construct {
   constructor(scope: Construct, id: string, props: PhoenixControlPlaneProps = {}) {
     super(scope, id);
     const eventBusName = props.eventBusName ?? 'phoenix';
-    validateProps({ eventBusName });
+    const chaosSchedule = props.chaosSchedule ?? events.Schedule.rate(Duration.hours(1));
+    validateProps({ eventBusName, chaosSchedule });
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const healthAlarmPrefixes = props.healthAlarmPrefixes ?? ['phoenix-health-'];
     const badPrefixes = healthAlarmPrefixes.filter(
@@ -139,6 +166,15 @@ export class PhoenixControlPlane extends Construct {
     if (allowedImageOwners.length === 0 || badOwners.length > 0) {
       throw new Error(
         `allowedImageOwners must be 12-digit account ids or 'amazon', at least one, got ${JSON.stringify(allowedImageOwners)}`,
+      );
+    }
+    const maxConcurrentRollouts = props.maxConcurrentRollouts ?? DEFAULT_MAX_CONCURRENT_ROLLOUTS;
+    if (
+      !Token.isUnresolved(maxConcurrentRollouts) &&
+      (!Number.isInteger(maxConcurrentRollouts) || maxConcurrentRollouts < 1 || maxConcurrentRollouts > 1000)
+    ) {
+      throw new Error(
+        `maxConcurrentRollouts must be an integer from 1 to 1000, got ${JSON.stringify(maxConcurrentRollouts)}`,
       );
     }
     const stack = Stack.of(this);
@@ -173,7 +209,10 @@ export class PhoenixControlPlane extends Construct {
     this.rolloutFleetFunction = fn('RolloutFleetFunction', Handlers.rolloutFleet);
     this.rolloutFleetFunction.addEnvironment(Env.allowedImageOwners, Fn.join(',', allowedImageOwners));
     this.rolloutRecordFunction = fn('RolloutRecordFunction', Handlers.rolloutRecord);
+    this.rolloutRecordFunction.addEnvironment(Env.maxConcurrentRollouts, String(maxConcurrentRollouts));
     this.replaceFunction = fn('ReplaceFunction', Handlers.replace);
+    // The drain steps live in a function of their own: ELBv2 + SSM would take replace over 1 MB.
+    this.drainFunction = fn('DrainFunction', Handlers.drain);
 
     this.rolloutWorkflow = new RolloutWorkflow(this, 'Rollout', {
       fleetFunction: this.rolloutFleetFunction,
@@ -190,6 +229,7 @@ export class PhoenixControlPlane extends Construct {
     // After the Rollout workflow: the local runtime's first state machine stays the Rollout one.
     this.replaceWorkflow = new ReplaceWorkflow(this, 'Replace', {
       replaceFunction: this.replaceFunction,
+      drainFunction: this.drainFunction,
       timeout: props.replaceTimeout,
       pollInterval: props.replacePollInterval,
       removalPolicy,
@@ -198,6 +238,15 @@ export class PhoenixControlPlane extends Construct {
     this.intakeFunction.addEnvironment(
       Env.replaceStateMachineArn,
       this.replaceWorkflow.stateMachine.stateMachineArn,
+    );
+    this.drainWorkflow = new DrainWorkflow(this, 'Drain', {
+      drainFunction: this.drainFunction,
+      removalPolicy,
+      logRetention: props.logRetention,
+    });
+    this.intakeFunction.addEnvironment(
+      Env.drainStateMachineArn,
+      this.drainWorkflow.stateMachine.stateMachineArn,
     );
     this.intakeFunction.addEnvironment(Env.healthAlarmPrefixes, healthAlarmPrefixes.join(','));
     this.reconcileFunction = fn('ReconcileFunction', Handlers.reconcile);
@@ -209,16 +258,29 @@ export class PhoenixControlPlane extends Construct {
       Env.replaceTimeoutSeconds,
       String((props.replaceTimeout ?? Duration.hours(1)).toSeconds()),
     );
+    this.chaosFunction = fn('ChaosFunction', Handlers.chaos);
+    this.chaosFunction.addEnvironment(
+      Env.chaosPeriodSeconds,
+      String(ratePeriodSeconds(chaosSchedule.expressionString) ?? 3600),
+    );
     // Phoenix's own API calls (CloudTrail) are never drift.
     this.intakeFunction.addEnvironment(
       Env.ownRoleNames,
       Fn.join(
         ',',
-        [this.intakeFunction, this.rolloutFleetFunction, this.rolloutRecordFunction, this.replaceFunction]
+        [
+          this.intakeFunction,
+          this.rolloutFleetFunction,
+          this.rolloutRecordFunction,
+          this.replaceFunction,
+          this.chaosFunction,
+          this.drainFunction,
+        ]
           .map((f) => f.role.roleName)
           .concat(
             this.rolloutWorkflow.stateMachine.role.roleName,
             this.replaceWorkflow.stateMachine.role.roleName,
+            this.drainWorkflow.stateMachine.role.roleName,
           ),
       ),
     );
@@ -284,12 +346,34 @@ export class PhoenixControlPlane extends Construct {
     );
     ruleDeadLetterQueues.push(reconcileQueue);
 
+    // ---- Rule: chaos mode's schedule → chaos ------------------------------------------------------
+    const chaosQueue = deadLetterQueue(this, 'ChaosRuleDeadLetterQueue');
+    Validations.of(chaosQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter queue of the ChaosRule target (chaos periods EventBridge could not start); a DLQ of a DLQ would only move the problem. An alarm watches it.',
+    });
+    this.chaosRule = new events.Rule(this, 'ChaosRule', {
+      description: `Phoenix chaos mode: fleets tagged ${Tags.chaos} may lose a random instance, once per period`,
+      schedule: chaosSchedule,
+    });
+    this.chaosRule.addTarget(
+      new targets.LambdaFunction(this.chaosFunction, {
+        deadLetterQueue: chaosQueue,
+        retryAttempts: 2,
+        maxEventAge: Duration.minutes(10),
+      }),
+    );
+    ruleDeadLetterQueues.push(chaosQueue);
+
     const functions = [
       this.reconcileFunction,
+      this.chaosFunction,
       this.intakeFunction,
       this.rolloutFleetFunction,
       this.rolloutRecordFunction,
       this.replaceFunction,
+      this.drainFunction,
     ];
     this.deadLetterQueues = [...ruleDeadLetterQueues, ...functions.map((f) => f.deadLetterQueue)];
     this.deadLetterAlarms = this.deadLetterQueues.map((queue) =>
@@ -329,8 +413,33 @@ export class PhoenixControlPlane extends Construct {
         conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['EVENT#*'] } },
       }),
     );
+    // Fleet records: is the fleet paused or pinned by a rollback (read), and an explicit
+    // PublishImage releases the pin (conditional update). Never the global rollout slots.
+    this.intakeFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        resources: [this.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FLEET#*'] } },
+      }),
+    );
     this.rolloutWorkflow.stateMachine.grantStartExecution(this.intakeFunction);
     this.replaceWorkflow.stateMachine.grantStartExecution(this.intakeFunction);
+    this.drainWorkflow.stateMachine.grantStartExecution(this.intakeFunction);
+    // Re-replacement: how did an instance's earlier Replace execution end (aws/executions.ts)?
+    const replaceExecutions = stack.formatArn({
+      service: 'states',
+      resource: 'execution',
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      resourceName: `${this.replaceWorkflow.stateMachine.stateMachineName}:*`,
+    });
+    for (const fn of [this.intakeFunction, this.reconcileFunction]) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [replaceExecutions] }),
+      );
+      acknowledge(fn.role, wildcardResourceFinding(this, replaceExecutions), [
+        'Replace executions are named per instance at run time (<fleet>--<instance id>[-<attempt>]); DescribeExecution only, on the executions of the Replace state machine only, to tell whether an earlier attempt ended without replacing the instance.',
+      ]);
+    }
     this.eventBus.grantPutEventsTo(this.intakeFunction);
 
     // ---- IAM: rollout-fleet ----------------------------------------------------------------
@@ -340,6 +449,8 @@ export class PhoenixControlPlane extends Construct {
       'ec2:DescribeInstances',
       'ec2:DescribeLaunchTemplateVersions',
       'autoscaling:DescribeAutoScalingGroups',
+      // The target-group gate (rolling and blue-green).
+      'elasticloadbalancing:DescribeTargetHealth',
     ]);
     // The gating alarms (tag `phoenix:alarms`) are named by fleets at run time.
     const alarmArns = stack.formatArn({
@@ -377,14 +488,46 @@ export class PhoenixControlPlane extends Construct {
           'autoscaling:UpdateAutoScalingGroup',
           'autoscaling:SetDesiredCapacity',
           'autoscaling:TerminateInstanceInAutoScalingGroup',
+          // A rollout suspends AZRebalance, AlarmNotification and ScheduledActions, and resumes them.
+          'autoscaling:SuspendProcesses',
+          'autoscaling:ResumeProcesses',
         ],
         resources: [autoScalingGroups],
         conditions: { StringLike: { [`aws:ResourceTag/${Tags.fleet}`]: '*' } },
       }),
     );
     acknowledge(fleetFn.role, wildcardResourceFinding(this, autoScalingGroups), [
-      `Fleets opt in at run time by tag; the mutations are conditioned on aws:ResourceTag/${Tags.fleet}, so only Auto Scaling groups tagged as managed can be updated, scaled or have instances terminated.`,
+      `Fleets opt in at run time by tag; the mutations are conditioned on aws:ResourceTag/${Tags.fleet}, so only Auto Scaling groups tagged as managed can be updated, scaled or have instances terminated. Blue-green: CreateAutoScalingGroup only with the request tags ${Tags.greenOf} and ${Tags.rollout} (aws:RequestTag); delete, attach/detach target groups and tag changes only on groups tagged ${Tags.fleet} or ${Tags.rollout} (a group in a blue-green transition), whose names are chosen at run time.`,
     ]);
+    // Blue-green (tag phoenix:strategy=blue-green): the green group is created only tagged as a
+    // green group of a rollout (aws:RequestTag); deleting, attaching and detaching target groups and
+    // moving tags only on groups that are a fleet (phoenix:fleet) or in a blue-green transition
+    // (phoenix:rollout, which green carries until cutover and blue from cutover until it is deleted).
+    fleetFn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['autoscaling:CreateAutoScalingGroup'],
+        resources: [autoScalingGroups],
+        conditions: {
+          StringLike: { [`aws:RequestTag/${Tags.greenOf}`]: '*', [`aws:RequestTag/${Tags.rollout}`]: '*' },
+        },
+      }),
+    );
+    const blueGreenActions = [
+      'autoscaling:DeleteAutoScalingGroup',
+      'autoscaling:AttachLoadBalancerTargetGroups',
+      'autoscaling:DetachLoadBalancerTargetGroups',
+      'autoscaling:CreateOrUpdateTags',
+      'autoscaling:DeleteTags',
+    ];
+    for (const tag of [Tags.fleet, Tags.rollout]) {
+      fleetFn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: blueGreenActions,
+          resources: [autoScalingGroups],
+          conditions: { StringLike: { [`aws:ResourceTag/${tag}`]: '*' } },
+        }),
+      );
+    }
     // UpdateAutoScalingGroup with a new launch template version checks that the caller could launch it.
     const accountResources = stack.formatArn({ service: 'ec2', resource: '*' });
     const images = stack.formatArn({ service: 'ec2', account: '', resource: 'image', resourceName: '*' });
@@ -453,14 +596,14 @@ export class PhoenixControlPlane extends Construct {
         conditions: {
           // Only instances launched by an Auto Scaling group (the group tags them itself) ...
           StringLike: { 'aws:ResourceTag/aws:autoscaling:groupName': '*' },
-          // ... and only the taint tag: no other tag can be written, none can be omitted.
-          'ForAllValues:StringEquals': { 'aws:TagKeys': [Tags.tainted] },
+          // ... and only the taint and drained tags: no other tag can be written, none can be omitted.
+          'ForAllValues:StringEquals': { 'aws:TagKeys': [Tags.tainted, Tags.drained] },
           Null: { 'aws:TagKeys': 'false' },
         },
       }),
     );
     acknowledge(replaceFn.role, wildcardResourceFinding(this, instances), [
-      `The instance to taint is named by an event at run time; ec2:CreateTags is limited to instances of this account and region that an Auto Scaling group launched (aws:ResourceTag/aws:autoscaling:groupName), and to the single tag key ${Tags.tainted} (aws:TagKeys).`,
+      `The instance to taint is named by an event at run time; ec2:CreateTags is limited to instances of this account and region that an Auto Scaling group launched (aws:ResourceTag/aws:autoscaling:groupName), and to the tag keys ${Tags.tainted} and ${Tags.drained} (aws:TagKeys).`,
     ]);
     // Fleet records only (the disruption budget's slots and the active rollout): never intake's EVENT# items.
     replaceFn.addToRolePolicy(
@@ -472,6 +615,61 @@ export class PhoenixControlPlane extends Construct {
     );
     this.eventBus.grantPutEventsTo(replaceFn);
 
+    // ---- IAM: drain ----------------------------------------------------------------------------
+    const drainFn = this.drainFunction;
+    describePolicy(this, drainFn, 'DrainDescribePolicy', [
+      'ec2:DescribeInstances',
+      'autoscaling:DescribeAutoScalingGroups',
+      'elasticloadbalancing:DescribeTargetHealth',
+      'elasticloadbalancing:DescribeTargetGroupAttributes',
+      'ssm:GetCommandInvocation',
+    ]);
+    // The target groups of a managed fleet are found at run time from its Auto Scaling group.
+    const targetGroups = stack.formatArn({
+      service: 'elasticloadbalancing',
+      resource: 'targetgroup',
+      resourceName: '*',
+    });
+    drainFn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['elasticloadbalancing:DeregisterTargets'],
+        resources: [targetGroups],
+      }),
+    );
+    acknowledge(drainFn.role, wildcardResourceFinding(this, targetGroups), [
+      'The target groups an instance is deregistered from are those its managed Auto Scaling group names (TargetGroupARNs), known only at run time; DeregisterTargets only, on the target groups of this account and region.',
+    ]);
+    // The flush: the document the fleet names (tag phoenix:flush-document), on instances Auto Scaling launched.
+    const documents = stack.formatArn({ service: 'ssm', resource: 'document', resourceName: '*' });
+    drainFn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['ssm:SendCommand'], resources: [documents] }),
+    );
+    acknowledge(drainFn.role, wildcardResourceFinding(this, documents), [
+      `The flush document is named by the fleet's tag ${Tags.flushDocument} at run time; SendCommand may use the SSM documents of this account and region, and only on instances an Auto Scaling group launched (separate statement, condition ssm:resourceTag/aws:autoscaling:groupName).`,
+    ]);
+    const drainInstances = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
+    drainFn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ssm:SendCommand'],
+        resources: [drainInstances],
+        conditions: { StringLike: { 'ssm:resourceTag/aws:autoscaling:groupName': '*' } },
+      }),
+    );
+    acknowledge(drainFn.role, wildcardResourceFinding(this, drainInstances), [
+      'The instance to flush is named by the workflow at run time; SendCommand is limited to instances of this account and region that an Auto Scaling group launched (ssm:resourceTag/aws:autoscaling:groupName).',
+    ]);
+    drainFn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['autoscaling:CompleteLifecycleAction'],
+        resources: [autoScalingGroups],
+        conditions: { StringLike: { [`aws:ResourceTag/${Tags.fleet}`]: '*' } },
+      }),
+    );
+    acknowledge(drainFn.role, wildcardResourceFinding(this, autoScalingGroups), [
+      `Fleets opt in at run time by tag; CompleteLifecycleAction (the only Auto Scaling mutation) is conditioned on aws:ResourceTag/${Tags.fleet}, so only managed groups' lifecycle actions can be completed.`,
+    ]);
+    this.eventBus.grantPutEventsTo(drainFn);
+
     // ---- IAM: reconcile ----------------------------------------------------------------------
     const reconcileFn = this.reconcileFunction;
     describePolicy(this, reconcileFn, 'ReconcileDescribePolicy', [
@@ -482,13 +680,63 @@ export class PhoenixControlPlane extends Construct {
     // Fleet records only (desired image, rollout lock, slots to reclaim): never intake's EVENT# items.
     reconcileFn.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
         resources: [this.table.tableArn],
         conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FLEET#*'] } },
       }),
     );
     this.replaceWorkflow.stateMachine.grantStartExecution(reconcileFn);
     this.eventBus.grantPutEventsTo(reconcileFn);
+    // The termination lifecycle hook phoenix-drain: put on managed groups tagged phoenix:flush-document
+    // (recorded by the group tag phoenix:drain-hook), removed when the tag goes.
+    describePolicy(this, reconcileFn, 'ReconcileHookDescribePolicy', ['autoscaling:DescribeLifecycleHooks']);
+    reconcileFn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['autoscaling:PutLifecycleHook', 'autoscaling:DeleteLifecycleHook'],
+        resources: [autoScalingGroups],
+        conditions: { StringLike: { [`aws:ResourceTag/${Tags.fleet}`]: '*' } },
+      }),
+    );
+    reconcileFn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['autoscaling:CreateOrUpdateTags', 'autoscaling:DeleteTags'],
+        resources: [autoScalingGroups],
+        conditions: {
+          StringLike: { [`aws:ResourceTag/${Tags.fleet}`]: '*' },
+          'ForAllValues:StringEquals': { 'aws:TagKeys': [Tags.drainHook] },
+          Null: { 'aws:TagKeys': 'false' },
+        },
+      }),
+    );
+    acknowledge(reconcileFn.role, wildcardResourceFinding(this, autoScalingGroups), [
+      `Fleets opt in at run time by tag; PutLifecycleHook and DeleteLifecycleHook (the hook phoenix-drain), and the tag ${Tags.drainHook} that records it (aws:TagKeys: no other tag), are conditioned on aws:ResourceTag/${Tags.fleet}, so only managed groups get or lose the hook.`,
+    ]);
+
+    // ---- IAM: chaos ----------------------------------------------------------------------------
+    const chaosFn = this.chaosFunction;
+    describePolicy(this, chaosFn, 'ChaosDescribePolicy', ['autoscaling:DescribeAutoScalingGroups']);
+    // Terminate (never scale): only groups that are managed AND opted into chaos by their tag.
+    chaosFn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['autoscaling:TerminateInstanceInAutoScalingGroup'],
+        resources: [autoScalingGroups],
+        conditions: {
+          StringLike: { [`aws:ResourceTag/${Tags.fleet}`]: '*', [`aws:ResourceTag/${Tags.chaos}`]: '*' },
+        },
+      }),
+    );
+    acknowledge(chaosFn.role, wildcardResourceFinding(this, autoScalingGroups), [
+      `Fleets opt into chaos at run time by tag; TerminateInstanceInAutoScalingGroup (the only mutation) is conditioned on aws:ResourceTag/${Tags.fleet} and aws:ResourceTag/${Tags.chaos}, so only managed groups that opted into chaos can lose an instance.`,
+    ]);
+    // Fleet records only: read in batches, the one-kill-per-period claim by conditional update.
+    chaosFn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
+        resources: [this.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FLEET#*'] } },
+      }),
+    );
+    this.eventBus.grantPutEventsTo(chaosFn);
 
     // ---- IAM: the state machines (granted by the workflows / Step Functions) ---------------
     const machines = [
@@ -496,7 +744,11 @@ export class PhoenixControlPlane extends Construct {
         role: this.rolloutWorkflow.stateMachine.role,
         targets: [this.rolloutFleetFunction, this.rolloutRecordFunction],
       },
-      { role: this.replaceWorkflow.stateMachine.role, targets: [this.replaceFunction] },
+      {
+        role: this.replaceWorkflow.stateMachine.role,
+        targets: [this.replaceFunction, this.drainFunction],
+      },
+      { role: this.drainWorkflow.stateMachine.role, targets: [this.drainFunction] },
     ];
     for (const { role, targets: invoked } of machines) {
       acknowledge(role, 'AwsSolutions-IAM5[Resource::*]', [
@@ -512,8 +764,14 @@ export class PhoenixControlPlane extends Construct {
 }
 
 /** Throws once, with every problem, quoting what was received. Unresolved tokens are not checked. */
-function validateProps(props: { eventBusName: string }): void {
+function validateProps(props: { eventBusName: string; chaosSchedule: events.Schedule }): void {
   const problems: string[] = [];
+  const chaos = props.chaosSchedule.expressionString;
+  if (!Token.isUnresolved(chaos) && ratePeriodSeconds(chaos) === undefined) {
+    problems.push(
+      `chaosSchedule must be a rate(...) schedule (its rate is the chaos period): got ${JSON.stringify(chaos)}`,
+    );
+  }
   const name = props.eventBusName;
   if (!Token.isUnresolved(name)) {
     if (name === 'default') {

@@ -6,12 +6,15 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { DetailTypes } from '../lambdas/domain/contract';
-import { ReplaceSteps } from '../lambdas/domain/steps';
+import { FLUSH_POLL_SECONDS } from '../lambdas/domain/drain';
+import { DrainSteps, ReplaceSteps, RetireInstanceStep } from '../lambdas/domain/steps';
 import { checkTiming, lambdaStep, standardWorkflow, type WorkflowCommonProps } from './workflow-kit';
 
 export interface ReplaceWorkflowProps extends WorkflowCommonProps {
   /** The function behind every step: see `ReplaceSteps`. */
   readonly replaceFunction: lambda.IFunction;
+  /** The function behind the drain steps: see `DrainSteps` (DeregisterInstance, StartFlush, CheckFlush). */
+  readonly drainFunction: lambda.IFunction;
   /**
    * How long one replacement may run in all, waiting for a slot of the disruption budget included.
    * @default Duration.hours(1)
@@ -31,8 +34,14 @@ export interface ReplaceWorkflowProps extends WorkflowCommonProps {
  *
  * Input: `{ fleet, instanceId, cause, reason, requestId }`. Every step re-reads the real state; the
  * workflow carries what it must remember: the group as it was (`$.instance`), the slot (`$.slot`),
- * the replacement (`$.replacement`) and the group's health (`$.health`). Every end reports an
- * outcome: `InstanceReplaced`, `ReplacementSkipped` or `ReplacementFailed` (slot released).
+ * the replacement (`$.replacement`), the drain (`$.drain`) and the group's health (`$.health`).
+ * Every end reports an outcome: `InstanceReplaced`, `ReplacementSkipped` or `ReplacementFailed`
+ * (slot released).
+ *
+ * Before the old instance goes (surge or terminate), it is drained: deregistered from the target
+ * groups that hold it, then a Wait of the longest deregistration delay (`$.drain.delaySeconds`: 0
+ * for a Spot interruption), then the flush document of the fleet, if any, polled until it ends or
+ * its timeout passes. A flush that fails or times out does not stop the replacement.
  */
 export class ReplaceWorkflow extends Construct {
   public readonly stateMachine: sfn.StateMachine;
@@ -58,6 +67,8 @@ export class ReplaceWorkflow extends Construct {
       extra: Record<string, unknown> = {},
       stepName: string = name,
     ) => lambdaStep(this, props.replaceFunction, name, resultPath, extra, stepName);
+    const drainStep = (name: string, resultPath: string, extra: Record<string, unknown> = {}) =>
+      lambdaStep(this, props.drainFunction, name, resultPath, extra);
     const wait = (name: string) => new sfn.Wait(this, name, { time: sfn.WaitTime.duration(pollInterval) });
 
     // Ends.
@@ -109,6 +120,42 @@ export class ReplaceWorkflow extends Construct {
     );
     reportReplaced.next(replaced);
 
+    // Drain, then retire the old instance.
+    const deregister = failOnError(drainStep(DrainSteps.DeregisterInstance, '$.drain'));
+    const waitForDeregistration = new sfn.Wait(this, 'WaitForDeregistration', {
+      time: sfn.WaitTime.secondsPath('$.drain.delaySeconds'),
+    });
+    const retire = failOnError(step(RetireInstanceStep, '$.replacement'));
+    const flushExtra = { pollSeconds: FLUSH_POLL_SECONDS };
+    const startFlush = drainStep(DrainSteps.StartFlush, '$.drain.flush', flushExtra);
+    const checkFlush = drainStep(DrainSteps.CheckFlush, '$.drain.flush', flushExtra);
+    const waitForFlush = new sfn.Wait(this, 'WaitForFlush', {
+      time: sfn.WaitTime.duration(Duration.seconds(FLUSH_POLL_SECONDS)),
+    });
+    // A flush that cannot be run or checked never blocks the replacement: it is reported.
+    const flushFailed = new sfn.Pass(this, 'FlushFailed', {
+      parameters: { status: 'Failed', 'reason.$': '$.flushError.Cause' },
+      resultPath: '$.drain.flush',
+    });
+    flushFailed.next(retire);
+    for (const task of [startFlush, checkFlush]) {
+      task.addCatch(flushFailed, { errors: ['States.ALL'], resultPath: '$.flushError' });
+    }
+    const flushRunning = new sfn.Choice(this, 'FlushRunning?')
+      .when(sfn.Condition.stringEquals('$.drain.flush.status', 'Running'), waitForFlush)
+      .otherwise(retire);
+    startFlush.next(flushRunning);
+    waitForFlush.next(checkFlush);
+    checkFlush.next(flushRunning);
+    deregister.next(waitForDeregistration);
+    waitForDeregistration.next(
+      new sfn.Choice(this, 'FlushToRun?')
+        .when(sfn.Condition.stringEquals('$.drain.flush.status', 'Pending'), startFlush)
+        .otherwise(retire),
+    );
+    // Check at once after the retirement (a surge already serves), then poll.
+    retire.next(checkHealth);
+
     waitForSlot.next(acquire);
     waitForNewInstance.next(replace);
     waitBeforeCheck.next(checkHealth);
@@ -120,6 +167,8 @@ export class ReplaceWorkflow extends Construct {
     replace.next(
       new sfn.Choice(this, 'OldInstanceGone?')
         .when(sfn.Condition.booleanEquals('$.replacement.done', true), waitBeforeCheck)
+        .when(sfn.Condition.isPresent('$.replacement.retire'), deregister)
+        .when(sfn.Condition.isPresent('$.replacement.again'), replace)
         .otherwise(waitForNewInstance),
     );
     acquire.next(

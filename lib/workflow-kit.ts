@@ -3,13 +3,14 @@
  * retry, and a Standard state machine that logs ALL, traces, times out and raises alarms.
  * Constructs are created in the workflow's own scope, with the ids each workflow always used.
  */
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
+import type { HistoryBudget } from '../lambdas/domain/rollout';
 import { TRANSIENT_ERRORS } from '../lambdas/domain/steps';
 
 /** Props every workflow takes. */
@@ -143,4 +144,118 @@ export function standardWorkflow(
     alarm('ExecutionsTimedOutAlarm', stateMachine.metricTimedOut(period), props.alarms.timedOut),
   ];
   return { stateMachine, logGroup, alarms };
+}
+
+/**
+ * Continue-as-new: a Task that starts a fresh execution of this very state machine (its ARN from
+ * the context object, `$$.StateMachine.Id`: no reference to the construct, so no circular
+ * dependency) named by `namePath`, with the whole state as its input. Not `.sync`: the
+ * predecessor ends once its continuation has started. Retries the transient errors (the Step
+ * Functions API's throttling and 5xx among them); the caller adds the Catch.
+ */
+export function continueAsNewStep(
+  scope: Construct,
+  name: string,
+  props: { namePath: string; resultPath: string },
+): sfn.CustomState {
+  const state = new sfn.CustomState(scope, name, {
+    stateJson: {
+      Type: 'Task',
+      Resource: `arn:${Aws.PARTITION}:states:::states:startExecution`,
+      Parameters: {
+        'StateMachineArn.$': '$$.StateMachine.Id',
+        'Name.$': props.namePath,
+        'Input.$': '$',
+      },
+      ResultSelector: { 'executionArn.$': '$.ExecutionArn' },
+      ResultPath: props.resultPath,
+    },
+  });
+  state.addRetry({
+    errors: [...TRANSIENT_ERRORS, ...STEP_FUNCTIONS_TRANSIENT_ERRORS],
+    interval: Duration.seconds(2),
+    backoffRate: 2,
+    maxAttempts: 4,
+    jitterStrategy: sfn.JitterType.FULL,
+  });
+  return state;
+}
+
+/** Errors of the Step Functions API (as a service integration names them) that a retry may cure. */
+export const STEP_FUNCTIONS_TRANSIENT_ERRORS = [
+  'StepFunctions.SdkClientException',
+  'StepFunctions.ThrottlingException',
+  'StepFunctions.ServiceUnavailableException',
+  'StepFunctions.InternalServerErrorException',
+] as const;
+
+/**
+ * The most history events any Rollout execution may record in the worst case (AWS's hard limit is
+ * 25,000; Phoenix keeps each execution well under 2,500 so that a 1,000-instance fleet rolled one
+ * instance at a time stays readable and cheap). Transient retries (3 events each) use the rest.
+ */
+export const HISTORY_EVENT_BUDGET = 2000;
+
+/** How many lock-wait polls a rollout makes at most before its deadline (the wait interval follows). */
+export const MAX_LOCK_WAITS = 60;
+
+/**
+ * AWS history events of one state: a Task 5 (TaskStateEntered, TaskScheduled, TaskStarted,
+ * TaskSucceeded or TaskFailed, TaskStateExited), a Wait, Choice, Pass, Succeed or Fail 2.
+ */
+export const HISTORY_EVENTS = { task: 5, other: 2, execution: 2 } as const;
+
+/**
+ * The Rollout workflow's history budget (see `HistoryBudget`), each poll loop at its bound:
+ * - a batch: LaunchBatch, WarmUpBatch, CheckAlarmsAfterBatch, RetireBatch, CheckSafePoint and the
+ *   three Choices after it, plus per health check WaitForBatch, CheckBatchHealth, BatchHealthy?;
+ * - the first execution's start: ContinuesARollout?, ReadImage, MAX_LOCK_WAITS × (AcquireFleetLock,
+ *   WaitForFleetLock), AcquireFleetLock, ValidateImage, FleetAlreadyOnImage?, CheckAlarmsBeforeStart,
+ *   BlueGreen?, SuspendScalingProcesses, ReconcileLaunchTemplate; a continuation's:
+ *   ContinuesARollout?, TakeOverFleetLock;
+ * - the worst end: a rollback (the step's Failed Pass, StartRollback, maxChecks × (Wait,
+ *   CheckRollbackCapacity, Choice), FinishRollback) whose last step fails (ReleaseFleetAfterFailure,
+ *   ReportFailed, Fail).
+ * Throws when even the first batch cannot fit.
+ */
+export function rolloutHistoryBudget(args: {
+  timeout: Duration;
+  pollInterval: Duration;
+  maxHealthChecks: number;
+}): HistoryBudget & { lockWaitInterval: Duration } {
+  const { task, other, execution } = HISTORY_EVENTS;
+  const checks = args.maxHealthChecks;
+  const lockWaitInterval = Duration.seconds(
+    Math.max(args.pollInterval.toSeconds(), Math.ceil(args.timeout.toSeconds() / MAX_LOCK_WAITS)),
+  );
+  const perCheck = other + task + other;
+  const perBatch = 4 * task + other + 3 * other;
+  const firstStart =
+    execution +
+    other +
+    task +
+    MAX_LOCK_WAITS * (task + other) +
+    task +
+    task +
+    other +
+    task +
+    other +
+    2 * task;
+  const continuationStart = execution + other + task;
+  const worstEnd = other + task + checks * perCheck + task + 2 * task + other;
+  const budget: HistoryBudget = {
+    budget: HISTORY_EVENT_BUDGET,
+    firstStart,
+    continuationStart,
+    perBatch,
+    perCheck,
+    maxChecks: checks,
+    worstEnd,
+  };
+  if (firstStart + perBatch + perCheck * checks + worstEnd > HISTORY_EVENT_BUDGET) {
+    throw new Error(
+      `Invalid RolloutWorkflow props: ${checks} health checks per batch (batchHealthTimeout / pollInterval) leave no room for a batch in ${HISTORY_EVENT_BUDGET} history events; raise pollInterval or lower batchHealthTimeout`,
+    );
+  }
+  return { ...budget, lockWaitInterval };
 }

@@ -15,6 +15,7 @@ export type Classification =
       reason: string;
     }
   | { intent: 'replace'; cause: string; instanceIds: string[]; reason: string }
+  | { intent: 'drain'; instanceId: string; groupName: string; hookName: string; reason: string }
   | { intent: 'ignore'; reason: string };
 
 export function classification(intent: Intent): Classification {
@@ -31,6 +32,14 @@ export function classification(intent: Intent): Classification {
         intent: 'replace',
         cause: intent.cause,
         instanceIds: [...intent.instanceIds],
+        reason: intent.reason,
+      };
+    case 'drain':
+      return {
+        intent: 'drain',
+        instanceId: intent.instanceId,
+        groupName: intent.groupName,
+        hookName: intent.hookName,
         reason: intent.reason,
       };
     case 'ignore':

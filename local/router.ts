@@ -21,6 +21,7 @@
  * "Scheduled Event" into the rule's router queue (the emulator never fires schedules).
  */
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import {
   DeleteMessageCommand,
   ReceiveMessageCommand,
@@ -113,6 +114,8 @@ export function startRouter(options: RouterOptions): Router {
   const sqs = new SQSClient(emulatorClientConfig(options));
   const stopController = new AbortController();
   const stopSignal = stopController.signal;
+  // Every queue's poller waits on it (one listener per pending receive): not a leak.
+  setMaxListeners(Math.max(10, options.ruleQueues.length * 2 + 10), stopSignal);
   const listeners = new Set<(delivery: Delivery) => void>();
   const inFlight = new Set<Promise<void>>();
   const queueByArn = new Map(options.model.queues.map((q) => [q.arn, q]));

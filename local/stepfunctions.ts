@@ -4,7 +4,9 @@
  * Functions (what `@aws-sdk/client-sfn` and the AWS CLI send), plus an in-process API.
  *
  * Operations: StartExecution, DescribeExecution, ListExecutions, StopExecution,
- * ListStateMachines, DescribeStateMachine, GetExecutionHistory (minimal).
+ * ListStateMachines, DescribeStateMachine, GetExecutionHistory (minimal). Task states may invoke
+ * the template's Lambda functions or start an execution of a registered state machine
+ * (`arn:aws:states:::states:startExecution`, request-response: continue-as-new).
  *
  * As in AWS: an execution name is unique per state machine. StartExecution with the name and
  * input of a RUNNING execution returns that execution; any other reuse of a name is
@@ -116,6 +118,8 @@ type MachineDef = { StartAt: string; States: Record<string, StateDef>; [key: str
 type TaskHandler = (input: unknown, signal: AbortSignal) => Promise<unknown>;
 
 const LAMBDA_INVOKE = /^arn:[^:]+:states:::lambda:invoke$/;
+/** The Step Functions service integration that starts an execution (request-response, not `.sync`). */
+const START_EXECUTION = /^arn:[^:]+:states:::states:startExecution$/;
 const LOCAL_WAIT_RESOURCE = 'arn:aws:states:::phoenix-local:wait';
 /** Under setTimeout's limit (2^31-1 ms). */
 const LOCAL_WAIT_TASK_TIMEOUT_SECONDS = 2_000_000;
@@ -286,7 +290,7 @@ export class LocalStepFunctions {
     });
     if (problems.length > 0) {
       throw new UnsupportedTaskResourceError(
-        `State machine ${registration.name} cannot run locally: ${problems.join('; ')}. The local runtime runs Lambda tasks (a function ARN of the template, or arn:aws:states:::lambda:invoke with one of them as FunctionName).`,
+        `State machine ${registration.name} cannot run locally: ${problems.join('; ')}. The local runtime runs Lambda tasks (a function ARN of the template, or arn:aws:states:::lambda:invoke with one of them as FunctionName) and arn:aws:states:::states:startExecution.`,
       );
     }
     this.machines.set(registration.arn, {
@@ -309,6 +313,41 @@ export class LocalStepFunctions {
     if (typeof resource !== 'string') return undefined;
     if (this.invoker.resolveFunction(resource) !== undefined) {
       return (input) => this.invoker.invoke(resource, input);
+    }
+    if (START_EXECUTION.test(resource)) {
+      // Against this service's own registry, as AWS answers it: {ExecutionArn, StartDate}.
+      return (input) => {
+        const parameters = (input ?? {}) as { StateMachineArn?: unknown; Name?: unknown; Input?: unknown };
+        try {
+          if (typeof parameters.StateMachineArn !== 'string') {
+            throw new StepFunctionsApiError('ValidationException', 'StateMachineArn is required');
+          }
+          const started = this.startExecution({
+            stateMachineArn: parameters.StateMachineArn,
+            ...(typeof parameters.Name === 'string' ? { name: parameters.Name } : {}),
+            ...(parameters.Input !== undefined
+              ? {
+                  input:
+                    typeof parameters.Input === 'string'
+                      ? parameters.Input
+                      : JSON.stringify(parameters.Input),
+                }
+              : {}),
+          });
+          return Promise.resolve({
+            ExecutionArn: started.executionArn,
+            StartDate: started.startDate.toISOString(),
+          });
+        } catch (error) {
+          // Errors of a service integration are named `StepFunctions.<Exception>`.
+          if (error instanceof StepFunctionsApiError) {
+            const named = new Error(error.message);
+            named.name = `StepFunctions.${error.code.endsWith('Exception') ? error.code : `${error.code}Exception`}`;
+            return Promise.reject(named);
+          }
+          return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+        }
+      };
     }
     if (LAMBDA_INVOKE.test(resource)) {
       return async (input) => {

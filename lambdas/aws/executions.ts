@@ -1,6 +1,12 @@
-import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { Env } from '../domain/contract';
-import type { ReplaceInput } from '../domain/replace';
+import {
+  attemptStanding,
+  MAX_REPLACE_ATTEMPTS,
+  replaceAttemptName,
+  type ReplaceInput,
+} from '../domain/replace';
+import type { DrainInput } from '../domain/drain';
 import type { RolloutInput } from '../domain/rollout';
 import { aws, errorName, requireEnv } from './errors';
 import { stepFunctions } from './clients';
@@ -14,25 +20,95 @@ export async function startRollout(
   name: string,
   input: RolloutInput,
 ): Promise<{ executionArn?: string; duplicate: boolean }> {
-  return start(Env.rolloutStateMachineArn, name, input);
+  const result = await start(Env.rolloutStateMachineArn, name, input);
+  return 'exists' in result ? { duplicate: true } : result;
+}
+
+export interface StartReplaceResult {
+  readonly executionArn?: string;
+  /** Nothing new started: an attempt is running, or one replaced the instance (or attempts ran out). */
+  readonly duplicate: boolean;
+  /** The name of the execution started, or of the one that stands for the instance. */
+  readonly execution: string;
+  /** Which attempt that is (1: the first, `name` itself). */
+  readonly attempt: number;
+  /** Set when nothing started because every attempt ended without replacing the instance. */
+  readonly exhausted?: boolean;
 }
 
 /**
  * Start a Replace execution under a deterministic name per instance: a duplicate or repeated event
- * for the same instance starts nothing new (`duplicate: true`).
+ * for the same instance starts nothing new (`duplicate: true`) while an attempt runs or after one
+ * replaced the instance. With `reattempt` (the caller has just seen the instance InService in its
+ * fleet), an attempt that ended WITHOUT replacing it (failed, aborted, timed out, or skipped: the
+ * circuit was open, the fleet paused…) is followed by the next attempt, `<name>-2`, `<name>-3`…
+ * (see replaceAttemptName; at most MAX_REPLACE_ATTEMPTS in all): Step Functions keeps a name for
+ * 90 days, so without it such an instance could never be replaced again. Each step costs a
+ * StartExecution and, on ExecutionAlreadyExists, a DescribeExecution of that name.
  */
 export async function startReplace(
   name: string,
   input: ReplaceInput,
+  options: { reattempt?: boolean } = {},
+): Promise<StartReplaceResult> {
+  const machine = requireEnv(Env.replaceStateMachineArn);
+  for (let attempt = 1; attempt <= MAX_REPLACE_ATTEMPTS; attempt++) {
+    const execution = replaceAttemptName(name, attempt);
+    const result = await start(Env.replaceStateMachineArn, execution, input);
+    if (!('exists' in result)) return { ...result, execution, attempt };
+    if (!options.reattempt) return { duplicate: true, execution, attempt };
+    const described = await describe(executionArn(machine, execution));
+    // Gone meanwhile (should not happen within 90 days): treat as standing.
+    if (described === undefined) return { duplicate: true, execution, attempt };
+    if (attemptStanding(described.status, described.output) !== 'not-replaced') {
+      return { duplicate: true, execution, attempt };
+    }
+  }
+  return {
+    duplicate: true,
+    exhausted: true,
+    execution: replaceAttemptName(name, MAX_REPLACE_ATTEMPTS),
+    attempt: MAX_REPLACE_ATTEMPTS,
+  };
+}
+
+/**
+ * Start a Drain execution (one termination lifecycle action) under a name derived from the
+ * instance and the action's token: a duplicate delivery starts nothing (`duplicate: true`).
+ */
+export async function startDrain(
+  name: string,
+  input: DrainInput,
 ): Promise<{ executionArn?: string; duplicate: boolean }> {
-  return start(Env.replaceStateMachineArn, name, input);
+  const result = await start(Env.drainStateMachineArn, name, input);
+  return 'exists' in result ? { duplicate: true } : result;
+}
+
+/** `arn:…:stateMachine:<machine>` + name → `arn:…:execution:<machine>:<name>`. */
+export function executionArn(stateMachineArn: string, name: string): string {
+  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+}
+
+async function describe(arn: string): Promise<{ status?: string; output?: string } | undefined> {
+  try {
+    const result = await aws('DescribeExecution', () =>
+      stepFunctions().send(new DescribeExecutionCommand({ executionArn: arn })),
+    );
+    return {
+      ...(result.status !== undefined ? { status: result.status } : {}),
+      ...(result.output !== undefined ? { output: result.output } : {}),
+    };
+  } catch (error) {
+    if (errorName(error) === 'ExecutionDoesNotExist') return undefined;
+    throw error;
+  }
 }
 
 async function start(
   stateMachineArnEnv: string,
   name: string,
-  input: RolloutInput | ReplaceInput,
-): Promise<{ executionArn?: string; duplicate: boolean }> {
+  input: RolloutInput | ReplaceInput | DrainInput,
+): Promise<{ executionArn?: string; duplicate: false } | { exists: true }> {
   try {
     const result = await aws('StartExecution', () =>
       stepFunctions().send(
@@ -48,7 +124,7 @@ async function start(
       duplicate: false,
     };
   } catch (error) {
-    if (errorName(error) === 'ExecutionAlreadyExists') return { duplicate: true };
+    if (errorName(error) === 'ExecutionAlreadyExists') return { exists: true };
     throw error;
   }
 }

@@ -7,7 +7,9 @@ import {
   DescribeAutoScalingGroupsCommand,
   DescribeAutoScalingInstancesCommand,
   type Filter,
+  ResumeProcessesCommand,
   SetDesiredCapacityCommand,
+  SuspendProcessesCommand,
   TerminateInstanceInAutoScalingGroupCommand,
   UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
@@ -316,6 +318,26 @@ export async function setDesiredCapacity(groupName: string, desiredCapacity: num
         DesiredCapacity: desiredCapacity,
         HonorCooldown: false,
       }),
+    ),
+  );
+}
+
+/** Suspend scaling processes of a group (Auto Scaling SuspendProcesses); none given: nothing. */
+export async function suspendProcesses(groupName: string, processes: readonly string[]): Promise<void> {
+  if (processes.length === 0) return;
+  await aws('SuspendProcesses', () =>
+    autoScaling().send(
+      new SuspendProcessesCommand({ AutoScalingGroupName: groupName, ScalingProcesses: [...processes] }),
+    ),
+  );
+}
+
+/** Resume scaling processes of a group (Auto Scaling ResumeProcesses); none given: nothing. */
+export async function resumeProcesses(groupName: string, processes: readonly string[]): Promise<void> {
+  if (processes.length === 0) return;
+  await aws('ResumeProcesses', () =>
+    autoScaling().send(
+      new ResumeProcessesCommand({ AutoScalingGroupName: groupName, ScalingProcesses: [...processes] }),
     ),
   );
 }

@@ -21,6 +21,27 @@ export const Tags = {
   circuitThreshold: 'phoenix:circuit-threshold',
   /** On an Auto Scaling group: the circuit breaker's window in seconds (default 600). */
   circuitWindowSeconds: 'phoenix:circuit-window-seconds',
+  /**
+   * On the green Auto Scaling group of a blue-green rollout, until cutover: the fleet it will become
+   * (the fleet's identity stays `phoenix:fleet` on the blue group until then).
+   */
+  greenOf: 'phoenix:green-of',
+  /** On the blue group after cutover, until it is deleted: the fleet it was. */
+  blueOf: 'phoenix:blue-of',
+  /** On both groups of a blue-green rollout while they are in transition: the rollout's execution name. */
+  rollout: 'phoenix:rollout',
+  /** On an Auto Scaling group: the SSM document (Command) that flushes an instance before it goes (drain). */
+  flushDocument: 'phoenix:flush-document',
+  /** On an Auto Scaling group: how long the flush may run, 30 to 3600 seconds (default 120). */
+  flushTimeoutSeconds: 'phoenix:flush-timeout-seconds',
+  /** On an instance: Phoenix drained it (ISO time): the termination lifecycle hook completes at once. */
+  drained: 'phoenix:drained',
+  /** On an Auto Scaling group, set by Phoenix: the hook `phoenix-drain` is installed, with this heartbeat (seconds). */
+  drainHook: 'phoenix:drain-hook',
+  /** On an Auto Scaling group: chaos mode, the mean days between kills of a random instance (e.g. `2`, `0.5`). */
+  chaos: 'phoenix:chaos',
+  /** On an Auto Scaling group: the UTC hours chaos may kill in, `HH-HH` (default `09-17`). */
+  chaosHours: 'phoenix:chaos-hours',
 } as const;
 
 /** SSM parameters `/phoenix/channels/<channel>` (data type `aws:ec2:image`) name a channel's golden image. */
@@ -43,6 +64,10 @@ export const DetailTypes = {
   RolloutRolledBack: 'RolloutRolledBack',
   RolloutFailed: 'RolloutFailed',
   PublicationIgnored: 'PublicationIgnored',
+  /** A rollout stopped cleanly at a safe point (no rollback) because a rollout of a newer image asked it to. */
+  RolloutSuperseded: 'RolloutSuperseded',
+  /** A rollout stopped cleanly at a safe point (no rollback) because its fleet was paused (`phoenix pause`). */
+  RolloutPaused: 'RolloutPaused',
   /** An event named an instance Phoenix does not manage: nothing was touched. */
   ReplacementSkipped: 'ReplacementSkipped',
   /** The fleet's disruption budget is used up: the replacement waits for a slot. Once per replacement. */
@@ -63,6 +88,24 @@ export const DetailTypes = {
   DesiredImageMissing: 'DesiredImageMissing',
   /** A reconcile sweep ended: `{fleets, instances, differences, started, apiCalls}`. */
   ReconcileCompleted: 'ReconcileCompleted',
+  /** A `phoenix:flush-timeout-seconds` tag is invalid: the default applies. `{fleet?, groupName, tag, value, reason, timeoutSeconds}` */
+  DrainSettingInvalid: 'DrainSettingInvalid',
+  /** The termination lifecycle hook `phoenix-drain` ran: `{fleet?, groupName, instanceId, flush, lifecycleAction, reason}` */
+  InstanceDrained: 'InstanceDrained',
+  /** The termination lifecycle hook could not be completed (Auto Scaling continues after the heartbeat timeout). */
+  DrainFailed: 'DrainFailed',
+  /** `phoenix pause`: no automation starts for the fleet until `phoenix resume`. `{fleet, at, reason}` */
+  FleetPaused: 'FleetPaused',
+  /** `phoenix resume` cleared a pause: `{fleet, pausedAt, reason}` (a reconcile sweep of the fleet follows). */
+  FleetResumed: 'FleetResumed',
+  /** `phoenix unpin` (or an explicit PublishImage) released a rollback's pin: `{fleet, imageId, reason}`. */
+  FleetUnpinned: 'FleetUnpinned',
+  /** Every global rollout slot (`maxConcurrentRollouts`) is held: the rollout waits for one (once per rollout). */
+  RolloutQueued: 'RolloutQueued',
+  /** Chaos mode terminated an instance of a fleet (no decrement: the group replaces it). */
+  ChaosKill: 'ChaosKill',
+  /** Chaos mode held back: a kill was due but unsafe (rollout, replacement, pause, capacity), or a chaos tag is invalid. */
+  ChaosSkipped: 'ChaosSkipped',
 } as const;
 
 /**
@@ -81,8 +124,14 @@ export const Env = {
   ownRoleNames: 'PHOENIX_OWN_ROLE_NAMES',
   /** The Replace workflow's timeout in seconds: a slot held longer is reclaimed (reconcile). */
   replaceTimeoutSeconds: 'PHOENIX_REPLACE_TIMEOUT_SECONDS',
+  /** The Drain workflow (intake starts one execution per termination lifecycle action). */
+  drainStateMachineArn: 'PHOENIX_DRAIN_STATE_MACHINE_ARN',
   /** Comma-separated account ids (and `amazon`) whose images a rollout accepts (rollout-fleet). */
   allowedImageOwners: 'PHOENIX_ALLOWED_IMAGE_OWNERS',
+  /** How many rollouts (all fleets) may hold a rollout slot at once (rollout-record); default 10. */
+  maxConcurrentRollouts: 'PHOENIX_MAX_CONCURRENT_ROLLOUTS',
+  /** The chaos schedule's period in seconds (chaos). */
+  chaosPeriodSeconds: 'PHOENIX_CHAOS_PERIOD_SECONDS',
 } as const;
 
 /**
@@ -96,8 +145,13 @@ export const Handlers = {
   rolloutRecord: 'rollout-record',
   replace: 'replace',
   reconcile: 'reconcile',
+  drain: 'drain',
+  chaos: 'chaos',
 } as const;
 export type HandlerName = (typeof Handlers)[keyof typeof Handlers];
+
+/** The termination lifecycle hook Phoenix puts on fleets tagged `phoenix:flush-document`. */
+export const DRAIN_HOOK_NAME = 'phoenix-drain';
 
 /** CloudFormation metadata key that names the handler module of a synthesized function. */
 export const HANDLER_METADATA_KEY = 'phoenix:handler';

@@ -34,6 +34,20 @@ export class FleetBusyError extends PhoenixError {
   override readonly name = 'FleetBusyError';
 }
 
+/** The fleet is paused (`phoenix pause`): no rollout starts until `phoenix resume`. */
+export class FleetPausedError extends PhoenixError {
+  override readonly name = 'FleetPausedError';
+}
+
+/**
+ * The rollout waits in line (the workflow waits and asks again, until its deadline): every global
+ * rollout slot (`maxConcurrentRollouts`) is held (with the fleet lock held), or an older image's
+ * rollout holds the fleet and was asked to stop (supersede).
+ */
+export class RolloutQueuedError extends PhoenixError {
+  override readonly name = 'RolloutQueuedError';
+}
+
 /** A batch of new instances did not become InService and healthy in time. */
 export class BatchNotHealthyError extends PhoenixError {
   override readonly name = 'BatchNotHealthyError';
@@ -52,6 +66,22 @@ export class RollbackStalledError extends PhoenixError {
 /** A replacement did not leave the group at its desired capacity, serving, in time. */
 export class ReplacementNotHealthyError extends PhoenixError {
   override readonly name = 'ReplacementNotHealthyError';
+}
+
+/**
+ * A rollout passed its deadline (set once at its start from the rollout timeout) in a step that
+ * waits or loops: the rollout rolls back (or, before anything changed, is rejected).
+ */
+export class RolloutTimedOutError extends PhoenixError {
+  override readonly name = 'RolloutTimedOutError';
+}
+
+/**
+ * The image is older than (or as old as) the image another rollout is rolling out or the fleet's
+ * desired image (events are unordered: a late event must not roll a fleet back). Nothing changes.
+ */
+export class OlderImageError extends PhoenixError {
+  override readonly name = 'OlderImageError';
 }
 
 /** A deployment or wiring mistake: a missing environment variable, an unknown step. */

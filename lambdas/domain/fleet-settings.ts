@@ -17,7 +17,15 @@ export const SettingTags = {
   bakeSeconds: 'phoenix:bake-seconds',
   /** Comma-separated CloudWatch alarm names that gate the rollout (default none). */
   alarms: 'phoenix:alarms',
+  /** How the fleet is rolled: `rolling` (default, batch by batch in the group) or `blue-green` (a second group). */
+  strategy: 'phoenix:strategy',
+  /** `true`: one instance of the new image is launched and validated before the fleet is touched (default `false`). */
+  canary: 'phoenix:canary',
 } as const;
+
+/** The rollout strategies (tag `phoenix:strategy`). */
+export const STRATEGIES = ['rolling', 'blue-green'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
 
 export const DEFAULT_MAX_SURGE: Surge = { kind: 'percent', value: 25 };
 export const DEFAULT_MIN_HEALTHY_PERCENT = 100;
@@ -47,6 +55,8 @@ export interface FleetSettings {
   readonly bakeSeconds: number;
   /** Alarm names, deduplicated, in tag order. */
   readonly alarms: readonly string[];
+  readonly strategy: Strategy;
+  readonly canary: boolean;
 }
 
 const WHOLE = /^\d+$/;
@@ -93,6 +103,19 @@ export function parseAlarms(raw: string): string[] {
   return names;
 }
 
+export function parseStrategy(raw: string): Strategy {
+  const found = STRATEGIES.find((s) => s === raw);
+  if (found === undefined)
+    throw new InvalidFleetSettingError(SettingTags.strategy, raw, STRATEGIES.join(' or '));
+  return found;
+}
+
+export function parseCanary(raw: string): boolean {
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  throw new InvalidFleetSettingError(SettingTags.canary, raw, 'true or false');
+}
+
 /**
  * The fleet's settings from its tags (`key → value`). An absent tag (or one with an empty value)
  * takes its default; any other value that does not parse throws `InvalidFleetSettingError`.
@@ -107,6 +130,8 @@ export function parseFleetSettings(tags: Readonly<Record<string, string | undefi
   const warmup = value(SettingTags.warmupSeconds);
   const bake = value(SettingTags.bakeSeconds);
   const alarms = value(SettingTags.alarms);
+  const strategy = value(SettingTags.strategy);
+  const canary = value(SettingTags.canary);
   return {
     maxSurge: surge === undefined ? DEFAULT_MAX_SURGE : parseMaxSurge(surge),
     minHealthyPercent:
@@ -114,6 +139,8 @@ export function parseFleetSettings(tags: Readonly<Record<string, string | undefi
     warmupSeconds: warmup === undefined ? 0 : parseSeconds(SettingTags.warmupSeconds, warmup),
     bakeSeconds: bake === undefined ? 0 : parseSeconds(SettingTags.bakeSeconds, bake),
     alarms: alarms === undefined ? [] : parseAlarms(alarms),
+    strategy: strategy === undefined ? 'rolling' : parseStrategy(strategy),
+    canary: canary === undefined ? false : parseCanary(canary),
   };
 }
 

@@ -6,7 +6,14 @@
  * PascalCase keys, ARNs with an availability zone or without an account, ids bare or in ARNs, stray
  * whitespace, placeholders. A value that is not a valid id is never acted upon.
  */
-import { CHANNEL_PARAMETER_PREFIX, COMMAND_SOURCE, DetailTypes, NAME_PATTERN, Tags } from './contract';
+import {
+  CHANNEL_PARAMETER_PREFIX,
+  COMMAND_SOURCE,
+  DetailTypes,
+  DRAIN_HOOK_NAME,
+  NAME_PATTERN,
+  Tags,
+} from './contract';
 import { MalformedEventError } from './errors';
 import { isAmiId } from './ids';
 import { HEALTH_EVENT_CAUSES, IN_PLACE_EC2_CALLS, SHELL_ACCESS_CALLS, STATUS_CHECK_METRICS } from './sources';
@@ -66,7 +73,21 @@ export interface IgnoreIntent {
   readonly reason: string;
 }
 
-export type Intent = RolloutIntent | ReplaceIntent | IgnoreIntent;
+/**
+ * A termination lifecycle action of Phoenix's hook (`phoenix-drain`): flush the instance, then let
+ * Auto Scaling go on (CompleteLifecycleAction with the token).
+ */
+export interface DrainIntent {
+  readonly kind: 'drain';
+  readonly instanceId: string;
+  readonly groupName: string;
+  readonly hookName: string;
+  readonly token: string;
+  readonly eventId: string;
+  readonly reason: string;
+}
+
+export type Intent = RolloutIntent | ReplaceIntent | DrainIntent | IgnoreIntent;
 
 /** What normalization needs to know of the deployment. */
 export interface IntakeConfig {
@@ -418,6 +439,54 @@ const interruption: Normalizer = (event) =>
     event['detail-type'],
   );
 
+// ---- termination lifecycle hook → drain --------------------------------------------------------------
+
+/**
+ * Auto Scaling "EC2 Instance-terminate Lifecycle Action": `detail.LifecycleHookName`,
+ * `detail.LifecycleActionToken`, `detail.AutoScalingGroupName`, `detail.EC2InstanceId`,
+ * `detail.LifecycleTransition`. Only Phoenix's hook (`phoenix-drain`) is acted upon; an action of
+ * that hook without a valid token, group or instance is malformed (to the dead-letter queue: Auto
+ * Scaling continues when the heartbeat times out).
+ */
+const terminateLifecycleAction: Normalizer = (event) => {
+  const d = event.detail;
+  const hookName = trimmed(d['LifecycleHookName']);
+  if (hookName !== DRAIN_HOOK_NAME) {
+    return ignore(
+      event,
+      `lifecycle hook ${quote(d['LifecycleHookName'])} is not Phoenix's (${DRAIN_HOOK_NAME})`,
+    );
+  }
+  const transition = trimmed(d['LifecycleTransition']);
+  if (transition !== undefined && transition !== 'autoscaling:EC2_INSTANCE_TERMINATING') {
+    return ignore(event, `lifecycle transition ${quote(transition)} is not a termination`);
+  }
+  const token = trimmed(d['LifecycleActionToken']);
+  const groupName = trimmed(d['AutoScalingGroupName']);
+  const instanceId = instanceIdOf(d['EC2InstanceId']);
+  const bad = [
+    ...(token === undefined || !/^[A-Za-z0-9-]{36}$/.test(token) ? ['detail.LifecycleActionToken'] : []),
+    ...(groupName === undefined || groupName === '' || groupName.length > 255
+      ? ['detail.AutoScalingGroupName']
+      : []),
+    ...(instanceId === undefined ? ['detail.EC2InstanceId'] : []),
+  ];
+  if (bad.length > 0 || token === undefined || groupName === undefined || instanceId === undefined) {
+    throw new MalformedEventError(
+      `termination lifecycle action of ${DRAIN_HOOK_NAME} with missing or invalid ${bad.join(', ')} (got ${quote({ token: d['LifecycleActionToken'], group: d['AutoScalingGroupName'], instance: d['EC2InstanceId'] })})`,
+    );
+  }
+  return {
+    kind: 'drain',
+    instanceId,
+    groupName,
+    hookName,
+    token,
+    eventId: event.id,
+    reason: `Auto Scaling is terminating ${instanceId} of ${groupName} (lifecycle hook ${DRAIN_HOOK_NAME})`,
+  };
+};
+
 // ---- drift -----------------------------------------------------------------------------------------
 
 /**
@@ -520,6 +589,7 @@ const normalizers: Record<string, Normalizer> = {
   'aws.health|AWS Health Event': healthEvent,
   'aws.ec2|EC2 Spot Instance Interruption Warning': interruption,
   'aws.ec2|EC2 Instance Rebalance Recommendation': interruption,
+  'aws.autoscaling|EC2 Instance-terminate Lifecycle Action': terminateLifecycleAction,
   'aws.config|Config Configuration Item Change': configItemChange,
   'aws.config|Config Rules Compliance Change': complianceChange,
   [`aws.ec2|${CLOUDTRAIL}`]: cloudTrailCall,

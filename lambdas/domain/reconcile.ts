@@ -6,6 +6,7 @@
  * deterministic name, so the budget and dedupe apply).
  */
 import type { ReplaceCause } from './intake';
+import { type CircuitState, flagsInWindow } from './circuit';
 import type { FleetRecord } from './fleet-record';
 
 export interface ObservedInstance {
@@ -128,4 +129,13 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+/**
+ * Does the fleet's circuit breaker (the record's `circuit`) hold open now: opened, and a flag still
+ * within the window? (When the window has cleared, the next replacement closes it.)
+ */
+export function circuitHolds(record: FleetRecord | undefined, now: Date, windowSeconds: number): boolean {
+  const circuit = (record as { circuit?: CircuitState } | undefined)?.circuit;
+  return circuit?.openedAt !== undefined && flagsInWindow(circuit, now, windowSeconds).length > 0;
 }

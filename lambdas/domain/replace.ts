@@ -1,6 +1,8 @@
 /**
  * Replacement: pure decisions the Replace workflow's steps take from the fleet's real state.
  */
+import { DetailTypes } from './contract';
+import type { DrainState } from './drain';
 import type { ReplaceCause } from './intake';
 
 /** The input of a Replace execution (what intake starts it with). */
@@ -49,7 +51,17 @@ export interface ReplacementProgress {
   readonly mode: 'surge' | 'terminate';
   /** The old instance has been terminated. */
   readonly done: boolean;
+  /** The old instance may go now: drain it (DeregisterInstance, flush), then RetireInstance. */
+  readonly retire?: boolean;
   readonly checks: number;
+  /**
+   * Surge: the group's desired capacity read by the first ReplaceInstance call, after the slot was
+   * taken while no other replacement of the fleet was in flight (so no other surge is in it). The
+   * surge sets `baseline + 1` and the retirement's decrement brings the group back to it.
+   */
+  readonly baseline?: number;
+  /** Call ReplaceInstance again at once, without a poll interval (its first two calls only). */
+  readonly again?: boolean;
 }
 
 /** What WaitForReplacement returns (`$.health`). */
@@ -65,6 +77,8 @@ export interface ReplaceState extends ReplaceInput {
   readonly slot?: SlotState;
   readonly replacement?: ReplacementProgress;
   readonly health?: ReplacementHealth;
+  /** What the drain did before the old instance went (see domain/drain.ts). */
+  readonly drain?: DrainState;
   readonly error?: { readonly Error?: string; readonly Cause?: string };
   readonly failedStep?: string;
 }
@@ -108,4 +122,41 @@ export function disruptionBudget(
 export function replaceExecutionName(fleet: string, instanceId: string): string {
   const safe = (s: string, max: number) => s.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, max);
   return `${safe(fleet, 39)}--${safe(instanceId, 38)}`;
+}
+
+/** How many Replace executions one instance may have in all (the first and its re-attempts). */
+export const MAX_REPLACE_ATTEMPTS = 10;
+
+/**
+ * The name of attempt `attempt` (1-based) of an instance's replacement: attempt 1 is `name`
+ * itself, attempt n ≥ 2 is `<name>-<n>` (the name cut so that the whole stays within 80
+ * characters). Deterministic: concurrent deliveries of an event race for the same next name, and
+ * Step Functions lets one of them start it.
+ */
+export function replaceAttemptName(name: string, attempt: number): string {
+  if (attempt <= 1) return name;
+  const suffix = `-${attempt}`;
+  return `${name.slice(0, 80 - suffix.length)}${suffix}`;
+}
+
+/**
+ * How an earlier Replace execution of the instance stands, from DescribeExecution: `running`,
+ * `replaced` (it ended and replaced the instance, or its output cannot tell: assume it did), or
+ * `not-replaced` (FAILED, ABORTED, TIMED_OUT, or SUCCEEDED with the outcome `ReplacementSkipped`:
+ * skipped because the circuit was open, the fleet paused, left to a rollout…): only then may a
+ * new attempt start.
+ */
+export function attemptStanding(
+  status: string | undefined,
+  output: string | undefined,
+): 'running' | 'replaced' | 'not-replaced' {
+  if (status === 'RUNNING' || status === 'PENDING_REDRIVE' || status === undefined) return 'running';
+  if (status === 'FAILED' || status === 'ABORTED' || status === 'TIMED_OUT') return 'not-replaced';
+  let outcome: unknown;
+  try {
+    outcome = (JSON.parse(output ?? 'null') as { report?: { outcome?: unknown } } | null)?.report?.outcome;
+  } catch {
+    outcome = undefined;
+  }
+  return outcome === DetailTypes.ReplacementSkipped ? 'not-replaced' : 'replaced';
 }

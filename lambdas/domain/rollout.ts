@@ -2,6 +2,7 @@
  * Rollout planning: pure decisions the rollout steps take from the fleet's real state.
  */
 import { createHash } from 'node:crypto';
+import { RolloutTimedOutError } from './errors';
 
 /** The input of a Rollout execution (what intake starts it with). */
 export interface RolloutInput {
@@ -12,6 +13,11 @@ export interface RolloutInput {
   readonly cause: string;
   /** The id of the event that started the rollout. */
   readonly requestId: string;
+  /**
+   * `rollback` (`phoenix rollback`): the image may be older than the fleet's (image policy
+   * `allowOlder`), and the commit pins the fleet to it.
+   */
+  readonly mode?: 'rollout' | 'rollback';
 }
 
 /** What ValidateImage records of the fleet before anything changes (`$.fleetState`). */
@@ -44,6 +50,15 @@ export interface FleetState {
   readonly maxChecks: number;
   /** The launch template already launches the image and every instance runs it: nothing to roll. */
   readonly upToDate: boolean;
+  /**
+   * The scaling processes Phoenix suspends for the rollout: those of `ROLLOUT_SUSPENDED_PROCESSES`
+   * that were not already suspended before it (only these are resumed at the end).
+   */
+  readonly suspendProcesses?: readonly string[];
+  /** `phoenix:strategy`: `rolling` (batches in the group) or `blue-green` (a second group). Absent: rolling. */
+  readonly strategy?: 'rolling' | 'blue-green';
+  /** `phoenix:canary`: one instance of the new image is validated before the fleet is touched. */
+  readonly canary?: boolean;
 }
 
 /** Where the batches stand (`$.progress`). */
@@ -60,6 +75,68 @@ export interface Progress {
   readonly replaced: number;
 }
 
+/** What CheckSafePoint found (`$.safePoint`). */
+export interface SafePoint {
+  /** Set when the rollout must stop here (no rollback): `RolloutSuperseded` or `RolloutPaused`. */
+  readonly outcome?: 'RolloutSuperseded' | 'RolloutPaused';
+  readonly reason?: string;
+  /** The newer image that superseded this rollout. */
+  readonly supersededBy?: string;
+  /** The execution that continues this rollout (continue-as-new) if this one hands over here. */
+  readonly continuation: { readonly name: string; readonly from: string; readonly number: number };
+  /** The history events this execution has recorded so far, at most (see `HistoryBudget`). */
+  readonly segment?: { readonly execution: string; readonly events: number };
+  /** Hand over to the continuation now: one more batch and the worst end might not fit the budget. */
+  readonly continueNow?: boolean;
+}
+
+/**
+ * The history events of the Rollout workflow as AWS counts them (a Task state 5, any other 2),
+ * computed at synth from the definition's shape and passed to CheckSafePoint, which decides where
+ * an execution hands over to its continuation (continue-as-new).
+ */
+export interface HistoryBudget {
+  /** The most events an execution may record (worst case). */
+  readonly budget: number;
+  /** The first execution's start, with the lock wait at its bound. */
+  readonly firstStart: number;
+  /** A continuation's start. */
+  readonly continuationStart: number;
+  /** A batch without its health checks. */
+  readonly perBatch: number;
+  /** Each health check of a batch (Wait, CheckBatchHealth, Choice). */
+  readonly perCheck: number;
+  /** The most checks a batch may take. */
+  readonly maxChecks: number;
+  /** The worst end of an execution (a rollback at its bound, then a failed report path). */
+  readonly worstEnd: number;
+}
+
+/**
+ * At a safe point: the events this execution has recorded so far (at most) and whether it must
+ * hand over now (after this batch, one more batch at its worst and the worst end would exceed the
+ * budget).
+ */
+export function segmentHistory(
+  budget: HistoryBudget,
+  execution: string,
+  previous: SafePoint | undefined,
+  batchChecks: number,
+): { segment: { execution: string; events: number }; continueNow: boolean } {
+  const base =
+    previous?.segment?.execution === execution
+      ? previous.segment.events
+      : previous !== undefined
+        ? budget.continuationStart
+        : budget.firstStart;
+  const events = base + budget.perBatch + budget.perCheck * Math.max(0, batchChecks);
+  const worstBatch = budget.perBatch + budget.perCheck * budget.maxChecks;
+  return {
+    segment: { execution, events },
+    continueNow: events + worstBatch + budget.worstEnd > budget.budget,
+  };
+}
+
 /** Rollback progress (`$.rollback`). */
 export interface RollbackProgress {
   readonly ready: boolean;
@@ -71,7 +148,14 @@ export interface RollbackProgress {
 
 /** The whole workflow state as the steps receive it. */
 export interface WorkflowState extends RolloutInput {
-  readonly lock?: { readonly previousDesiredImage?: string };
+  /** The image as EC2 reports it (ReadImage, before the lock). */
+  readonly image?: { readonly imageId: string; readonly creationDate?: string };
+  readonly lock?: {
+    readonly previousDesiredImage?: string;
+    /** Epoch seconds: the rollout's deadline, set once at its start (carried by its continuations). */
+    readonly deadline?: number;
+  };
+  readonly safePoint?: SafePoint;
   readonly fleetState?: FleetState;
   readonly launchTemplate?: { readonly version: string };
   readonly progress?: Progress;
@@ -181,4 +265,65 @@ export function executionName(fleet: string, imageId: string, eventId: string): 
   const digest = createHash('sha256').update(`${fleet}\n${imageId}\n${eventId}`).digest('hex').slice(0, 16);
   const safe = (s: string, max: number) => s.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, max);
   return `${safe(fleet, 39)}--${safe(imageId, 21)}--${digest}`;
+}
+
+/**
+ * The scaling processes suspended while a rollout runs, so that Auto Scaling neither rebalances
+ * zones (terminating instances the rollout counts on), nor scales on alarms or schedules.
+ */
+export const ROLLOUT_SUSPENDED_PROCESSES = ['AZRebalance', 'AlarmNotification', 'ScheduledActions'] as const;
+
+/** The processes a rollout suspends: those of the list the group has not suspended already. */
+export function processesToSuspend(alreadySuspended: readonly string[]): string[] {
+  return ROLLOUT_SUSPENDED_PROCESSES.filter((p) => !alreadySuspended.includes(p));
+}
+
+/** The rollout's deadline (epoch seconds): its first execution's start plus the rollout timeout. */
+export function rolloutDeadline(startedAt: Date, timeoutSeconds: number): number {
+  return Math.floor(startedAt.getTime() / 1000) + timeoutSeconds;
+}
+
+/**
+ * Throw RolloutTimedOutError (naming the step) when `now`, or `now + ahead.seconds` (a Wait that
+ * is about to start), is past the deadline. No deadline: nothing to check.
+ */
+export function checkDeadline(
+  deadline: number | undefined,
+  now: Date,
+  step: string,
+  ahead?: { seconds: number; what: string },
+): void {
+  if (deadline === undefined) return;
+  const epoch = Math.floor(now.getTime() / 1000);
+  const at = new Date(deadline * 1000).toISOString();
+  if (epoch > deadline) {
+    throw new RolloutTimedOutError(`the rollout timed out in ${step}: its deadline ${at} has passed`);
+  }
+  if (ahead !== undefined && ahead.seconds > 0 && epoch + ahead.seconds > deadline) {
+    throw new RolloutTimedOutError(
+      `the rollout timed out in ${step}: the ${ahead.what} (${ahead.seconds} s) would end after its deadline ${at}`,
+    );
+  }
+}
+
+/**
+ * The name of continuation `number` of a rollout execution (continue-as-new): the first
+ * execution's name (without a previous `-c<n>` suffix) with `-c<number>`, within the 80
+ * characters Step Functions accepts. Deterministic: a retried start starts nothing new.
+ */
+export function continuationName(execution: string, number: number): string {
+  const base = execution.replace(/-c\d+$/, '');
+  const suffix = `-c${number}`;
+  return `${base.slice(0, 80 - suffix.length)}${suffix}`;
+}
+
+/**
+ * Is image `a` newer than image `b` by their CreationDate (ISO-8601)? Unknown dates compare as not
+ * newer (a rollout that cannot tell supersedes nothing).
+ */
+export function isNewerImage(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || b === undefined) return false;
+  const ta = Date.parse(a);
+  const tb = Date.parse(b);
+  return Number.isFinite(ta) && Number.isFinite(tb) && ta > tb;
 }

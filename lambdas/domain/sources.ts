@@ -10,7 +10,7 @@
  *
  * Pure module: no SDK.
  */
-import { CHANNEL_PARAMETER_PREFIX, COMMAND_SOURCE, DetailTypes } from './contract';
+import { CHANNEL_PARAMETER_PREFIX, COMMAND_SOURCE, DetailTypes, DRAIN_HOOK_NAME } from './contract';
 
 /** An EventBridge pattern, in the JSON form EventBridge takes (`detail-type` in kebab case). */
 export type EventPattern = Record<string, unknown>;
@@ -171,6 +171,18 @@ export const EVENT_SOURCES: readonly EventSource[] = [
     pattern: {
       source: ['aws.ec2'],
       'detail-type': ['EC2 Spot Instance Interruption Warning', 'EC2 Instance Rebalance Recommendation'],
+    },
+  },
+
+  // ---- termination lifecycle hook → drain ----------------------------------------------------
+  {
+    ruleId: 'DrainHookRule',
+    bus: 'default',
+    description: `Auto Scaling terminates an instance of a fleet with the lifecycle hook ${DRAIN_HOOK_NAME}`,
+    pattern: {
+      source: ['aws.autoscaling'],
+      'detail-type': ['EC2 Instance-terminate Lifecycle Action'],
+      detail: { LifecycleHookName: [DRAIN_HOOK_NAME] },
     },
   },
 

@@ -16,6 +16,26 @@ export const FleetSteps = {
   StartRollback: 'StartRollback',
   CheckRollbackCapacity: 'CheckRollbackCapacity',
   FinishRollback: 'FinishRollback',
+  /** The image as EC2 reports it (its CreationDate orders rollouts: supersede, late images). Before the lock. */
+  ReadImage: 'ReadImage',
+  /** Suspend AZRebalance, AlarmNotification and ScheduledActions (those not already suspended) before the first change. */
+  SuspendScalingProcesses: 'SuspendScalingProcesses',
+  /** Give the group back its limits (desired/max as at the start) and resume the processes Phoenix suspended. */
+  ReleaseFleet: 'ReleaseFleet',
+  /** Blue-green (`phoenix:strategy=blue-green`): a launch template version and the green group cloned from blue. */
+  CreateGreenGroup: 'CreateGreenGroup',
+  /** Blue-green: is green at its capacity, InService, Healthy and healthy in its target groups? */
+  CheckGreenHealth: 'CheckGreenHealth',
+  /** Blue-green: attach blue's target groups to green. */
+  AttachGreenTargetGroups: 'AttachGreenTargetGroups',
+  /** Blue-green canary: green from 1 instance to the fleet's capacity. */
+  ScaleGreenGroup: 'ScaleGreenGroup',
+  /** Blue-green: the fleet's identity (its `phoenix:*` tags) moves from blue to green. */
+  CutOverToGreen: 'CutOverToGreen',
+  /** Blue-green, after cutover: detach blue from the target groups, let it drain, delete it. */
+  RetireBlue: 'RetireBlue',
+  /** Blue-green rollback: the identity back on blue if needed, green detached and deleted. */
+  DiscardGreen: 'DiscardGreen',
 } as const;
 export type FleetStep = (typeof FleetSteps)[keyof typeof FleetSteps];
 
@@ -24,6 +44,10 @@ export const RecordSteps = {
   AcquireFleetLock: 'AcquireFleetLock',
   CommitRollout: 'CommitRollout',
   ReportOutcome: 'ReportOutcome',
+  /** Continue-as-new: a continuation takes the fleet lock from its predecessor. */
+  TakeOverFleetLock: 'TakeOverFleetLock',
+  /** At a batch boundary: was the rollout superseded or its fleet paused? Past its deadline? Where does it continue? */
+  CheckSafePoint: 'CheckSafePoint',
 } as const;
 export type RecordStep = (typeof RecordSteps)[keyof typeof RecordSteps];
 
@@ -37,6 +61,25 @@ export const ReplaceSteps = {
   ReleaseReplacementSlot: 'ReleaseReplacementSlot',
 } as const;
 export type ReplaceStep = (typeof ReplaceSteps)[keyof typeof ReplaceSteps];
+
+/**
+ * Drain steps, served by the `drain` function (ELBv2 + SSM + Auto Scaling): in the Replace workflow
+ * before the old instance goes (DeregisterInstance, StartFlush, CheckFlush), and in the Drain
+ * workflow of the termination lifecycle hook (ResolveLifecycleAction, StartFlush, CheckFlush,
+ * CompleteLifecycleAction, ReportDrainFailed).
+ */
+export const DrainSteps = {
+  DeregisterInstance: 'DeregisterInstance',
+  StartFlush: 'StartFlush',
+  CheckFlush: 'CheckFlush',
+  ResolveLifecycleAction: 'ResolveLifecycleAction',
+  CompleteLifecycleAction: 'CompleteLifecycleAction',
+  ReportDrainFailed: 'ReportDrainFailed',
+} as const;
+export type DrainStep = (typeof DrainSteps)[keyof typeof DrainSteps];
+
+/** The Replace workflow's own step that terminates the old instance once it is drained (replace function). */
+export const RetireInstanceStep = 'RetireInstance';
 
 /**
  * Errors that a retry may cure (throttling, a 5xx from a service, a network fault). Each task of a

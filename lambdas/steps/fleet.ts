@@ -16,8 +16,10 @@ import { minHealthyCount, parseFleetSettings, surgeSize } from '../domain/fleet-
 import { isAmiId } from '../domain/ids';
 import { imageViolation, parseAllowedOwners } from '../domain/image-policy';
 import {
+  checkDeadline,
   type FleetState,
   instancesToRetire,
+  processesToSuspend,
   type Progress,
   type RollbackProgress,
   rollbackVersion,
@@ -32,11 +34,15 @@ import {
   describeLaunchTemplateVersion,
   fleetInstances,
   groupsOfFleet,
+  resumeProcesses,
   retireInstance,
   setDesiredCapacity,
+  suspendProcesses,
   updateGroup,
 } from '../aws/fleets';
 import { alarmStates } from '../aws/alarms';
+import { healthyInTargetGroups } from '../aws/load-balancing';
+import * as blueGreen from './blue-green';
 import { Env } from '../domain/contract';
 import { requireEnv } from '../aws/errors';
 
@@ -47,7 +53,12 @@ export interface FleetStepRequest {
   readonly maxChecks?: number;
   /** CheckAlarms: when the check runs (`start` rejects, `batch` and `bake` roll back). */
   readonly phase?: 'start' | 'batch' | 'bake';
+  /** ReleaseFleet: false on a failure path (only resume the processes). */
+  readonly restoreLimits?: boolean;
 }
+
+/** The clock, replaceable in tests (deadlines). */
+export const clock = { now: () => new Date() };
 
 function requireFleetState(state: WorkflowState): FleetState {
   if (!state.fleetState)
@@ -109,6 +120,8 @@ export async function validateImage(request: FleetStepRequest): Promise<FleetSta
     ...(currentImage ? { current: currentImage } : {}),
     allowedOwners: parseAllowedOwners(requireEnv(Env.allowedImageOwners)),
     now: new Date(),
+    // `phoenix rollback`: onto an older image of the fleet's history; every other rule applies.
+    allowOlder: request.state.mode === 'rollback',
   });
   if (violation !== undefined) throw new ImageRejectedError(violation);
   const instances = await fleetInstances(group);
@@ -133,7 +146,61 @@ export async function validateImage(request: FleetStepRequest): Promise<FleetSta
     alarms: settings.alarms,
     maxChecks,
     upToDate,
+    strategy: settings.strategy,
+    canary: settings.canary,
+    suspendProcesses: processesToSuspend(
+      (group.SuspendedProcesses ?? []).map((p) => p.ProcessName ?? '').filter((p) => p !== ''),
+    ),
   };
+}
+
+/** The image as EC2 reports it: its CreationDate orders rollouts (supersede, late images). */
+export async function readImage(
+  request: FleetStepRequest,
+): Promise<{ imageId: string; creationDate?: string }> {
+  const { imageId } = request.state;
+  if (!isAmiId(imageId)) throw new ImageRejectedError(`${JSON.stringify(imageId)} is not a valid AMI id`);
+  const image = await describeImage(imageId);
+  if (!image)
+    throw new ImageRejectedError(`image ${imageId} does not exist (or is not visible to this account)`);
+  return { imageId, ...(image.creationDate !== undefined ? { creationDate: image.creationDate } : {}) };
+}
+
+/**
+ * Before the first change: suspend the scaling processes that would fight the rollout (those
+ * ValidateImage found not suspended already). Idempotent.
+ */
+export async function suspendScalingProcesses(request: FleetStepRequest): Promise<{ suspended: string[] }> {
+  const fs = requireFleetState(request.state);
+  const processes = [...(fs.suspendProcesses ?? [])];
+  await suspendProcesses(fs.groupName, processes);
+  return { suspended: processes };
+}
+
+/**
+ * Give the fleet back: its limits as at the start (desired and max; not with `restoreLimits:
+ * false`) and the scaling processes Phoenix suspended resumed. Idempotent.
+ */
+export async function releaseFleet(
+  request: FleetStepRequest,
+): Promise<{ resumed: string[]; limitsRestored: boolean }> {
+  const fs = request.state.fleetState;
+  if (!fs) return { resumed: [], limitsRestored: false };
+  let limitsRestored = false;
+  if (request.restoreLimits !== false) {
+    const group = await rereadGroup(fs);
+    if (group.DesiredCapacity !== fs.desiredCapacity || group.MaxSize !== fs.maxSize) {
+      await updateGroup({
+        groupName: fs.groupName,
+        desiredCapacity: fs.desiredCapacity,
+        maxSize: fs.maxSize,
+      });
+    }
+    limitsRestored = true;
+  }
+  const resumed = [...(fs.suspendProcesses ?? [])];
+  await resumeProcesses(fs.groupName, resumed);
+  return { resumed, limitsRestored };
 }
 
 /** A launch template version with the new image, and the group pointed at it. */
@@ -159,7 +226,10 @@ export async function launchBatch(request: FleetStepRequest): Promise<Progress> 
   const group = await rereadGroup(fs);
   const instances = await fleetInstances(group);
   const { onImage, others } = splitByImage(instances, request.state.imageId);
-  const batch = Math.min(fs.batchSize, others.length);
+  // Canary (`phoenix:canary=true`): the first batch is exactly one instance, validated (healthy, in
+  // the target groups, warm-up, alarms) before any old instance goes; the normal batches follow.
+  const canaryBatch = fs.canary === true && request.state.progress === undefined;
+  const batch = Math.min(canaryBatch ? 1 : fs.batchSize, others.length);
   // Absolute, not relative to the current value: a retried step surges once.
   const target = fs.desiredCapacity + batch;
   if (target > (group.MaxSize ?? 0)) {
@@ -183,14 +253,29 @@ export async function checkBatchHealth(request: FleetStepRequest): Promise<Progr
   const progress = request.state.progress;
   if (!progress) throw new ConfigurationError('workflow state has no progress: LaunchBatch did not run');
   const group = await rereadGroup(fs);
-  const { servingOnImage, servingOthers } = splitByImage(await fleetInstances(group), request.state.imageId);
+  const split = splitByImage(await fleetInstances(group), request.state.imageId);
+  const { servingOthers } = split;
+  // The target-group gate: a new instance counts only when it is also healthy in every target group
+  // of the group.
+  const inTargets = await healthyInTargetGroups(
+    group.TargetGroupARNs ?? [],
+    split.servingOnImage.map((i) => i.instanceId),
+  );
+  const servingOnImage = split.servingOnImage.filter((i) => inTargets.has(i.instanceId));
   const ready =
     servingOnImage.length >= progress.expectedNew &&
     servingOnImage.length + servingOthers.length >= (fs.minHealthy ?? 0);
   const checks = progress.checks + 1;
+  // Past the deadline, or a warm-up that would end after it: time out (the rollout rolls back).
+  checkDeadline(
+    request.state.lock?.deadline,
+    clock.now(),
+    FleetSteps.CheckBatchHealth,
+    ready ? { seconds: fs.warmupSeconds, what: 'warm-up' } : undefined,
+  );
   if (!ready && checks >= fs.maxChecks) {
     throw new BatchNotHealthyError(
-      `after ${checks} checks, ${servingOnImage.length} of ${progress.expectedNew} instances on ${request.state.imageId} are InService and healthy`,
+      `after ${checks} checks, ${servingOnImage.length} of ${progress.expectedNew} instances on ${request.state.imageId} are InService and healthy${(group.TargetGroupARNs ?? []).length > 0 ? ' in every target group' : ''}`,
     );
   }
   return { ...progress, ready, checks };
@@ -292,6 +377,7 @@ export async function finishRollback(request: FleetStepRequest): Promise<Rollbac
   const { onImage } = splitByImage(await fleetInstances(group), request.state.imageId);
   for (const instance of onImage) await retireInstance(instance.instanceId);
   await updateGroup({ groupName: fs.groupName, desiredCapacity: fs.desiredCapacity, maxSize: fs.maxSize });
+  await resumeProcesses(fs.groupName, [...(fs.suspendProcesses ?? [])]);
   return { ...rollback, removedNew: onImage.length };
 }
 
@@ -305,6 +391,16 @@ const steps: Record<FleetStep, (request: FleetStepRequest) => Promise<unknown>> 
   [FleetSteps.StartRollback]: startRollback,
   [FleetSteps.CheckRollbackCapacity]: checkRollbackCapacity,
   [FleetSteps.FinishRollback]: finishRollback,
+  [FleetSteps.CreateGreenGroup]: blueGreen.createGreenGroup,
+  [FleetSteps.CheckGreenHealth]: blueGreen.checkGreenHealth,
+  [FleetSteps.AttachGreenTargetGroups]: blueGreen.attachGreenTargetGroups,
+  [FleetSteps.ScaleGreenGroup]: blueGreen.scaleGreenGroup,
+  [FleetSteps.CutOverToGreen]: blueGreen.cutOverToGreen,
+  [FleetSteps.RetireBlue]: blueGreen.retireBlue,
+  [FleetSteps.DiscardGreen]: blueGreen.discardGreen,
+  [FleetSteps.ReadImage]: readImage,
+  [FleetSteps.SuspendScalingProcesses]: suspendScalingProcesses,
+  [FleetSteps.ReleaseFleet]: releaseFleet,
 };
 
 export async function runFleetStep(request: FleetStepRequest): Promise<unknown> {

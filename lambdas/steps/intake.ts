@@ -9,6 +9,7 @@ import { DetailTypes, Env, Tags } from '../domain/contract';
 import { TransientAwsError } from '../domain/errors';
 import {
   DEFAULT_INTAKE_CONFIG,
+  type DrainIntent,
   type IntakeConfig,
   type Intent,
   normalizeEvent,
@@ -26,9 +27,10 @@ import {
   imageOfBuild,
   type ManagedGroup,
 } from '../aws/fleets';
-import { startReplace, startRollout } from '../aws/executions';
+import { startDrain, startReplace, startRollout } from '../aws/executions';
+import { drainExecutionName } from '../domain/drain';
 import { readParameter } from '../aws/parameters';
-import { claimEvent, putOutcome, settleEvent } from '../aws/store';
+import { claimEvent, putOutcome, readFleetRecord, settleEvent, unpinFleet } from '../aws/store';
 
 export interface IntakeResult {
   readonly intent: Intent['kind'];
@@ -36,6 +38,8 @@ export interface IntakeResult {
   readonly imageId?: string;
   readonly channel?: string;
   readonly started: { fleet: string; execution: string; duplicate: boolean }[];
+  /** Fleets that follow the channel but were not rolled (paused, pinned by a rollback), with why. */
+  readonly held?: { fleet: string; reason: string }[];
   readonly replacements?: {
     instanceId: string;
     fleet?: string;
@@ -45,6 +49,8 @@ export interface IntakeResult {
     /** A replacement of this instance was started before: nothing new started. */
     duplicate?: boolean;
   }[];
+  /** A termination lifecycle action handed to the Drain workflow. */
+  readonly drain?: { instanceId: string; execution: string; duplicate: boolean };
   /** The event was handled before (a duplicate delivery): nothing was done again. */
   readonly duplicateEvent?: boolean;
 }
@@ -138,12 +144,51 @@ async function handleRollout(intent: RolloutIntent, cause: string): Promise<Inta
     return { intent: 'ignore', reason, imageId, channel, started: [] };
   }
   const started = [];
+  const held: { fleet: string; reason: string }[] = [];
   for (const { fleet } of fleets) {
+    // A paused fleet starts nothing; a fleet pinned by a rollback ignores publications until an
+    // explicit PublishImage (which releases the pin) or `phoenix unpin`.
+    const record = await readFleetRecord(fleet);
+    const hold =
+      record?.paused !== undefined
+        ? `fleet ${fleet} is paused since ${record.paused.at} (${record.paused.reason}): run phoenix resume ${fleet}`
+        : record?.pinnedImage !== undefined && intent.source !== 'publish-command'
+          ? `fleet ${fleet} is pinned to ${record.pinnedImage.imageId} by a rollback (execution ${record.pinnedImage.execution}, since ${record.pinnedImage.at}): publish an image explicitly (PublishImage on the Phoenix bus) or run phoenix unpin ${fleet} to release it`
+          : undefined;
+    if (hold !== undefined) {
+      await putOutcome(DetailTypes.PublicationIgnored, {
+        eventId: intent.eventId,
+        imageId,
+        channel,
+        fleet,
+        reason: hold,
+      });
+      held.push({ fleet, reason: hold });
+      continue;
+    }
+    if (record?.pinnedImage !== undefined) {
+      const released = await unpinFleet(fleet, intakeClock.now());
+      if (released !== undefined) {
+        await putOutcome(DetailTypes.FleetUnpinned, {
+          fleet,
+          imageId: released.imageId,
+          pinnedAt: released.at,
+          reason: `released by an explicit PublishImage of ${imageId} (event ${intent.eventId})`,
+        });
+      }
+    }
     const name = executionName(fleet, imageId, intent.eventId);
     const result = await startRollout(name, { fleet, imageId, channel, cause, requestId: intent.eventId });
     started.push({ fleet, execution: name, duplicate: result.duplicate });
   }
-  return { intent: 'rollout', reason: intent.reason, imageId, channel, started };
+  return {
+    intent: 'rollout',
+    reason: intent.reason,
+    imageId,
+    channel,
+    started,
+    ...(held.length > 0 ? { held } : {}),
+  };
 }
 
 /**
@@ -157,19 +202,26 @@ async function handleReplace(intent: ReplaceIntent): Promise<IntakeResult> {
   for (const instanceId of intent.instanceIds) {
     const managed = fleets.get(instanceId);
     if (managed) {
-      const execution = replaceExecutionName(managed.fleet, instanceId);
-      const started = await startReplace(execution, {
-        fleet: managed.fleet,
-        instanceId,
-        cause: intent.cause,
-        reason: intent.reason,
-        requestId: intent.eventId,
-      });
+      // A new attempt after one that ended without replacing it, only while it is still serving.
+      const inService = managed.group.Instances?.some(
+        (i) => i.InstanceId === instanceId && i.LifecycleState === 'InService',
+      );
+      const started = await startReplace(
+        replaceExecutionName(managed.fleet, instanceId),
+        {
+          fleet: managed.fleet,
+          instanceId,
+          cause: intent.cause,
+          reason: intent.reason,
+          requestId: intent.eventId,
+        },
+        { reattempt: inService === true },
+      );
       replacements.push({
         instanceId,
         fleet: managed.fleet,
         requested: true,
-        execution,
+        execution: started.execution,
         duplicate: started.duplicate,
       });
     } else {
@@ -183,6 +235,27 @@ async function handleReplace(intent: ReplaceIntent): Promise<IntakeResult> {
     }
   }
   return { intent: 'replace', reason: intent.reason, started: [], replacements };
+}
+
+/**
+ * A termination lifecycle action of Phoenix's hook: one Drain execution, named after the instance
+ * and the action's token (a redelivery starts nothing). The workflow flushes and completes the action.
+ */
+async function handleDrain(intent: DrainIntent): Promise<IntakeResult> {
+  const execution = drainExecutionName(intent.instanceId, intent.token);
+  const started = await startDrain(execution, {
+    instanceId: intent.instanceId,
+    groupName: intent.groupName,
+    hookName: intent.hookName,
+    token: intent.token,
+    requestId: intent.eventId,
+  });
+  return {
+    intent: 'drain',
+    reason: intent.reason,
+    started: [],
+    drain: { instanceId: intent.instanceId, execution, duplicate: started.duplicate },
+  };
 }
 
 export async function runIntake(
@@ -205,7 +278,9 @@ export async function runIntake(
     const result =
       intent.kind === 'rollout'
         ? await handleRollout(intent, `${envelope.source}/${envelope['detail-type']}`)
-        : await handleReplace(intent);
+        : intent.kind === 'drain'
+          ? await handleDrain(intent)
+          : await handleReplace(intent);
     await settleEvent(intent.eventId, 'COMPLETED');
     return result;
   } catch (error) {

@@ -5,27 +5,33 @@
  * (`replaceExecutionName`: the budget and dedupe apply), desired images that are gone reported
  * (`DesiredImageMissing`), slots of dead replacements reclaimed, and `ReconcileCompleted`.
  *
- * Describe calls are batched (100 groups, 1000 instances, 1000 images per call) and paginated;
- * every AWS call is counted (`apiCalls`).
+ * Describe calls are batched (100 groups, 1000 instances, 1000 images per call) and paginated,
+ * fleet records read 100 per BatchGetItem; every request sent is counted (`apiCalls`, SDK retries
+ * included: see aws/call-counter.ts).
  */
 import { type AutoScalingGroup, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeImagesCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { DetailTypes, Tags } from '../domain/contract';
 import type { FleetRecord } from '../domain/fleet-record';
+import { circuitSettings } from '../domain/circuit';
 import {
   chunks,
+  circuitHolds,
   type Difference,
   fleetDifferences,
   type InstanceDifference,
   type ObservedInstance,
   staleSlots,
 } from '../domain/reconcile';
+import { drainHookAction } from '../domain/drain';
 import { replaceExecutionName } from '../domain/replace';
 import { aws } from '../aws/errors';
-import { autoScaling, ec2 } from '../aws/clients';
+import { countingCalls, totalCalls } from '../aws/call-counter';
+import { autoScaling, dynamo, ec2, eventBridge, stepFunctions } from '../aws/clients';
 import { startReplace } from '../aws/executions';
 import { tagValue } from '../aws/fleets';
-import { putOutcome, readFleetRecord, releaseSlot } from '../aws/store';
+import { drainHookHeartbeat, putDrainHook, recordDrainHook, removeDrainHook } from '../aws/hooks';
+import { putOutcome, readFleetRecords, releaseSlot } from '../aws/store';
 
 export interface ReconcileRequest {
   /** Only this fleet (the CLI); default every managed fleet. */
@@ -43,21 +49,64 @@ export interface ReconcileReport {
   readonly differences: number;
   /** Replace executions started (a duplicate name starts nothing and is not counted). */
   readonly started: number;
-  /** Every AWS call the sweep made. */
+  /** Every AWS request the sweep sent (SDK retries included). */
   readonly apiCalls: number;
   readonly calls: Readonly<Record<string, number>>;
   readonly details: readonly (Difference & { execution?: string; duplicate?: boolean })[];
   readonly reclaimedSlots: readonly { fleet: string; instanceId: string; execution: string; since: string }[];
+  /** Fleets skipped because they are paused (`phoenix pause`): nothing was started for them. */
+  readonly pausedFleets: readonly { fleet: string; since: string; reason: string }[];
+  /** Termination hooks (`phoenix-drain`) installed or removed by this sweep. */
+  readonly hooks?: readonly {
+    groupName: string;
+    action: 'installed' | 'removed';
+    heartbeatSeconds?: number;
+  }[];
+}
+
+/**
+ * Install or remove the hook where the group's tags say so: one DescribeLifecycleHooks per group
+ * that names a flush document, none for the others (the record tag says where one is to remove).
+ */
+async function syncDrainHooks(groups: readonly AutoScalingGroup[]) {
+  const changed: { groupName: string; action: 'installed' | 'removed'; heartbeatSeconds?: number }[] = [];
+  for (const g of groups) {
+    const groupName = g.AutoScalingGroupName!;
+    const action = drainHookAction(
+      tagValue(g, Tags.flushDocument),
+      tagValue(g, Tags.flushTimeoutSeconds),
+      tagValue(g, Tags.drainHook),
+    );
+    if (action === undefined) continue;
+    if ('ensure' in action) {
+      if ((await drainHookHeartbeat(groupName)) !== action.ensure) {
+        await putDrainHook(groupName, action.ensure);
+        changed.push({ groupName, action: 'installed', heartbeatSeconds: action.ensure });
+      }
+      if (!action.recorded) await recordDrainHook(groupName, action.ensure);
+    } else {
+      await removeDrainHook(groupName);
+      changed.push({ groupName, action: 'removed' });
+    }
+  }
+  return changed;
 }
 
 export async function runReconcile(request: ReconcileRequest = {}): Promise<ReconcileReport> {
+  const { result, calls } = await countingCalls(
+    [autoScaling(), ec2(), dynamo(), stepFunctions(), eventBridge()],
+    (counts) => sweep(request, counts),
+  );
+  return { ...result, calls, apiCalls: totalCalls(calls) };
+}
+
+async function sweep(
+  request: ReconcileRequest,
+  counts: Readonly<Record<string, number>>,
+): Promise<Omit<ReconcileReport, 'calls' | 'apiCalls'>> {
   const now = request.now ?? new Date();
   const act = request.act ?? true;
-  const calls: Record<string, number> = {};
-  const count = <T>(what: string, call: () => Promise<T>) => {
-    calls[what] = (calls[what] ?? 0) + 1;
-    return aws(what, call);
-  };
+  const count = <T>(what: string, call: () => Promise<T>) => aws(what, call);
 
   // 1. The managed groups, 100 per call.
   const groups: AutoScalingGroup[] = [];
@@ -115,12 +164,11 @@ export async function runReconcile(request: ReconcileRequest = {}): Promise<Reco
     } while (next);
   }
 
-  // 3. The fleet records (desired image, rollout, slots).
-  const records = new Map<string, FleetRecord | undefined>();
-  for (const fleet of byFleet.keys()) {
-    calls['GetItem'] = (calls['GetItem'] ?? 0) + 1;
-    records.set(fleet, await readFleetRecord(fleet));
-  }
+  // 3. The fleet records (desired image, rollout, slots), 100 per call.
+  const records =
+    byFleet.size === 0
+      ? new Map<string, FleetRecord | undefined>()
+      : await readFleetRecords([...byFleet.keys()]);
 
   // 4. Do the desired images still exist? 1000 per call, by filter (a missing id is no error).
   const desired = [
@@ -140,12 +188,25 @@ export async function runReconcile(request: ReconcileRequest = {}): Promise<Reco
     } while (next);
   }
 
+  // 4b. The termination lifecycle hook phoenix-drain follows the tag phoenix:flush-document.
+  const hooks = act ? await syncDrainHooks([...byFleet.values()].flat()) : [];
+
   // 5. Decide, then act.
   const details: (Difference & { execution?: string; duplicate?: boolean })[] = [];
   const reclaimed: ReconcileReport['reclaimedSlots'][number][] = [];
   let started = 0;
-  for (const [fleet] of byFleet) {
+  const pausedFleets: ReconcileReport['pausedFleets'][number][] = [];
+  for (const [fleet, fleetGroups] of byFleet) {
     const record = records.get(fleet);
+    if (record?.paused !== undefined) {
+      // `phoenix pause`: nothing starts for the fleet; `phoenix resume` sweeps it again.
+      pausedFleets.push({ fleet, since: record.paused.at, reason: record.paused.reason });
+      continue;
+    }
+    const windowSeconds = circuitSettings(
+      { tag: Tags.circuitThreshold, value: tagValue(fleetGroups[0]!, Tags.circuitThreshold) },
+      { tag: Tags.circuitWindowSeconds, value: tagValue(fleetGroups[0]!, Tags.circuitWindowSeconds) },
+    ).windowSeconds;
     const instances: ObservedInstance[] = members
       .filter((m) => byFleet.get(fleet)!.some((g) => g.AutoScalingGroupName === m.groupName))
       .map((m) => ({ ...m, ...ec2Facts.get(m.instanceId) }));
@@ -164,7 +225,6 @@ export async function runReconcile(request: ReconcileRequest = {}): Promise<Reco
       if (d.kind === 'desired-image-missing') {
         details.push(d);
         if (act) {
-          calls['PutEvents'] = (calls['PutEvents'] ?? 0) + 1;
           await putOutcome(DetailTypes.DesiredImageMissing, {
             fleet,
             imageId: d.desiredImage,
@@ -178,14 +238,16 @@ export async function runReconcile(request: ReconcileRequest = {}): Promise<Reco
         details.push({ ...d, execution });
         continue;
       }
-      calls['StartExecution'] = (calls['StartExecution'] ?? 0) + 1;
-      const result = await startReplace(execution, replaceInput(d, now));
+      // An attempt that ended without replacing the instance is followed by the next one, except
+      // while the fleet's circuit holds open (it would only be skipped again).
+      const result = await startReplace(execution, replaceInput(d, now), {
+        reattempt: !circuitHolds(record, now, windowSeconds),
+      });
       if (!result.duplicate) started++;
-      details.push({ ...d, execution, duplicate: result.duplicate });
+      details.push({ ...d, execution: result.execution, duplicate: result.duplicate });
     }
     for (const slot of staleSlots(record, now, request.replaceTimeoutSeconds ?? 3600)) {
       if (act) {
-        calls['UpdateItem'] = (calls['UpdateItem'] ?? 0) + 1;
         await releaseSlot({ fleet, instanceId: slot.instanceId, execution: slot.execution, now });
       }
       reclaimed.push({ fleet, ...slot });
@@ -197,25 +259,25 @@ export async function runReconcile(request: ReconcileRequest = {}): Promise<Reco
     instances: members.length,
     differences: details.length,
     started,
-    apiCalls: 0,
-    calls,
     details,
     reclaimedSlots: reclaimed,
+    pausedFleets,
+    ...(hooks.length > 0 ? { hooks } : {}),
   };
-  if (act) calls['PutEvents'] = (calls['PutEvents'] ?? 0) + 1;
-  const apiCalls = Object.values(calls).reduce((a, b) => a + b, 0);
   if (act) {
+    // Every request so far, and this PutEvents itself.
     await putOutcome(DetailTypes.ReconcileCompleted, {
       fleets: report.fleets,
       instances: report.instances,
       differences: report.differences,
       started,
-      apiCalls,
+      apiCalls: totalCalls(counts) + 1,
       reclaimedSlots: reclaimed.length,
+      ...(pausedFleets.length > 0 ? { pausedFleets: pausedFleets.map((p) => p.fleet) } : {}),
       ...(request.fleet !== undefined ? { fleet: request.fleet } : {}),
     });
   }
-  return { ...report, apiCalls };
+  return report;
 }
 
 function replaceInput(d: InstanceDifference, now: Date) {

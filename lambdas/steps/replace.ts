@@ -15,7 +15,7 @@ import {
   type SlotState,
 } from '../domain/replace';
 import { type FleetInstance, isPresent, isServing } from '../domain/rollout';
-import { ReplaceSteps, type ReplaceStep } from '../domain/steps';
+import { ReplaceSteps, RetireInstanceStep, type ReplaceStep } from '../domain/steps';
 import {
   describeGroup,
   fleetInstances,
@@ -25,7 +25,7 @@ import {
   tagValue,
   terminateInstance,
 } from '../aws/fleets';
-import { acquireSlot, putOutcome, releaseSlot } from '../aws/store';
+import { acquireSlot, putOutcome, readFleetRecord, releaseSlot } from '../aws/store';
 import { updateCircuit } from '../aws/circuit';
 import {
   CIRCUIT_CAUSES,
@@ -38,7 +38,7 @@ import {
 } from '../domain/circuit';
 
 export interface ReplaceStepRequest {
-  readonly step: ReplaceStep;
+  readonly step: ReplaceStep | typeof RetireInstanceStep;
   readonly execution: string;
   readonly state: ReplaceState;
   /** ReplaceInstance, WaitForReplacement: how many checks before the replacement counts as failed. */
@@ -81,6 +81,14 @@ export async function resolveInstance(request: ReplaceStepRequest): Promise<Reso
   }
   if (managed.fleet !== fleet) {
     return { skip: `instance ${instanceId} is no longer in fleet ${fleet} (now in ${managed.fleet})` };
+  }
+  // `phoenix pause`: nothing is replaced (nor tainted) until `phoenix resume`, whose reconcile
+  // sweep catches up.
+  const paused = (await readFleetRecord(fleet))?.paused;
+  if (paused !== undefined) {
+    return {
+      skip: `fleet ${fleet} is paused since ${paused.at} (${paused.reason}): nothing is replaced until phoenix resume ${fleet}`,
+    };
   }
   const group = managed.group;
   const instances = await fleetInstances(group);
@@ -264,38 +272,46 @@ export async function replaceInstance(request: ReplaceStepRequest): Promise<Repl
   const group = await rereadGroup(resolved.groupName);
   const instances = await fleetInstances(group);
   const self = instances.find((i) => i.instanceId === instanceId);
+  // Surge only when this is the fleet's only replacement in flight: concurrent surges would each
+  // set the group's capacity from a different baseline and drift it. The others terminate first
+  // (without decrement, within the budget the operator granted) and the group refills.
+  const alone = (request.state.slot?.inFlight ?? 1) <= 1;
   const mode =
     previous?.mode ??
-    (cause !== 'interruption' && resolved.desiredCapacity + 1 <= resolved.maxSize ? 'surge' : 'terminate');
+    (cause !== 'interruption' && alone && (group.DesiredCapacity ?? 0) + 1 <= (group.MaxSize ?? 0)
+      ? 'surge'
+      : 'terminate');
   const checks = previous === undefined ? 0 : previous.checks + 1;
+  const baseline = previous?.baseline ?? group.DesiredCapacity ?? resolved.desiredCapacity;
   if (!self || !isPresent(self)) {
     // Gone by itself (Auto Scaling, an operator) after this surged: take the surge back.
-    if (
-      mode === 'surge' &&
-      previous !== undefined &&
-      (group.DesiredCapacity ?? 0) > resolved.desiredCapacity
-    ) {
-      await setDesiredCapacity(resolved.groupName, resolved.desiredCapacity);
+    if (mode === 'surge' && previous !== undefined && (group.DesiredCapacity ?? 0) > baseline) {
+      await setDesiredCapacity(resolved.groupName, baseline);
     }
-    return { mode, done: true, checks };
+    return { mode, done: true, checks, ...(mode === 'surge' ? { baseline } : {}) };
   }
   if (mode === 'terminate') {
-    await terminateInstance(instanceId, false);
-    return { mode, done: true, checks };
+    // Drained first (DeregisterInstance, flush), then RetireInstance terminates without decrement.
+    return { mode, done: false, retire: true, checks };
   }
-  const target = resolved.desiredCapacity + 1;
+  if (previous === undefined) {
+    // First call: remember the baseline only, so that a retry of this call cannot surge twice.
+    return { mode, done: false, checks, baseline, again: true };
+  }
+  const target = baseline + 1;
   const current = group.DesiredCapacity ?? 0;
   if (current < target) {
     // Absolute: a retried step surges once. (Raised again if another replacement took it back.)
     await setDesiredCapacity(resolved.groupName, target);
-    return { mode, done: false, checks };
+    // Right after the surge, look once more at once (an instance may serve already), then poll.
+    return { mode, done: false, checks, baseline, ...(checks <= 1 ? { again: true } : {}) };
   }
   const present = instances.filter(isPresent);
   const serving = present.filter(isServing);
   const newServing = serving.filter(isNew(resolved.originalInstanceIds));
   if (newServing.length > 0 && serving.length >= current) {
-    await terminateInstance(instanceId, true);
-    return { mode, done: true, checks };
+    // Drained first (DeregisterInstance, flush), then RetireInstance terminates with a decrement.
+    return { mode, done: false, retire: true, checks, baseline };
   }
   const maxChecks = request.maxChecks ?? DEFAULT_MAX_CHECKS;
   if (checks >= maxChecks) {
@@ -303,7 +319,35 @@ export async function replaceInstance(request: ReplaceStepRequest): Promise<Repl
       `after ${checks} checks, no new instance of ${resolved.groupName} is InService and healthy (${serving.length} of ${current} serving); ${instanceId} was left in place`,
     );
   }
-  return { mode, done: false, checks };
+  return { mode, done: false, checks, baseline };
+}
+
+/**
+ * After the drain: the old instance goes, tagged `phoenix:drained=<time>` first so that the
+ * termination lifecycle hook (if the fleet has one) does not flush it again. Surge: with a
+ * decrement; terminate: without (the group refills). Gone by itself meanwhile: a surge is taken back.
+ */
+export async function retireInstance(request: ReplaceStepRequest): Promise<ReplacementProgress> {
+  const resolved = requireInstance(request.state);
+  const { instanceId } = request.state;
+  const previous = request.state.replacement;
+  if (previous === undefined) {
+    throw new ConfigurationError('workflow state has no replacement: ReplaceInstance did not run');
+  }
+  const mode = previous.mode;
+  const group = await rereadGroup(resolved.groupName);
+  const instances = await fleetInstances(group);
+  const self = instances.find((i) => i.instanceId === instanceId);
+  if (!self || !isPresent(self)) {
+    const baseline = previous.baseline ?? resolved.desiredCapacity;
+    if (mode === 'surge' && (group.DesiredCapacity ?? 0) > baseline) {
+      await setDesiredCapacity(resolved.groupName, baseline);
+    }
+    return { mode, done: true, checks: previous.checks };
+  }
+  await tagInstance(instanceId, Tags.drained, replaceClock.now().toISOString());
+  await terminateInstance(instanceId, mode === 'surge');
+  return { mode, done: true, checks: previous.checks };
 }
 
 /** Is the old instance gone and the group serving its whole desired capacity? Bounded checks. */
@@ -340,6 +384,24 @@ const REPORTABLE = new Set<string>([
   DetailTypes.ReplacementSkipped,
 ]);
 
+/** What the drain did, for the outcome: `{drain: {deregisteredFrom, delaySeconds, flush: {status, reason?}}}`. */
+function drainDetail(state: ReplaceState) {
+  const drain = state.drain;
+  if (drain === undefined) return {};
+  const { status, reason, document } = drain.flush;
+  return {
+    drain: {
+      deregisteredFrom: drain.deregisteredFrom,
+      delaySeconds: drain.delaySeconds,
+      flush: {
+        status,
+        ...(document !== undefined ? { document } : {}),
+        ...(reason !== undefined ? { reason } : {}),
+      },
+    },
+  };
+}
+
 /** Give the slot back (if held) and report how the replacement ended. */
 export async function releaseReplacementSlot(request: ReplaceStepRequest) {
   const outcome = request.outcome;
@@ -363,6 +425,7 @@ export async function releaseReplacementSlot(request: ReplaceStepRequest) {
       reason,
       ...(replacement !== undefined ? { replacementInstanceId: replacement } : {}),
       ...(request.state.replacement ? { mode: request.state.replacement.mode } : {}),
+      ...drainDetail(request.state),
     });
   } else if (outcome === DetailTypes.ReplacementSkipped) {
     await putOutcome(outcome, {
@@ -376,12 +439,17 @@ export async function releaseReplacementSlot(request: ReplaceStepRequest) {
       reason: error ? causeMessage(error.Cause) : 'unknown',
       error: error?.Error ?? 'unknown',
       ...(request.state.failedStep !== undefined ? { step: request.state.failedStep } : {}),
+      ...drainDetail(request.state),
     });
   }
   return { outcome, released };
 }
 
-const steps: Record<ReplaceStep, (request: ReplaceStepRequest) => Promise<unknown>> = {
+const steps: Record<
+  ReplaceStep | typeof RetireInstanceStep,
+  (request: ReplaceStepRequest) => Promise<unknown>
+> = {
+  [RetireInstanceStep]: retireInstance,
   [ReplaceSteps.ResolveInstance]: resolveInstance,
   [ReplaceSteps.TaintInstance]: taintInstance,
   [ReplaceSteps.AcquireReplacementSlot]: acquireReplacementSlot,

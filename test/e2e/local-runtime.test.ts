@@ -53,13 +53,13 @@ describe('local runtime with the synthesized control plane', () => {
 
     const sfn = new SFNClient({ ...emulator.clientConfig(), endpoint: runtime.stepFunctionsEndpoint });
     const machines = await sfn.send(new ListStateMachinesCommand({}));
-    // Every state machine of the template (Rollout first, then Replace).
+    // Every state machine of the template (Rollout first, then Replace, then Drain).
     expect(machines.stateMachines?.map((m) => m.stateMachineArn).sort()).toEqual(
       Object.values(runtime.resources.stateMachines)
         .map((m) => m.arn)
         .sort(),
     );
-    expect(Object.keys(runtime.resources.stateMachines)).toHaveLength(2);
+    expect(Object.keys(runtime.resources.stateMachines)).toHaveLength(3);
     expect(runtime.resources.stateMachineArn).toContain('Rollout');
     const machine = await sfn.send(
       new DescribeStateMachineCommand({ stateMachineArn: runtime.resources.stateMachineArn }),

@@ -29,6 +29,8 @@ const AUTOSCALING_MUTATIONS = [
   'autoscaling:UpdateAutoScalingGroup',
   'autoscaling:SetDesiredCapacity',
   'autoscaling:TerminateInstanceInAutoScalingGroup',
+  'autoscaling:SuspendProcesses',
+  'autoscaling:ResumeProcesses',
 ];
 
 describe('IAM', () => {
@@ -82,7 +84,11 @@ describe('IAM', () => {
         asArray<string>(statement.Action).some(
           (a) => a.startsWith('autoscaling:') && !a.startsWith('autoscaling:Describe'),
         ) &&
-        statement.Condition?.StringLike?.[`aws:ResourceTag/${Tags.fleet}`] !== '*',
+        statement.Condition?.StringLike?.[`aws:ResourceTag/${Tags.fleet}`] !== '*' &&
+        // Blue-green: groups in transition (tag phoenix:rollout), and the green group's creation
+        // (request tags), see test/infra/blue-green-iam.test.ts.
+        statement.Condition?.StringLike?.[`aws:ResourceTag/${Tags.rollout}`] !== '*' &&
+        statement.Condition?.StringLike?.[`aws:RequestTag/${Tags.rollout}`] !== '*',
     );
     expect(unconditioned).toEqual([]);
   });
@@ -103,13 +109,14 @@ describe('IAM', () => {
     expect(others).toEqual([]);
   });
 
-  it('lets intake start executions of the rollout and replace state machines only', () => {
+  it('lets intake start executions of the rollout, replace and drain state machines only', () => {
     const cp = phoenix.stack.controlPlane;
     const found = granting(cp.intakeFunction, 'states:StartExecution');
     expect(found).not.toHaveLength(0);
     expect(found.flatMap((s) => asArray(s.Resource))).toStrictEqual([
       { Ref: phoenix.logicalId(cp.rolloutWorkflow.stateMachine) },
       { Ref: phoenix.logicalId(cp.replaceWorkflow.stateMachine) },
+      { Ref: phoenix.logicalId(cp.drainWorkflow.stateMachine) },
     ]);
   });
 
@@ -131,7 +138,7 @@ describe('IAM', () => {
     expect(granting(replace, 'iam:PassRole')).toEqual([]);
   });
 
-  it('lets replace write only the taint tag, only on instances an Auto Scaling group launched', () => {
+  it('lets replace write only the taint and drained tags, only on instances an Auto Scaling group launched', () => {
     const found = granting(phoenix.stack.controlPlane.replaceFunction, 'ec2:CreateTags');
     expect(found).toHaveLength(1);
     expect(asArray(found[0]!.Action)).toStrictEqual(['ec2:CreateTags']);
@@ -139,7 +146,7 @@ describe('IAM', () => {
     expect(JSON.stringify(found[0]!.Resource)).toContain('AWS::AccountId');
     expect(found[0]!.Condition).toStrictEqual({
       StringLike: { 'aws:ResourceTag/aws:autoscaling:groupName': '*' },
-      'ForAllValues:StringEquals': { 'aws:TagKeys': [Tags.tainted] },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': [Tags.tainted, Tags.drained] },
       Null: { 'aws:TagKeys': 'false' },
     });
     // Nobody else tags instances.
@@ -217,7 +224,7 @@ describe('IAM', () => {
     );
   });
 
-  it('lets intake read and update only its idempotency records (EVENT# keys) on the fleet table', () => {
+  it('lets intake read and update only its idempotency records (EVENT# keys) and fleet records (FLEET# keys: pause, pin) on the fleet table', () => {
     const cp = phoenix.stack.controlPlane;
     const tableArn = { 'Fn::GetAtt': [phoenix.logicalId(cp.table), 'Arn'] };
     const dynamo = statementsOf(cp.intakeFunction).filter((s) =>
@@ -234,6 +241,11 @@ describe('IAM', () => {
         Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
         Resource: [tableArn],
         Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['EVENT#*'] } },
+      },
+      {
+        Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        Resource: [tableArn],
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FLEET#*'] } },
       },
     ]);
   });
@@ -264,5 +276,52 @@ describe('IAM', () => {
       ]);
     }
     expect(granting(cp.rolloutFleetFunction, 'events:PutEvents')).toEqual([]);
+  });
+
+  it('lets drain deregister from target groups only, and only drain', () => {
+    const cp = phoenix.stack.controlPlane;
+    const found = granting(cp.drainFunction, 'elasticloadbalancing:DeregisterTargets');
+    expect(found).toHaveLength(1);
+    expect(asArray(found[0]!.Action)).toStrictEqual(['elasticloadbalancing:DeregisterTargets']);
+    expect(JSON.stringify(found[0]!.Resource)).toMatch(/:elasticloadbalancing:.*:targetgroup\/\*"/);
+    expect(JSON.stringify(found[0]!.Resource)).toContain('AWS::AccountId');
+    for (const fn of [cp.replaceFunction, cp.intakeFunction, cp.reconcileFunction, cp.rolloutFleetFunction]) {
+      expect(granting(fn, 'elasticloadbalancing:DeregisterTargets')).toEqual([]);
+    }
+  });
+
+  it('lets drain send commands only with documents of its account and region, to instances an Auto Scaling group launched', () => {
+    const cp = phoenix.stack.controlPlane;
+    const found = granting(cp.drainFunction, 'ssm:SendCommand');
+    expect(found).toHaveLength(2);
+    const documents = found.find((s) => JSON.stringify(s.Resource).includes(':document/'))!;
+    expect(documents.Condition).toBeUndefined();
+    expect(JSON.stringify(documents.Resource)).toContain('AWS::AccountId');
+    const instances = found.find((s) => JSON.stringify(s.Resource).includes(':instance/'))!;
+    expect(instances.Condition).toStrictEqual({
+      StringLike: { 'ssm:resourceTag/aws:autoscaling:groupName': '*' },
+    });
+    expect(granting(cp.replaceFunction, 'ssm:SendCommand')).toEqual([]);
+  });
+
+  it('lets drain complete lifecycle actions of managed groups only, and reconcile keep the hook of managed groups only', () => {
+    const cp = phoenix.stack.controlPlane;
+    const managed = { StringLike: { [`aws:ResourceTag/${Tags.fleet}`]: '*' } };
+    const complete = granting(cp.drainFunction, 'autoscaling:CompleteLifecycleAction');
+    expect(complete).toHaveLength(1);
+    expect(complete[0]!.Condition).toStrictEqual(managed);
+    for (const action of ['autoscaling:PutLifecycleHook', 'autoscaling:DeleteLifecycleHook']) {
+      const found = granting(cp.reconcileFunction, action);
+      expect(found, action).toHaveLength(1);
+      expect(found[0]!.Condition, action).toStrictEqual(managed);
+    }
+    const tags = granting(cp.reconcileFunction, 'autoscaling:CreateOrUpdateTags');
+    expect(tags).toHaveLength(1);
+    expect(tags[0]!.Condition).toStrictEqual({
+      ...managed,
+      'ForAllValues:StringEquals': { 'aws:TagKeys': [Tags.drainHook] },
+      Null: { 'aws:TagKeys': 'false' },
+    });
+    expect(granting(cp.drainFunction, 'autoscaling:TerminateInstanceInAutoScalingGroup')).toEqual([]);
   });
 });

@@ -3,7 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import { Template } from 'aws-cdk-lib/assertions';
-import { Env, Handlers } from '../../lambdas/domain/contract';
+import { Env, Handlers, Tags } from '../../lambdas/domain/contract';
+
+const HOOK_ACTIONS = [
+  'autoscaling:PutLifecycleHook',
+  'autoscaling:DeleteLifecycleHook',
+  'autoscaling:CreateOrUpdateTags',
+  'autoscaling:DeleteTags',
+];
 import { PhoenixControlPlane, type PhoenixFunction } from '../../lib';
 import { allowStatementsOf, asArray, synthPhoenix, type Json, type SynthesizedPhoenix } from './support';
 
@@ -60,12 +67,22 @@ describe('the reconcile sweep', () => {
     const unexpected = actions.filter(
       (a) =>
         !/^(ec2|autoscaling):Describe/.test(a) &&
-        !['dynamodb:GetItem', 'dynamodb:UpdateItem', 'states:StartExecution', 'events:PutEvents'].includes(
-          a,
-        ) &&
+        ![
+          'dynamodb:GetItem',
+          'dynamodb:BatchGetItem',
+          'dynamodb:UpdateItem',
+          'states:StartExecution',
+          'states:DescribeExecution',
+          'events:PutEvents',
+        ].includes(a) &&
+        !HOOK_ACTIONS.includes(a) &&
         !/^(logs|xray|sqs):/.test(a),
     );
     expect(unexpected).toEqual([]);
+    // The drain hook (installed by the sweep): only on groups tagged as fleets.
+    for (const s of all.filter((st) => asArray<string>(st.Action).some((a) => HOOK_ACTIONS.includes(a)))) {
+      expect(s.Condition).toMatchObject({ StringLike: { [`aws:ResourceTag/${Tags.fleet}`]: '*' } });
+    }
     expect(actions).toEqual(
       expect.arrayContaining([
         'autoscaling:DescribeAutoScalingGroups',
@@ -79,6 +96,13 @@ describe('the reconcile sweep', () => {
     expect(start.flatMap((s) => asArray<unknown>(s.Resource))).toStrictEqual([
       { Ref: phoenix.logicalId(cp.replaceWorkflow.stateMachine) },
     ]);
+    // Re-replacement: DescribeExecution on the Replace state machine's executions only.
+    const describe = all.filter((s) => asArray<string>(s.Action).includes('states:DescribeExecution'));
+    expect(describe.flatMap((s) => asArray<string>(s.Action))).toEqual(['states:DescribeExecution']);
+    expect(JSON.stringify(describe.flatMap((s) => asArray<unknown>(s.Resource)))).toContain(':execution:');
+    expect(JSON.stringify(describe.flatMap((s) => asArray<unknown>(s.Resource)))).toContain(
+      phoenix.logicalId(cp.replaceWorkflow.stateMachine),
+    );
     const dynamo = all.filter((s) => asArray<string>(s.Action).some((a) => a.startsWith('dynamodb:')));
     expect(dynamo.map((s) => s.Condition)).toStrictEqual([
       { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FLEET#*'] } },

@@ -2,7 +2,7 @@ import aslValidator from 'asl-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { ReplaceSteps, TRANSIENT_ERRORS } from '../../lambdas/domain/steps';
+import { DrainSteps, ReplaceSteps, RetireInstanceStep, TRANSIENT_ERRORS } from '../../lambdas/domain/steps';
 import { ReplaceWorkflow } from '../../lib';
 import { allStates, renderDefinition, unsupportedLocally } from './asl';
 import { synthPhoenix, type Json, type SynthesizedPhoenix } from './support';
@@ -45,16 +45,44 @@ describe('Replace state machine', () => {
     expect(unsupportedLocally(definition)).toEqual([]);
   });
 
-  it('runs every replace step, each from the replace function only', () => {
-    const fn = `arn:aws:lambda:us-east-1:123456789012:function:${phoenix.logicalId(phoenix.stack.controlPlane.replaceFunction)}`;
+  it('runs every replace step from the replace function, and the drain steps from the drain function', () => {
+    const arn = (f: lambda.IFunction) =>
+      `arn:aws:lambda:us-east-1:123456789012:function:${phoenix.logicalId(f)}`;
+    const cp = phoenix.stack.controlPlane;
+    const drainSteps = new Set<string>([
+      DrainSteps.DeregisterInstance,
+      DrainSteps.StartFlush,
+      DrainSteps.CheckFlush,
+    ]);
     const steps = new Set<string>();
     for (const { path, state } of tasks()) {
-      expect(state.Resource, path).toBe(fn);
+      const step = state.Parameters.step as string;
+      expect(state.Resource, path).toBe(arn(drainSteps.has(step) ? cp.drainFunction : cp.replaceFunction));
       expect(state.Parameters['execution.$'], path).toBe('$$.Execution.Name');
       expect(state.Parameters['state.$'], path).toBe('$');
-      steps.add(state.Parameters.step);
+      steps.add(step);
     }
-    expect([...steps].sort()).toEqual(Object.values(ReplaceSteps).sort());
+    expect([...steps].sort()).toEqual(
+      [...Object.values(ReplaceSteps), RetireInstanceStep, ...drainSteps].sort(),
+    );
+  });
+
+  it('drains before the old instance goes: deregistration delay by SecondsPath, flush polled every 5 s', () => {
+    const states = definition.States as Record<string, Json>;
+    expect(states['WaitForDeregistration']).toMatchObject({
+      Type: 'Wait',
+      SecondsPath: '$.drain.delaySeconds',
+      Next: 'FlushToRun?',
+    });
+    expect(states['DeregisterInstance']!.Next).toBe('WaitForDeregistration');
+    expect(states['WaitForFlush']).toMatchObject({ Type: 'Wait', Seconds: 5, Next: 'CheckFlush' });
+    // A failed flush step goes on to retire the instance, it does not fail the replacement.
+    for (const name of ['StartFlush', 'CheckFlush']) {
+      expect(states[name]!.Catch).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.flushError', Next: 'FlushFailed' },
+      ]);
+    }
+    expect(states['FlushFailed']!.Next).toBe(RetireInstanceStep);
   });
 
   it('retries transient errors and catches everything else in every Task state', () => {
@@ -72,7 +100,8 @@ describe('Replace state machine', () => {
     expect(byName[ReplaceSteps.ReplaceInstance].Parameters.maxChecks).toBe(40);
     expect(byName[ReplaceSteps.WaitForReplacement].Parameters.maxChecks).toBe(40);
     const waits = allStates(definition).filter(({ state }) => state.Type === 'Wait');
-    expect(waits.map(({ state }) => state.Seconds)).toEqual([15, 15, 15]);
+    // The three poll waits, the deregistration delay (SecondsPath) and the flush poll.
+    expect(waits.map(({ state }) => state.Seconds)).toEqual([15, 15, 15, undefined, 5]);
   });
 
   it('alarms on failed, throttled, aborted and timed-out executions', () => {
@@ -101,6 +130,7 @@ describe('Replace state machine', () => {
       () =>
         new ReplaceWorkflow(stack, 'R', {
           replaceFunction: fn,
+          drainFunction: fn,
           timeout: Duration.seconds(10),
           pollInterval: Duration.seconds(30),
           healthTimeout: Duration.seconds(20),

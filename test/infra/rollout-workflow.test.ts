@@ -53,7 +53,10 @@ describe('Rollout state machine', () => {
     const allowed = [cp.rolloutFleetFunction, cp.rolloutRecordFunction].map(
       (fn) => `arn:aws:lambda:us-east-1:123456789012:function:${phoenix.logicalId(fn)}`,
     );
-    for (const { path, state } of allStates(definition).filter(({ state }) => state.Type === 'Task')) {
+    const tasks = allStates(definition).filter(({ state }) => state.Type === 'Task');
+    for (const { path, state } of tasks.filter(
+      ({ state }) => !String(state.Resource).includes(':states:::states:'),
+    )) {
       // A direct function ARN (payloadResponseOnly) or the lambda:invoke integration naming one.
       const invoked =
         state.Resource === 'arn:aws:states:::lambda:invoke' ? state.Parameters?.FunctionName : state.Resource;
@@ -116,5 +119,98 @@ describe('the JSONPath-only check', () => {
 
   it('accepts plain JSONPath', () => {
     expect(unsupportedLocally({ ...base(), QueryLanguage: 'JSONPath' })).toEqual([]);
+  });
+});
+
+describe('Rollout state machine: timeout, continue-as-new', () => {
+  it('times out only after the rollout timeout plus the rollback allowance, and the lock covers the whole execution', () => {
+    const workflow = phoenix.stack.controlPlane.rolloutWorkflow;
+    // 2 h + batchHealthTimeout (10 min) + pollInterval (15 s) + 10 min for the rollback's steps.
+    expect(definition.TimeoutSeconds).toBe(7200 + 600 + 15 + 600);
+    expect(workflow.executionTimeout.toSeconds()).toBe(definition.TimeoutSeconds);
+    // A direct function ARN (payloadResponseOnly): Parameters is the payload.
+    const lock = definition.States.AcquireFleetLock.Parameters;
+    expect(lock.lockSeconds).toBe(definition.TimeoutSeconds);
+    expect(lock.timeoutSeconds).toBe(7200);
+    expect(lock['startedAt.$']).toBe('$$.Execution.StartTime');
+    expect(definition.States.TakeOverFleetLock.Parameters.lockSeconds).toBe(definition.TimeoutSeconds);
+  });
+
+  it('continues as a new execution of itself (startExecution, not .sync) where the history budget says so', () => {
+    const workflow = phoenix.stack.controlPlane.rolloutWorkflow;
+    const task = definition.States.ContinueAsNew;
+    expect(task.Type).toBe('Task');
+    expect(task.Resource).toBe('arn:aws:states:::states:startExecution');
+    expect(task.Parameters).toStrictEqual({
+      'StateMachineArn.$': '$$.StateMachine.Id',
+      'Name.$': '$.safePoint.continuation.name',
+      'Input.$': '$',
+    });
+    // The costs of the definition's states, as AWS counts history events (Task 5, others 2), with
+    // 40 checks per batch (10 min / 15 s) and 60 lock waits (2 h / 120 s): passed to CheckSafePoint.
+    expect(workflow.historyBudget).toStrictEqual({
+      budget: 2000,
+      firstStart: 458,
+      continuationStart: 9,
+      perBatch: 28,
+      perCheck: 9,
+      maxChecks: 40,
+      worstEnd: 384,
+    });
+    expect(definition.States.CheckSafePoint.Parameters.historyBudget).toStrictEqual(workflow.historyBudget);
+    expect(definition.States.WaitForFleetLock.Seconds).toBe(120);
+    // The first execution's worst case fits: start, one batch at its bound, the worst end.
+    const b = workflow.historyBudget;
+    expect(b.firstStart + b.perBatch + b.perCheck * b.maxChecks + b.worstEnd).toBeLessThanOrEqual(b.budget);
+    const choice = definition.States['ContinueAsNew?'];
+    expect(choice.Choices[0]).toMatchObject({
+      Variable: '$.safePoint.continueNow',
+      BooleanEquals: true,
+      Next: 'ContinueAsNew',
+    });
+    // A continuation starts by taking the lock from its predecessor, then goes on batching.
+    expect(definition.StartAt).toBe('ContinuesARollout?');
+    expect(definition.States.TakeOverFleetLock.Next).toBe('LaunchBatch');
+  });
+
+  it('lets the state machine start executions of itself only (a policy of its own: no circular dependency)', () => {
+    const workflow = phoenix.stack.controlPlane.rolloutWorkflow;
+    const smId = phoenix.logicalId(workflow.stateMachine);
+    const policies = Object.values(phoenix.resources).filter(
+      (r) =>
+        r.Type === 'AWS::IAM::Policy' &&
+        JSON.stringify(r.Properties!.PolicyDocument).includes('states:StartExecution') &&
+        JSON.stringify(r.Properties!.Roles).includes(phoenix.logicalId(workflow.stateMachine.role)),
+    );
+    expect(policies).toHaveLength(1);
+    expect(policies[0]!.Properties!.PolicyDocument.Statement).toStrictEqual([
+      { Action: 'states:StartExecution', Effect: 'Allow', Resource: { Ref: smId } },
+    ]);
+  });
+
+  it('suspends the scaling processes before the first change and stops cleanly at safe points', () => {
+    // The rolling path reaches its first change (ReconcileLaunchTemplate) only through the suspension.
+    expect(definition.States.SuspendScalingProcesses.Next).toBe('ReconcileLaunchTemplate');
+    const into = (target: string) =>
+      Object.entries(definition.States as Record<string, Json>)
+        .filter(
+          ([, st]) =>
+            st.Next === target ||
+            st.Default === target ||
+            (st.Choices ?? []).some((c: Json) => c.Next === target),
+        )
+        .map(([name]) => name);
+    expect(into('ReconcileLaunchTemplate')).toEqual(['SuspendScalingProcesses']);
+    expect(definition.States.RetireBatch.Next).toBe('CheckSafePoint');
+    expect(definition.States['StopAtSafePoint?'].Choices[0]).toMatchObject({
+      Variable: '$.safePoint.outcome',
+      IsPresent: true,
+      Next: 'ReleaseFleetAtSafePoint',
+    });
+    // A rollout that waits in line loops on RolloutQueuedError.
+    expect(definition.States.AcquireFleetLock.Catch[0]).toMatchObject({
+      ErrorEquals: ['RolloutQueuedError'],
+      Next: 'WaitForFleetLock',
+    });
   });
 });

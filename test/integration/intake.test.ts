@@ -31,15 +31,19 @@ beforeAll(async () => {
     log: silentLogger,
     invoker: {
       resolveFunction: (arn) => model.findFunction(arn),
-      invoke: () =>
-        Promise.reject(
-          new LambdaFunctionError({
-            errorType: 'NotRunHere',
-            errorMessage: 'intake test',
-            functionName: 'x',
-            requestId: 'r',
-          }),
-        ),
+      // Replace executions stay RUNNING (an ended one that did not replace its instance would be
+      // followed by a new attempt: see test/integration/re-replacement.test.ts); rollouts fail.
+      invoke: (arn) =>
+        (model.findFunction(arn) as { handler?: string } | undefined)?.handler === 'replace'
+          ? new Promise(() => undefined)
+          : Promise.reject(
+              new LambdaFunctionError({
+                errorType: 'NotRunHere',
+                errorMessage: 'intake test',
+                functionName: 'x',
+                requestId: 'r',
+              }),
+            ),
     },
   });
   for (const machine of model.stateMachines) {

@@ -13,7 +13,6 @@ import { acquireLock, acquireSlot, readFleetRecord, recordOutcome } from '../../
 import { DetailTypes, Tags } from '../../lambdas/domain/contract';
 import { replaceExecutionName } from '../../lambdas/domain/replace';
 import { runReconcile } from '../../lambdas/steps/reconcile';
-import { LambdaFunctionError } from '../../local/lambda-host';
 import { silentLogger } from '../../local/log';
 import { type OutcomeListener, listenToOutcomes } from '../../local/outcomes';
 import { LocalStepFunctions } from '../../local/stepfunctions';
@@ -37,15 +36,8 @@ beforeAll(async () => {
     log: silentLogger,
     invoker: {
       resolveFunction: (arn) => model.findFunction(arn),
-      invoke: () =>
-        Promise.reject(
-          new LambdaFunctionError({
-            errorType: 'NotRunHere',
-            errorMessage: 'reconcile test',
-            functionName: 'x',
-            requestId: 'r',
-          }),
-        ),
+      // The executions' tasks are not run here: they stay RUNNING until aborted.
+      invoke: () => new Promise(() => undefined),
     },
   });
   for (const machine of model.stateMachines) {
@@ -84,21 +76,21 @@ async function fleetOf(fleet: string, size: number, desired?: string) {
 const replaceExecutions = () => service.listExecutions({ stateMachineArn: replaceArn });
 
 describe('reconcile against the emulator', () => {
-  it('3 fleets of 10 in step with their records: no difference, 7 AWS calls', async () => {
+  it('3 fleets of 10 in step with their records: no difference, 5 AWS calls', async () => {
     for (const f of ['calm1', 'calm2', 'calm3']) await fleetOf(f, 10, 'same');
     const report = await runReconcile();
     expect(report).toMatchObject({ fleets: 3, instances: 30, differences: 0, started: 0 });
-    // 1 DescribeAutoScalingGroups, 1 DescribeInstances, 3 GetItem, 1 DescribeImages, 1 PutEvents.
+    // 1 DescribeAutoScalingGroups, 1 DescribeInstances, 1 BatchGetItem, 1 DescribeImages, 1 PutEvents.
     expect(report.calls).toEqual({
       DescribeAutoScalingGroups: 1,
       DescribeInstances: 1,
-      GetItem: 3,
+      BatchGetItem: 1,
       DescribeImages: 1,
       PutEvents: 1,
     });
-    expect(report.apiCalls).toBe(7);
+    expect(report.apiCalls).toBe(5);
     const done = await outcomes.waitFor((e) => e.detailType === DetailTypes.ReconcileCompleted);
-    expect(done.detail).toMatchObject({ fleets: 3, instances: 30, differences: 0, started: 0, apiCalls: 7 });
+    expect(done.detail).toMatchObject({ fleets: 3, instances: 30, differences: 0, started: 0, apiCalls: 5 });
   });
 
   it('finds each kind of difference, starts the event path executions once, reclaims dead slots', async () => {
@@ -178,11 +170,26 @@ describe('reconcile against the emulator', () => {
     );
     expect(missing.detail).toMatchObject({ imageId: orphan.imageId });
 
-    // Again: the same names, so nothing new starts (the dedupe of the event path).
+    // Again while they run: the same names, so nothing new starts (the dedupe of the event path).
     const again = await runReconcile();
     expect(again.started).toBe(0);
     expect(again.details.filter((d) => 'duplicate' in d && d.duplicate === true)).toHaveLength(3);
     expect(replaceExecutions()).toHaveLength(3);
+
+    // Aborted without replacing anything, the instances still serving: the next sweep starts the
+    // next attempt of each (`<name>-2`), once.
+    for (const e of replaceExecutions()) service.stopExecution(e.executionArn);
+    const retried = await runReconcile();
+    expect(retried.started).toBe(3);
+    expect(retried.calls).toMatchObject({ StartExecution: 6, DescribeExecution: 3 });
+    const reattempts = await runReconcile();
+    expect(reattempts.started).toBe(0);
+    expect(
+      replaceExecutions()
+        .filter((e) => e.status === 'RUNNING')
+        .map((e) => e.name)
+        .sort(),
+    ).toEqual(names.map((n) => `${n}-2`).sort());
   });
 
   it('one fleet on demand, or only a report (act: false)', async () => {

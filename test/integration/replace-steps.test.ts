@@ -16,7 +16,9 @@ import type {
   ResolvedInstance,
   SlotState,
 } from '../../lambdas/domain/replace';
-import { ReplaceSteps } from '../../lambdas/domain/steps';
+import type { DrainState } from '../../lambdas/domain/drain';
+import { DrainSteps, ReplaceSteps, RetireInstanceStep } from '../../lambdas/domain/steps';
+import { runDrainStep } from '../../lambdas/steps/drain';
 import { acquireLock, readFleetRecord } from '../../lambdas/aws/store';
 import { runReplaceStep } from '../../lambdas/steps/replace';
 import { type OutcomeListener, listenToOutcomes } from '../../local/outcomes';
@@ -73,10 +75,24 @@ async function drive(state: ReplaceState, execution: string, groupName: string) 
   await run(ReplaceSteps.TaintInstance, execution, s);
   s = { ...s, slot: await run<SlotState>(ReplaceSteps.AcquireReplacementSlot, execution, s) };
   expect(s.slot?.acquired).toBe(true);
-  for (let i = 0; i < 20 && !s.replacement?.done; i++) {
+  for (let i = 0; i < 20 && !s.replacement?.done && !s.replacement?.retire; i++) {
     s = { ...s, replacement: await run<ReplacementProgress>(ReplaceSteps.ReplaceInstance, execution, s) };
     await watch();
   }
+  // The drain (no target group, no flush document here: test/integration/drain-steps.test.ts), then retire.
+  expect(s.replacement?.retire).toBe(true);
+  s = {
+    ...s,
+    drain: (await runDrainStep({ step: DrainSteps.DeregisterInstance, execution, state: s })) as DrainState,
+  };
+  expect(s.drain).toEqual({
+    deregisteredFrom: [],
+    delaySeconds: 0,
+    deregistrationDelaySeconds: 0,
+    flush: { status: 'None' },
+  });
+  s = { ...s, replacement: await run<ReplacementProgress>(RetireInstanceStep, execution, s) };
+  await watch();
   expect(s.replacement?.done).toBe(true);
   for (let i = 0; i < 20 && !s.health?.ready; i++) {
     s = { ...s, health: await run<ReplacementHealth>(ReplaceSteps.WaitForReplacement, execution, s) };
@@ -144,8 +160,12 @@ describe('Replace steps against the emulator', () => {
     let s = input(fleet, old);
     s = { ...s, instance: await run<ResolvedInstance>(ReplaceSteps.ResolveInstance, 'exec-g', s) };
     s = { ...s, slot: await run<SlotState>(ReplaceSteps.AcquireReplacementSlot, 'exec-g', s) };
+    // The first call only remembers the baseline (a retry of it cannot surge twice); the second surges.
     s = { ...s, replacement: await run<ReplacementProgress>(ReplaceSteps.ReplaceInstance, 'exec-g', s) };
-    expect(s.replacement).toMatchObject({ mode: 'surge', done: false });
+    expect(s.replacement).toMatchObject({ mode: 'surge', done: false, baseline: 2, again: true });
+    expect((await world.viewFleet(groupName)).desiredCapacity).toBe(2);
+    s = { ...s, replacement: await run<ReplacementProgress>(ReplaceSteps.ReplaceInstance, 'exec-g', s) };
+    expect(s.replacement).toMatchObject({ mode: 'surge', done: false, baseline: 2 });
     expect((await world.viewFleet(groupName)).desiredCapacity).toBe(3);
     await clients.autoScaling.send(
       new TerminateInstanceInAutoScalingGroupCommand({
@@ -157,6 +177,55 @@ describe('Replace steps against the emulator', () => {
     expect(s.replacement).toMatchObject({ mode: 'surge', done: true });
     expect((await world.viewFleet(groupName)).desiredCapacity).toBe(2);
     await run(ReplaceSteps.ReleaseReplacementSlot, 'exec-g', s, { outcome: DetailTypes.InstanceReplaced });
+  });
+
+  it('two replacements in flight in one fleet: one surges, the other terminates; capacity does not drift', async () => {
+    const { fleet, groupName, instances } = await fleetOf(4, 6);
+    await world.tagGroup(groupName, Tags.disruptionBudget, '2');
+    const [a, b] = [instances[0]!, instances[1]!];
+    const desired = async () => (await world.viewFleet(groupName)).desiredCapacity;
+    let sa = input(fleet, a, 'drift');
+    sa = { ...sa, instance: await run<ResolvedInstance>(ReplaceSteps.ResolveInstance, 'exec-pa', sa) };
+    sa = { ...sa, slot: await run<SlotState>(ReplaceSteps.AcquireReplacementSlot, 'exec-pa', sa) };
+    expect(sa.slot).toMatchObject({ acquired: true, inFlight: 1 });
+    for (let i = 0; i < 2; i++) {
+      sa = {
+        ...sa,
+        replacement: await run<ReplacementProgress>(ReplaceSteps.ReplaceInstance, 'exec-pa', sa),
+      };
+    }
+    expect(sa.replacement).toMatchObject({ mode: 'surge', baseline: 4 });
+    expect(await desired()).toBe(5);
+    // B arrives while A's surge is in the group: it terminates first and the group refills.
+    const { state: sb } = await drive(input(fleet, b, 'drift'), 'exec-pb', groupName);
+    expect(sb.replacement?.mode).toBe('terminate');
+    expect(await desired()).toBe(5);
+    // A ends: its retirement's decrement brings the group back to its baseline.
+    for (let i = 0; i < 20 && !sa.replacement?.retire; i++) {
+      sa = {
+        ...sa,
+        replacement: await run<ReplacementProgress>(ReplaceSteps.ReplaceInstance, 'exec-pa', sa),
+      };
+    }
+    sa = {
+      ...sa,
+      drain: (await runDrainStep({
+        step: DrainSteps.DeregisterInstance,
+        execution: 'exec-pa',
+        state: sa,
+      })) as DrainState,
+    };
+    sa = { ...sa, replacement: await run<ReplacementProgress>(RetireInstanceStep, 'exec-pa', sa) };
+    for (let i = 0; i < 20 && !sa.health?.ready; i++) {
+      sa = { ...sa, health: await run<ReplacementHealth>(ReplaceSteps.WaitForReplacement, 'exec-pa', sa) };
+    }
+    expect(sa.health?.ready).toBe(true);
+    await run(ReplaceSteps.ReleaseReplacementSlot, 'exec-pa', sa, { outcome: DetailTypes.InstanceReplaced });
+    expect(await desired()).toBe(4);
+    const ids = (await serving(groupName)).map((i) => i.instanceId);
+    expect(ids).toHaveLength(4);
+    expect(ids).not.toContain(a);
+    expect(ids).not.toContain(b);
   });
 
   it('a Spot interruption does not wait for a surge, even with room', async () => {

@@ -3,12 +3,17 @@
  * does to a real Auto Scaling group, driven in the order the workflow drives them.
  */
 import {
+  AutoScalingClient,
+  DescribeAutoScalingGroupsCommand,
+  SuspendProcessesCommand,
+} from '@aws-sdk/client-auto-scaling';
+import {
   DeregisterImageCommand,
   DescribeImagesCommand,
   DescribeLaunchTemplateVersionsCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidFleetSettingError } from '../../lambdas/domain/fleet-settings';
 import { Env } from '../../lambdas/domain/contract';
 import {
@@ -16,12 +21,21 @@ import {
   FleetBusyError,
   FleetNotFoundError,
   ImageRejectedError,
+  OlderImageError,
+  RolloutQueuedError,
+  RolloutTimedOutError,
   UnsupportedFleetError,
 } from '../../lambdas/domain/errors';
-import type { FleetState, Progress, RollbackProgress, WorkflowState } from '../../lambdas/domain/rollout';
+import type {
+  FleetState,
+  Progress,
+  RollbackProgress,
+  SafePoint,
+  WorkflowState,
+} from '../../lambdas/domain/rollout';
 import { FleetSteps, RecordSteps } from '../../lambdas/domain/steps';
-import { runFleetStep } from '../../lambdas/steps/fleet';
-import { runRecordStep } from '../../lambdas/steps/record';
+import { clock as fleetClock, runFleetStep } from '../../lambdas/steps/fleet';
+import { clock as recordClock, runRecordStep } from '../../lambdas/steps/record';
 import { readFleetRecord } from '../../lambdas/aws/store';
 import { type OutcomeListener, listenToOutcomes } from '../../local/outcomes';
 import { World } from '../../local/world';
@@ -74,8 +88,12 @@ async function setup(
   return { fleet, groupName, imageA, imageB, state };
 }
 
-const fleetStep = async <T>(step: string, state: WorkflowState, extra: Record<string, unknown> = {}) =>
-  (await runFleetStep({ step: step as never, execution: `exec-${state.fleet}`, state, ...extra })) as T;
+const fleetStep = async <T>(
+  step: string,
+  state: WorkflowState,
+  extra: Record<string, unknown> = {},
+  execution = `exec-${state.fleet}`,
+) => (await runFleetStep({ step: step as never, execution, state, ...extra })) as T;
 
 async function serving(groupName: string, imageId?: string) {
   const view = await world.viewFleet(groupName);
@@ -88,21 +106,27 @@ async function serving(groupName: string, imageId?: string) {
 }
 
 /** Drive the rolling loop as the workflow does, checking capacity after every step. */
-async function rollAll(s: Setup, fleetState: FleetState, stopAfterBatches = Infinity) {
-  let state: WorkflowState = { ...s.state, fleetState };
-  const lt = await fleetStep<{ version: string }>(FleetSteps.ReconcileLaunchTemplate, state);
+async function rollAll(
+  s: Setup,
+  fleetState: FleetState,
+  stopAfterBatches = Infinity,
+  from: { state?: WorkflowState; execution?: string } = {},
+) {
+  const execution = from.execution ?? `exec-${s.state.fleet}`;
+  let state: WorkflowState = { ...(from.state ?? s.state), fleetState };
+  const lt = await fleetStep<{ version: string }>(FleetSteps.ReconcileLaunchTemplate, state, {}, execution);
   state = { ...state, launchTemplate: lt };
   const minServing: number[] = [];
   for (let batch = 0; batch < 20 && batch < stopAfterBatches; batch++) {
-    let progress = await fleetStep<Progress>(FleetSteps.LaunchBatch, state);
+    let progress = await fleetStep<Progress>(FleetSteps.LaunchBatch, state, {}, execution);
     state = { ...state, progress };
     minServing.push(await serving(s.groupName));
     for (let check = 0; !progress.ready; check++) {
-      progress = await fleetStep<Progress>(FleetSteps.CheckBatchHealth, state);
+      progress = await fleetStep<Progress>(FleetSteps.CheckBatchHealth, state, {}, execution);
       state = { ...state, progress };
       expect(check).toBeLessThan(5);
     }
-    progress = await fleetStep<Progress>(FleetSteps.RetireBatch, state);
+    progress = await fleetStep<Progress>(FleetSteps.RetireBatch, state, {}, execution);
     state = { ...state, progress };
     minServing.push(await serving(s.groupName));
     if (progress.remainingOld === 0) break;
@@ -439,5 +463,273 @@ describe('record steps', () => {
     expect(history).toHaveLength(50);
     expect(history[0]?.imageId).toBe('ami-00000002');
     expect(history.at(-1)?.imageId).toBe('ami-00000051');
+  });
+});
+
+/** The group's suspended processes as Auto Scaling reports them (sorted). */
+async function suspendedProcesses(groupName: string): Promise<string[]> {
+  const groups = await new AutoScalingClient({ region: REGION, endpoint }).send(
+    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
+  );
+  return (groups.AutoScalingGroups?.[0]?.SuspendedProcesses ?? []).map((p) => p.ProcessName!).sort();
+}
+
+describe('scaling processes during a rollout', () => {
+  it('suspends AZRebalance, AlarmNotification and ScheduledActions, and resumes only those Phoenix suspended', async () => {
+    const s = await setup(2);
+    // The owner suspended ScheduledActions before the rollout: it stays suspended after it.
+    await new AutoScalingClient({ region: REGION, endpoint }).send(
+      new SuspendProcessesCommand({
+        AutoScalingGroupName: s.groupName,
+        ScalingProcesses: ['ScheduledActions'],
+      }),
+    );
+    const fs = await fleetStep<FleetState>(FleetSteps.ValidateImage, s.state);
+    expect(fs.suspendProcesses).toEqual(['AZRebalance', 'AlarmNotification']);
+    const state = { ...s.state, fleetState: fs };
+    await expect(fleetStep(FleetSteps.SuspendScalingProcesses, state)).resolves.toEqual({
+      suspended: ['AZRebalance', 'AlarmNotification'],
+    });
+    await fleetStep(FleetSteps.SuspendScalingProcesses, state); // retried: the same
+    expect(await suspendedProcesses(s.groupName)).toEqual([
+      'AZRebalance',
+      'AlarmNotification',
+      'ScheduledActions',
+    ]);
+    const { state: rolled } = await rollAll(s, fs);
+    expect(await suspendedProcesses(s.groupName)).toEqual([
+      'AZRebalance',
+      'AlarmNotification',
+      'ScheduledActions',
+    ]);
+    await expect(fleetStep(FleetSteps.ReleaseFleet, rolled)).resolves.toEqual({
+      resumed: ['AZRebalance', 'AlarmNotification'],
+      limitsRestored: true,
+    });
+    expect(await suspendedProcesses(s.groupName)).toEqual(['ScheduledActions']);
+  });
+
+  it('resumes them at the end of a rollback', async () => {
+    const s = await setup(2);
+    const fs = await fleetStep<FleetState>(FleetSteps.ValidateImage, s.state);
+    expect(fs.suspendProcesses).toEqual(['AZRebalance', 'AlarmNotification', 'ScheduledActions']);
+    await fleetStep(FleetSteps.SuspendScalingProcesses, { ...s.state, fleetState: fs });
+    const { state } = await rollAll(s, fs, 1);
+    let rollback = await fleetStep<RollbackProgress>(FleetSteps.StartRollback, state);
+    for (let i = 0; !rollback.ready; i++) {
+      rollback = await fleetStep<RollbackProgress>(FleetSteps.CheckRollbackCapacity, { ...state, rollback });
+      expect(i).toBeLessThan(5);
+    }
+    expect(await suspendedProcesses(s.groupName)).toHaveLength(3);
+    await fleetStep(FleetSteps.FinishRollback, { ...state, rollback });
+    expect(await suspendedProcesses(s.groupName)).toEqual([]);
+  });
+});
+
+describe('the rollout deadline', () => {
+  afterEach(() => {
+    fleetClock.now = () => new Date();
+    recordClock.now = () => new Date();
+  });
+
+  it('is set once from the execution start and the rollout timeout, and carried by the lock', async () => {
+    const s = await setup(1);
+    const startedAt = '2026-11-27T00:00:00.000Z';
+    recordClock.now = () => new Date('2026-11-27T00:10:00.000Z');
+    const lock = (await runRecordStep({
+      step: RecordSteps.AcquireFleetLock,
+      execution: 'exec-deadline',
+      state: s.state,
+      lockSeconds: 9000,
+      timeoutSeconds: 3600,
+      startedAt,
+    })) as { deadline: number };
+    expect(lock.deadline).toBe(Date.parse(startedAt) / 1000 + 3600);
+    // The lock itself expires after the whole execution (lockSeconds from its acquisition).
+    expect((await readFleetRecord(s.fleet))?.activeRollout?.expiresAt).toBe(
+      Date.parse('2026-11-27T00:10:00.000Z') / 1000 + 9000,
+    );
+  });
+
+  it('times a batch out past the deadline (RolloutTimedOutError naming the step), and a warm-up that would end after it', async () => {
+    const s = await setup(1, { tags: { 'phoenix:warmup-seconds': '600' } });
+    const fs = await fleetStep<FleetState>(FleetSteps.ValidateImage, s.state);
+    const deadline = Math.floor(Date.now() / 1000) + 3600;
+    let state: WorkflowState = { ...s.state, fleetState: fs, lock: { deadline } };
+    state = { ...state, launchTemplate: await fleetStep(FleetSteps.ReconcileLaunchTemplate, state) };
+    const progress = await fleetStep<Progress>(FleetSteps.LaunchBatch, state);
+    state = { ...state, progress };
+    fleetClock.now = () => new Date((deadline + 1) * 1000);
+    const late = fleetStep(FleetSteps.CheckBatchHealth, state);
+    await expect(late).rejects.toThrow(RolloutTimedOutError);
+    await expect(late).rejects.toThrow(/timed out in CheckBatchHealth: its deadline .* has passed/);
+    // 5 minutes before the deadline, a ready batch's 10-minute warm-up would end after it.
+    fleetClock.now = () => new Date((deadline - 300) * 1000);
+    await expect(fleetStep(FleetSteps.CheckBatchHealth, state)).rejects.toThrow(
+      /timed out in CheckBatchHealth: the warm-up \(600 s\) would end after its deadline/,
+    );
+    fleetClock.now = () => new Date((deadline - 3000) * 1000);
+    await expect(fleetStep<Progress>(FleetSteps.CheckBatchHealth, state)).resolves.toMatchObject({
+      ready: true,
+    });
+  });
+
+  it('rejects a rollout still waiting for the lock past its deadline', async () => {
+    const s = await setup(1);
+    recordClock.now = () => new Date('2026-11-27T03:00:01.000Z');
+    await expect(
+      runRecordStep({
+        step: RecordSteps.AcquireFleetLock,
+        execution: 'exec-late',
+        state: s.state,
+        timeoutSeconds: 3 * 3600,
+        startedAt: '2026-11-27T00:00:00.000Z',
+      }),
+    ).rejects.toThrow(/timed out in AcquireFleetLock/);
+  });
+});
+
+describe('supersede and late images (the record steps against the emulator)', () => {
+  const record = (
+    step: string,
+    state: WorkflowState,
+    execution: string,
+    extra: Record<string, unknown> = {},
+  ) => runRecordStep({ step: step as never, execution, state, ...extra });
+
+  it('a newer image supersedes the running rollout at its next safe point; the fleet ends on it; late images are rejected', async () => {
+    const s = await setup(4);
+    const imageC = await world.registerImage(`${s.fleet}-c`, s.fleet);
+    const withImage = async (imageId: string): Promise<WorkflowState> => {
+      const state = { ...s.state, imageId };
+      return { ...state, image: await fleetStep(FleetSteps.ReadImage, state) };
+    };
+    const b = await withImage(s.imageB);
+    const c = await withImage(imageC);
+    expect(String(b.image?.creationDate) < String(c.image?.creationDate)).toBe(true);
+
+    // B takes the fleet and rolls its first batch.
+    const lockB = await record(RecordSteps.AcquireFleetLock, b, 'exec-b', { timeoutSeconds: 7200 });
+    const fsB = await fleetStep<FleetState>(FleetSteps.ValidateImage, b, {}, 'exec-b');
+    await fleetStep(FleetSteps.SuspendScalingProcesses, { ...b, fleetState: fsB }, {}, 'exec-b');
+    const { state: rolledB } = await rollAll(s, fsB, 1, {
+      state: { ...b, lock: lockB as WorkflowState['lock'] },
+      execution: 'exec-b',
+    });
+    expect(await serving(s.groupName, s.imageB)).toBe(1);
+
+    // C (newer) asks B to stop and waits; A (older than B) is rejected at once.
+    await expect(record(RecordSteps.AcquireFleetLock, c, 'exec-c')).rejects.toThrow(RolloutQueuedError);
+    expect((await readFleetRecord(s.fleet))?.supersedeRequested).toMatchObject({
+      imageId: imageC,
+      execution: 'exec-c',
+    });
+    const a = await withImage(s.imageA);
+    const lateA = record(RecordSteps.AcquireFleetLock, a, 'exec-a');
+    await expect(lateA).rejects.toThrow(OlderImageError);
+    await expect(lateA).rejects.toThrow(new RegExp(`image ${s.imageA} .*is not newer than ${s.imageB}`));
+    expect((await readFleetRecord(s.fleet))?.activeRollout?.execution).toBe('exec-b');
+
+    // B's safe point: superseded. It stops cleanly (no rollback).
+    const safePoint = (await record(RecordSteps.CheckSafePoint, rolledB, 'exec-b')) as SafePoint;
+    expect(safePoint).toMatchObject({ outcome: 'RolloutSuperseded', supersededBy: imageC });
+    const stoppedB = { ...rolledB, safePoint };
+    await fleetStep(FleetSteps.ReleaseFleet, stoppedB, {}, 'exec-b');
+    await record(RecordSteps.ReportOutcome, stoppedB, 'exec-b', {
+      outcome: 'RolloutSuperseded',
+      reason: safePoint.reason,
+    });
+    const view = await world.viewFleet(s.groupName);
+    expect(view.desiredCapacity).toBe(4);
+    expect(await serving(s.groupName)).toBe(4);
+    expect(await suspendedProcesses(s.groupName)).toEqual([]);
+    const afterB = await readFleetRecord(s.fleet);
+    expect(afterB?.activeRollout).toBeUndefined();
+    expect(afterB?.imageHistory?.at(-1)).toMatchObject({
+      imageId: s.imageB,
+      outcome: 'superseded',
+      execution: 'exec-b',
+    });
+    const event = await outcomes.waitFor(
+      (e) => e.detailType === 'RolloutSuperseded' && e.detail['fleet'] === s.fleet,
+    );
+    expect(event.detail).toMatchObject({ imageId: s.imageB, supersededBy: imageC });
+    expect(String(event.detail['reason'])).toContain(`superseded by the newer image ${imageC}`);
+
+    // C takes the fleet from its actual state (1 on B, 3 on A) and rolls it all onto C.
+    const lockC = await record(RecordSteps.AcquireFleetLock, c, 'exec-c', { timeoutSeconds: 7200 });
+    expect((await readFleetRecord(s.fleet))?.supersedeRequested).toBeUndefined();
+    const fsC = await fleetStep<FleetState>(FleetSteps.ValidateImage, c, {}, 'exec-c');
+    expect(fsC.previousImageId).toBe(s.imageB);
+    const { state: rolledC } = await rollAll(s, fsC, Infinity, {
+      state: { ...c, lock: lockC as WorkflowState['lock'] },
+      execution: 'exec-c',
+    });
+    await record(RecordSteps.CommitRollout, rolledC, 'exec-c');
+    expect(await serving(s.groupName, imageC)).toBe(4);
+    expect((await world.viewFleet(s.groupName)).desiredCapacity).toBe(4);
+    expect(await readFleetRecord(s.fleet)).toMatchObject({
+      desiredImage: imageC,
+      desiredImageCreatedAt: c.image?.creationDate,
+    });
+
+    // A newer image's rollout that gives up waiting withdraws its supersede request.
+    const imageD = await world.registerImage(`${s.fleet}-d`, s.fleet);
+    const d = await withImage(imageD);
+    await record(RecordSteps.AcquireFleetLock, c, 'exec-c-again', { timeoutSeconds: 7200 });
+    await expect(record(RecordSteps.AcquireFleetLock, d, 'exec-d')).rejects.toThrow(RolloutQueuedError);
+    expect((await readFleetRecord(s.fleet))?.supersedeRequested?.execution).toBe('exec-d');
+    await record(RecordSteps.ReportOutcome, d, 'exec-d', {
+      outcome: 'RolloutRejected',
+      reason: 'the rollout timed out in AcquireFleetLock',
+    });
+    expect((await readFleetRecord(s.fleet))?.supersedeRequested).toBeUndefined();
+    await record(RecordSteps.ReportOutcome, c, 'exec-c-again', {
+      outcome: 'RolloutRejected',
+      reason: 'test',
+    });
+
+    // B's event again, late: older than the desired image, rejected (and the lock released).
+    const lateB = record(RecordSteps.AcquireFleetLock, b, 'exec-b-late');
+    await expect(lateB).rejects.toThrow(
+      new RegExp(`not newer than fleet ${s.fleet}'s desired image ${imageC}`),
+    );
+  });
+
+  it('stops at a safe point when the fleet is paused', async () => {
+    const s = await setup(1);
+    const b = { ...s.state, image: await fleetStep<WorkflowState['image']>(FleetSteps.ReadImage, s.state) };
+    await record(RecordSteps.AcquireFleetLock, b, 'exec-p');
+    // What `phoenix pause` writes (fleet record attribute `paused`).
+    const { pauseFleet } = await import('../../lambdas/aws/store');
+    await pauseFleet(s.fleet, { at: '2026-11-27T05:00:00.000Z', reason: 'maintenance' }, new Date());
+    const safePoint = (await record(RecordSteps.CheckSafePoint, b, 'exec-p')) as SafePoint;
+    expect(safePoint.outcome).toBe('RolloutPaused');
+    expect(safePoint.reason).toContain('maintenance');
+    await record(RecordSteps.ReportOutcome, { ...b, safePoint }, 'exec-p', {
+      outcome: 'RolloutPaused',
+      reason: safePoint.reason,
+    });
+    expect((await readFleetRecord(s.fleet))?.imageHistory?.at(-1)?.outcome).toBe('paused');
+  });
+
+  it('names the continuation and hands the lock over to it', async () => {
+    const s = await setup(1);
+    await record(RecordSteps.AcquireFleetLock, s.state, 'exec-seg');
+    const safePoint = (await record(RecordSteps.CheckSafePoint, s.state, 'exec-seg')) as SafePoint;
+    expect(safePoint).toEqual({ continuation: { name: 'exec-seg-c2', from: 'exec-seg', number: 2 } });
+    const lock = await record(
+      RecordSteps.TakeOverFleetLock,
+      { ...s.state, safePoint, lock: { deadline: 123 } },
+      'exec-seg-c2',
+    );
+    expect(lock).toEqual({ deadline: 123 });
+    expect((await readFleetRecord(s.fleet))?.activeRollout?.execution).toBe('exec-seg-c2');
+    const next = (await record(RecordSteps.CheckSafePoint, s.state, 'exec-seg-c2')) as SafePoint;
+    expect(next.continuation).toEqual({ name: 'exec-seg-c3', from: 'exec-seg-c2', number: 3 });
+    // A predecessor that no longer holds the lock cannot hand it over.
+    await expect(
+      record(RecordSteps.TakeOverFleetLock, { ...s.state, safePoint }, 'exec-other-c2'),
+    ).rejects.toThrow(FleetBusyError);
   });
 });

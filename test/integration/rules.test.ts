@@ -111,6 +111,7 @@ function derivedCases(): Case[] {
   const parameter = fixture('aws.ssm/parameter-store-change-create');
   const retirement = fixture('aws.health/ec2-instance-retirement-scheduled');
   const oversized = fixture('aws.config/oversized-configuration-item-change-ssm-inventory');
+  const terminating = fixture('aws.autoscaling/terminate-lifecycle-action');
   // An EC2 code AWS Health does publish, for an instance EC2 already recovered: nothing to replace.
   const otherHealthCode = 'AWS_EC2_SIMPLIFIED_AUTO_RECOVERY_SUCCESS';
   if (otherHealthCode in HEALTH_EVENT_CAUSES) throw new Error(`${otherHealthCode} is in the catalog now`);
@@ -144,6 +145,11 @@ function derivedCases(): Case[] {
       name: 'derived: Parameter Store Change /phoenix/channels/web, Update, text',
       event: derive(parameter, { name: '/phoenix/channels/web', operation: 'Update', dataType: 'text' }),
       expected: ['ChannelParameterRule'],
+    },
+    {
+      name: 'derived: EC2 Instance-terminate Lifecycle Action of the hook phoenix-drain',
+      event: derive(terminating, { LifecycleHookName: 'phoenix-drain' }),
+      expected: ['DrainHookRule'],
     },
     {
       name: 'derived: oversized Config item UPDATE of an EC2 instance',

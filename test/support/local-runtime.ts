@@ -9,6 +9,7 @@ import { silentLogger } from '../../local/log';
 import { type OutcomeListener, listenToOutcomes } from '../../local/outcomes';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import { World } from '../../local/world';
+import type { PhoenixStackProps } from '../../lib/phoenix-stack';
 
 export const REGION = 'us-east-1';
 
@@ -33,6 +34,8 @@ export function useLocalRuntime(
     fireSchedules?: boolean;
     /** Listen to the Phoenix bus's outcome events. Default true. */
     outcomes?: boolean;
+    /** Props of the synthesized stack (e.g. `{ controlPlane: { maxConcurrentRollouts: 2 } }`). */
+    stackProps?: PhoenixStackProps;
   } = {},
 ): LocalRuntimeHandle {
   const handle = {} as LocalRuntimeHandle;
@@ -45,6 +48,7 @@ export function useLocalRuntime(
       timeScale: options.timeScale ?? 0.01,
       fireSchedules: options.fireSchedules ?? false,
       log: silentLogger,
+      ...(options.stackProps !== undefined ? { stackProps: options.stackProps } : {}),
     });
     handle.world = new World({ endpoint: handle.endpoint, region: REGION });
     handle.busName = handle.runtime.resources.eventBusName!;

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { LambdaFunctionError } from '../../local/lambda-host';
 import { silentLogger } from '../../local/log';
-import { LocalStepFunctions } from '../../local/stepfunctions';
+import { type ExecutionRecord, LocalStepFunctions } from '../../local/stepfunctions';
 import { type LocalModel, resolveTemplate, synthesizeControlPlane } from '../../local/template';
 
 /** A step double: gets the task's payload and how many times the step ran before. */
@@ -33,14 +33,32 @@ export function useWorkflow(logicalIdPart: string, makeScripts: () => Record<str
     stateMachineArn: '',
     scripts: {} as Record<string, Script>,
     calls: [] as Call[],
-    /** Start an execution named `name` with `input` and wait for its end. */
+    /** Every execution of the last `run`: the first, then its continuations (continue-as-new). */
+    executions: [] as ExecutionRecord[],
+    /**
+     * Start an execution named `name` with `input` and wait for its end; an execution that ends
+     * handing over to a continuation (output `{continued: <name>}`) is followed to the last one,
+     * whose record is returned.
+     */
     async run(name: string, input: unknown) {
       const { executionArn } = harness.service.startExecution({
         stateMachineArn: harness.stateMachineArn,
         name,
         input: JSON.stringify(input),
       });
-      return harness.service.waitForExecution(executionArn, { timeoutMs: 30_000 });
+      harness.executions = [];
+      let record = await harness.service.waitForExecution(executionArn, { timeoutMs: 30_000 });
+      harness.executions.push(record);
+      for (;;) {
+        const continued =
+          record.status === 'SUCCEEDED' && record.output !== undefined
+            ? (JSON.parse(record.output) as { continued?: unknown }).continued
+            : undefined;
+        if (typeof continued !== 'string') return record;
+        const next = record.executionArn.replace(/:[^:]+$/, `:${continued}`);
+        record = await harness.service.waitForExecution(next, { timeoutMs: 30_000 });
+        harness.executions.push(record);
+      }
     },
     steps: () => harness.calls.map((c) => c.step),
   };

@@ -16,6 +16,8 @@ describe('parseFleetSettings', () => {
       warmupSeconds: 0,
       bakeSeconds: 0,
       alarms: [],
+      strategy: 'rolling',
+      canary: false,
     };
     expect(parseFleetSettings({})).toEqual(defaults);
     expect(parseFleetSettings({ [SettingTags.maxSurge]: ' ', [SettingTags.alarms]: '' })).toEqual(defaults);
@@ -30,6 +32,8 @@ describe('parseFleetSettings', () => {
         'phoenix:warmup-seconds': '120',
         'phoenix:bake-seconds': '600',
         'phoenix:alarms': 'web-5xx, web-latency ,web-5xx',
+        'phoenix:strategy': 'blue-green',
+        'phoenix:canary': 'true',
         'phoenix:fleet': 'web',
       }),
     ).toEqual({
@@ -38,6 +42,12 @@ describe('parseFleetSettings', () => {
       warmupSeconds: 120,
       bakeSeconds: 600,
       alarms: ['web-5xx', 'web-latency'],
+      strategy: 'blue-green',
+      canary: true,
+    });
+    expect(parseFleetSettings({ 'phoenix:strategy': 'rolling', 'phoenix:canary': 'false' })).toMatchObject({
+      strategy: 'rolling',
+      canary: false,
     });
     expect(parseFleetSettings({ 'phoenix:max-surge': '50%' }).maxSurge).toEqual({
       kind: 'percent',
@@ -73,6 +83,12 @@ describe('parseFleetSettings', () => {
     ['phoenix:alarms', 'x'.repeat(256)],
     ['phoenix:alarms', 'web\u0007bell'],
     ['phoenix:alarms', Array.from({ length: 101 }, (_, i) => `a${i}`).join(',')],
+    ['phoenix:strategy', 'canary'],
+    ['phoenix:strategy', 'Blue-Green'],
+    ['phoenix:strategy', 'blue/green'],
+    ['phoenix:canary', 'yes'],
+    ['phoenix:canary', 'TRUE'],
+    ['phoenix:canary', '1'],
   ];
   it.each(invalid)('rejects %s=%s, naming the tag and the value', (tag, value) => {
     let caught: unknown;

@@ -8,7 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { DetailTypes, Handlers } from '../../lambdas/domain/contract';
 import { fail, type Script, useWorkflow } from '../support/workflow-harness';
 
-/** Default behaviour: the instance is in the fleet, a slot is free, surge succeeds at the first check. */
+/**
+ * Default behaviour: the instance is in the fleet, a slot is free, surge succeeds at the first
+ * check; the drain finds one target group (delay 30 s) and no flush document.
+ */
 function happyScripts(): Record<string, Script> {
   return {
     ResolveInstance: () => ({
@@ -23,8 +26,25 @@ function happyScripts(): Record<string, Script> {
     AcquireReplacementSlot: () => ({ acquired: true, deferred: false, attempts: 1, inFlight: 1, budget: 1 }),
     ReplaceInstance: (p) => {
       const checks = p['state'].replacement === undefined ? 0 : p['state'].replacement.checks + 1;
-      return { mode: 'surge', done: checks >= 1, checks };
+      return checks >= 1
+        ? { mode: 'surge', done: false, retire: true, checks }
+        : { mode: 'surge', done: false, checks };
     },
+    DeregisterInstance: () => ({
+      deregisteredFrom: [
+        'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef',
+      ],
+      delaySeconds: 30,
+      deregistrationDelaySeconds: 30,
+      flush: { status: 'None' },
+    }),
+    StartFlush: (p) => ({ ...p['state'].drain.flush, status: 'Running', commandId: 'c-1', polls: 0 }),
+    CheckFlush: (p) => ({ ...p['state'].drain.flush, status: 'Success', polls: 1 }),
+    RetireInstance: (p) => ({
+      mode: p['state'].replacement.mode,
+      done: true,
+      checks: p['state'].replacement.checks,
+    }),
     WaitForReplacement: (p) => ({
       ready: true,
       checks: (p['state'].health?.checks ?? 0) + 1,
@@ -60,21 +80,28 @@ describe('Replace workflow (synthesized definition)', () => {
       'AcquireReplacementSlot',
       'ReplaceInstance',
       'ReplaceInstance',
+      'DeregisterInstance',
+      'RetireInstance',
       'WaitForReplacement',
       'ReleaseReplacementSlot',
     ]);
     expect(outcomes()).toEqual([DetailTypes.InstanceReplaced]);
-    expect(new Set(wf.calls.map((c) => c.handler))).toEqual(new Set([Handlers.replace]));
+    // The drain steps are the drain function's, the rest the replace function's.
+    expect(wf.calls.filter((c) => c.handler === Handlers.drain).map((c) => c.step)).toEqual([
+      'DeregisterInstance',
+    ]);
+    expect(new Set(wf.calls.map((c) => c.handler))).toEqual(new Set([Handlers.replace, Handlers.drain]));
     expect(wf.calls.every((c) => c.payload['execution'] === 'surge')).toBe(true);
     const last = wf.calls.at(-1)!.payload['state'];
     expect(last.health.replacementInstanceId).toBe('i-0123456789abcdef9');
     expect(last.replacement).toEqual({ mode: 'surge', done: true, checks: 1 });
+    expect(last.drain.deregisteredFrom).toHaveLength(1);
     // The health checks are bounded (10 min / 15 s).
     expect(wf.calls.find((c) => c.step === 'WaitForReplacement')!.payload['maxChecks']).toBe(40);
   });
 
   it('terminate path: the old instance goes at once, then the group is checked until it serves', async () => {
-    wf.scripts['ReplaceInstance'] = () => ({ mode: 'terminate', done: true, checks: 0 });
+    wf.scripts['ReplaceInstance'] = () => ({ mode: 'terminate', done: false, retire: true, checks: 0 });
     wf.scripts['WaitForReplacement'] = (p, n) => ({
       ready: n === 2,
       checks: (p['state'].health?.checks ?? 0) + 1,
@@ -83,6 +110,8 @@ describe('Replace workflow (synthesized definition)', () => {
     expect(result.status).toBe('SUCCEEDED');
     expect(steps().slice(3)).toEqual([
       'ReplaceInstance',
+      'DeregisterInstance',
+      'RetireInstance',
       'WaitForReplacement',
       'WaitForReplacement',
       'WaitForReplacement',
@@ -194,5 +223,107 @@ describe('Replace workflow (synthesized definition)', () => {
     expect(result.error).toBe('ReplacementFailed');
     expect(steps().filter((s) => s === 'WaitForReplacement')).toHaveLength(5);
     expect(outcomes()).toEqual([DetailTypes.ReplacementFailed]);
+  });
+});
+
+describe('Replace workflow: drain before the old instance goes', () => {
+  const entered = (name: string, events: readonly Record<string, unknown>[]) =>
+    events
+      .filter((e) => String(e['type']).endsWith('StateEntered'))
+      .map((e) => e['stateEnteredEventDetails'] as { name: string; input: string })
+      .filter((d) => d.name === name)
+      .map((d) => JSON.parse(d.input) as Record<string, any>);
+
+  it('waits the deregistration delay the step found (SecondsPath), then retires the instance', async () => {
+    const result = await run('drain-delay');
+    expect(result.status).toBe('SUCCEEDED');
+    const waits = entered('WaitForDeregistration', result.events);
+    expect(waits).toHaveLength(1);
+    expect(waits[0]!['drain'].delaySeconds).toBe(30);
+    const machine = wf.model.stateMachines.find((m) => m.logicalId.includes('Replace'))!;
+    const states = (JSON.parse(machine.definitionString) as { States: Record<string, any> }).States;
+    expect(states['WaitForDeregistration']).toMatchObject({
+      Type: 'Wait',
+      SecondsPath: '$.drain.delaySeconds',
+    });
+    // Retired only after the drain; InstanceReplaced carries what the drain did.
+    expect(steps().indexOf('RetireInstance')).toBeGreaterThan(steps().indexOf('DeregisterInstance'));
+    const report = wf.calls.find((c) => c.step === 'ReleaseReplacementSlot')!.payload['state'];
+    expect(report.drain).toMatchObject({ delaySeconds: 30, flush: { status: 'None' } });
+  });
+
+  it('runs the flush and polls it until it ends, then retires', async () => {
+    wf.scripts['DeregisterInstance'] = () => ({
+      deregisteredFrom: [],
+      delaySeconds: 0,
+      flush: { status: 'Pending', document: 'flush-logs', timeoutSeconds: 120, polls: 0 },
+    });
+    wf.scripts['CheckFlush'] = (p, n) => ({
+      ...p['state'].drain.flush,
+      status: n < 2 ? 'Running' : 'Success',
+      polls: n + 1,
+    });
+    const result = await run('drain-flush');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(steps().slice(5, 11)).toEqual([
+      'DeregisterInstance',
+      'StartFlush',
+      'CheckFlush',
+      'CheckFlush',
+      'CheckFlush',
+      'RetireInstance',
+    ]);
+    expect(wf.calls.find((c) => c.step === 'CheckFlush')!.payload['pollSeconds']).toBe(5);
+    const report = wf.calls.find((c) => c.step === 'ReleaseReplacementSlot')!.payload['state'];
+    expect(report.drain.flush).toMatchObject({ status: 'Success', commandId: 'c-1' });
+    expect(outcomes()).toEqual([DetailTypes.InstanceReplaced]);
+  });
+
+  it('a flush that fails (the step itself fails) still replaces the instance, and says so', async () => {
+    wf.scripts['DeregisterInstance'] = () => ({
+      deregisteredFrom: [],
+      delaySeconds: 0,
+      flush: { status: 'Pending', document: 'flush-logs', timeoutSeconds: 120, polls: 0 },
+    });
+    wf.scripts['StartFlush'] = () => {
+      throw fail('AccessDeniedException', 'not authorized to perform ssm:SendCommand');
+    };
+    const result = await run('drain-flush-fails');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(steps()).toContain('RetireInstance');
+    expect(steps()).not.toContain('CheckFlush');
+    expect(outcomes()).toEqual([DetailTypes.InstanceReplaced]);
+    const report = wf.calls.find((c) => c.step === 'ReleaseReplacementSlot')!.payload['state'];
+    expect(report.drain.flush.status).toBe('Failed');
+    expect(report.drain.flush.reason).toContain('ssm:SendCommand');
+  });
+
+  it('a flush that times out (CheckFlush says so) still replaces the instance', async () => {
+    wf.scripts['DeregisterInstance'] = () => ({
+      deregisteredFrom: [],
+      delaySeconds: 0,
+      flush: { status: 'Pending', document: 'flush-logs', timeoutSeconds: 30, polls: 0 },
+    });
+    wf.scripts['CheckFlush'] = (p, n) => ({
+      ...p['state'].drain.flush,
+      status: n < 5 ? 'Running' : 'TimedOut',
+      polls: n + 1,
+    });
+    const result = await run('drain-flush-timeout');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(steps().filter((s) => s === 'CheckFlush')).toHaveLength(6);
+    const report = wf.calls.find((c) => c.step === 'ReleaseReplacementSlot')!.payload['state'];
+    expect(report.drain.flush.status).toBe('TimedOut');
+  });
+
+  it('a deregistration that fails terminally fails the replacement, and the instance is not terminated', async () => {
+    wf.scripts['DeregisterInstance'] = () => {
+      throw fail('AccessDenied', 'not authorized to perform elasticloadbalancing:DeregisterTargets');
+    };
+    const result = await run('drain-deregister-fails');
+    expect(result.status).toBe('FAILED');
+    expect(steps()).not.toContain('RetireInstance');
+    expect(outcomes()).toEqual([DetailTypes.ReplacementFailed]);
+    expect(wf.calls.at(-1)!.payload['state'].failedStep).toBe('DeregisterInstance');
   });
 });
