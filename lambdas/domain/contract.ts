@@ -86,6 +86,8 @@ export const DetailTypes = {
   CircuitBreakerInvalid: 'CircuitBreakerInvalid',
   /** A fleet's desired image no longer exists (deregistered): the fleet cannot scale out (reconcile sweep). */
   DesiredImageMissing: 'DesiredImageMissing',
+  /** An instance tagged with a fleet's name runs outside the fleet's groups (reconcile sweep): reported, not touched. */
+  StrayInstance: 'StrayInstance',
   /** A reconcile sweep ended: `{fleets, instances, differences, started, apiCalls}`. */
   ReconcileCompleted: 'ReconcileCompleted',
   /** A `phoenix:flush-timeout-seconds` tag is invalid: the default applies. `{fleet?, groupName, tag, value, reason, timeoutSeconds}` */

@@ -17,6 +17,22 @@ export interface ObservedInstance {
   readonly imageId?: string;
   /** The value of `phoenix:tainted`, if any. */
   readonly tainted?: string;
+  /** The launch template the instance was launched from (EC2's tag `aws:ec2launchtemplate:id`). */
+  readonly launchTemplateId?: string;
+  /** Its version (EC2's tag `aws:ec2launchtemplate:version`, a number). */
+  readonly launchTemplateVersion?: string;
+  /** The launch template its group launches now. */
+  readonly groupLaunchTemplateId?: string;
+  /** The version its group launches now (as configured: a number, `$Latest` or `$Default`). */
+  readonly groupLaunchTemplateVersion?: string;
+}
+
+/** An instance that carries a fleet's `phoenix:fleet` tag but no Auto Scaling group launched it. */
+export interface TaggedInstance {
+  readonly instanceId: string;
+  readonly fleet: string;
+  /** The `aws:autoscaling:groupName` tag, if Auto Scaling launched it. */
+  readonly autoScalingGroup?: string;
 }
 
 export interface ObservedFleet {
@@ -45,13 +61,31 @@ export type Difference =
       readonly reason: string;
     }
   | {
+      readonly kind: 'stale-launch-template';
+      readonly fleet: string;
+      readonly instanceId: string;
+      readonly launchTemplateVersion: string;
+      readonly groupLaunchTemplateVersion: string;
+      readonly cause: ReplaceCause;
+      readonly reason: string;
+    }
+  | {
       readonly kind: 'desired-image-missing';
       readonly fleet: string;
       readonly desiredImage: string;
       readonly reason: string;
+    }
+  | {
+      readonly kind: 'stray-instance';
+      readonly fleet: string;
+      readonly instanceId: string;
+      readonly reason: string;
     };
 
-export type InstanceDifference = Exclude<Difference, { kind: 'desired-image-missing' }>;
+export type StrayInstance = Extract<Difference, { kind: 'stray-instance' }>;
+
+/** The differences the event path's Replace workflow answers (one instance of a fleet's group each). */
+export type InstanceDifference = Exclude<Difference, { kind: 'desired-image-missing' | 'stray-instance' }>;
 
 const CAUSES: ReadonlySet<string> = new Set<ReplaceCause>([
   'health',
@@ -105,9 +139,51 @@ export function fleetDifferences(observed: ObservedFleet, now: Date): Difference
         cause: 'drift',
         reason: `reconcile: instance ${i.instanceId} runs ${i.imageId ?? 'an unknown image'}, fleet ${observed.fleet} wants ${desired}`,
       });
+    } else if (
+      !rolling &&
+      i.launchTemplateId !== undefined &&
+      i.launchTemplateId === i.groupLaunchTemplateId &&
+      isVersionNumber(i.launchTemplateVersion) &&
+      isVersionNumber(i.groupLaunchTemplateVersion) &&
+      i.launchTemplateVersion !== i.groupLaunchTemplateVersion
+    ) {
+      // Same image, older configuration (user data, instance type, security groups…). Only when
+      // the group names a version number: `$Latest`/`$Default` would need one more call each.
+      out.push({
+        kind: 'stale-launch-template',
+        fleet: observed.fleet,
+        instanceId: i.instanceId,
+        launchTemplateVersion: i.launchTemplateVersion,
+        groupLaunchTemplateVersion: i.groupLaunchTemplateVersion,
+        cause: 'drift',
+        reason: `reconcile: instance ${i.instanceId} was launched from launch template version ${i.launchTemplateVersion}, its group launches version ${i.groupLaunchTemplateVersion}`,
+      });
     }
   }
   return out;
+}
+
+const isVersionNumber = (v: string | undefined): v is string => v !== undefined && /^[1-9]\d*$/.test(v);
+
+/**
+ * Instances tagged with a managed fleet's name that no Auto Scaling group launched (no
+ * `aws:autoscaling:groupName` tag) and that are not members of a group: snowflakes started by hand
+ * from the fleet's launch template or tags. Phoenix does not own them (it never terminates what is
+ * not in a fleet's group): they are reported.
+ */
+export function strayInstances(
+  tagged: readonly TaggedInstance[],
+  members: ReadonlySet<string>,
+  fleets: ReadonlySet<string>,
+): StrayInstance[] {
+  return tagged
+    .filter((t) => fleets.has(t.fleet) && t.autoScalingGroup === undefined && !members.has(t.instanceId))
+    .map((t) => ({
+      kind: 'stray-instance' as const,
+      fleet: t.fleet,
+      instanceId: t.instanceId,
+      reason: `reconcile: instance ${t.instanceId} carries phoenix:fleet=${t.fleet} but no Auto Scaling group launched it: a server outside the fleet, not replaced by Phoenix; terminate it or launch it through the fleet`,
+    }));
 }
 
 /**

@@ -3,7 +3,8 @@
  * fleet's actual state against its desired state (see domain/reconcile.ts), each instance
  * difference handed to a Replace execution under the same deterministic name as the event path
  * (`replaceExecutionName`: the budget and dedupe apply), desired images that are gone reported
- * (`DesiredImageMissing`), slots of dead replacements reclaimed, and `ReconcileCompleted`.
+ * (`DesiredImageMissing`), instances with a fleet's tag outside its groups reported
+ * (`StrayInstance`), slots of dead replacements reclaimed, and `ReconcileCompleted`.
  *
  * Describe calls are batched (100 groups, 1000 instances, 1000 images per call) and paginated,
  * fleet records read 100 per BatchGetItem; every request sent is counted (`apiCalls`, SDK retries
@@ -22,6 +23,8 @@ import {
   type InstanceDifference,
   type ObservedInstance,
   staleSlots,
+  strayInstances,
+  type TaggedInstance,
 } from '../domain/reconcile';
 import { drainHookAction } from '../domain/drain';
 import { replaceExecutionName } from '../domain/replace';
@@ -139,9 +142,18 @@ async function sweep(
         instanceId: i.InstanceId!,
         groupName: g.AutoScalingGroupName!,
         lifecycleState: i.LifecycleState ?? 'Unknown',
+        ...(g.LaunchTemplate?.LaunchTemplateId !== undefined
+          ? { groupLaunchTemplateId: g.LaunchTemplate.LaunchTemplateId }
+          : {}),
+        ...(g.LaunchTemplate?.Version !== undefined
+          ? { groupLaunchTemplateVersion: g.LaunchTemplate.Version }
+          : {}),
       })),
   );
-  const ec2Facts = new Map<string, { imageId?: string; tainted?: string }>();
+  const ec2Facts = new Map<
+    string,
+    { imageId?: string; tainted?: string; launchTemplateId?: string; launchTemplateVersion?: string }
+  >();
   for (const ids of chunks(
     members.map((m) => m.instanceId),
     1000,
@@ -154,15 +166,54 @@ async function sweep(
       for (const r of page.Reservations ?? [])
         for (const i of r.Instances ?? []) {
           if (!i.InstanceId) continue;
-          const tainted = i.Tags?.find((t) => t.Key === Tags.tainted)?.Value;
+          const tag = (key: string) => i.Tags?.find((t) => t.Key === key)?.Value;
+          const tainted = tag(Tags.tainted);
+          // EC2 tags what it launches from a launch template with the template and its version.
+          const ltId = tag('aws:ec2launchtemplate:id');
+          const ltVersion = tag('aws:ec2launchtemplate:version');
           ec2Facts.set(i.InstanceId, {
             ...(i.ImageId !== undefined ? { imageId: i.ImageId } : {}),
             ...(tainted !== undefined ? { tainted } : {}),
+            ...(ltId !== undefined ? { launchTemplateId: ltId } : {}),
+            ...(ltVersion !== undefined ? { launchTemplateVersion: ltVersion } : {}),
           });
         }
       next = page.NextToken;
     } while (next);
   }
+
+  // 2b. Instances that carry a fleet's tag but were not launched by Auto Scaling (1000 per page).
+  const tagged: TaggedInstance[] = [];
+  let nextTagged: string | undefined;
+  do {
+    const page = await count('DescribeInstances', () =>
+      ec2().send(
+        new DescribeInstancesCommand({
+          Filters: [
+            request.fleet !== undefined
+              ? { Name: `tag:${Tags.fleet}`, Values: [request.fleet] }
+              : { Name: 'tag-key', Values: [Tags.fleet] },
+            { Name: 'instance-state-name', Values: ['pending', 'running'] },
+          ],
+          MaxResults: 1000,
+          NextToken: nextTagged,
+        }),
+      ),
+    );
+    for (const r of page.Reservations ?? [])
+      for (const i of r.Instances ?? []) {
+        const fleet = i.Tags?.find((t) => t.Key === Tags.fleet)?.Value;
+        if (!i.InstanceId || fleet === undefined) continue;
+        const group = i.Tags?.find((t) => t.Key === 'aws:autoscaling:groupName')?.Value;
+        tagged.push({
+          instanceId: i.InstanceId,
+          fleet,
+          ...(group !== undefined ? { autoScalingGroup: group } : {}),
+        });
+      }
+    nextTagged = page.NextToken;
+  } while (nextTagged);
+  const strays = strayInstances(tagged, new Set(members.map((m) => m.instanceId)), new Set(byFleet.keys()));
 
   // 3. The fleet records (desired image, rollout, slots), 100 per call.
   const records =
@@ -221,7 +272,18 @@ async function sweep(
       },
       now,
     );
+    for (const d of strays.filter((x) => x.fleet === fleet)) {
+      details.push(d);
+      if (act) {
+        await putOutcome(DetailTypes.StrayInstance, {
+          fleet,
+          instanceId: d.instanceId,
+          reason: d.reason,
+        });
+      }
+    }
     for (const d of differences) {
+      if (d.kind === 'stray-instance') continue;
       if (d.kind === 'desired-image-missing') {
         details.push(d);
         if (act) {

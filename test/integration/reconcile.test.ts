@@ -7,7 +7,17 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { CreateTagsCommand, DeregisterImageCommand } from '@aws-sdk/client-ec2';
+import {
+  DescribeAutoScalingGroupsCommand,
+  UpdateAutoScalingGroupCommand,
+} from '@aws-sdk/client-auto-scaling';
+import {
+  CreateLaunchTemplateVersionCommand,
+  CreateTagsCommand,
+  DeregisterImageCommand,
+  DescribeInstancesCommand,
+  RunInstancesCommand,
+} from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireLock, acquireSlot, readFleetRecord, recordOutcome } from '../../lambdas/aws/store';
 import { DetailTypes, Tags } from '../../lambdas/domain/contract';
@@ -76,21 +86,22 @@ async function fleetOf(fleet: string, size: number, desired?: string) {
 const replaceExecutions = () => service.listExecutions({ stateMachineArn: replaceArn });
 
 describe('reconcile against the emulator', () => {
-  it('3 fleets of 10 in step with their records: no difference, 5 AWS calls', async () => {
+  it('3 fleets of 10 in step with their records: no difference, 6 AWS calls', async () => {
     for (const f of ['calm1', 'calm2', 'calm3']) await fleetOf(f, 10, 'same');
     const report = await runReconcile();
     expect(report).toMatchObject({ fleets: 3, instances: 30, differences: 0, started: 0 });
-    // 1 DescribeAutoScalingGroups, 1 DescribeInstances, 1 BatchGetItem, 1 DescribeImages, 1 PutEvents.
+    // 1 DescribeAutoScalingGroups, 2 DescribeInstances (the members by id; the instances tagged
+    // phoenix:fleet, for strays), 1 BatchGetItem, 1 DescribeImages, 1 PutEvents.
     expect(report.calls).toEqual({
       DescribeAutoScalingGroups: 1,
-      DescribeInstances: 1,
+      DescribeInstances: 2,
       BatchGetItem: 1,
       DescribeImages: 1,
       PutEvents: 1,
     });
-    expect(report.apiCalls).toBe(5);
+    expect(report.apiCalls).toBe(6);
     const done = await outcomes.waitFor((e) => e.detailType === DetailTypes.ReconcileCompleted);
-    expect(done.detail).toMatchObject({ fleets: 3, instances: 30, differences: 0, started: 0, apiCalls: 5 });
+    expect(done.detail).toMatchObject({ fleets: 3, instances: 30, differences: 0, started: 0, apiCalls: 6 });
   });
 
   it('finds each kind of difference, starts the event path executions once, reclaims dead slots', async () => {
@@ -223,6 +234,64 @@ describe('reconcile against the emulator', () => {
     );
     const report = JSON.parse(stdout) as { fleets: number; differences: number; apiCalls: number };
     expect(report).toMatchObject({ fleets: 1, differences: 2 });
-    expect(report.apiCalls).toBe(4);
+    expect(report.apiCalls).toBe(5);
+  });
+
+  it('replaces instances of an older launch template version and reports a stray with the fleet tag, untouched', async () => {
+    const { fleet, imageId, groupName, instances } = await fleetOf('snow', 2, 'same');
+    // The group now launches version 2 (same image, another instance type); its instances came from version 1.
+    const group = (
+      await clients.autoScaling.send(
+        new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
+      )
+    ).AutoScalingGroups![0]!;
+    const templateId = group.LaunchTemplate!.LaunchTemplateId!;
+    const version = await clients.ec2.send(
+      new CreateLaunchTemplateVersionCommand({
+        LaunchTemplateId: templateId,
+        SourceVersion: '1',
+        LaunchTemplateData: { InstanceType: 't3.small' },
+      }),
+    );
+    const newVersion = String(version.LaunchTemplateVersion!.VersionNumber);
+    await clients.autoScaling.send(
+      new UpdateAutoScalingGroupCommand({
+        AutoScalingGroupName: groupName,
+        LaunchTemplate: { LaunchTemplateId: templateId, Version: newVersion },
+      }),
+    );
+    // A server started by hand with the fleet's tag.
+    const run = await clients.ec2.send(
+      new RunInstancesCommand({
+        ImageId: imageId,
+        InstanceType: 't3.micro',
+        MinCount: 1,
+        MaxCount: 1,
+        TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: Tags.fleet, Value: fleet }] }],
+      }),
+    );
+    const strayId = run.Instances![0]!.InstanceId!;
+
+    const report = await runReconcile({ fleet });
+    const found = report.details.map((d) => [d.kind, 'instanceId' in d ? d.instanceId : undefined]);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        ['stale-launch-template', instances[0]],
+        ['stale-launch-template', instances[1]],
+        ['stray-instance', strayId],
+      ]),
+    );
+    expect(found).toHaveLength(3);
+    expect(report.started).toBe(2);
+    const executions = (await replaceExecutions()).map((e) => e.name);
+    for (const id of instances) expect(executions).toContain(replaceExecutionName(fleet, id));
+    const stray = await outcomes.waitFor(
+      (e) => e.detailType === DetailTypes.StrayInstance && e.detail['instanceId'] === strayId,
+    );
+    expect(stray.detail).toMatchObject({ fleet });
+    const state = await clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: [strayId] }));
+    expect(state.Reservations![0]!.Instances![0]!.State?.Name).toBe('running');
+    // Not a replacement of the stray: Phoenix replaces only members of the fleet's groups.
+    expect(executions).not.toContain(replaceExecutionName(fleet, strayId));
   });
 });

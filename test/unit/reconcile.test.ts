@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { FleetRecord } from '../../lambdas/domain/fleet-record';
-import { chunks, fleetDifferences, rolloutActive, staleSlots } from '../../lambdas/domain/reconcile';
+import {
+  chunks,
+  fleetDifferences,
+  rolloutActive,
+  staleSlots,
+  strayInstances,
+} from '../../lambdas/domain/reconcile';
 
 const now = new Date('2026-01-01T01:00:00Z');
 const inst = (id: string, imageId: string, extra: Record<string, string> = {}) => ({
@@ -61,6 +67,78 @@ describe('fleetDifferences', () => {
   it('a desired image that no longer exists', () => {
     const d = fleetDifferences({ fleet: 'web', record, desiredImageExists: false, instances: [] }, now);
     expect(d).toEqual([expect.objectContaining({ kind: 'desired-image-missing', desiredImage: 'ami-new' })]);
+  });
+});
+
+describe('launch template versions', () => {
+  const record: FleetRecord = { fleet: 'web', desiredImage: 'ami-new' };
+  const lt = (id: string, version: string, groupVersion: string, groupId = 'lt-1') =>
+    inst(id, 'ami-new', {
+      launchTemplateId: 'lt-1',
+      launchTemplateVersion: version,
+      groupLaunchTemplateId: groupId,
+      groupLaunchTemplateVersion: groupVersion,
+    });
+  it('an instance of an older version than its group launches is a drift; $Latest or another template is not compared', () => {
+    const d = fleetDifferences(
+      {
+        fleet: 'web',
+        record,
+        desiredImageExists: true,
+        instances: [
+          lt('i-1', '3', '3'),
+          lt('i-2', '2', '3'),
+          lt('i-3', '2', '$Latest'),
+          lt('i-4', '2', '3', 'lt-9'),
+        ],
+      },
+      now,
+    );
+    expect(d).toEqual([
+      expect.objectContaining({
+        kind: 'stale-launch-template',
+        instanceId: 'i-2',
+        launchTemplateVersion: '2',
+        groupLaunchTemplateVersion: '3',
+        cause: 'drift',
+      }),
+    ]);
+  });
+  it('not while a rollout holds the fleet (it moves the instances itself)', () => {
+    const rolling: FleetRecord = {
+      ...record,
+      activeRollout: {
+        execution: 'x',
+        imageId: 'ami-new',
+        startedAt: now.toISOString(),
+        expiresAt: now.getTime() / 1000 + 60,
+      },
+    };
+    expect(
+      fleetDifferences(
+        { fleet: 'web', record: rolling, desiredImageExists: true, instances: [lt('i-2', '2', '3')] },
+        now,
+      ),
+    ).toEqual([]);
+  });
+});
+
+describe('strayInstances', () => {
+  it('an instance with a managed fleet tag, not launched by Auto Scaling and not a member, is a stray', () => {
+    const strays = strayInstances(
+      [
+        { instanceId: 'i-member', fleet: 'web' },
+        { instanceId: 'i-stray', fleet: 'web' },
+        { instanceId: 'i-asg', fleet: 'web', autoScalingGroup: 'web-asg' },
+        { instanceId: 'i-other', fleet: 'unmanaged' },
+      ],
+      new Set(['i-member']),
+      new Set(['web']),
+    );
+    expect(strays.map((s) => [s.kind, s.instanceId, s.fleet])).toEqual([
+      ['stray-instance', 'i-stray', 'web'],
+    ]);
+    expect(strays[0]!.reason).toContain('no Auto Scaling group launched it');
   });
 });
 
