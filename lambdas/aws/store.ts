@@ -6,6 +6,7 @@ import {
   BatchGetItemCommand,
   GetItemCommand,
   UpdateItemCommand,
+  type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { Env, OUTCOME_SOURCE } from '../domain/contract';
@@ -61,6 +62,20 @@ function fromItem(item: Item): Record<string, unknown> {
 
 const table = () => requireEnv(Env.tableName);
 const key = (fleet: string): Item => ({ pk: { S: fleetKey(fleet) } });
+
+/**
+ * A conditional UpdateItem: true when it was applied, false when its condition did not hold
+ * (ConditionalCheckFailedException); any other error as `aws()` classifies it.
+ */
+async function conditionalUpdate(input: UpdateItemCommandInput): Promise<boolean> {
+  try {
+    await dynamo().send(new UpdateItemCommand(input));
+    return true;
+  } catch (error) {
+    if (errorName(error) === 'ConditionalCheckFailedException') return false;
+    return aws('UpdateItem', () => Promise.reject(error as Error));
+  }
+}
 
 export async function readFleetRecord(fleet: string): Promise<FleetRecord | undefined> {
   const result = await aws('GetItem', () =>
@@ -172,26 +187,18 @@ export async function takeOverLock(args: {
   lock: ActiveRollout;
   now: Date;
 }): Promise<boolean> {
-  try {
-    await dynamo().send(
-      new UpdateItemCommand({
-        TableName: table(),
-        Key: key(args.fleet),
-        UpdateExpression: 'SET activeRollout = :lock, updatedAt = :now',
-        ConditionExpression: 'activeRollout.execution = :from OR activeRollout.execution = :execution',
-        ExpressionAttributeValues: {
-          ':lock': toAttr(args.lock),
-          ':now': toAttr(args.now.toISOString()),
-          ':from': toAttr(args.from),
-          ':execution': toAttr(args.lock.execution),
-        },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (errorName(error) === 'ConditionalCheckFailedException') return false;
-    return aws('UpdateItem', () => Promise.reject(error as Error));
-  }
+  return conditionalUpdate({
+    TableName: table(),
+    Key: key(args.fleet),
+    UpdateExpression: 'SET activeRollout = :lock, updatedAt = :now',
+    ConditionExpression: 'activeRollout.execution = :from OR activeRollout.execution = :execution',
+    ExpressionAttributeValues: {
+      ':lock': toAttr(args.lock),
+      ':now': toAttr(args.now.toISOString()),
+      ':from': toAttr(args.from),
+      ':execution': toAttr(args.lock.execution),
+    },
+  });
 }
 
 /**
@@ -204,46 +211,31 @@ export async function requestSupersede(args: {
   request: SupersedeRequest;
   now: Date;
 }): Promise<boolean> {
-  try {
-    await dynamo().send(
-      new UpdateItemCommand({
-        TableName: table(),
-        Key: key(args.fleet),
-        UpdateExpression: 'SET supersedeRequested = :request, updatedAt = :now',
-        ConditionExpression:
-          'activeRollout.execution = :holder AND (attribute_not_exists(supersedeRequested) OR supersedeRequested.execution = :execution OR supersedeRequested.imageCreatedAt < :createdAt)',
-        ExpressionAttributeValues: {
-          ':request': toAttr(args.request),
-          ':now': toAttr(args.now.toISOString()),
-          ':holder': toAttr(args.holder),
-          ':execution': toAttr(args.request.execution),
-          ':createdAt': toAttr(args.request.imageCreatedAt),
-        },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (errorName(error) === 'ConditionalCheckFailedException') return false;
-    return aws('UpdateItem', () => Promise.reject(error as Error));
-  }
+  return conditionalUpdate({
+    TableName: table(),
+    Key: key(args.fleet),
+    UpdateExpression: 'SET supersedeRequested = :request, updatedAt = :now',
+    ConditionExpression:
+      'activeRollout.execution = :holder AND (attribute_not_exists(supersedeRequested) OR supersedeRequested.execution = :execution OR supersedeRequested.imageCreatedAt < :createdAt)',
+    ExpressionAttributeValues: {
+      ':request': toAttr(args.request),
+      ':now': toAttr(args.now.toISOString()),
+      ':holder': toAttr(args.holder),
+      ':execution': toAttr(args.request.execution),
+      ':createdAt': toAttr(args.request.imageCreatedAt),
+    },
+  });
 }
 
 /** Remove the supersede request of `execution` (it took the lock, or gave up); idempotent. */
 export async function clearSupersede(fleet: string, execution: string): Promise<void> {
-  try {
-    await dynamo().send(
-      new UpdateItemCommand({
-        TableName: table(),
-        Key: key(fleet),
-        UpdateExpression: 'REMOVE supersedeRequested',
-        ConditionExpression: 'supersedeRequested.execution = :execution',
-        ExpressionAttributeValues: { ':execution': toAttr(execution) },
-      }),
-    );
-  } catch (error) {
-    if (errorName(error) === 'ConditionalCheckFailedException') return;
-    return aws('UpdateItem', () => Promise.reject(error as Error));
-  }
+  await conditionalUpdate({
+    TableName: table(),
+    Key: key(fleet),
+    UpdateExpression: 'REMOVE supersedeRequested',
+    ConditionExpression: 'supersedeRequested.execution = :execution',
+    ExpressionAttributeValues: { ':execution': toAttr(execution) },
+  });
 }
 
 /**
@@ -492,25 +484,17 @@ export async function releaseRolloutSlot(
   _now: Date,
   expiresAt?: number,
 ): Promise<boolean> {
-  try {
-    await dynamo().send(
-      new UpdateItemCommand({
-        TableName: table(),
-        Key: slotsKey,
-        UpdateExpression: 'REMOVE slots.#e SET inFlight = inFlight - :one',
-        ConditionExpression: expiresAt === undefined ? 'attribute_exists(slots.#e)' : 'slots.#e = :expires',
-        ExpressionAttributeNames: { '#e': execution },
-        ExpressionAttributeValues: {
-          ':one': toAttr(1),
-          ...(expiresAt !== undefined ? { ':expires': toAttr(expiresAt) } : {}),
-        },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (errorName(error) === 'ConditionalCheckFailedException') return false;
-    return aws('UpdateItem', () => Promise.reject(error as Error));
-  }
+  return conditionalUpdate({
+    TableName: table(),
+    Key: slotsKey,
+    UpdateExpression: 'REMOVE slots.#e SET inFlight = inFlight - :one',
+    ConditionExpression: expiresAt === undefined ? 'attribute_exists(slots.#e)' : 'slots.#e = :expires',
+    ExpressionAttributeNames: { '#e': execution },
+    ExpressionAttributeValues: {
+      ':one': toAttr(1),
+      ...(expiresAt !== undefined ? { ':expires': toAttr(expiresAt) } : {}),
+    },
+  });
 }
 
 /**
@@ -553,23 +537,16 @@ export async function markRolloutQueued(
   execution: string,
   queue: RolloutQueue | undefined,
 ): Promise<void> {
-  try {
-    await dynamo().send(
-      new UpdateItemCommand({
-        TableName: table(),
-        Key: key(fleet),
-        UpdateExpression: queue !== undefined ? 'SET rolloutQueued = :queue' : 'REMOVE rolloutQueued',
-        ConditionExpression: 'activeRollout.execution = :execution',
-        ExpressionAttributeValues: {
-          ':execution': toAttr(execution),
-          ...(queue !== undefined ? { ':queue': toAttr(queue) } : {}),
-        },
-      }),
-    );
-  } catch (error) {
-    if (errorName(error) === 'ConditionalCheckFailedException') return;
-    return aws('UpdateItem', () => Promise.reject(error as Error));
-  }
+  await conditionalUpdate({
+    TableName: table(),
+    Key: key(fleet),
+    UpdateExpression: queue !== undefined ? 'SET rolloutQueued = :queue' : 'REMOVE rolloutQueued',
+    ConditionExpression: 'activeRollout.execution = :execution',
+    ExpressionAttributeValues: {
+      ':execution': toAttr(execution),
+      ...(queue !== undefined ? { ':queue': toAttr(queue) } : {}),
+    },
+  });
 }
 
 /**

@@ -64,16 +64,32 @@ const input = (fleet: string, instanceId: string, cause: ReplaceState['cause'] =
 });
 
 /** ResolveInstance, TaintInstance, then the first AcquireReplacementSlot, as the workflow runs them. */
-async function begin(state: ReplaceState, acquireAfterMs = 0) {
+/** How a replacement's AcquireReplacementSlot is run: at once, or in turn with others. */
+type Turn = (acquire: () => Promise<SlotState>) => Promise<SlotState>;
+
+async function begin(state: ReplaceState, turn: Turn = (acquire) => acquire()) {
   const execution = `${state.fleet}--${state.instanceId}`;
   let s: ReplaceState = {
     ...state,
     instance: await run<ResolvedInstance>(ReplaceSteps.ResolveInstance, execution, state),
   };
   await run(ReplaceSteps.TaintInstance, execution, s);
-  if (acquireAfterMs > 0) await new Promise((resolve) => setTimeout(resolve, acquireAfterMs));
-  s = { ...s, slot: await run<SlotState>(ReplaceSteps.AcquireReplacementSlot, execution, s) };
+  const resolved = s;
+  s = {
+    ...s,
+    slot: await turn(() => run<SlotState>(ReplaceSteps.AcquireReplacementSlot, execution, resolved)),
+  };
   return { execution, state: s };
+}
+
+/** One AcquireReplacementSlot after the other, in the order they ask. */
+function inTurn(): Turn {
+  let last: Promise<unknown> = Promise.resolve();
+  return (acquire) => {
+    const mine = last.then(acquire);
+    last = mine.catch(() => undefined);
+    return mine;
+  };
 }
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 1200));
@@ -85,10 +101,11 @@ describe('the circuit breaker against the emulator', () => {
     // Budget 100%: only the circuit breaker limits how many proceed.
     const { fleet, instances } = await fleetOf(20, { [Tags.disruptionBudget]: '100%' });
     const sick = instances.slice(0, 8);
-    // All at once; their AcquireReplacementSlot steps within a second, 100 ms apart: the emulator
-    // (moto, threaded, no locks) does not make conditional writes atomic against truly simultaneous
-    // writers, as DynamoDB does.
-    const started = await Promise.all(sick.map((id, n) => begin(input(fleet, id), 500 + n * 100)));
+    // All resolved and tainted at once; their AcquireReplacementSlot steps one after the other: the
+    // emulator (moto, threaded, no locks) does not make conditional writes atomic against truly
+    // simultaneous writers, as DynamoDB does, so the test does not depend on the machine's timing.
+    const turn = inTurn();
+    const started = await Promise.all(sick.map((id) => begin(input(fleet, id), turn)));
     const acquired = started.filter((s) => s.state.slot?.acquired);
     const skipped = started.filter((s) => s.state.slot?.skip !== undefined);
     expect(acquired.length).toBe(6);
