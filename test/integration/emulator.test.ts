@@ -48,7 +48,6 @@ describe('emulator', () => {
     expect(emulator.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(emulator.endpoint).not.toBe(shared.endpoint);
     expect(emulator.startupMs).toBeGreaterThan(0);
-    expect(emulator.startupMs).toBeLessThan(30_000);
     expect(await answers(emulator.endpoint)).toBe(true);
     expect(emulator.running).toBe(true);
 
