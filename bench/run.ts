@@ -31,6 +31,9 @@
  *      replacement), a storm of 1,000 events for 100 instances (exactly 100 replacements, the most
  *      in flight per fleet against the budget), and a reconcile sweep of 1,000 instances in 20
  *      fleets (AWS calls, target 15; wall time).
+ *   9–11. Rollouts in the local runtime (see bench/rollout.ts, run as a child process): rolling 20
+ *      and 8 instances, blue-green 20; wall time against the minimum of their waits, AWS calls per
+ *      replaced instance and per batch, states entered and AWS history events.
  *
  * A figure without a target has `target: null`; its `met` only says that the measurement ran.
  * A measurement that could not run has `value: null`, `met: false` and an `error`; the process then
@@ -55,6 +58,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { benchReplacement } from './replacement';
+import { benchRollouts } from './rollout';
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS_DIR = path.join(__dirname, 'results');
@@ -791,7 +795,11 @@ function markdown(meta: Record<string, unknown>): string {
       notes.push(`min ${d['min']}, max ${d['max']}`);
     if (typeof d['status'] === 'string') notes.push(d['status']);
     if (typeof d['minimumSeconds'] === 'number')
-      notes.push(`minimum ${d['minimumSeconds']} s, overhead ${String(d['overheadSeconds'])} s`);
+      notes.push(
+        typeof d['overheadSeconds'] === 'number'
+          ? `minimum ${d['minimumSeconds']} s, overhead ${d['overheadSeconds']} s`
+          : `minimum ${d['minimumSeconds']} s${typeof d['ratio'] === 'number' ? `, ratio ${d['ratio']}` : ''}`,
+      );
     if (typeof d['executions'] === 'number')
       notes.push(
         `${d['executions']} executions ${JSON.stringify(d['executionsByStatus'])}, ${String(d['distinctInstancesReplaced'])} instances replaced`,
@@ -858,6 +866,10 @@ async function main(): Promise<void> {
     await benchDemo();
     step('5/5 replacement, storm and reconcile sweep (local runtime, in-process)');
     await benchReplacementFigures();
+    step('rollouts: rolling 20 and 8, blue-green 20 (bench/rollout.ts, in a child process)');
+    await benchRollouts(record).catch((error: unknown) =>
+      failed('rollout benchmarks (local runtime)', 's', null, 'npx tsx bench/rollout.ts --json', error),
+    );
     if (FULL) {
       step('--full: npm ci (cold) in a fresh clone');
       await benchNpmCi(tmp);

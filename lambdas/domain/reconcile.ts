@@ -17,14 +17,6 @@ export interface ObservedInstance {
   readonly imageId?: string;
   /** The value of `phoenix:tainted`, if any. */
   readonly tainted?: string;
-  /** The launch template the instance was launched from (EC2's tag `aws:ec2launchtemplate:id`). */
-  readonly launchTemplateId?: string;
-  /** Its version (EC2's tag `aws:ec2launchtemplate:version`, a number). */
-  readonly launchTemplateVersion?: string;
-  /** The launch template its group launches now. */
-  readonly groupLaunchTemplateId?: string;
-  /** The version its group launches now (as configured: a number, `$Latest` or `$Default`). */
-  readonly groupLaunchTemplateVersion?: string;
 }
 
 /** An instance that carries a fleet's `phoenix:fleet` tag but no Auto Scaling group launched it. */
@@ -57,15 +49,6 @@ export type Difference =
       readonly kind: 'tainted';
       readonly fleet: string;
       readonly instanceId: string;
-      readonly cause: ReplaceCause;
-      readonly reason: string;
-    }
-  | {
-      readonly kind: 'stale-launch-template';
-      readonly fleet: string;
-      readonly instanceId: string;
-      readonly launchTemplateVersion: string;
-      readonly groupLaunchTemplateVersion: string;
       readonly cause: ReplaceCause;
       readonly reason: string;
     }
@@ -139,31 +122,10 @@ export function fleetDifferences(observed: ObservedFleet, now: Date): Difference
         cause: 'drift',
         reason: `reconcile: instance ${i.instanceId} runs ${i.imageId ?? 'an unknown image'}, fleet ${observed.fleet} wants ${desired}`,
       });
-    } else if (
-      !rolling &&
-      i.launchTemplateId !== undefined &&
-      i.launchTemplateId === i.groupLaunchTemplateId &&
-      isVersionNumber(i.launchTemplateVersion) &&
-      isVersionNumber(i.groupLaunchTemplateVersion) &&
-      i.launchTemplateVersion !== i.groupLaunchTemplateVersion
-    ) {
-      // Same image, older configuration (user data, instance type, security groups…). Only when
-      // the group names a version number: `$Latest`/`$Default` would need one more call each.
-      out.push({
-        kind: 'stale-launch-template',
-        fleet: observed.fleet,
-        instanceId: i.instanceId,
-        launchTemplateVersion: i.launchTemplateVersion,
-        groupLaunchTemplateVersion: i.groupLaunchTemplateVersion,
-        cause: 'drift',
-        reason: `reconcile: instance ${i.instanceId} was launched from launch template version ${i.launchTemplateVersion}, its group launches version ${i.groupLaunchTemplateVersion}`,
-      });
     }
   }
   return out;
 }
-
-const isVersionNumber = (v: string | undefined): v is string => v !== undefined && /^[1-9]\d*$/.test(v);
 
 /**
  * Instances tagged with a managed fleet's name that no Auto Scaling group launched (no

@@ -142,18 +142,9 @@ async function sweep(
         instanceId: i.InstanceId!,
         groupName: g.AutoScalingGroupName!,
         lifecycleState: i.LifecycleState ?? 'Unknown',
-        ...(g.LaunchTemplate?.LaunchTemplateId !== undefined
-          ? { groupLaunchTemplateId: g.LaunchTemplate.LaunchTemplateId }
-          : {}),
-        ...(g.LaunchTemplate?.Version !== undefined
-          ? { groupLaunchTemplateVersion: g.LaunchTemplate.Version }
-          : {}),
       })),
   );
-  const ec2Facts = new Map<
-    string,
-    { imageId?: string; tainted?: string; launchTemplateId?: string; launchTemplateVersion?: string }
-  >();
+  const ec2Facts = new Map<string, { imageId?: string; tainted?: string }>();
   for (const ids of chunks(
     members.map((m) => m.instanceId),
     1000,
@@ -166,16 +157,10 @@ async function sweep(
       for (const r of page.Reservations ?? [])
         for (const i of r.Instances ?? []) {
           if (!i.InstanceId) continue;
-          const tag = (key: string) => i.Tags?.find((t) => t.Key === key)?.Value;
-          const tainted = tag(Tags.tainted);
-          // EC2 tags what it launches from a launch template with the template and its version.
-          const ltId = tag('aws:ec2launchtemplate:id');
-          const ltVersion = tag('aws:ec2launchtemplate:version');
+          const tainted = i.Tags?.find((t) => t.Key === Tags.tainted)?.Value;
           ec2Facts.set(i.InstanceId, {
             ...(i.ImageId !== undefined ? { imageId: i.ImageId } : {}),
             ...(tainted !== undefined ? { tainted } : {}),
-            ...(ltId !== undefined ? { launchTemplateId: ltId } : {}),
-            ...(ltVersion !== undefined ? { launchTemplateVersion: ltVersion } : {}),
           });
         }
       next = page.NextToken;

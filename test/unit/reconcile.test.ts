@@ -70,59 +70,6 @@ describe('fleetDifferences', () => {
   });
 });
 
-describe('launch template versions', () => {
-  const record: FleetRecord = { fleet: 'web', desiredImage: 'ami-new' };
-  const lt = (id: string, version: string, groupVersion: string, groupId = 'lt-1') =>
-    inst(id, 'ami-new', {
-      launchTemplateId: 'lt-1',
-      launchTemplateVersion: version,
-      groupLaunchTemplateId: groupId,
-      groupLaunchTemplateVersion: groupVersion,
-    });
-  it('an instance of an older version than its group launches is a drift; $Latest or another template is not compared', () => {
-    const d = fleetDifferences(
-      {
-        fleet: 'web',
-        record,
-        desiredImageExists: true,
-        instances: [
-          lt('i-1', '3', '3'),
-          lt('i-2', '2', '3'),
-          lt('i-3', '2', '$Latest'),
-          lt('i-4', '2', '3', 'lt-9'),
-        ],
-      },
-      now,
-    );
-    expect(d).toEqual([
-      expect.objectContaining({
-        kind: 'stale-launch-template',
-        instanceId: 'i-2',
-        launchTemplateVersion: '2',
-        groupLaunchTemplateVersion: '3',
-        cause: 'drift',
-      }),
-    ]);
-  });
-  it('not while a rollout holds the fleet (it moves the instances itself)', () => {
-    const rolling: FleetRecord = {
-      ...record,
-      activeRollout: {
-        execution: 'x',
-        imageId: 'ami-new',
-        startedAt: now.toISOString(),
-        expiresAt: now.getTime() / 1000 + 60,
-      },
-    };
-    expect(
-      fleetDifferences(
-        { fleet: 'web', record: rolling, desiredImageExists: true, instances: [lt('i-2', '2', '3')] },
-        now,
-      ),
-    ).toEqual([]);
-  });
-});
-
 describe('strayInstances', () => {
   it('an instance with a managed fleet tag, not launched by Auto Scaling and not a member, is a stray', () => {
     const strays = strayInstances(
