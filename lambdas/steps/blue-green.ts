@@ -26,7 +26,8 @@ import {
   RollbackStalledError,
   UnsupportedFleetError,
 } from '../domain/errors';
-import { type FleetState, type RollbackProgress, splitByImage } from '../domain/rollout';
+import { checkDeadline, type FleetState, type RollbackProgress, splitByImage } from '../domain/rollout';
+import { FleetSteps } from '../domain/steps';
 import {
   cloneGroup,
   deleteGroup,
@@ -46,6 +47,9 @@ import type { FleetStepRequest } from './fleet';
 
 /** A blue-green step's request: `gate` says what CheckGreenHealth waits for. */
 type Request = FleetStepRequest & { readonly gate?: 'capacity' | 'targets' };
+
+/** The clock of the deadline checks, replaceable in tests. */
+export const greenClock = { now: () => new Date() };
 
 function stateOf(request: Request): BlueGreenWorkflowState {
   // The blue-green fields are optional: any rollout's state is one (the workflow adds them).
@@ -140,6 +144,18 @@ export async function checkGreenHealth(request: Request): Promise<GreenCheck> {
   const previous = stateOf(request).greenCheck;
   const checks = (previous?.key === key ? previous.checks : 0) + 1;
   const ready = healthy.size >= green.desired;
+  // Past the rollout's deadline, or a warm-up (capacity gate) / bake (targets gate) that would end
+  // after it: time out, and green is discarded like on any failure before the cutover.
+  const ahead =
+    request.gate === 'targets'
+      ? { seconds: fs.bakeSeconds, what: 'bake' }
+      : { seconds: fs.warmupSeconds, what: 'warm-up' };
+  checkDeadline(
+    request.state.lock?.deadline,
+    greenClock.now(),
+    FleetSteps.CheckGreenHealth,
+    ready ? ahead : undefined,
+  );
   const maxChecks = request.maxChecks ?? fs.maxChecks;
   if (!ready && checks >= maxChecks) {
     const inTargets = (group.TargetGroupARNs ?? []).length > 0 ? ' and healthy in its target groups' : '';

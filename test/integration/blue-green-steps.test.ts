@@ -29,7 +29,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { GreenCheck, GreenState, RetireProgress } from '../../lambdas/domain/blue-green';
 import { greenGroupName } from '../../lambdas/domain/blue-green';
-import { BatchNotHealthyError } from '../../lambdas/domain/errors';
+import { BatchNotHealthyError, RolloutTimedOutError } from '../../lambdas/domain/errors';
 import type { FleetState, Progress, WorkflowState } from '../../lambdas/domain/rollout';
 import { FleetSteps } from '../../lambdas/domain/steps';
 import { groupsOfFleet } from '../../lambdas/aws/fleets';
@@ -347,6 +347,28 @@ describe('blue-green steps', () => {
         { gate: 'capacity', maxChecks: 1 },
       ),
     ).rejects.toThrow(BatchNotHealthyError);
+  });
+
+  it('past the rollout deadline, or with a bake that would end after it: RolloutTimedOutError (green is then discarded)', async () => {
+    const f = await blueGreenFleet(2);
+    const { state, fleetState } = await upToGreen(f);
+    const now = Math.floor(Date.now() / 1000);
+    const past = { ...state, lock: { deadline: now - 1 } };
+    await expect(step(f, FleetSteps.CheckGreenHealth, past, { gate: 'capacity' })).rejects.toThrow(
+      RolloutTimedOutError,
+    );
+    const tight = {
+      ...state,
+      fleetState: { ...fleetState, bakeSeconds: 600 },
+      lock: { deadline: now + 300 },
+    };
+    await expect(step(f, FleetSteps.CheckGreenHealth, tight, { gate: 'targets' })).rejects.toThrow(
+      /the bake \(600 s\) would end after its deadline/,
+    );
+    const ample = { ...state, lock: { deadline: now + 3600 } };
+    expect((await step<GreenCheck>(f, FleetSteps.CheckGreenHealth, ample, { gate: 'capacity' })).ready).toBe(
+      true,
+    );
   });
 });
 
