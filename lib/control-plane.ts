@@ -675,6 +675,7 @@ export class PhoenixControlPlane extends Construct {
     describePolicy(this, reconcileFn, 'ReconcileDescribePolicy', [
       'ec2:DescribeInstances',
       'ec2:DescribeImages',
+      'ec2:DescribeLaunchTemplateVersions',
       'autoscaling:DescribeAutoScalingGroups',
     ]);
     // Fleet records only (desired image, rollout lock, slots to reclaim): never intake's EVENT# items.

@@ -17,6 +17,7 @@ import {
   type FleetRecord,
   fleetKey,
   type HistoryEntry,
+  type ObservedLaunchTemplate,
   historyOverflow,
   type PinnedImage,
   ROLLOUT_SLOTS_KEY,
@@ -75,6 +76,20 @@ async function conditionalUpdate(input: UpdateItemCommandInput): Promise<boolean
     if (errorName(error) === 'ConditionalCheckFailedException') return false;
     return aws('UpdateItem', () => Promise.reject(error as Error));
   }
+}
+
+/** Remember the launch template version a fleet's group launches, with its creation time (reconcile). */
+export async function recordObservedLaunchTemplate(
+  fleet: string,
+  observed: ObservedLaunchTemplate,
+): Promise<void> {
+  await conditionalUpdate({
+    TableName: table(),
+    Key: key(fleet),
+    UpdateExpression: 'SET observedLaunchTemplate = :lt',
+    ConditionExpression: 'attribute_exists(pk)',
+    ExpressionAttributeValues: { ':lt': toAttr(observed) },
+  });
 }
 
 export async function readFleetRecord(fleet: string): Promise<FleetRecord | undefined> {

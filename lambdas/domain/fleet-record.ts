@@ -77,7 +77,17 @@ export interface ChaosKillMark {
   readonly period: string;
 }
 
+/** A launch template version a fleet's group launches, with its creation time (reconcile sweep). */
+export interface ObservedLaunchTemplate {
+  readonly id: string;
+  readonly version: string;
+  /** ISO-8601: when the version was created (DescribeLaunchTemplateVersions' CreateTime). */
+  readonly createdAt: string;
+}
+
 export interface FleetRecord {
+  /** The group's launch template version as the last reconcile sweep saw it (read once per version). */
+  readonly observedLaunchTemplate?: ObservedLaunchTemplate;
   readonly fleet: string;
   readonly channel?: string;
   readonly desiredImage?: string;

@@ -7,7 +7,7 @@
  */
 import type { ReplaceCause } from './intake';
 import { type CircuitState, flagsInWindow } from './circuit';
-import type { FleetRecord } from './fleet-record';
+import type { FleetRecord, ObservedLaunchTemplate } from './fleet-record';
 
 export interface ObservedInstance {
   readonly instanceId: string;
@@ -17,6 +17,10 @@ export interface ObservedInstance {
   readonly imageId?: string;
   /** The value of `phoenix:tainted`, if any. */
   readonly tainted?: string;
+  /** ISO-8601, from EC2. */
+  readonly launchTime?: string;
+  /** The launch template version the instance's group launches now, when it names a number. */
+  readonly groupLaunchTemplate?: ObservedLaunchTemplate;
 }
 
 /** An instance that carries a fleet's `phoenix:fleet` tag but no Auto Scaling group launched it. */
@@ -49,6 +53,15 @@ export type Difference =
       readonly kind: 'tainted';
       readonly fleet: string;
       readonly instanceId: string;
+      readonly cause: ReplaceCause;
+      readonly reason: string;
+    }
+  | {
+      readonly kind: 'stale-launch-template';
+      readonly fleet: string;
+      readonly instanceId: string;
+      readonly launchTime: string;
+      readonly groupLaunchTemplate: ObservedLaunchTemplate;
       readonly cause: ReplaceCause;
       readonly reason: string;
     }
@@ -122,10 +135,46 @@ export function fleetDifferences(observed: ObservedFleet, now: Date): Difference
         cause: 'drift',
         reason: `reconcile: instance ${i.instanceId} runs ${i.imageId ?? 'an unknown image'}, fleet ${observed.fleet} wants ${desired}`,
       });
+    } else if (
+      !rolling &&
+      i.launchTime !== undefined &&
+      i.groupLaunchTemplate !== undefined &&
+      launchedBefore(i.launchTime, i.groupLaunchTemplate.createdAt)
+    ) {
+      // Launched before the version its group launches existed: from an older configuration
+      // (user data, instance type, security groups…), whatever its image.
+      const lt = i.groupLaunchTemplate;
+      out.push({
+        kind: 'stale-launch-template',
+        fleet: observed.fleet,
+        instanceId: i.instanceId,
+        launchTime: i.launchTime,
+        groupLaunchTemplate: lt,
+        cause: 'drift',
+        reason: `reconcile: instance ${i.instanceId} was launched at ${i.launchTime}, before version ${lt.version} of launch template ${lt.id} (created ${lt.createdAt}) that its group launches: an older configuration`,
+      });
     }
   }
   return out;
 }
+
+/** Seconds of clock tolerance between EC2's LaunchTime and a version's CreateTime. */
+export const LAUNCH_TEMPLATE_CLOCK_TOLERANCE_SECONDS = 5;
+
+/** Launched clearly before the version was created (beyond the tolerance)? */
+export function launchedBefore(launchTime: string, createdAt: string): boolean {
+  const launched = Date.parse(launchTime);
+  const created = Date.parse(createdAt);
+  return (
+    !Number.isNaN(launched) &&
+    !Number.isNaN(created) &&
+    launched + LAUNCH_TEMPLATE_CLOCK_TOLERANCE_SECONDS * 1000 < created
+  );
+}
+
+/** A launch template version a group names as a number (not `$Latest`/`$Default`). */
+export const isVersionNumber = (v: string | undefined): v is string =>
+  v !== undefined && /^[1-9]\d*$/.test(v);
 
 /**
  * Instances tagged with a managed fleet's name that no Auto Scaling group launched (no

@@ -11,9 +11,13 @@
  * included: see aws/call-counter.ts).
  */
 import { type AutoScalingGroup, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
-import { DescribeImagesCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  DescribeLaunchTemplateVersionsCommand,
+} from '@aws-sdk/client-ec2';
 import { DetailTypes, Tags } from '../domain/contract';
-import type { FleetRecord } from '../domain/fleet-record';
+import type { FleetRecord, ObservedLaunchTemplate } from '../domain/fleet-record';
 import { circuitSettings } from '../domain/circuit';
 import {
   chunks,
@@ -21,6 +25,7 @@ import {
   type Difference,
   fleetDifferences,
   type InstanceDifference,
+  isVersionNumber,
   type ObservedInstance,
   staleSlots,
   strayInstances,
@@ -34,7 +39,7 @@ import { autoScaling, dynamo, ec2, eventBridge, stepFunctions } from '../aws/cli
 import { startReplace } from '../aws/executions';
 import { tagValue } from '../aws/fleets';
 import { drainHookHeartbeat, putDrainHook, recordDrainHook, removeDrainHook } from '../aws/hooks';
-import { putOutcome, readFleetRecords, releaseSlot } from '../aws/store';
+import { putOutcome, readFleetRecords, recordObservedLaunchTemplate, releaseSlot } from '../aws/store';
 
 export interface ReconcileRequest {
   /** Only this fleet (the CLI); default every managed fleet. */
@@ -144,7 +149,7 @@ async function sweep(
         lifecycleState: i.LifecycleState ?? 'Unknown',
       })),
   );
-  const ec2Facts = new Map<string, { imageId?: string; tainted?: string }>();
+  const ec2Facts = new Map<string, { imageId?: string; tainted?: string; launchTime?: string }>();
   for (const ids of chunks(
     members.map((m) => m.instanceId),
     1000,
@@ -161,6 +166,7 @@ async function sweep(
           ec2Facts.set(i.InstanceId, {
             ...(i.ImageId !== undefined ? { imageId: i.ImageId } : {}),
             ...(tainted !== undefined ? { tainted } : {}),
+            ...(i.LaunchTime !== undefined ? { launchTime: i.LaunchTime.toISOString() } : {}),
           });
         }
       next = page.NextToken;
@@ -224,6 +230,31 @@ async function sweep(
     } while (next);
   }
 
+  // 4a. The launch template version each group launches, with its creation time: from the fleet
+  // record, or (once per new version, then remembered there) DescribeLaunchTemplateVersions.
+  const groupTemplates = new Map<string, ObservedLaunchTemplate>();
+  for (const [fleet, fleetGroups] of byFleet) {
+    const record = records.get(fleet);
+    for (const g of fleetGroups) {
+      const id = g.LaunchTemplate?.LaunchTemplateId;
+      const version = g.LaunchTemplate?.Version;
+      if (id === undefined || !isVersionNumber(version)) continue;
+      const known = record?.observedLaunchTemplate;
+      if (known !== undefined && known.id === id && known.version === version) {
+        groupTemplates.set(g.AutoScalingGroupName!, known);
+        continue;
+      }
+      const page = await count('DescribeLaunchTemplateVersions', () =>
+        ec2().send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: id, Versions: [version] })),
+      );
+      const created = page.LaunchTemplateVersions?.[0]?.CreateTime;
+      if (created === undefined) continue;
+      const observed = { id, version, createdAt: created.toISOString() };
+      groupTemplates.set(g.AutoScalingGroupName!, observed);
+      if (act && record !== undefined) await recordObservedLaunchTemplate(fleet, observed);
+    }
+  }
+
   // 4b. The termination lifecycle hook phoenix-drain follows the tag phoenix:flush-document.
   const hooks = act ? await syncDrainHooks([...byFleet.values()].flat()) : [];
 
@@ -245,7 +276,14 @@ async function sweep(
     ).windowSeconds;
     const instances: ObservedInstance[] = members
       .filter((m) => byFleet.get(fleet)!.some((g) => g.AutoScalingGroupName === m.groupName))
-      .map((m) => ({ ...m, ...ec2Facts.get(m.instanceId) }));
+      .map((m) => {
+        const lt = groupTemplates.get(m.groupName);
+        return {
+          ...m,
+          ...ec2Facts.get(m.instanceId),
+          ...(lt !== undefined ? { groupLaunchTemplate: lt } : {}),
+        };
+      });
     const differences = fleetDifferences(
       {
         fleet,

@@ -8,6 +8,11 @@ import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import {
+  DescribeAutoScalingGroupsCommand,
+  UpdateAutoScalingGroupCommand,
+} from '@aws-sdk/client-auto-scaling';
+import {
+  CreateLaunchTemplateVersionCommand,
   CreateTagsCommand,
   DeregisterImageCommand,
   DescribeInstancesCommand,
@@ -261,5 +266,45 @@ describe('reconcile against the emulator', () => {
     const executions = replaceExecutions().map((e) => e.name);
     expect(executions).not.toContain(replaceExecutionName(fleet, strayId));
     for (const id of instances) expect(executions).not.toContain(replaceExecutionName(fleet, id));
+  });
+  it('replaces instances launched before the launch template version their group launches (an older configuration), once per version read', async () => {
+    const { fleet, groupName, instances } = await fleetOf('config', 2, 'same');
+    // The group moves to a new version (same image, another instance type) created after its
+    // instances were launched (beyond the 5 s clock tolerance).
+    await new Promise((resolve) => setTimeout(resolve, 6_500));
+    const group = (
+      await clients.autoScaling.send(
+        new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
+      )
+    ).AutoScalingGroups![0]!;
+    const templateId = group.LaunchTemplate!.LaunchTemplateId!;
+    const created = await clients.ec2.send(
+      new CreateLaunchTemplateVersionCommand({
+        LaunchTemplateId: templateId,
+        SourceVersion: '1',
+        LaunchTemplateData: { InstanceType: 't3.small' },
+      }),
+    );
+    const version = String(created.LaunchTemplateVersion!.VersionNumber);
+    await clients.autoScaling.send(
+      new UpdateAutoScalingGroupCommand({
+        AutoScalingGroupName: groupName,
+        LaunchTemplate: { LaunchTemplateId: templateId, Version: version },
+      }),
+    );
+
+    const report = await runReconcile({ fleet });
+    expect(report.details.map((d) => [d.kind, 'instanceId' in d ? d.instanceId : undefined]).sort()).toEqual(
+      instances.map((id) => ['stale-launch-template', id]).sort(),
+    );
+    expect(report.calls['DescribeLaunchTemplateVersions']).toBe(1);
+    expect(report.started).toBe(2);
+    const executions = replaceExecutions().map((e) => e.name);
+    for (const id of instances) expect(executions).toContain(replaceExecutionName(fleet, id));
+    // The version and its creation time are remembered: the next sweep does not ask again.
+    expect((await readFleetRecord(fleet))?.observedLaunchTemplate).toMatchObject({ id: templateId, version });
+    const again = await runReconcile({ fleet, act: false });
+    expect(again.calls['DescribeLaunchTemplateVersions']).toBeUndefined();
+    // A group on $Latest (as every fleet of this file) is never compared: no such call.
   });
 });

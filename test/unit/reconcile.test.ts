@@ -3,6 +3,7 @@ import type { FleetRecord } from '../../lambdas/domain/fleet-record';
 import {
   chunks,
   fleetDifferences,
+  launchedBefore,
   rolloutActive,
   staleSlots,
   strayInstances,
@@ -67,6 +68,62 @@ describe('fleetDifferences', () => {
   it('a desired image that no longer exists', () => {
     const d = fleetDifferences({ fleet: 'web', record, desiredImageExists: false, instances: [] }, now);
     expect(d).toEqual([expect.objectContaining({ kind: 'desired-image-missing', desiredImage: 'ami-new' })]);
+  });
+});
+
+describe('launch template versions', () => {
+  const record: FleetRecord = { fleet: 'web', desiredImage: 'ami-new' };
+  const lt = { id: 'lt-1', version: '3', createdAt: '2026-01-01T00:30:00.000Z' };
+  const launched = (id: string, at: string) => ({
+    ...inst(id, 'ami-new', { launchTime: at }),
+    groupLaunchTemplate: lt,
+  });
+  it('an instance launched before the version its group launches was created is a drift (beyond 5 s of clock tolerance)', () => {
+    const d = fleetDifferences(
+      {
+        fleet: 'web',
+        record,
+        desiredImageExists: true,
+        instances: [
+          launched('i-old', '2026-01-01T00:10:00.000Z'),
+          launched('i-edge', '2026-01-01T00:29:57.000Z'),
+          launched('i-new', '2026-01-01T00:31:00.000Z'),
+          inst('i-unknown', 'ami-new', { launchTime: '2026-01-01T00:10:00.000Z' }),
+        ],
+      },
+      now,
+    );
+    expect(d.map((x) => [x.kind, 'instanceId' in x ? x.instanceId : ''])).toEqual([
+      ['stale-launch-template', 'i-old'],
+    ]);
+    expect(d[0]).toMatchObject({ cause: 'drift', groupLaunchTemplate: lt });
+  });
+  it('not while a rollout holds the fleet', () => {
+    const rolling: FleetRecord = {
+      ...record,
+      activeRollout: {
+        execution: 'x',
+        imageId: 'ami-new',
+        startedAt: now.toISOString(),
+        expiresAt: now.getTime() / 1000 + 60,
+      },
+    };
+    expect(
+      fleetDifferences(
+        {
+          fleet: 'web',
+          record: rolling,
+          desiredImageExists: true,
+          instances: [launched('i-old', '2026-01-01T00:10:00.000Z')],
+        },
+        now,
+      ),
+    ).toEqual([]);
+  });
+  it('launchedBefore: tolerance and unparsable times', () => {
+    expect(launchedBefore('2026-01-01T00:00:00Z', '2026-01-01T00:00:06Z')).toBe(true);
+    expect(launchedBefore('2026-01-01T00:00:00Z', '2026-01-01T00:00:05Z')).toBe(false);
+    expect(launchedBefore('not a time', '2026-01-01T00:00:06Z')).toBe(false);
   });
 });
 
