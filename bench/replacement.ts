@@ -72,8 +72,9 @@ const STORM_SIZE = 20;
 const STORM_EVENTS_PER_INSTANCE = 10;
 /**
  * One replacement at a time per fleet (20 rounds per fleet, the 5 fleets in parallel). With a
- * budget of 10, concurrent surges in one group left fleets at 17–21 instances instead of 20 (a
- * finding of this benchmark, see the report); with 1 the storm keeps every fleet whole.
+ * budget of 10, this benchmark once found concurrent surges in one group leaving fleets at 17–21
+ * instances; since then only a fleet's sole replacement in flight surges (lambdas/steps/replace.ts,
+ * tested in test/integration/replace-steps.test.ts). The figure kept here is the budget-1 storm.
  */
 const STORM_BUDGET = 1;
 const RECONCILE_FLEETS = 20;
