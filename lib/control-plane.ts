@@ -256,7 +256,7 @@ export class PhoenixControlPlane extends Construct {
     );
     this.reconcileFunction.addEnvironment(
       Env.replaceTimeoutSeconds,
-      String((props.replaceTimeout ?? Duration.hours(1)).toSeconds()),
+      String(this.replaceWorkflow.timeout.toSeconds()),
     );
     this.chaosFunction = fn('ChaosFunction', Handlers.chaos);
     this.chaosFunction.addEnvironment(

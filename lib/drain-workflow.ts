@@ -37,10 +37,13 @@ export class DrainWorkflow extends Construct {
   public readonly logGroup: logs.LogGroup;
   /** Alarms on failed, throttled, aborted and timed-out executions. */
   public readonly alarms: cloudwatch.Alarm[];
+  /** How long one run of the workflow may take before it gives up (its deadline), defaults applied. */
+  public readonly timeout: Duration;
 
   constructor(scope: Construct, id: string, props: DrainWorkflowProps) {
     super(scope, id);
     const timeout = props.timeout ?? Duration.hours(2);
+    this.timeout = timeout;
     if (!timeout.isUnresolved() && timeout.toSeconds() < 3720) {
       throw new Error(
         `Invalid DrainWorkflow props: timeout must be at least 3720 seconds (the longest heartbeat), got ${timeout.toSeconds()}`,

@@ -48,10 +48,13 @@ export class ReplaceWorkflow extends Construct {
   public readonly logGroup: logs.LogGroup;
   /** Alarms on failed, throttled, aborted and timed-out executions. */
   public readonly alarms: cloudwatch.Alarm[];
+  /** How long one run of the workflow may take before it gives up (its deadline), defaults applied. */
+  public readonly timeout: Duration;
 
   constructor(scope: Construct, id: string, props: ReplaceWorkflowProps) {
     super(scope, id);
     const timeout = props.timeout ?? Duration.hours(1);
+    this.timeout = timeout;
     const pollInterval = props.pollInterval ?? Duration.seconds(15);
     const healthTimeout = props.healthTimeout ?? Duration.minutes(10);
     const maxChecks = checkTiming('ReplaceWorkflow', {

@@ -80,6 +80,8 @@ export class RolloutWorkflow extends Construct {
   public readonly logGroup: logs.LogGroup;
   /** Alarms on failed, throttled, aborted and timed-out executions. */
   public readonly alarms: cloudwatch.Alarm[];
+  /** How long one run of the workflow may take before it gives up (its deadline), defaults applied. */
+  public readonly timeout: Duration;
   /** The state machine's own timeout: the rollout timeout plus the rollback allowance. */
   public readonly executionTimeout: Duration;
   /**
@@ -92,6 +94,7 @@ export class RolloutWorkflow extends Construct {
   constructor(scope: Construct, id: string, props: RolloutWorkflowProps) {
     super(scope, id);
     const timeout = props.timeout ?? Duration.hours(2);
+    this.timeout = timeout;
     const pollInterval = props.pollInterval ?? Duration.seconds(15);
     const batchHealthTimeout = props.batchHealthTimeout ?? Duration.minutes(10);
     const maxHealthChecks = checkTiming('RolloutWorkflow', {
