@@ -1,0 +1,106 @@
+/**
+ * Polling one router queue (`phoenix-rule-*`, one per rule target, filled by the emulator's own
+ * EventBridge pattern matching): up to `concurrency` deliveries at once. A message is deleted only
+ * once its event was delivered or dead-lettered; otherwise it stays in its queue.
+ */
+import { DeleteMessageCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
+import { describeError } from '../log';
+import type { RuleQueue } from '../provision';
+import { emit } from './context';
+import { deliverToFunction, deliverToStateMachine } from './deliver';
+import { targetInput } from './input';
+import { RouterStoppedError, type Delivery, type RouteInfo, type RouterContext } from './types';
+
+/** Receive and deliver until the router stops. */
+export async function poll(ctx: RouterContext, route: RuleQueue): Promise<void> {
+  const mine = new Set<Promise<void>>();
+  while (!ctx.stopSignal.aborted) {
+    if (mine.size >= ctx.concurrency) {
+      await Promise.race(mine);
+      continue;
+    }
+    const messages = await receive(ctx, route, ctx.concurrency - mine.size);
+    if (messages === 'stopped') break;
+    for (const message of messages) {
+      const task: Promise<void> = handleMessage(ctx, route, message).finally(() => {
+        mine.delete(task);
+        ctx.inFlight.delete(task);
+      });
+      mine.add(task);
+      ctx.inFlight.add(task);
+    }
+  }
+}
+
+/** Up to `room` (at most 10) messages; none after a failed receive (retried after 1 s). */
+async function receive(ctx: RouterContext, route: RuleQueue, room: number): Promise<Message[] | 'stopped'> {
+  try {
+    const result = await ctx.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: route.queueUrl,
+        WaitTimeSeconds: 1,
+        MaxNumberOfMessages: Math.min(10, room),
+      }),
+      { abortSignal: ctx.stopSignal },
+    );
+    return result.Messages ?? [];
+  } catch (error) {
+    if (ctx.stopSignal.aborted) return 'stopped';
+    ctx.log.warn(`could not receive from ${route.queueName}; retrying in 1 s`, {
+      error: describeError(error),
+    });
+    await ctx.sleep(1000).catch(() => undefined);
+    return [];
+  }
+}
+
+async function handleMessage(ctx: RouterContext, route: RuleQueue, message: Message): Promise<void> {
+  const delivery = await deliver(ctx, route, message);
+  if (delivery === undefined) return;
+  try {
+    await ctx.sqs.send(
+      new DeleteMessageCommand({ QueueUrl: route.queueUrl, ReceiptHandle: message.ReceiptHandle }),
+    );
+  } catch (error) {
+    ctx.log.warn(`could not delete a handled message from ${route.queueName}; it may be delivered again`, {
+      error: describeError(error),
+    });
+  }
+  emit(ctx, delivery);
+}
+
+/** The delivery of one message; undefined when it could not be handled (it stays in its queue). */
+async function deliver(
+  ctx: RouterContext,
+  route: RuleQueue,
+  message: Message,
+): Promise<Delivery | undefined> {
+  const receivedAt = Date.now();
+  const info: RouteInfo = {
+    ruleLogicalId: route.rule.logicalId,
+    ruleName: route.rule.name,
+    targetId: route.target.id,
+    targetArn: route.target.arn,
+    targetKind: route.target.kind,
+  };
+  try {
+    const payload = targetInput(route.target, message.Body ?? '');
+    const outcome =
+      route.target.kind === 'lambda'
+        ? await deliverToFunction(ctx, route, payload, receivedAt)
+        : await deliverToStateMachine(ctx, route, payload);
+    return { ...info, ...outcome };
+  } catch (error) {
+    if (error instanceof RouterStoppedError) {
+      ctx.log.info(
+        `router stopped while ${route.rule.name} waited to retry; the event stays in ${route.queueName}`,
+      );
+      return undefined;
+    }
+    ctx.log.error(`could not handle an event of rule ${route.rule.name}; it stays in ${route.queueName}`, {
+      error: describeError(error),
+      body: message.Body,
+    });
+    return undefined;
+  }
+}
