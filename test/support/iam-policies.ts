@@ -290,5 +290,5 @@ export async function simulate(
       `The simulator rejected ${request.action} on ${request.resource}: ${result.errors.message} ${JSON.stringify(result.errors)}`,
     );
   }
-  return result.overallResult as Decision;
+  return result.overallResult;
 }
