@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
+import { inHandlerContext } from '../lambdas/aws/call-context';
 import { createLogger, type LocalLogger } from './log';
 import { REPO_ROOT } from './python-env';
 import type { LocalFunction, LocalModel } from './template';
@@ -254,7 +255,8 @@ export async function createLambdaHost(options: LambdaHostOptions): Promise<Lamb
     inFlight++;
     let timer: NodeJS.Timeout | undefined;
     try {
-      const run = callHandler(handler, event, context);
+      // Names the invocation for the test suite's AWS call recording (off unless enabled: a plain call).
+      const run = inHandlerContext(fn.handler, () => callHandler(handler, event, context));
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           reject(
