@@ -2,10 +2,11 @@
  * The blue-green branch of the Rollout workflow (`phoenix:strategy=blue-green`), entered after the
  * image is validated and the gating alarms are checked:
  *
- *   CreateGreenGroup → CheckGreenCapacity (→ Wait → CheckGreenCapacity)* → WarmUpGreen →
- *   AttachGreenTargetGroups → CheckGreenTargets (→ Wait → CheckGreenTargets)* →
- *   CheckAlarmsAfterGreen → [canary: ScaleGreenGroup, back to the capacity check] → BakeGreen → CheckAlarmsAfterGreenBake → CutOverToGreen → (RetireBlue, Wait)* →
- *   CommitRollout.
+ *   green up:   CreateGreenGroup → CheckGreenCapacity (↺ WaitForGreenCapacity) → WarmUpGreen →
+ *               AttachGreenTargetGroups → CheckGreenTargets (↺ WaitForGreenTargets) →
+ *               CheckAlarmsAfterGreen → [canary: ScaleGreenGroup, back to the capacity check]
+ *   cut over:   BakeGreen → CheckAlarmsAfterGreenBake → CutOverToGreen
+ *   retire:     RetireBlue (↺ WaitForBlueDrain) → GreenReplacedFleet → CommitRollout
  *
  * Any failure up to and including CutOverToGreen rolls back: DiscardGreen (the identity back on
  * blue if the cutover had begun; green detached and deleted; blue untouched) → RolloutRolledBack.
@@ -13,18 +14,18 @@
  * after its retries still commits the fleet on the new image, then reports RolloutFailed naming
  * RetireBlue (the old group, tagged `phoenix:blue-of`, is no fleet any more and needs a human).
  */
-import type { Duration } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import type * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
-import { FleetSteps, RecordSteps } from '../lambdas/domain/steps';
-import { lambdaStep } from './workflow-kit';
+import { DetailTypes } from '../lambdas/domain/contract';
+import { type FleetStep, FleetSteps, RecordSteps } from '../lambdas/domain/steps';
+import { Conditions, type RolloutState, type StatePath, type WorkflowKit } from './workflow-kit';
 
 export interface BlueGreenStatesProps {
+  /** The Rollout workflow's vocabulary (its scope, its poll interval). */
+  readonly kit: WorkflowKit<RolloutState>;
   readonly fleetFunction: lambda.IFunction;
   readonly recordFunction: lambda.IFunction;
-  readonly pollInterval: Duration;
   /** Health checks of one gate (green capacity, green in the target groups, blue draining). */
   readonly maxChecks: number;
   /** The commit (CommitRollout, then success). */
@@ -38,149 +39,139 @@ export interface BlueGreenStatesProps {
 }
 
 /** The condition of the branch: the fleet's `phoenix:strategy` is `blue-green`. */
+const when = new Conditions<RolloutState>();
 export const isBlueGreen = sfn.Condition.and(
-  sfn.Condition.isPresent('$.fleetState.strategy'),
-  sfn.Condition.stringEquals('$.fleetState.strategy', 'blue-green'),
+  when.isPresent('$.fleetState.strategy'),
+  when.equals('$.fleetState.strategy', 'blue-green'),
 );
 
 /** Build the branch in `scope`; returns its first state. */
 export function blueGreenStates(scope: Construct, props: BlueGreenStatesProps): sfn.IChainable {
-  const fleet = (name: string, resultPath: string, extra: Record<string, unknown> = {}, stepName = name) =>
-    lambdaStep(scope, props.fleetFunction, name, resultPath, extra, stepName);
-  const poll = () => sfn.WaitTime.duration(props.pollInterval);
-
-  // Rollback: blue never changed; green goes.
-  const discard = fleet(FleetSteps.DiscardGreen, '$.rollback');
-  discard.addCatch(props.reportFailed, { resultPath: '$.rollbackError' });
-  discard.next(props.reportRolledBack);
-  const rollbackOnFailure = (task: tasks.LambdaInvoke) => {
-    const remember = new sfn.Pass(scope, `${task.id}Failed`, {
-      result: sfn.Result.fromString(task.id),
-      resultPath: '$.failedStep',
+  const k = props.kit;
+  const fleet = (
+    step: FleetStep,
+    resultPath: StatePath<RolloutState>,
+    payload?: Record<string, unknown>,
+    name?: string,
+  ) => k.lambdaStep({ fn: props.fleetFunction, step, resultPath, payload, name });
+  /** A gate: green checked at once, then after each poll interval, until ready (at most maxChecks). */
+  const greenGate = (
+    id: string,
+    gate: 'capacity' | 'targets',
+    names: { check: string; choice: string; wait: string },
+  ) =>
+    k.pollUntil(id, {
+      check: {
+        fn: props.fleetFunction,
+        step: FleetSteps.CheckGreenHealth,
+        name: names.check,
+        resultPath: '$.greenCheck',
+        payload: { gate },
+      },
+      maxChecks: props.maxChecks,
+      until: k.when.isTrue('$.greenCheck.ready'),
+      choice: names.choice,
+      wait: names.wait,
     });
-    remember.next(discard);
-    task.addCatch(remember, { errors: ['States.ALL'], resultPath: '$.error' });
-  };
-
-  const create = fleet(FleetSteps.CreateGreenGroup, '$.green');
-  const waitForGreen = new sfn.Wait(scope, 'WaitForGreen', { time: poll() });
-  const checkCapacity = fleet(
-    'CheckGreenCapacity',
-    '$.greenCheck',
-    { gate: 'capacity', maxChecks: props.maxChecks },
-    FleetSteps.CheckGreenHealth,
-  );
-  const warmUp = new sfn.Wait(scope, 'WarmUpGreen', {
-    time: sfn.WaitTime.secondsPath('$.fleetState.warmupSeconds'),
-  });
-  const attach = fleet(FleetSteps.AttachGreenTargetGroups, '$.green');
-  const waitForTargets = new sfn.Wait(scope, 'WaitForGreenTargets', { time: poll() });
-  const checkTargets = fleet(
-    'CheckGreenTargets',
-    '$.greenCheck',
-    { gate: 'targets', maxChecks: props.maxChecks },
-    FleetSteps.CheckGreenHealth,
-  );
-  const alarmsAfterGreen = fleet(
-    'CheckAlarmsAfterGreen',
-    '$.alarmCheck',
-    { phase: 'batch' },
-    FleetSteps.CheckAlarms,
-  );
-  const scale = fleet(FleetSteps.ScaleGreenGroup, '$.green');
-  const bake = new sfn.Wait(scope, 'BakeGreen', {
-    time: sfn.WaitTime.secondsPath('$.fleetState.bakeSeconds'),
-  });
-  const alarmsAfterBake = fleet(
-    'CheckAlarmsAfterGreenBake',
-    '$.alarmCheck',
-    { phase: 'bake' },
-    FleetSteps.CheckAlarms,
-  );
-  const cutOver = fleet(FleetSteps.CutOverToGreen, '$.cutover');
-  for (const task of [
-    create,
-    checkCapacity,
-    attach,
-    checkTargets,
-    alarmsAfterGreen,
-    scale,
-    alarmsAfterBake,
-    cutOver,
-  ]) {
-    rollbackOnFailure(task);
-  }
-
-  // After the cutover: forward only.
-  const retire = fleet(FleetSteps.RetireBlue, '$.retire', { maxChecks: props.maxChecks });
-  const waitForDrain = new sfn.Wait(scope, 'WaitForBlueDrain', { time: poll() });
-  const retireFailed = new sfn.Pass(scope, 'RetireBlueFailed', {
-    result: sfn.Result.fromString(FleetSteps.RetireBlue),
-    resultPath: '$.failedStep',
-  });
-  retire.addCatch(retireFailed, { errors: ['States.ALL'], resultPath: '$.error' });
-  const commitGreen = lambdaStep(
-    scope,
-    props.recordFunction,
-    'CommitGreenFleet',
-    '$.report',
-    {},
-    RecordSteps.CommitRollout,
-  );
-  const reportBlueLeft = lambdaStep(
-    scope,
-    props.recordFunction,
-    'ReportBlueNotRetired',
-    '$.report',
-    { outcome: 'RolloutFailed' },
-    RecordSteps.ReportOutcome,
-  );
-  commitGreen.addCatch(reportBlueLeft, { errors: ['States.ALL'], resultPath: '$.commitError' });
-  reportBlueLeft.addCatch(props.failed, { resultPath: '$.reportError' });
   // What the commit reports as instancesReplaced: the whole fleet.
   const replaced = (id: string) =>
     new sfn.Pass(scope, id, {
       parameters: { 'replaced.$': '$.fleetState.desiredCapacity' },
       resultPath: '$.progress',
     });
-  retireFailed
-    .next(replaced('GreenReplacedFleetAnyway'))
-    .next(commitGreen)
-    .next(reportBlueLeft)
-    .next(props.failed);
 
-  // Each gate is checked once right away, then after each poll interval: green that is at capacity
-  // (or healthy in the target groups) at once does not wait a poll for nothing. The immediate check
-  // counts towards maxChecks.
-  create.next(checkCapacity);
-  waitForGreen.next(checkCapacity);
-  checkCapacity.next(
-    new sfn.Choice(scope, 'GreenAtCapacity?')
-      .when(sfn.Condition.booleanEquals('$.greenCheck.ready', true), warmUp)
-      .otherwise(waitForGreen),
+  // Rollback: blue never changed; green goes.
+  const discard = fleet(FleetSteps.DiscardGreen, '$.rollback');
+  k.catch(discard, props.reportFailed, { resultPath: '$.rollbackError' });
+  discard.next(props.reportRolledBack);
+
+  // Green up: created, at capacity, warmed up, healthy in blue's target groups, alarms OK; a canary
+  // (green of 1) is then scaled to the fleet's capacity and checked again.
+  const create = fleet(FleetSteps.CreateGreenGroup, '$.green');
+  const atCapacity = greenGate('GreenCapacityLoop', 'capacity', {
+    check: 'CheckGreenCapacity',
+    choice: 'GreenAtCapacity?',
+    wait: 'WaitForGreenCapacity',
+  });
+  const warmUp = k.waitSeconds('WarmUpGreen', '$.fleetState.warmupSeconds');
+  const attach = fleet(FleetSteps.AttachGreenTargetGroups, '$.green');
+  const inTargetGroups = greenGate('GreenTargetsLoop', 'targets', {
+    check: 'CheckGreenTargets',
+    choice: 'GreenHealthyInTargetGroups?',
+    wait: 'WaitForGreenTargets',
+  });
+  const alarmsAfterGreen = fleet(
+    FleetSteps.CheckAlarms,
+    '$.alarmCheck',
+    { phase: 'batch' },
+    'CheckAlarmsAfterGreen',
   );
-  warmUp.next(attach).next(checkTargets);
-  waitForTargets.next(checkTargets);
-  checkTargets.next(
-    new sfn.Choice(scope, 'GreenHealthyInTargetGroups?')
-      .when(sfn.Condition.booleanEquals('$.greenCheck.ready', true), alarmsAfterGreen)
-      .otherwise(waitForTargets),
+  const scale = fleet(FleetSteps.ScaleGreenGroup, '$.green');
+  // Cut over: bake, alarms OK, the fleet's identity moves to green.
+  const bake = k.waitSeconds('BakeGreen', '$.fleetState.bakeSeconds');
+  const alarmsAfterBake = fleet(
+    FleetSteps.CheckAlarms,
+    '$.alarmCheck',
+    { phase: 'bake' },
+    'CheckAlarmsAfterGreenBake',
   );
+  const cutOver = fleet(FleetSteps.CutOverToGreen, '$.cutover');
+  k.onFailure(
+    [
+      create,
+      atCapacity.check,
+      attach,
+      inTargetGroups.check,
+      alarmsAfterGreen,
+      scale,
+      alarmsAfterBake,
+      cutOver,
+    ],
+    discard,
+  );
+
+  // Retire blue: forward only. A RetireBlue that fails still commits green, then reports RolloutFailed.
+  const blueRetired = k.pollUntil('BlueRetiredLoop', {
+    check: { fn: props.fleetFunction, step: FleetSteps.RetireBlue, resultPath: '$.retire' },
+    maxChecks: props.maxChecks,
+    until: k.when.isTrue('$.retire.deleted'),
+    choice: 'BlueRetired?',
+    wait: 'WaitForBlueDrain',
+  });
+  const commitGreen = k.lambdaStep({
+    fn: props.recordFunction,
+    step: RecordSteps.CommitRollout,
+    name: 'CommitGreenFleet',
+    resultPath: '$.report',
+  });
+  const reportBlueLeft = k.lambdaStep({
+    fn: props.recordFunction,
+    step: RecordSteps.ReportOutcome,
+    name: 'ReportBlueNotRetired',
+    resultPath: '$.report',
+    payload: { outcome: DetailTypes.RolloutFailed },
+  });
+  k.catch(commitGreen, reportBlueLeft, { resultPath: '$.commitError' });
+  k.catch(reportBlueLeft, props.failed, { resultPath: '$.reportError' });
+  k.onFailure(
+    [blueRetired.check],
+    replaced('GreenReplacedFleetAnyway').next(commitGreen).next(reportBlueLeft).next(props.failed),
+  );
+
+  create.next(atCapacity);
+  scale.next(atCapacity);
+  atCapacity.next(warmUp).next(attach).next(inTargetGroups).next(alarmsAfterGreen);
   alarmsAfterGreen.next(
-    new sfn.Choice(scope, 'GreenBelowFleetCapacity?')
-      .when(sfn.Condition.numberLessThanJsonPath('$.green.desired', '$.fleetState.desiredCapacity'), scale)
+    k
+      .choice('GreenBelowFleetCapacity?')
+      .when(k.when.lessThan('$.green.desired', '$.fleetState.desiredCapacity'), scale)
       .otherwise(bake),
   );
-  scale.next(checkCapacity);
-  bake.next(alarmsAfterBake).next(cutOver).next(retire);
-  retire.next(
-    new sfn.Choice(scope, 'BlueRetired?')
-      .when(
-        sfn.Condition.booleanEquals('$.retire.deleted', true),
-        replaced('GreenReplacedFleet').next(props.commit),
-      )
-      .otherwise(waitForDrain),
-  );
-  waitForDrain.next(retire);
+  bake
+    .next(alarmsAfterBake)
+    .next(cutOver)
+    .next(blueRetired)
+    .next(replaced('GreenReplacedFleet'))
+    .next(props.commit);
   return create;
 }

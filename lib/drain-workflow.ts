@@ -4,9 +4,17 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { DetailTypes } from '../lambdas/domain/contract';
 import { FLUSH_POLL_SECONDS } from '../lambdas/domain/drain';
-import { DrainSteps } from '../lambdas/domain/steps';
-import { lambdaStep, standardWorkflow, type WorkflowCommonProps } from './workflow-kit';
+import { type DrainStep, DrainSteps } from '../lambdas/domain/steps';
+import {
+  type DrainWorkflowState,
+  FlushLoop,
+  standardWorkflow,
+  type StatePath,
+  type WorkflowCommonProps,
+  WorkflowKit,
+} from './workflow-kit';
 
 export interface DrainWorkflowProps extends Omit<WorkflowCommonProps, 'pollInterval'> {
   /** The function behind every step: see `DrainSteps`. */
@@ -49,20 +57,23 @@ export class DrainWorkflow extends Construct {
         `Invalid DrainWorkflow props: timeout must be at least 3720 seconds (the longest heartbeat), got ${timeout.toSeconds()}`,
       );
     }
-    const step = (name: string, resultPath: string, extra: Record<string, unknown> = {}) =>
-      lambdaStep(this, props.drainFunction, name, resultPath, extra);
-    const flushExtra = { pollSeconds: FLUSH_POLL_SECONDS };
+    const k = new WorkflowKit<DrainWorkflowState>(this, {
+      pollInterval: Duration.seconds(FLUSH_POLL_SECONDS),
+    });
+    const step = (step: DrainStep, resultPath: StatePath<DrainWorkflowState>) =>
+      k.lambdaStep({ fn: props.drainFunction, step, resultPath });
 
-    const drained = new sfn.Succeed(this, 'InstanceDrained');
-    const failed = new sfn.Fail(this, 'DrainFailed', { error: 'DrainFailed', causePath: '$.error.Cause' });
+    // The end: CompleteLifecycleAction (CONTINUE) → InstanceDrained; if it cannot be completed,
+    // ReportDrainFailed → DrainFailed.
+    const failed = k.fail(DetailTypes.DrainFailed, '$.error.Cause');
     const reportFailed = step(DrainSteps.ReportDrainFailed, '$.report');
-    reportFailed.addCatch(failed, { resultPath: '$.reportError' });
+    k.catch(reportFailed, failed, { resultPath: '$.reportError' });
     reportFailed.next(failed);
-
     const complete = step(DrainSteps.CompleteLifecycleAction, '$.completion');
-    complete.addCatch(reportFailed, { errors: ['States.ALL'], resultPath: '$.error' });
-    complete.next(drained);
+    k.catch(complete, reportFailed, { resultPath: '$.error' });
+    complete.next(k.succeed(DetailTypes.InstanceDrained));
 
+    // Top-down: find the flush to run, run it (whatever happens to it), complete the action.
     const resolve = step(DrainSteps.ResolveLifecycleAction, '$.drain');
     const resolveFailed = new sfn.Pass(this, 'ResolveFailed', {
       parameters: {
@@ -72,35 +83,11 @@ export class DrainWorkflow extends Construct {
       },
       resultPath: '$.drain',
     });
+    k.catch(resolve, resolveFailed, { resultPath: '$.flushError' });
     resolveFailed.next(complete);
-    resolve.addCatch(resolveFailed, { errors: ['States.ALL'], resultPath: '$.flushError' });
-
-    const startFlush = step(DrainSteps.StartFlush, '$.drain.flush', flushExtra);
-    const checkFlush = step(DrainSteps.CheckFlush, '$.drain.flush', flushExtra);
-    const waitForFlush = new sfn.Wait(this, 'WaitForFlush', {
-      time: sfn.WaitTime.duration(Duration.seconds(FLUSH_POLL_SECONDS)),
-    });
-    // Whatever happens to the flush, the lifecycle action is completed.
-    const flushFailed = new sfn.Pass(this, 'FlushFailed', {
-      parameters: { status: 'Failed', 'reason.$': '$.flushError.Cause' },
-      resultPath: '$.drain.flush',
-    });
-    flushFailed.next(complete);
-    for (const task of [startFlush, checkFlush]) {
-      task.addCatch(flushFailed, { errors: ['States.ALL'], resultPath: '$.flushError' });
-    }
-    const flushRunning = new sfn.Choice(this, 'FlushRunning?')
-      .when(sfn.Condition.stringEquals('$.drain.flush.status', 'Running'), waitForFlush)
-      .otherwise(complete);
-    startFlush.next(flushRunning);
-    waitForFlush.next(checkFlush);
-    checkFlush.next(flushRunning);
-
-    const definition = resolve.next(
-      new sfn.Choice(this, 'FlushToRun?')
-        .when(sfn.Condition.stringEquals('$.drain.flush.status', 'Pending'), startFlush)
-        .otherwise(complete),
-    );
+    const definition = resolve
+      .next(new FlushLoop(this, 'Flush', { drainFunction: props.drainFunction }))
+      .next(complete);
 
     const workflow = standardWorkflow(this, {
       definition,

@@ -3,12 +3,19 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import type * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { DetailTypes } from '../lambdas/domain/contract';
-import { FLUSH_POLL_SECONDS } from '../lambdas/domain/drain';
-import { DrainSteps, ReplaceSteps, RetireInstanceStep } from '../lambdas/domain/steps';
-import { checkTiming, lambdaStep, standardWorkflow, type WorkflowCommonProps } from './workflow-kit';
+import { DrainSteps, type ReplaceStep, ReplaceSteps, RetireInstanceStep } from '../lambdas/domain/steps';
+import {
+  checkTiming,
+  FlushLoop,
+  type Outcome,
+  type ReplaceWorkflowState,
+  standardWorkflow,
+  type StatePath,
+  type WorkflowCommonProps,
+  WorkflowKit,
+} from './workflow-kit';
 
 export interface ReplaceWorkflowProps extends WorkflowCommonProps {
   /** The function behind every step: see `ReplaceSteps`. */
@@ -64,127 +71,81 @@ export class ReplaceWorkflow extends Construct {
       healthTimeoutName: 'healthTimeout',
     });
 
+    const k = new WorkflowKit<ReplaceWorkflowState>(this, { pollInterval });
     const step = (
-      name: string,
-      resultPath: string,
-      extra: Record<string, unknown> = {},
-      stepName: string = name,
-    ) => lambdaStep(this, props.replaceFunction, name, resultPath, extra, stepName);
-    const drainStep = (name: string, resultPath: string, extra: Record<string, unknown> = {}) =>
-      lambdaStep(this, props.drainFunction, name, resultPath, extra);
-    const wait = (name: string) => new sfn.Wait(this, name, { time: sfn.WaitTime.duration(pollInterval) });
+      step: ReplaceStep | typeof RetireInstanceStep,
+      resultPath: StatePath<ReplaceWorkflowState>,
+      payload?: Record<string, unknown>,
+      name?: string,
+    ) => k.lambdaStep({ fn: props.replaceFunction, step, resultPath, payload, name });
 
-    // Ends.
-    const replaced = new sfn.Succeed(this, 'InstanceReplaced');
-    const skipped = new sfn.Succeed(this, 'ReplacementSkipped');
-    const failed = new sfn.Fail(this, 'ReplacementFailed', {
-      error: 'ReplacementFailed',
-      causePath: '$.error.Cause',
-    });
-    const release = ReplaceSteps.ReleaseReplacementSlot;
-    const reportFailed = step(
-      'ReportFailed',
-      '$.report',
-      { outcome: DetailTypes.ReplacementFailed },
-      release,
-    );
-    reportFailed.addCatch(failed, { resultPath: '$.reportError' });
+    // Every end reports its outcome as it releases the slot (ReleaseReplacementSlot); a report
+    // that fails ends ReplacementFailed.
+    const failed = k.fail(DetailTypes.ReplacementFailed, '$.error.Cause');
+    const report = (name: string, outcome: Outcome) =>
+      step(ReplaceSteps.ReleaseReplacementSlot, '$.report', { outcome }, name);
+    const reportFailed = report('ReportFailed', DetailTypes.ReplacementFailed);
+    k.catch(reportFailed, failed, { resultPath: '$.reportError' });
     reportFailed.next(failed);
-    const reportSkipped = step(
-      'ReportSkipped',
-      '$.report',
-      { outcome: DetailTypes.ReplacementSkipped },
-      release,
-    );
-    reportSkipped.addCatch(reportFailed, { resultPath: '$.error' });
-    reportSkipped.next(skipped);
+    const reportSkipped = report('ReportSkipped', DetailTypes.ReplacementSkipped);
+    k.catch(reportSkipped, reportFailed, { resultPath: '$.error' });
+    reportSkipped.next(k.succeed(DetailTypes.ReplacementSkipped));
+    const reportReplaced = report('ReportReplaced', DetailTypes.InstanceReplaced);
+    reportReplaced.next(k.succeed(DetailTypes.InstanceReplaced));
 
-    /** Catch every terminal error of a step: remember the step, release the slot, report the failure. */
-    const failOnError = (task: tasks.LambdaInvoke) => {
-      const remember = new sfn.Pass(this, `${task.id}Failed`, {
-        result: sfn.Result.fromString(task.id),
-        resultPath: '$.failedStep',
-      });
-      remember.next(reportFailed);
-      task.addCatch(remember, { errors: ['States.ALL'], resultPath: '$.error' });
-      return task;
-    };
-
-    const resolve = failOnError(step(ReplaceSteps.ResolveInstance, '$.instance'));
-    const taint = failOnError(step(ReplaceSteps.TaintInstance, '$.taint'));
-    const acquire = failOnError(step(ReplaceSteps.AcquireReplacementSlot, '$.slot'));
-    const waitForSlot = wait('WaitForSlot');
-    const replace = failOnError(step(ReplaceSteps.ReplaceInstance, '$.replacement', { maxChecks }));
-    const waitForNewInstance = wait('WaitForNewInstance');
-    const waitBeforeCheck = wait('WaitBeforeHealthCheck');
-    const checkHealth = failOnError(step(ReplaceSteps.WaitForReplacement, '$.health', { maxChecks }));
-    const reportReplaced = failOnError(
-      step('ReportReplaced', '$.report', { outcome: DetailTypes.InstanceReplaced }, release),
-    );
-    reportReplaced.next(replaced);
-
-    // Drain, then retire the old instance.
-    const deregister = failOnError(drainStep(DrainSteps.DeregisterInstance, '$.drain'));
-    const waitForDeregistration = new sfn.Wait(this, 'WaitForDeregistration', {
-      time: sfn.WaitTime.secondsPath('$.drain.delaySeconds'),
+    // Top-down: resolve the instance, taint it, wait for a slot of the disruption budget.
+    const resolve = step(ReplaceSteps.ResolveInstance, '$.instance');
+    const taint = step(ReplaceSteps.TaintInstance, '$.taint');
+    const replace = step(ReplaceSteps.ReplaceInstance, '$.replacement', { maxChecks });
+    const slot = k.pollUntil('SlotLoop', {
+      check: { fn: props.replaceFunction, step: ReplaceSteps.AcquireReplacementSlot, resultPath: '$.slot' },
+      exits: [{ when: k.when.isPresent('$.slot.skip'), next: reportSkipped }],
+      until: k.when.isTrue('$.slot.acquired'),
+      choice: 'SlotAcquired?',
+      wait: 'WaitForSlot',
     });
-    const retire = failOnError(step(RetireInstanceStep, '$.replacement'));
-    const flushExtra = { pollSeconds: FLUSH_POLL_SECONDS };
-    const startFlush = drainStep(DrainSteps.StartFlush, '$.drain.flush', flushExtra);
-    const checkFlush = drainStep(DrainSteps.CheckFlush, '$.drain.flush', flushExtra);
-    const waitForFlush = new sfn.Wait(this, 'WaitForFlush', {
-      time: sfn.WaitTime.duration(Duration.seconds(FLUSH_POLL_SECONDS)),
+    // The group serving again, at its desired capacity: checked at once after the retirement (a
+    // surge already serves), after a poll once the old instance is gone.
+    const serving = k.pollUntil('ServingLoop', {
+      check: { fn: props.replaceFunction, step: ReplaceSteps.WaitForReplacement, resultPath: '$.health' },
+      maxChecks,
+      until: k.when.isTrue('$.health.ready'),
+      choice: 'GroupServing?',
+      wait: 'WaitBeforeHealthCheck',
     });
-    // A flush that cannot be run or checked never blocks the replacement: it is reported.
-    const flushFailed = new sfn.Pass(this, 'FlushFailed', {
-      parameters: { status: 'Failed', 'reason.$': '$.flushError.Cause' },
-      resultPath: '$.drain.flush',
+    // Drain, then retire the old instance: deregister it, wait for its connections, flush it.
+    const deregister = k.lambdaStep({
+      fn: props.drainFunction,
+      step: DrainSteps.DeregisterInstance,
+      resultPath: '$.drain',
     });
-    flushFailed.next(retire);
-    for (const task of [startFlush, checkFlush]) {
-      task.addCatch(flushFailed, { errors: ['States.ALL'], resultPath: '$.flushError' });
-    }
-    const flushRunning = new sfn.Choice(this, 'FlushRunning?')
-      .when(sfn.Condition.stringEquals('$.drain.flush.status', 'Running'), waitForFlush)
-      .otherwise(retire);
-    startFlush.next(flushRunning);
-    waitForFlush.next(checkFlush);
-    checkFlush.next(flushRunning);
-    deregister.next(waitForDeregistration);
-    waitForDeregistration.next(
-      new sfn.Choice(this, 'FlushToRun?')
-        .when(sfn.Condition.stringEquals('$.drain.flush.status', 'Pending'), startFlush)
-        .otherwise(retire),
+    const waitForDeregistration = k.waitSeconds('WaitForDeregistration', '$.drain.delaySeconds');
+    const flush = new FlushLoop(this, 'Flush', { drainFunction: props.drainFunction });
+    const retire = step(RetireInstanceStep, '$.replacement');
+    k.onFailure(
+      [resolve, taint, slot.check, replace, serving.check, reportReplaced, deregister, retire],
+      reportFailed,
     );
-    // Check at once after the retirement (a surge already serves), then poll.
-    retire.next(checkHealth);
 
-    waitForSlot.next(acquire);
+    const definition = resolve.next(
+      k
+        .choice('StillInFleet?')
+        .when(k.when.isPresent('$.instance.skip'), reportSkipped)
+        .otherwise(taint.next(slot)),
+    );
+    slot.next(replace);
+    // Surge first when the group's maximum allows (ReplaceInstance says when the old one may go).
+    const waitForNewInstance = k.wait('WaitForNewInstance');
     waitForNewInstance.next(replace);
-    waitBeforeCheck.next(checkHealth);
-    checkHealth.next(
-      new sfn.Choice(this, 'GroupServing?')
-        .when(sfn.Condition.booleanEquals('$.health.ready', true), reportReplaced)
-        .otherwise(waitBeforeCheck),
-    );
     replace.next(
-      new sfn.Choice(this, 'OldInstanceGone?')
-        .when(sfn.Condition.booleanEquals('$.replacement.done', true), waitBeforeCheck)
-        .when(sfn.Condition.isPresent('$.replacement.retire'), deregister)
-        .when(sfn.Condition.isPresent('$.replacement.again'), replace)
+      k
+        .choice('OldInstanceGone?')
+        .when(k.when.isTrue('$.replacement.done'), serving.waitState)
+        .when(k.when.isPresent('$.replacement.retire'), deregister)
+        .when(k.when.isPresent('$.replacement.again'), replace)
         .otherwise(waitForNewInstance),
     );
-    acquire.next(
-      new sfn.Choice(this, 'SlotAcquired?')
-        .when(sfn.Condition.isPresent('$.slot.skip'), reportSkipped)
-        .when(sfn.Condition.booleanEquals('$.slot.acquired', true), replace)
-        .otherwise(waitForSlot),
-    );
-    const definition = resolve.next(
-      new sfn.Choice(this, 'StillInFleet?')
-        .when(sfn.Condition.isPresent('$.instance.skip'), reportSkipped)
-        .otherwise(taint.next(acquire)),
-    );
+    deregister.next(waitForDeregistration).next(flush).next(retire).next(serving).next(reportReplaced);
 
     const workflow = standardWorkflow(this, {
       definition,

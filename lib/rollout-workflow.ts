@@ -4,35 +4,24 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { DetailTypes } from '../lambdas/domain/contract';
+import { ErrorNames } from '../lambdas/domain/errors';
 import type { HistoryBudget } from '../lambdas/domain/rollout';
-import { FleetSteps, RecordSteps } from '../lambdas/domain/steps';
+import { type FleetStep, FleetSteps, type RecordStep, RecordSteps } from '../lambdas/domain/steps';
 import { blueGreenStates, isBlueGreen } from './blue-green-states';
 import {
   checkTiming,
   continueAsNewStep,
-  lambdaStep,
+  type Outcome,
   rolloutHistoryBudget,
+  type RolloutState,
   standardWorkflow,
+  type StatePath,
   type WorkflowCommonProps,
+  WorkflowKit,
 } from './workflow-kit';
-
-/** Terminal errors a rollout reports as `RolloutRejected`: nothing was changed. */
-const REJECTION_ERRORS = [
-  'ImageRejectedError',
-  'FleetNotFoundError',
-  'UnsupportedFleetError',
-  'FleetBusyError',
-  'InvalidFleetSettingError',
-];
-
-/** Terminal errors of the lock step that reject the rollout: nothing was changed. */
-const LOCK_REJECTION_ERRORS = [
-  'FleetBusyError',
-  'OlderImageError',
-  'FleetPausedError',
-  'RolloutTimedOutError',
-];
 
 /**
  * How long a rollout may run past its deadline to roll back, besides the rollback's own wait for
@@ -104,7 +93,7 @@ export class RolloutWorkflow extends Construct {
       healthTimeoutName: 'batchHealthTimeout',
     });
     // A batch (and each blue-green gate) is checked once right away, then after each poll interval
-    // (see WaitForBatch): at least 2 checks, so that it always gets at least one poll interval.
+    // (see WaitForHealthyBatch): at least 2 checks, so that it always gets at least one poll interval.
     const gateChecks = Math.max(2, maxHealthChecks);
     // The rollout times out at its deadline; the execution runs on for the rollback.
     const executionTimeout = Duration.seconds(
@@ -122,274 +111,17 @@ export class RolloutWorkflow extends Construct {
     const { lockWaitInterval, ...historyBudget } = budget;
     this.historyBudget = historyBudget;
 
-    const step = (
-      fn: lambda.IFunction,
-      name: string,
-      resultPath: string,
-      extra: Record<string, unknown> = {},
-      stepName: string = name,
-    ) => lambdaStep(this, fn, name, resultPath, extra, stepName);
-    const fleet = (name: string, resultPath: string, extra?: Record<string, unknown>) =>
-      step(props.fleetFunction, name, resultPath, extra);
-    const record = (name: string, resultPath: string, extra?: Record<string, unknown>) =>
-      step(props.recordFunction, name, resultPath, extra);
-    /** Report an outcome (`ReportOutcome` step), then end the execution with the given terminal state. */
-    const report = (stateName: string, outcome: string, end: sfn.Fail) => {
-      const task = step(props.recordFunction, stateName, '$.report', { outcome }, RecordSteps.ReportOutcome);
-      task.addCatch(end, { resultPath: '$.reportError' });
-      return task.next(end);
-    };
-
-    // Terminal states.
-    const succeeded = new sfn.Succeed(this, 'RolloutSucceeded');
-    const rejected = new sfn.Fail(this, 'RolloutRejected', {
-      error: 'RolloutRejected',
-      causePath: '$.error.Cause',
-    });
-    const rolledBack = new sfn.Fail(this, 'RolloutRolledBack', {
-      error: 'RolloutRolledBack',
-      causePath: '$.error.Cause',
-    });
-    const failed = new sfn.Fail(this, 'RolloutFailed', {
-      error: 'RolloutFailed',
-      causePath: '$.error.Cause',
-    });
-
-    const reportRejected = report('ReportRejected', 'RolloutRejected', rejected);
-    const reportRolledBack = report('ReportRolledBack', 'RolloutRolledBack', rolledBack);
-    const reportFailed = report('ReportFailed', 'RolloutFailed', failed);
-    // After the scaling processes were suspended, a failure resumes them (the fleet's limits are
-    // left as they are: it needs a human) before RolloutFailed.
-    const releaseAfterFailure = step(
-      props.fleetFunction,
-      'ReleaseFleetAfterFailure',
-      '$.release',
-      { restoreLimits: false },
-      FleetSteps.ReleaseFleet,
-    );
-    releaseAfterFailure.addCatch(reportFailed, { resultPath: '$.releaseError' });
-    releaseAfterFailure.next(reportFailed);
-
-    // Rollback: point the group back at its previous launch template version, restore the old
-    // image's capacity, wait for it to be healthy, then remove the new instances.
-    const startRollback = fleet(FleetSteps.StartRollback, '$.rollback');
-    const waitForRollback = new sfn.Wait(this, 'WaitForRollbackCapacity', {
-      time: sfn.WaitTime.duration(pollInterval),
-    });
-    const checkRollback = fleet(FleetSteps.CheckRollbackCapacity, '$.rollback', {
-      maxChecks: maxHealthChecks,
-    });
-    const finishRollback = fleet(FleetSteps.FinishRollback, '$.rollback');
-    for (const task of [startRollback, checkRollback, finishRollback]) {
-      task.addCatch(releaseAfterFailure, { resultPath: '$.rollbackError' });
-    }
-    startRollback.next(waitForRollback);
-    waitForRollback.next(checkRollback);
-    checkRollback.next(
-      new sfn.Choice(this, 'RollbackCapacityRestored?')
-        .when(sfn.Condition.booleanEquals('$.rollback.ready', true), finishRollback)
-        .otherwise(waitForRollback),
-    );
-    finishRollback.next(reportRolledBack);
-
-    /** Catch terminal errors of a step that may have changed the fleet: remember the step, roll back. */
-    const rollbackOnFailure = (task: sfn.TaskStateBase | sfn.CustomState) => {
-      const remember = new sfn.Pass(this, `${task.id}Failed`, {
-        result: sfn.Result.fromString(task.id),
-        resultPath: '$.failedStep',
-      });
-      remember.next(startRollback);
-      task.addCatch(remember, { errors: ['States.ALL'], resultPath: '$.error' });
-    };
-
-    // The happy path.
-    // The image's CreationDate orders rollouts of a fleet (supersede, late images).
-    const readImage = fleet(FleetSteps.ReadImage, '$.image');
-    readImage.addCatch(reportRejected, { errors: ['ImageRejectedError'], resultPath: '$.error' });
-    readImage.addCatch(reportFailed, { errors: ['States.ALL'], resultPath: '$.error' });
-
-    // The lock holds for the whole execution. A rollout that must wait in line (RolloutQueuedError:
-    // an older image's rollout was asked to stop, or no global slot is free) waits and asks again;
-    // past its deadline the lock step rejects it (RolloutTimedOutError).
-    const acquireLock = record(RecordSteps.AcquireFleetLock, '$.lock', {
+    const definition = new RolloutGraph(this, {
+      fleetFunction: props.fleetFunction,
+      recordFunction: props.recordFunction,
+      pollInterval,
+      lockWaitInterval,
       lockSeconds: executionTimeout.toSeconds(),
       timeoutSeconds: timeout.toSeconds(),
-      'startedAt.$': '$$.Execution.StartTime',
-    });
-    const waitForLock = new sfn.Wait(this, 'WaitForFleetLock', {
-      time: sfn.WaitTime.duration(lockWaitInterval),
-    });
-    waitForLock.next(acquireLock);
-    acquireLock.addCatch(waitForLock, { errors: ['RolloutQueuedError'], resultPath: '$.queued' });
-    acquireLock.addCatch(reportRejected, { errors: LOCK_REJECTION_ERRORS, resultPath: '$.error' });
-    acquireLock.addCatch(reportFailed, { errors: ['States.ALL'], resultPath: '$.error' });
-
-    // Continue-as-new: a continuation takes the lock from its predecessor and goes on batching.
-    const takeOverLock = record(RecordSteps.TakeOverFleetLock, '$.lock', {
-      lockSeconds: executionTimeout.toSeconds(),
-    });
-    takeOverLock.addCatch(releaseAfterFailure, { errors: ['States.ALL'], resultPath: '$.error' });
-
-    const validateImage = fleet(FleetSteps.ValidateImage, '$.fleetState', { maxChecks: gateChecks });
-    validateImage.addCatch(reportRejected, { errors: REJECTION_ERRORS, resultPath: '$.error' });
-    validateImage.addCatch(reportFailed, { errors: ['States.ALL'], resultPath: '$.error' });
-
-    // Before the first change: Auto Scaling must not rebalance, scale on alarms or on schedules.
-    const suspendProcesses = fleet(FleetSteps.SuspendScalingProcesses, '$.suspended');
-    const reconcileLaunchTemplate = fleet(FleetSteps.ReconcileLaunchTemplate, '$.launchTemplate');
-    const launchBatch = fleet(FleetSteps.LaunchBatch, '$.progress');
-    const waitForBatch = new sfn.Wait(this, 'WaitForBatch', { time: sfn.WaitTime.duration(pollInterval) });
-    const checkBatchHealth = fleet(FleetSteps.CheckBatchHealth, '$.progress');
-    // A batch is checked once right after its launch, then after each poll interval: a batch that
-    // is ready at once (warm pools, the emulator) does not wait a poll for nothing. The immediate
-    // check counts towards maxChecks (gateChecks), so the last check comes (maxChecks - 1) polls after
-    // the launch: the batch health timeout less one poll interval (at least one poll interval).
-    waitForBatch.next(checkBatchHealth);
-    const retireBatch = fleet(FleetSteps.RetireBatch, '$.progress');
-    // The gating alarms (tag `phoenix:alarms`): in ALARM before the start rejects the rollout;
-    // after a batch (and its warm-up) or after the bake, it rolls back.
-    const checkAlarms = (name: string, phase: string) =>
-      step(props.fleetFunction, name, '$.alarmCheck', { phase }, FleetSteps.CheckAlarms);
-    const checkAlarmsBeforeStart = checkAlarms('CheckAlarmsBeforeStart', 'start');
-    checkAlarmsBeforeStart.addCatch(reportRejected, {
-      errors: ['AlarmBreachedError'],
-      resultPath: '$.error',
-    });
-    checkAlarmsBeforeStart.addCatch(reportFailed, { errors: ['States.ALL'], resultPath: '$.error' });
-    const checkAlarmsAfterBatch = checkAlarms('CheckAlarmsAfterBatch', 'batch');
-    const checkAlarmsAfterBake = checkAlarms('CheckAlarmsAfterBake', 'bake');
-    // Warm-up and bake are Wait states (scaled by the local runtime like every Wait), so they run
-    // in the workflow's time, not the step's clock.
-    const warmUp = new sfn.Wait(this, 'WarmUpBatch', {
-      time: sfn.WaitTime.secondsPath('$.fleetState.warmupSeconds'),
-    });
-    const bake = new sfn.Wait(this, 'Bake', { time: sfn.WaitTime.secondsPath('$.fleetState.bakeSeconds') });
-    // A safe point (batch boundary): superseded or paused → stop cleanly; past the deadline → roll
-    // back; when one more batch might not fit the history budget → continue as a new execution.
-    const checkSafePoint = record(RecordSteps.CheckSafePoint, '$.safePoint', {
-      historyBudget: { ...historyBudget },
-    });
-    const releaseAtSafePoint = step(
-      props.fleetFunction,
-      'ReleaseFleetAtSafePoint',
-      '$.release',
-      {},
-      FleetSteps.ReleaseFleet,
-    );
-    const reportStopped = step(
-      props.recordFunction,
-      'ReportStopped',
-      '$.report',
-      { 'outcome.$': '$.safePoint.outcome', 'reason.$': '$.safePoint.reason' },
-      RecordSteps.ReportOutcome,
-    );
-    reportStopped.addCatch(reportFailed, { errors: ['States.ALL'], resultPath: '$.error' });
-    releaseAtSafePoint
-      .next(reportStopped)
-      .next(new sfn.Succeed(this, 'RolloutStopped', { comment: 'Superseded or paused at a safe point' }));
-    const releaseBeforeCommit = step(
-      props.fleetFunction,
-      'ReleaseFleetBeforeCommit',
-      '$.release',
-      {},
-      FleetSteps.ReleaseFleet,
-    );
-    const continueAsNew = continueAsNewStep(this, 'ContinueAsNew', {
-      namePath: '$.safePoint.continuation.name',
-      resultPath: '$.continued',
-    });
-    const continued = new sfn.Pass(this, 'HandedOver', {
-      parameters: { 'continued.$': '$.safePoint.continuation.name' },
-    }).next(new sfn.Succeed(this, 'RolloutContinued', { comment: 'A continuation goes on' }));
-    continueAsNew.next(continued);
-    for (const task of [
-      suspendProcesses,
-      checkSafePoint,
-      releaseAtSafePoint,
-      releaseBeforeCommit,
-      continueAsNew,
-      reconcileLaunchTemplate,
-      launchBatch,
-      checkBatchHealth,
-      checkAlarmsAfterBatch,
-      retireBatch,
-      checkAlarmsAfterBake,
-    ]) {
-      rollbackOnFailure(task);
-    }
-
-    const commit = record(RecordSteps.CommitRollout, '$.report');
-    commit.addCatch(reportFailed, { errors: ['States.ALL'], resultPath: '$.error' });
-    commit.next(succeeded);
-    releaseBeforeCommit.next(commit);
-
-    // The strategy (tag `phoenix:strategy`), right after the start's alarm check: blue-green takes
-    // its own branch (lib/blue-green-states.ts); rolling, the default, goes on at SuspendScalingProcesses.
-    checkAlarmsBeforeStart.next(
-      new sfn.Choice(this, 'BlueGreen?')
-        .when(
-          isBlueGreen,
-          blueGreenStates(this, {
-            fleetFunction: props.fleetFunction,
-            recordFunction: props.recordFunction,
-            pollInterval,
-            maxChecks: gateChecks,
-            commit,
-            reportRolledBack,
-            reportFailed,
-            failed,
-          }),
-        )
-        .otherwise(suspendProcesses),
-    );
-
-    const fresh = readImage
-      .next(acquireLock)
-      .next(validateImage)
-      .next(
-        new sfn.Choice(this, 'FleetAlreadyOnImage?')
-          .when(sfn.Condition.booleanEquals('$.fleetState.upToDate', true), commit)
-          .otherwise(
-            // Rolling continues after the strategy choice (below) at SuspendScalingProcesses.
-            sfn.Chain.custom(checkAlarmsBeforeStart, [suspendProcesses], suspendProcesses)
-              .next(reconcileLaunchTemplate)
-              .next(launchBatch)
-              .next(checkBatchHealth)
-              .next(
-                new sfn.Choice(this, 'BatchHealthy?')
-                  .when(
-                    sfn.Condition.booleanEquals('$.progress.ready', true),
-                    warmUp
-                      .next(checkAlarmsAfterBatch)
-                      .next(retireBatch)
-                      .next(checkSafePoint)
-                      .next(
-                        new sfn.Choice(this, 'StopAtSafePoint?')
-                          .when(sfn.Condition.isPresent('$.safePoint.outcome'), releaseAtSafePoint)
-                          .otherwise(
-                            new sfn.Choice(this, 'OldInstancesLeft?')
-                              .when(
-                                sfn.Condition.numberEquals('$.progress.remainingOld', 0),
-                                bake.next(checkAlarmsAfterBake).next(releaseBeforeCommit),
-                              )
-                              .otherwise(
-                                new sfn.Choice(this, 'ContinueAsNew?')
-                                  .when(
-                                    sfn.Condition.booleanEquals('$.safePoint.continueNow', true),
-                                    continueAsNew,
-                                  )
-                                  .otherwise(launchBatch),
-                              ),
-                          ),
-                      ),
-                  )
-                  .otherwise(waitForBatch),
-              ),
-          ),
-      );
-    const definition = new sfn.Choice(this, 'ContinuesARollout?')
-      .when(sfn.Condition.isPresent('$.safePoint.continuation'), takeOverLock.next(launchBatch))
-      .otherwise(fresh);
+      maxHealthChecks,
+      gateChecks,
+      historyBudget,
+    }).definition();
 
     const workflow = standardWorkflow(this, {
       definition,
@@ -419,5 +151,388 @@ export class RolloutWorkflow extends Construct {
       ],
     });
     this.alarms = workflow.alarms;
+  }
+}
+
+/** Terminal errors that reject a rollout (`RolloutRejected`): nothing was changed. */
+const Rejections = {
+  /** ReadImage: the image is missing or not an AMI. */
+  image: [ErrorNames.ImageRejectedError],
+  /** AcquireFleetLock: another rollout holds the fleet, a newer image is rolling, paused, past the deadline. */
+  lock: [
+    ErrorNames.FleetBusyError,
+    ErrorNames.OlderImageError,
+    ErrorNames.FleetPausedError,
+    ErrorNames.RolloutTimedOutError,
+  ],
+  /** ValidateImage: the image, the fleet or one of its settings. */
+  validation: [
+    ErrorNames.ImageRejectedError,
+    ErrorNames.FleetNotFoundError,
+    ErrorNames.UnsupportedFleetError,
+    ErrorNames.FleetBusyError,
+    ErrorNames.InvalidFleetSettingError,
+  ],
+  /** CheckAlarmsBeforeStart: a gating alarm is in ALARM. */
+  alarms: [ErrorNames.AlarmBreachedError],
+} as const;
+
+interface RolloutGraphProps {
+  readonly fleetFunction: lambda.IFunction;
+  readonly recordFunction: lambda.IFunction;
+  readonly pollInterval: Duration;
+  readonly lockWaitInterval: Duration;
+  /** How long the fleet lock holds: the whole execution. */
+  readonly lockSeconds: number;
+  /** The rollout's timeout (its deadline is its start plus this). */
+  readonly timeoutSeconds: number;
+  /** Checks of a rollback's capacity. */
+  readonly maxHealthChecks: number;
+  /** Checks of a batch, and of each blue-green gate. */
+  readonly gateChecks: number;
+  readonly historyBudget: HistoryBudget;
+}
+
+/** How a rollout ends after a report. */
+interface RolloutEnds {
+  /** ReportRejected → RolloutRejected: nothing was changed. */
+  readonly reportRejected: sfn.IChainable;
+  /** ReportRolledBack → RolloutRolledBack. */
+  readonly reportRolledBack: sfn.IChainable;
+  /** ReportFailed → RolloutFailed: it needs a human. */
+  readonly reportFailed: sfn.IChainable;
+  /** The RolloutFailed end. */
+  readonly failed: sfn.Fail;
+  /** After the scaling processes were suspended: ReleaseFleetAfterFailure → ReportFailed. */
+  readonly releaseAfterFailure: sfn.IChainable;
+}
+
+/**
+ * The Rollout graph, top-down. A sub-chain that several others lead to (the batch loop, commit,
+ * rollback, the ends) is built once, on first use, so that the methods read in the order a
+ * rollout runs:
+ *
+ *   ContinuesARollout? ─ continuation: TakeOverFleetLock → batch loop
+ *                      └ start: ReadImage → AcquireFleetLock (↺ WaitForFleetLock) → ValidateImage →
+ *                        FleetAlreadyOnImage? (→ commit) → CheckAlarmsBeforeStart → BlueGreen?
+ *                        (→ blue-green, lib/blue-green-states.ts) → rolling
+ *   rolling:    SuspendScalingProcesses → ReconcileLaunchTemplate → batch loop
+ *   batch loop: LaunchBatch → CheckBatchHealth (↺ WaitForHealthyBatch) → WarmUpBatch →
+ *               CheckAlarmsAfterBatch → RetireBatch → safe point
+ *   safe point: CheckSafePoint → stop (superseded, paused) | finish (no old instance left) |
+ *               ContinueAsNew (history budget) | the next batch
+ *   finish:     Bake → CheckAlarmsAfterBake → ReleaseFleetBeforeCommit → commit
+ *   commit:     CommitRollout → RolloutSucceeded
+ *   rollback:   (any failure after the first change) StartRollback → CheckRollbackCapacity
+ *               (↺ WaitForRollbackCapacity) → FinishRollback → ReportRolledBack
+ */
+class RolloutGraph {
+  private readonly k: WorkflowKit<RolloutState>;
+  private endsOf?: RolloutEnds;
+  private commitChain?: tasks.LambdaInvoke;
+  private rollbackChain?: sfn.IChainable;
+  private launchBatchStep?: tasks.LambdaInvoke;
+  private batchLoopChain?: sfn.IChainable;
+
+  constructor(
+    private readonly scope: Construct,
+    private readonly props: RolloutGraphProps,
+  ) {
+    this.k = new WorkflowKit<RolloutState>(scope, { pollInterval: props.pollInterval });
+  }
+
+  /** The whole graph. */
+  definition(): sfn.IChainable {
+    const { k } = this;
+    return k
+      .choice('ContinuesARollout?')
+      .when(k.when.isPresent('$.safePoint.continuation'), this.continuation())
+      .otherwise(this.start());
+  }
+
+  /** Continue-as-new: a continuation takes the lock from its predecessor and goes on batching. */
+  private continuation(): sfn.IChainable {
+    const takeOverLock = this.record(RecordSteps.TakeOverFleetLock, '$.lock', {
+      lockSeconds: this.props.lockSeconds,
+    });
+    this.k.catch(takeOverLock, this.ends().releaseAfterFailure, { resultPath: '$.error' });
+    return takeOverLock.next(this.batchLoop());
+  }
+
+  /** Read the image, take the fleet lock, validate; then commit at once, or check the alarms and pick the strategy. */
+  private start(): sfn.IChainable {
+    const { k } = this;
+    const { reportRejected, reportFailed } = this.ends();
+    // The image's CreationDate orders rollouts of a fleet (supersede, late images).
+    const readImage = this.fleet(FleetSteps.ReadImage, '$.image');
+    k.catch(readImage, reportRejected, { errors: Rejections.image, resultPath: '$.error' });
+    k.catch(readImage, reportFailed, { resultPath: '$.error' });
+
+    // The lock holds for the whole execution. A rollout that must wait in line (RolloutQueuedError:
+    // an older image's rollout was asked to stop, or no global slot is free) waits and asks again;
+    // past its deadline the lock step rejects it (RolloutTimedOutError).
+    const acquireLock = this.record(RecordSteps.AcquireFleetLock, '$.lock', {
+      lockSeconds: this.props.lockSeconds,
+      timeoutSeconds: this.props.timeoutSeconds,
+      'startedAt.$': '$$.Execution.StartTime',
+    });
+    const waitForLock = k.wait('WaitForFleetLock', sfn.WaitTime.duration(this.props.lockWaitInterval));
+    waitForLock.next(acquireLock);
+    k.catch(acquireLock, waitForLock, { errors: [ErrorNames.RolloutQueuedError], resultPath: '$.queued' });
+    k.catch(acquireLock, reportRejected, { errors: Rejections.lock, resultPath: '$.error' });
+    k.catch(acquireLock, reportFailed, { resultPath: '$.error' });
+
+    const validateImage = this.fleet(FleetSteps.ValidateImage, '$.fleetState', {
+      maxChecks: this.props.gateChecks,
+    });
+    k.catch(validateImage, reportRejected, { errors: Rejections.validation, resultPath: '$.error' });
+    k.catch(validateImage, reportFailed, { resultPath: '$.error' });
+
+    // The gating alarms (tag `phoenix:alarms`): in ALARM before the start rejects the rollout;
+    // after a batch (and its warm-up) or after the bake, it rolls back.
+    const checkAlarmsBeforeStart = this.checkAlarms('CheckAlarmsBeforeStart', 'start');
+    k.catch(checkAlarmsBeforeStart, reportRejected, { errors: Rejections.alarms, resultPath: '$.error' });
+    k.catch(checkAlarmsBeforeStart, reportFailed, { resultPath: '$.error' });
+
+    return readImage
+      .next(acquireLock)
+      .next(validateImage)
+      .next(
+        k
+          .choice('FleetAlreadyOnImage?')
+          .when(k.when.isTrue('$.fleetState.upToDate'), this.commit())
+          .otherwise(
+            // The strategy (tag `phoenix:strategy`): blue-green takes its own branch; rolling is the default.
+            checkAlarmsBeforeStart.next(
+              k.choice('BlueGreen?').when(isBlueGreen, this.blueGreen()).otherwise(this.rolling()),
+            ),
+          ),
+      );
+  }
+
+  /** Blue-green (lib/blue-green-states.ts): green next to blue, cut over, retire blue. */
+  private blueGreen(): sfn.IChainable {
+    const { reportRolledBack, reportFailed, failed } = this.ends();
+    return blueGreenStates(this.scope, {
+      kit: this.k,
+      fleetFunction: this.props.fleetFunction,
+      recordFunction: this.props.recordFunction,
+      maxChecks: this.props.gateChecks,
+      commit: this.commit(),
+      reportRolledBack,
+      reportFailed,
+      failed,
+    });
+  }
+
+  /** Rolling: Auto Scaling must not rebalance or scale on alarms or schedules; then the new launch template version and the batches. */
+  private rolling(): sfn.IChainable {
+    const suspendProcesses = this.fleet(FleetSteps.SuspendScalingProcesses, '$.suspended');
+    const reconcileLaunchTemplate = this.fleet(FleetSteps.ReconcileLaunchTemplate, '$.launchTemplate');
+    this.k.onFailure([suspendProcesses, reconcileLaunchTemplate], this.rollback());
+    return suspendProcesses.next(reconcileLaunchTemplate).next(this.batchLoop());
+  }
+
+  /** One batch: launch (surge first), wait until healthy, warm up, check the alarms, retire as many old instances. */
+  private batchLoop(): sfn.IChainable {
+    if (this.batchLoopChain !== undefined) return this.batchLoopChain;
+    const { k } = this;
+    const launchBatch = this.launchBatch();
+    this.batchLoopChain = launchBatch;
+    // A batch is checked once right after its launch, then after each poll interval: a batch that
+    // is ready at once (warm pools, the emulator) does not wait a poll for nothing. The immediate
+    // check counts towards maxChecks (gateChecks), so the last check comes (maxChecks - 1) polls
+    // after the launch: the batch health timeout less one poll interval (at least one poll interval).
+    const healthy = k.pollUntil('BatchHealthLoop', {
+      check: { fn: this.props.fleetFunction, step: FleetSteps.CheckBatchHealth, resultPath: '$.progress' },
+      until: k.when.isTrue('$.progress.ready'),
+      choice: 'BatchHealthy?',
+      wait: 'WaitForHealthyBatch',
+    });
+    // Warm-up and bake are Wait states (scaled by the local runtime like every Wait), so they run
+    // in the workflow's time, not the step's clock.
+    const warmUp = k.waitSeconds('WarmUpBatch', '$.fleetState.warmupSeconds');
+    const checkAlarmsAfterBatch = this.checkAlarms('CheckAlarmsAfterBatch', 'batch');
+    const retireBatch = this.fleet(FleetSteps.RetireBatch, '$.progress');
+    k.onFailure([launchBatch, healthy.check, checkAlarmsAfterBatch, retireBatch], this.rollback());
+    launchBatch
+      .next(healthy)
+      .next(warmUp)
+      .next(checkAlarmsAfterBatch)
+      .next(retireBatch)
+      .next(this.safePoint());
+    return launchBatch;
+  }
+
+  /**
+   * A safe point (batch boundary): superseded or paused → stop cleanly; no old instance left →
+   * finish; one more batch might not fit the history budget → continue as a new execution; else
+   * the next batch. Past the deadline, CheckSafePoint fails: roll back.
+   */
+  private safePoint(): sfn.IChainable {
+    const { k } = this;
+    const checkSafePoint = this.record(RecordSteps.CheckSafePoint, '$.safePoint', {
+      historyBudget: { ...this.props.historyBudget },
+    });
+    const releaseAtSafePoint = this.fleet(
+      FleetSteps.ReleaseFleet,
+      '$.release',
+      {},
+      'ReleaseFleetAtSafePoint',
+    );
+    const reportStopped = this.record(
+      RecordSteps.ReportOutcome,
+      '$.report',
+      { 'outcome.$': '$.safePoint.outcome', 'reason.$': '$.safePoint.reason' },
+      'ReportStopped',
+    );
+    k.catch(reportStopped, this.ends().reportFailed, { resultPath: '$.error' });
+    releaseAtSafePoint
+      .next(reportStopped)
+      .next(k.stop('RolloutStopped', 'Superseded or paused at a safe point'));
+    const continueAsNew = continueAsNewStep(this.scope, 'ContinueAsNew', {
+      namePath: '$.safePoint.continuation.name',
+      resultPath: '$.continued',
+    });
+    continueAsNew
+      .next(
+        new sfn.Pass(this.scope, 'HandedOver', {
+          parameters: { 'continued.$': '$.safePoint.continuation.name' },
+        }),
+      )
+      .next(k.stop('RolloutContinued', 'A continuation goes on'));
+    k.onFailure([checkSafePoint, releaseAtSafePoint, continueAsNew], this.rollback());
+    return checkSafePoint.next(
+      k
+        .choice('StopAtSafePoint?')
+        .when(k.when.isPresent('$.safePoint.outcome'), releaseAtSafePoint)
+        .otherwise(
+          k
+            .choice('OldInstancesLeft?')
+            .when(k.when.equals('$.progress.remainingOld', 0), this.finish())
+            .otherwise(
+              k
+                .choice('ContinueAsNew?')
+                .when(k.when.isTrue('$.safePoint.continueNow'), continueAsNew)
+                .otherwise(this.launchBatch()),
+            ),
+        ),
+    );
+  }
+
+  /** After the last batch: bake, check the alarms, give the fleet back its limits and processes, commit. */
+  private finish(): sfn.IChainable {
+    const bake = this.k.waitSeconds('Bake', '$.fleetState.bakeSeconds');
+    const checkAlarmsAfterBake = this.checkAlarms('CheckAlarmsAfterBake', 'bake');
+    const releaseBeforeCommit = this.fleet(
+      FleetSteps.ReleaseFleet,
+      '$.release',
+      {},
+      'ReleaseFleetBeforeCommit',
+    );
+    this.k.onFailure([releaseBeforeCommit, checkAlarmsAfterBake], this.rollback());
+    return bake.next(checkAlarmsAfterBake).next(releaseBeforeCommit).next(this.commit());
+  }
+
+  /** CommitRollout → RolloutSucceeded (also for a fleet already on the image, and after blue-green). */
+  private commit(): tasks.LambdaInvoke {
+    if (this.commitChain !== undefined) return this.commitChain;
+    const commit = this.record(RecordSteps.CommitRollout, '$.report');
+    this.commitChain = commit;
+    this.k.catch(commit, this.ends().reportFailed, { resultPath: '$.error' });
+    commit.next(this.k.succeed(DetailTypes.RolloutSucceeded));
+    return commit;
+  }
+
+  /**
+   * Rollback: point the group back at its previous launch template version, restore the old
+   * image's capacity, wait for it to be healthy, then remove the new instances. A rollback step
+   * that fails: ReleaseFleetAfterFailure → RolloutFailed.
+   */
+  private rollback(): sfn.IChainable {
+    if (this.rollbackChain !== undefined) return this.rollbackChain;
+    const { k } = this;
+    const { releaseAfterFailure, reportRolledBack } = this.ends();
+    const startRollback = this.fleet(FleetSteps.StartRollback, '$.rollback');
+    this.rollbackChain = startRollback;
+    const restored = k.pollUntil('RollbackCapacityLoop', {
+      check: {
+        fn: this.props.fleetFunction,
+        step: FleetSteps.CheckRollbackCapacity,
+        resultPath: '$.rollback',
+      },
+      maxChecks: this.props.maxHealthChecks,
+      until: k.when.isTrue('$.rollback.ready'),
+      choice: 'RollbackCapacityRestored?',
+      wait: 'WaitForRollbackCapacity',
+      waitFirst: true,
+    });
+    const finishRollback = this.fleet(FleetSteps.FinishRollback, '$.rollback');
+    for (const task of [startRollback, restored.check, finishRollback]) {
+      k.catch(task, releaseAfterFailure, { resultPath: '$.rollbackError' });
+    }
+    startRollback.next(restored).next(finishRollback).next(reportRolledBack);
+    return startRollback;
+  }
+
+  /** The reports and the ends they lead to (each report's own failure still ends the execution). */
+  private ends(): RolloutEnds {
+    if (this.endsOf !== undefined) return this.endsOf;
+    const { k } = this;
+    const report = (name: string, outcome: Outcome) => {
+      const end = k.fail(outcome, '$.error.Cause');
+      const task = this.record(RecordSteps.ReportOutcome, '$.report', { outcome }, name);
+      k.catch(task, end, { resultPath: '$.reportError' });
+      return { end, chain: task.next(end) };
+    };
+    const rejected = report('ReportRejected', DetailTypes.RolloutRejected);
+    const rolledBack = report('ReportRolledBack', DetailTypes.RolloutRolledBack);
+    const failed = report('ReportFailed', DetailTypes.RolloutFailed);
+    // After the scaling processes were suspended, a failure resumes them (the fleet's limits are
+    // left as they are: it needs a human) before RolloutFailed.
+    const releaseAfterFailure = this.fleet(
+      FleetSteps.ReleaseFleet,
+      '$.release',
+      { restoreLimits: false },
+      'ReleaseFleetAfterFailure',
+    );
+    k.catch(releaseAfterFailure, failed.chain, { resultPath: '$.releaseError' });
+    releaseAfterFailure.next(failed.chain);
+    this.endsOf = {
+      reportRejected: rejected.chain,
+      reportRolledBack: rolledBack.chain,
+      reportFailed: failed.chain,
+      failed: failed.end,
+      releaseAfterFailure,
+    };
+    return this.endsOf;
+  }
+
+  /** A first batch is launched from the rolling start, each next one from the safe point. */
+  private launchBatch(): tasks.LambdaInvoke {
+    return (this.launchBatchStep ??= this.fleet(FleetSteps.LaunchBatch, '$.progress'));
+  }
+
+  /** The gating alarms' check (`CheckAlarms`) at one phase of the rollout. */
+  private checkAlarms(name: string, phase: 'start' | 'batch' | 'bake'): tasks.LambdaInvoke {
+    return this.fleet(FleetSteps.CheckAlarms, '$.alarmCheck', { phase }, name);
+  }
+
+  private fleet(
+    step: FleetStep,
+    resultPath: StatePath<RolloutState>,
+    payload?: Record<string, unknown>,
+    name?: string,
+  ) {
+    return this.k.lambdaStep({ fn: this.props.fleetFunction, step, resultPath, payload, name });
+  }
+
+  private record(
+    step: RecordStep,
+    resultPath: StatePath<RolloutState>,
+    payload?: Record<string, unknown>,
+    name?: string,
+  ) {
+    return this.k.lambdaStep({ fn: this.props.recordFunction, step, resultPath, payload, name });
   }
 }

@@ -1,17 +1,20 @@
 /**
- * What every Phoenix workflow shares: props validation, Lambda steps with the transient-error
- * retry, and a Standard state machine that logs ALL, traces, times out and raises alarms.
- * Constructs are created in the workflow's own scope, with the ids each workflow always used.
+ * What every Phoenix workflow shares: props validation, a Standard state machine that logs ALL,
+ * traces, times out and raises alarms, continue-as-new, and the workflow vocabulary (lib/workflow/:
+ * typed Lambda steps, error routes, poll loops, the flush loop). Constructs are created in the
+ * workflow's own scope, with the ids each workflow always used.
  */
 import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import type { HistoryBudget } from '../lambdas/domain/rollout';
-import { TRANSIENT_ERRORS } from '../lambdas/domain/steps';
+import { retryTransient } from './workflow/kit';
+
+export * from './workflow/flush-loop';
+export * from './workflow/kit';
+export * from './workflow/state';
 
 /** Props every workflow takes. */
 export interface WorkflowCommonProps {
@@ -55,42 +58,6 @@ export function checkTiming(
   }
   if (problems.length > 0) throw new Error(`Invalid ${workflow} props: ${problems.join('; ')}`);
   return Math.ceil(healthTimeout.toSeconds() / pollInterval.toSeconds());
-}
-
-/**
- * A Lambda task named `name` that passes `{ step, execution, state, ...extra }` to `fn` (the step
- * is `stepName`, default the state's name), puts the result at `resultPath`, and retries the
- * transient errors (the Lambda service's and `TransientAwsError`) with backoff and jitter.
- */
-export function lambdaStep(
-  scope: Construct,
-  fn: lambda.IFunction,
-  name: string,
-  resultPath: string,
-  extra: Record<string, unknown> = {},
-  stepName: string = name,
-): tasks.LambdaInvoke {
-  const task = new tasks.LambdaInvoke(scope, name, {
-    stateName: name,
-    lambdaFunction: fn,
-    payloadResponseOnly: true,
-    retryOnServiceExceptions: false,
-    payload: sfn.TaskInput.fromObject({
-      step: stepName,
-      'execution.$': '$$.Execution.Name',
-      'state.$': '$',
-      ...extra,
-    }),
-    resultPath,
-  });
-  task.addRetry({
-    errors: [...TRANSIENT_ERRORS],
-    interval: Duration.seconds(2),
-    backoffRate: 2,
-    maxAttempts: 4,
-    jitterStrategy: sfn.JitterType.FULL,
-  });
-  return task;
 }
 
 /** What each alarm of a workflow says when it fires. */
@@ -171,13 +138,7 @@ export function continueAsNewStep(
       ResultPath: props.resultPath,
     },
   });
-  state.addRetry({
-    errors: [...TRANSIENT_ERRORS, ...STEP_FUNCTIONS_TRANSIENT_ERRORS],
-    interval: Duration.seconds(2),
-    backoffRate: 2,
-    maxAttempts: 4,
-    jitterStrategy: sfn.JitterType.FULL,
-  });
+  retryTransient(state, STEP_FUNCTIONS_TRANSIENT_ERRORS);
   return state;
 }
 
@@ -208,7 +169,7 @@ export const HISTORY_EVENTS = { task: 5, other: 2, execution: 2 } as const;
 /**
  * The Rollout workflow's history budget (see `HistoryBudget`), each poll loop at its bound:
  * - a batch: LaunchBatch, WarmUpBatch, CheckAlarmsAfterBatch, RetireBatch, CheckSafePoint and the
- *   three Choices after it, plus per health check WaitForBatch, CheckBatchHealth, BatchHealthy?;
+ *   three Choices after it, plus per health check WaitForHealthyBatch, CheckBatchHealth, BatchHealthy?;
  * - the first execution's start: ContinuesARollout?, ReadImage, MAX_LOCK_WAITS × (AcquireFleetLock,
  *   WaitForFleetLock), AcquireFleetLock, ValidateImage, FleetAlreadyOnImage?, CheckAlarmsBeforeStart,
  *   BlueGreen?, SuspendScalingProcesses, ReconcileLaunchTemplate; a continuation's:

@@ -1,42 +1,65 @@
 /**
- * Named errors. Each sets `name` to a string literal (minified bundles rename classes, and the
- * workflows' Retry and Catch match on the name), keeps the `cause`, and says what was received.
+ * Named errors. Each sets `name` to a string from `ErrorNames` (minified bundles rename classes,
+ * and the workflows' Retry and Catch match on the name), keeps the `cause`, and says what was
+ * received. The workflows (lib/) build every Retry and Catch list from the same map.
  *
  * Transient errors (worth a retry) are `TransientAwsError`; everything else is terminal.
  */
 
+/** The `name` of every Phoenix error: what a Lambda failure reports as its `errorType`. */
+export const ErrorNames = {
+  MalformedEventError: 'MalformedEventError',
+  ImageRejectedError: 'ImageRejectedError',
+  FleetNotFoundError: 'FleetNotFoundError',
+  UnsupportedFleetError: 'UnsupportedFleetError',
+  /** Its class lives with the settings it checks (domain/fleet-settings.ts). */
+  InvalidFleetSettingError: 'InvalidFleetSettingError',
+  FleetBusyError: 'FleetBusyError',
+  FleetPausedError: 'FleetPausedError',
+  RolloutQueuedError: 'RolloutQueuedError',
+  BatchNotHealthyError: 'BatchNotHealthyError',
+  AlarmBreachedError: 'AlarmBreachedError',
+  RollbackStalledError: 'RollbackStalledError',
+  ReplacementNotHealthyError: 'ReplacementNotHealthyError',
+  RolloutTimedOutError: 'RolloutTimedOutError',
+  OlderImageError: 'OlderImageError',
+  ConfigurationError: 'ConfigurationError',
+  TransientAwsError: 'TransientAwsError',
+} as const;
+export type ErrorName = (typeof ErrorNames)[keyof typeof ErrorNames];
+
 export abstract class PhoenixError extends Error {
-  abstract override readonly name: string;
+  abstract override readonly name: ErrorName;
 }
 
 /** An incoming event that is not what its source and detail-type promise. Goes to the DLQ. */
 export class MalformedEventError extends PhoenixError {
-  override readonly name = 'MalformedEventError';
+  override readonly name = ErrorNames.MalformedEventError;
 }
 
 /** The image cannot be rolled out: missing, not available, not an AMI id. Nothing is launched. */
 export class ImageRejectedError extends PhoenixError {
-  override readonly name = 'ImageRejectedError';
+  override readonly name = ErrorNames.ImageRejectedError;
 }
 
 /** No Auto Scaling group carries the fleet's tag (any more). */
 export class FleetNotFoundError extends PhoenixError {
-  override readonly name = 'FleetNotFoundError';
+  override readonly name = ErrorNames.FleetNotFoundError;
 }
 
 /** The fleet's group is of a shape Phoenix does not manage (launch configuration, mixed instances…). */
 export class UnsupportedFleetError extends PhoenixError {
-  override readonly name = 'UnsupportedFleetError';
+  override readonly name = ErrorNames.UnsupportedFleetError;
 }
 
 /** Another rollout holds the fleet's lock. */
 export class FleetBusyError extends PhoenixError {
-  override readonly name = 'FleetBusyError';
+  override readonly name = ErrorNames.FleetBusyError;
 }
 
 /** The fleet is paused (`phoenix pause`): no rollout starts until `phoenix resume`. */
 export class FleetPausedError extends PhoenixError {
-  override readonly name = 'FleetPausedError';
+  override readonly name = ErrorNames.FleetPausedError;
 }
 
 /**
@@ -45,27 +68,27 @@ export class FleetPausedError extends PhoenixError {
  * rollout holds the fleet and was asked to stop (supersede).
  */
 export class RolloutQueuedError extends PhoenixError {
-  override readonly name = 'RolloutQueuedError';
+  override readonly name = ErrorNames.RolloutQueuedError;
 }
 
 /** A batch of new instances did not become InService and healthy in time. */
 export class BatchNotHealthyError extends PhoenixError {
-  override readonly name = 'BatchNotHealthyError';
+  override readonly name = ErrorNames.BatchNotHealthyError;
 }
 
 /** A CloudWatch alarm that gates the fleet's rollouts (tag `phoenix:alarms`) is in ALARM. */
 export class AlarmBreachedError extends PhoenixError {
-  override readonly name = 'AlarmBreachedError';
+  override readonly name = ErrorNames.AlarmBreachedError;
 }
 
 /** A rollback could not restore the previous image's healthy capacity in time. */
 export class RollbackStalledError extends PhoenixError {
-  override readonly name = 'RollbackStalledError';
+  override readonly name = ErrorNames.RollbackStalledError;
 }
 
 /** A replacement did not leave the group at its desired capacity, serving, in time. */
 export class ReplacementNotHealthyError extends PhoenixError {
-  override readonly name = 'ReplacementNotHealthyError';
+  override readonly name = ErrorNames.ReplacementNotHealthyError;
 }
 
 /**
@@ -73,7 +96,7 @@ export class ReplacementNotHealthyError extends PhoenixError {
  * waits or loops: the rollout rolls back (or, before anything changed, is rejected).
  */
 export class RolloutTimedOutError extends PhoenixError {
-  override readonly name = 'RolloutTimedOutError';
+  override readonly name = ErrorNames.RolloutTimedOutError;
 }
 
 /**
@@ -81,17 +104,17 @@ export class RolloutTimedOutError extends PhoenixError {
  * desired image (events are unordered: a late event must not roll a fleet back). Nothing changes.
  */
 export class OlderImageError extends PhoenixError {
-  override readonly name = 'OlderImageError';
+  override readonly name = ErrorNames.OlderImageError;
 }
 
 /** A deployment or wiring mistake: a missing environment variable, an unknown step. */
 export class ConfigurationError extends PhoenixError {
-  override readonly name = 'ConfigurationError';
+  override readonly name = ErrorNames.ConfigurationError;
 }
 
 /** Throttling, a 5xx, a network fault: the same call may succeed later. */
 export class TransientAwsError extends PhoenixError {
-  override readonly name = 'TransientAwsError';
+  override readonly name = ErrorNames.TransientAwsError;
 }
 
 /** The workflow's `$.error.Cause` for a Lambda failure is JSON `{errorType, errorMessage}`; extract the message. */

@@ -184,9 +184,9 @@ describe('Rollout workflow, blue-green branch (synthesized definition)', () => {
     expect(entered).toEqual([
       'CreateGreenGroup',
       'CheckGreenCapacity',
-      'WaitForGreen',
+      'WaitForGreenCapacity',
       'CheckGreenCapacity',
-      'WaitForGreen',
+      'WaitForGreenCapacity',
       'CheckGreenCapacity',
       'AttachGreenTargetGroups',
       'CheckGreenTargets',

@@ -199,9 +199,16 @@ describe('Rollout workflow (synthesized definition)', () => {
     const entered = result.events
       .filter((e) => e.type.endsWith('StateEntered'))
       .map((e) => (e['stateEnteredEventDetails'] as { name?: string }).name)
-      .filter((name) => ['LaunchBatch', 'WaitForBatch', 'CheckBatchHealth'].includes(name ?? ''));
+      .filter((name) => ['LaunchBatch', 'WaitForHealthyBatch', 'CheckBatchHealth'].includes(name ?? ''));
     const atOnce = ['LaunchBatch', 'CheckBatchHealth'];
-    expect(entered).toEqual([...atOnce, ...atOnce, 'WaitForBatch', 'CheckBatchHealth', ...atOnce, ...atOnce]);
+    expect(entered).toEqual([
+      ...atOnce,
+      ...atOnce,
+      'WaitForHealthyBatch',
+      'CheckBatchHealth',
+      ...atOnce,
+      ...atOnce,
+    ]);
   });
 
   it('commits at once when the fleet already runs the image', async () => {
