@@ -12,8 +12,15 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const REPO_ROOT = path.join(__dirname, '..', '..');
+const DIST = path.join(REPO_ROOT, 'dist');
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'phoenix-package-'));
-afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
+// `npm pack` builds dist/ in the repository (prepack): remove it again unless it was there before,
+// so that a later `eslint .` does not meet compiled files.
+const distExisted = fs.existsSync(DIST);
+afterAll(() => {
+  fs.rmSync(scratch, { recursive: true, force: true });
+  if (!distExisted) fs.rmSync(DIST, { recursive: true, force: true });
+});
 
 const run = (command: string, args: string[], cwd: string): string =>
   execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
