@@ -2,14 +2,15 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { Chaos } from './capabilities/chaos';
-import { Drain } from './capabilities/drain';
-import { Intake } from './capabilities/intake';
-import { Reconcile } from './capabilities/reconcile';
-import { Replace } from './capabilities/replace';
-import { Rollout } from './capabilities/rollout';
+import { ChaosCapability } from './capabilities/chaos';
+import { DrainCapability } from './capabilities/drain';
+import { IntakeCapability } from './capabilities/intake';
+import { ReconcileCapability } from './capabilities/reconcile';
+import { ReplaceCapability } from './capabilities/replace';
+import { RolloutCapability } from './capabilities/rollout';
 import type { CapabilityProps } from './capabilities/shared';
 import { PhoenixState } from './capabilities/state';
 import { type PhoenixControlPlaneProps, validateControlPlaneProps } from './control-plane-props';
@@ -33,17 +34,17 @@ export class PhoenixControlPlane extends Construct {
   /** The shared state: the Phoenix bus and the fleet table. */
   public readonly state: PhoenixState;
   /** The event-source rules and the intake function. */
-  public readonly intake: Intake;
+  public readonly intake: IntakeCapability;
   /** The Rollout workflow and its two functions. */
-  public readonly rollout: Rollout;
+  public readonly rollout: RolloutCapability;
   /** The drain function and the Drain workflow. */
-  public readonly drain: Drain;
+  public readonly drain: DrainCapability;
   /** The replace function and the Replace workflow. */
-  public readonly replace: Replace;
+  public readonly replace: ReplaceCapability;
   /** The reconcile sweep and its schedule. */
-  public readonly reconcile: Reconcile;
+  public readonly reconcile: ReconcileCapability;
   /** Chaos mode and its schedule. */
-  public readonly chaos: Chaos;
+  public readonly chaos: ChaosCapability;
 
   /** The Phoenix bus: commands in, outcomes out. */
   public readonly eventBus: events.EventBus;
@@ -90,52 +91,43 @@ export class PhoenixControlPlane extends Construct {
     super(scope, id);
     validateControlPlaneProps(props);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    this.state = new PhoenixState(this, 'StateCapability', {
-      eventBusName: props.eventBusName,
-      removalPolicy,
-    });
+    this.state = new PhoenixState(this, 'State', { eventBusName: props.eventBusName, removalPolicy });
     const common: CapabilityProps = { state: this.state, removalPolicy, logRetention: props.logRetention };
 
     // The Rollout workflow first: the local runtime's first state machine stays the Rollout one.
-    this.rollout = new Rollout(this, 'RolloutCapability', {
+    this.rollout = new RolloutCapability(this, 'RolloutCapability', {
       ...common,
       timeout: props.rolloutTimeout,
       pollInterval: props.rolloutPollInterval,
       allowedImageOwners: props.allowedImageOwners,
       maxConcurrentRollouts: props.maxConcurrentRollouts,
     });
-    this.drain = new Drain(this, 'DrainCapability', common);
-    this.replace = new Replace(this, 'ReplaceCapability', {
+    this.drain = new DrainCapability(this, 'DrainCapability', common);
+    this.replace = new ReplaceCapability(this, 'ReplaceCapability', {
       ...common,
       drainFunction: this.drain.function,
       timeout: props.replaceTimeout,
       pollInterval: props.replacePollInterval,
     });
-    this.reconcile = new Reconcile(this, 'ReconcileCapability', {
+    this.reconcile = new ReconcileCapability(this, 'ReconcileCapability', {
       ...common,
       replace: this.replace,
       schedule: props.reconcileSchedule,
     });
-    this.chaos = new Chaos(this, 'ChaosCapability', { ...common, schedule: props.chaosSchedule });
-    this.intake = new Intake(this, 'IntakeCapability', {
+    this.chaos = new ChaosCapability(this, 'ChaosCapability', { ...common, schedule: props.chaosSchedule });
+    // Phoenix's own roles (all but the reconcile sweep's, as before): their API calls are never drift.
+    const { rollout, replace, drain, chaos } = this;
+    const ownFunctions = [rollout.fleetFunction, rollout.recordFunction, replace.function, chaos.function];
+    const ownRoles = [...ownFunctions, drain.function]
+      .map((f): iam.IRole => f.role)
+      .concat([rollout.workflow, replace.workflow, drain.workflow].map((w) => w.stateMachine.role));
+    this.intake = new IntakeCapability(this, 'IntakeCapability', {
       ...common,
       rollout: this.rollout.workflow,
       replace: this.replace,
       drain: this.drain.workflow,
       healthAlarmPrefixes: props.healthAlarmPrefixes,
-      // Phoenix's own roles (the reconcile sweep's excepted, as ever): their API calls are never drift.
-      ownRoles: [
-        ...[
-          this.rollout.fleetFunction,
-          this.rollout.recordFunction,
-          this.replace.function,
-          this.chaos.function,
-          this.drain.function,
-        ].map((f) => f.role),
-        ...[this.rollout.workflow, this.replace.workflow, this.drain.workflow].map(
-          (w) => w.stateMachine.role,
-        ),
-      ],
+      ownRoles,
     });
 
     this.eventBus = this.state.eventBus;

@@ -21,7 +21,7 @@ import {
 /** Chaos mode's period when `chaosSchedule` is not given. */
 export const DEFAULT_CHAOS_PERIOD = Duration.hours(1);
 
-export interface ChaosProps extends CapabilityProps {
+export interface ChaosCapabilityProps extends CapabilityProps {
   /**
    * When chaos mode runs: a `rate(...)` schedule, whose rate is the chaos period (validated by
    * `PhoenixControlPlane`).
@@ -35,7 +35,7 @@ export interface ChaosProps extends CapabilityProps {
  * tagged `phoenix:chaos=<mean days>` loses a random instance with probability period / mean.
  * Resources in `scope`: see ./shared.ts.
  */
-export class Chaos extends Construct {
+export class ChaosCapability extends Construct {
   /** Chaos mode: one period per invocation (on `rule`'s schedule). */
   public readonly function: PhoenixFunction;
   /** Chaos mode's schedule (default bus): its rate is the chaos period. */
@@ -45,7 +45,7 @@ export class Chaos extends Construct {
   /** One alarm per dead-letter queue. */
   public readonly deadLetterAlarms: readonly cloudwatch.Alarm[];
 
-  constructor(scope: Construct, id: string, props: ChaosProps) {
+  constructor(scope: Construct, id: string, props: ChaosCapabilityProps) {
     super(scope, id);
     const schedule = props.schedule ?? events.Schedule.rate(DEFAULT_CHAOS_PERIOD);
     this.function = capabilityFunction(scope, 'ChaosFunction', Handlers.chaos, props);

@@ -18,7 +18,7 @@ import {
   instanceArns,
 } from './shared';
 
-export type DrainProps = CapabilityProps;
+export type DrainCapabilityProps = CapabilityProps;
 
 /**
  * Draining an instance before it goes: the drain function (deregister from target groups, the
@@ -26,7 +26,7 @@ export type DrainProps = CapabilityProps;
  * Drain workflow: one execution per termination lifecycle action of the hook `phoenix-drain`.
  * Resources in `scope`: see ./shared.ts.
  */
-export class Drain extends Construct {
+export class DrainCapability extends Construct {
   /** The drain steps (ELBv2 + SSM + Auto Scaling): in the Replace workflow and the Drain workflow. */
   public readonly function: PhoenixFunction;
   /** The Drain workflow: one execution per termination lifecycle action of the hook `phoenix-drain`. */
@@ -36,7 +36,7 @@ export class Drain extends Construct {
   /** One alarm per dead-letter queue. */
   public readonly deadLetterAlarms: readonly cloudwatch.Alarm[];
 
-  constructor(scope: Construct, id: string, props: DrainProps) {
+  constructor(scope: Construct, id: string, props: DrainCapabilityProps) {
     super(scope, id);
     // The drain steps live in a function of their own: ELBv2 + SSM would take replace over 1 MB.
     this.function = capabilityFunction(scope, 'DrainFunction', Handlers.drain, props);

@@ -10,7 +10,7 @@ import { wildcardResourceFinding } from '../compliance';
 import type { DrainWorkflow } from '../drain-workflow';
 import type { PhoenixFunction } from '../phoenix-function';
 import type { RolloutWorkflow } from '../rollout-workflow';
-import type { Replace } from './replace';
+import type { ReplaceCapability } from './replace';
 import {
   acknowledge,
   type CapabilityProps,
@@ -21,11 +21,11 @@ import {
   toCdkEventPattern,
 } from './shared';
 
-export interface IntakeProps extends CapabilityProps {
+export interface IntakeCapabilityProps extends CapabilityProps {
   /** The Rollout workflow: a publication starts a rollout. */
   readonly rollout: RolloutWorkflow;
   /** The Replace capability: a health event starts a replacement. */
-  readonly replace: Replace;
+  readonly replace: ReplaceCapability;
   /** The Drain workflow: a termination lifecycle action starts a drain. */
   readonly drain: DrainWorkflow;
   /**
@@ -46,7 +46,7 @@ export interface IntakeProps extends CapabilityProps {
  * its dead-letter queue, all targeting the intake function, which normalizes events into intents
  * and starts the workflows. Resources in `scope`: see ./shared.ts.
  */
-export class Intake extends Construct {
+export class IntakeCapability extends Construct {
   /** Normalizes incoming events into intents and starts workflows. */
   public readonly function: PhoenixFunction;
   /** Every rule of the event-source catalog, by its `ruleId` (also its construct id). */
@@ -56,7 +56,7 @@ export class Intake extends Construct {
   /** One alarm per dead-letter queue. */
   public readonly deadLetterAlarms: readonly cloudwatch.Alarm[];
 
-  constructor(scope: Construct, id: string, props: IntakeProps) {
+  constructor(scope: Construct, id: string, props: IntakeCapabilityProps) {
     super(scope, id);
     const fn = capabilityFunction(scope, 'IntakeFunction', Handlers.intake, props);
     this.function = fn;
@@ -108,7 +108,7 @@ export class Intake extends Construct {
     return found;
   }
 
-  private grantIntake(scope: Construct, props: IntakeProps): void {
+  private grantIntake(scope: Construct, props: IntakeCapabilityProps): void {
     const fn = this.function;
     describePolicy(scope, fn, 'IntakeDescribePolicy', [
       'ec2:DescribeImages',

@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 import { Env, Handlers, Tags } from '../../lambdas/domain/contract';
 import { wildcardResourceFinding } from '../compliance';
 import type { PhoenixFunction } from '../phoenix-function';
-import type { Replace } from './replace';
+import type { ReplaceCapability } from './replace';
 import {
   acknowledge,
   autoScalingGroupArns,
@@ -18,9 +18,9 @@ import {
   targetWithDeadLetterQueue,
 } from './shared';
 
-export interface ReconcileProps extends CapabilityProps {
+export interface ReconcileCapabilityProps extends CapabilityProps {
   /** The Replace capability: the sweep starts a Replace execution for each instance difference. */
-  readonly replace: Replace;
+  readonly replace: ReplaceCapability;
   /**
    * When the sweep runs.
    * @default events.Schedule.rate(Duration.minutes(5))
@@ -34,7 +34,7 @@ export interface ReconcileProps extends CapabilityProps {
  * lifecycle hook `phoenix-drain` on the groups that have a flush document.
  * Resources in `scope`: see ./shared.ts.
  */
-export class Reconcile extends Construct {
+export class ReconcileCapability extends Construct {
   /** The reconcile sweep (on `rule`'s schedule). */
   public readonly function: PhoenixFunction;
   /** The sweep's schedule (default bus). */
@@ -44,7 +44,7 @@ export class Reconcile extends Construct {
   /** One alarm per dead-letter queue. */
   public readonly deadLetterAlarms: readonly cloudwatch.Alarm[];
 
-  constructor(scope: Construct, id: string, props: ReconcileProps) {
+  constructor(scope: Construct, id: string, props: ReconcileCapabilityProps) {
     super(scope, id);
     const { replace } = props;
     this.function = capabilityFunction(scope, 'ReconcileFunction', Handlers.reconcile, props);

@@ -18,7 +18,7 @@ import {
   instanceArns,
 } from './shared';
 
-export interface ReplaceProps extends CapabilityProps {
+export interface ReplaceCapabilityProps extends CapabilityProps {
   /** The drain steps' function (the Drain capability's): the Replace workflow drains before it terminates. */
   readonly drainFunction: PhoenixFunction;
   /**
@@ -38,7 +38,7 @@ export interface ReplaceProps extends CapabilityProps {
  * the Replace workflow, one execution per instance to replace (it runs the drain steps too).
  * Resources in `scope`: see ./shared.ts.
  */
-export class Replace extends Construct {
+export class ReplaceCapability extends Construct {
   /** The Replace workflow's steps (EC2 + Auto Scaling + DynamoDB + EventBridge). */
   public readonly function: PhoenixFunction;
   /** The Replace workflow (Step Functions Standard): one execution per instance to replace. */
@@ -48,7 +48,7 @@ export class Replace extends Construct {
   /** One alarm per dead-letter queue. */
   public readonly deadLetterAlarms: readonly cloudwatch.Alarm[];
 
-  constructor(scope: Construct, id: string, props: ReplaceProps) {
+  constructor(scope: Construct, id: string, props: ReplaceCapabilityProps) {
     super(scope, id);
     this.function = capabilityFunction(scope, 'ReplaceFunction', Handlers.replace, props);
     this.workflow = new ReplaceWorkflow(scope, 'Replace', {

@@ -18,7 +18,7 @@ import {
   describePolicy,
 } from './shared';
 
-export interface RolloutProps extends CapabilityProps {
+export interface RolloutCapabilityProps extends CapabilityProps {
   /**
    * How long one rollout may run before it is rolled back (its deadline).
    * @default - the `RolloutWorkflow` default, 2 hours
@@ -47,7 +47,7 @@ export interface RolloutProps extends CapabilityProps {
  * fleet's own resources) and rollout-record (the fleet record, the global slots, the outcomes).
  * Resources in `scope`: see ./shared.ts.
  */
-export class Rollout extends Construct {
+export class RolloutCapability extends Construct {
   /** The Rollout workflow's EC2 + Auto Scaling steps. */
   public readonly fleetFunction: PhoenixFunction;
   /** The Rollout workflow's DynamoDB + EventBridge steps. */
@@ -59,7 +59,7 @@ export class Rollout extends Construct {
   /** One alarm per dead-letter queue. */
   public readonly deadLetterAlarms: readonly cloudwatch.Alarm[];
 
-  constructor(scope: Construct, id: string, props: RolloutProps) {
+  constructor(scope: Construct, id: string, props: RolloutCapabilityProps) {
     super(scope, id);
     const owners = props.allowedImageOwners ?? [Aws.ACCOUNT_ID, 'amazon'];
     this.fleetFunction = capabilityFunction(scope, 'RolloutFleetFunction', Handlers.rolloutFleet, props);

@@ -38,11 +38,11 @@ process.stdout.write(JSON.stringify({ functions: functions.map((f) => f.Properti
 
 const TYPES_TS = `
 import { App, Stack } from 'aws-cdk-lib';
-import { DrainWorkflow, PhoenixControlPlane, type PhoenixControlPlaneProps, Replace } from 'phoenix';
+import { DrainWorkflow, PhoenixControlPlane, type PhoenixControlPlaneProps, ReplaceCapability } from 'phoenix';
 const props: PhoenixControlPlaneProps = { maxConcurrentRollouts: 3 };
 const cp = new PhoenixControlPlane(new Stack(new App(), 'S'), 'P', props);
 const drain: DrainWorkflow = cp.drainWorkflow;
-const replace: Replace = cp.replace;
+const replace: ReplaceCapability = cp.replace;
 export { drain, replace };
 `;
 
