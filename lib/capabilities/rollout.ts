@@ -144,10 +144,17 @@ function grantFleetSteps(scope: Construct, fleetFn: PhoenixFunction): void {
   acknowledge(fleetFn.role, wildcardResourceFinding(scope, autoScalingGroups), [
     `Fleets opt in at run time by tag; the mutations are conditioned on aws:ResourceTag/${Tags.fleet}, so only Auto Scaling groups tagged as managed can be updated, scaled or have instances terminated. Blue-green: CreateAutoScalingGroup only with the request tags ${Tags.greenOf} and ${Tags.rollout} (aws:RequestTag); delete, attach/detach target groups and tag changes only on groups tagged ${Tags.fleet} or ${Tags.rollout} (a group in a blue-green transition), whose names are chosen at run time.`,
   ]);
-  // Blue-green (tag phoenix:strategy=blue-green): the green group is created only tagged as a
-  // green group of a rollout (aws:RequestTag); deleting, attaching and detaching target groups and
-  // moving tags only on groups that are a fleet (phoenix:fleet) or in a blue-green transition
-  // (phoenix:rollout, which green carries until cutover and blue from cutover until it is deleted).
+  grantBlueGreen(fleetFn, autoScalingGroups);
+  grantLaunch(scope, fleetFn);
+}
+
+/**
+ * Blue-green (tag phoenix:strategy=blue-green): the green group is created only tagged as a green
+ * group of a rollout (aws:RequestTag); deleting, attaching and detaching target groups and moving
+ * tags only on groups that are a fleet (phoenix:fleet) or in a blue-green transition
+ * (phoenix:rollout, which green carries until cutover and blue from cutover until it is deleted).
+ */
+function grantBlueGreen(fleetFn: PhoenixFunction, autoScalingGroups: string): void {
   fleetFn.addToRolePolicy(
     new iam.PolicyStatement({
       actions: ['autoscaling:CreateAutoScalingGroup'],
@@ -173,7 +180,6 @@ function grantFleetSteps(scope: Construct, fleetFn: PhoenixFunction): void {
       }),
     );
   }
-  grantLaunch(scope, fleetFn);
 }
 
 /** UpdateAutoScalingGroup with a new launch template version checks that the caller could launch it. */
