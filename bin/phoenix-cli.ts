@@ -14,16 +14,31 @@
  *   phoenix chaos [--at <ISO time>] [--dry-run]                 one chaos period, now (or as if at a time)
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { chaosNow, renderChaos } from '../cli/chaos';
-import { pauseFleetCommand, renderPause, renderUnpin, unpinFleetCommand } from '../cli/pause';
-import { reconcileNow } from '../cli/reconcile';
-import { renderResume, resumeFleet } from '../cli/resume';
-import { renderRollback, rollbackFleet } from '../cli/rollback';
-import { fleetHistory, fleetStatus, renderHistory, renderStatus } from '../cli/status';
-import { applyTarget, type TargetOptions } from '../cli/target';
-import { classifyFiles } from '../local/classify';
-import { runLocal } from '../local/cli-local';
-import { ensurePythonEnv } from '../local/python-env';
+import type { TargetOptions } from '../cli/target';
+
+/*
+ * Each command loads what it needs when it runs, not when the CLI starts: the SDK clients, the
+ * handlers' steps, the local runtime (aws-cdk-lib and the emulator) stay unloaded for
+ * `phoenix --help` and for the other commands. `require`, not `import()`: bin/phoenix.js runs
+ * this file through tsx's CommonJS hook, which does not serve dynamic `import()` of TypeScript.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+const load = {
+  chaos: () => require('../cli/chaos') as typeof import('../cli/chaos'),
+  pause: () => require('../cli/pause') as typeof import('../cli/pause'),
+  reconcile: () => require('../cli/reconcile') as typeof import('../cli/reconcile'),
+  resume: () => require('../cli/resume') as typeof import('../cli/resume'),
+  rollback: () => require('../cli/rollback') as typeof import('../cli/rollback'),
+  status: () => require('../cli/status') as typeof import('../cli/status'),
+  target: () => require('../cli/target') as typeof import('../cli/target'),
+  classify: () => require('../local/classify') as typeof import('../local/classify'),
+  local: () => require('../local/cli-local') as typeof import('../local/cli-local'),
+  pythonEnv: () => require('../local/python-env') as typeof import('../local/python-env'),
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** Points the AWS clients at the target (see cli/target.ts). */
+const applyTarget = (options: TargetOptions) => load.target().applyTarget(options);
 
 function parseTimeScale(value: string): number {
   const n = Number(value);
@@ -87,7 +102,7 @@ export function buildProgram(): Command {
       ),
     )
     .action(async (options: { demo: boolean; timeScale: number; region: string }) => {
-      await runLocal(options);
+      await load.local().runLocal(options);
     });
 
   program
@@ -100,7 +115,7 @@ export function buildProgram(): Command {
     )
     .argument('<files...>', 'files, each holding one EventBridge event')
     .action((files: string[]) => {
-      process.exitCode = classifyFiles(files);
+      process.exitCode = load.classify().classifyFiles(files);
     });
 
   withTarget(
@@ -113,6 +128,7 @@ export function buildProgram(): Command {
       .argument('[fleet]', 'only this fleet'),
   ).action(async (fleet: string | undefined, options: TargetOptions & { json: boolean }) => {
     applyTarget(options);
+    const { fleetStatus, renderStatus } = load.status();
     const report = await fleetStatus(fleet !== undefined ? { fleet } : {});
     print(options.json ? JSON.stringify(report, null, 2) : renderStatus(report));
   });
@@ -127,6 +143,7 @@ export function buildProgram(): Command {
       .addOption(new Option('--limit <n>', 'only the newest n entries').argParser(parseLimit)),
   ).action(async (fleet: string, options: TargetOptions & { json: boolean; limit?: number }) => {
     applyTarget(options);
+    const { fleetHistory, renderHistory } = load.status();
     const report = await fleetHistory(fleet, options.limit !== undefined ? { limit: options.limit } : {});
     print(options.json ? JSON.stringify(report, null, 2) : renderHistory(report));
   });
@@ -153,6 +170,7 @@ export function buildProgram(): Command {
       options: TargetOptions & { json: boolean; reason?: string; eventBusName?: string },
     ) => {
       applyTarget(options);
+      const { pauseFleetCommand, renderPause } = load.pause();
       const report = await pauseFleetCommand(fleet, {
         ...(options.reason !== undefined ? { reason: options.reason } : {}),
         ...(options.eventBusName !== undefined ? { eventBusName: options.eventBusName } : {}),
@@ -186,6 +204,7 @@ export function buildProgram(): Command {
       },
     ) => {
       applyTarget(options);
+      const { resumeFleet, renderResume } = load.resume();
       const report = await resumeFleet(fleet, {
         ...(options.eventBusName !== undefined ? { eventBusName: options.eventBusName } : {}),
         ...(options.replaceStateMachineArn !== undefined
@@ -236,6 +255,7 @@ export function buildProgram(): Command {
       },
     ) => {
       applyTarget(options);
+      const { rollbackFleet, renderRollback } = load.rollback();
       const report = await rollbackFleet(fleet, {
         ...(options.to !== undefined ? { to: options.to } : {}),
         ...(options.requestId !== undefined ? { requestId: options.requestId } : {}),
@@ -257,6 +277,7 @@ export function buildProgram(): Command {
       .option(...busOption),
   ).action(async (fleet: string, options: TargetOptions & { json: boolean; eventBusName?: string }) => {
     applyTarget(options);
+    const { unpinFleetCommand, renderUnpin } = load.pause();
     const report = await unpinFleetCommand(
       fleet,
       options.eventBusName !== undefined ? { eventBusName: options.eventBusName } : {},
@@ -289,7 +310,7 @@ export function buildProgram(): Command {
       },
     ) => {
       applyTarget(options);
-      const report = await reconcileNow({
+      const report = await load.reconcile().reconcileNow({
         ...(fleet !== undefined ? { fleet } : {}),
         ...(options.replaceStateMachineArn !== undefined
           ? { replaceStateMachineArn: options.replaceStateMachineArn }
@@ -328,6 +349,7 @@ export function buildProgram(): Command {
       },
     ) => {
       applyTarget(options);
+      const { chaosNow, renderChaos } = load.chaos();
       const report = await chaosNow({
         ...(options.at !== undefined ? { at: options.at } : {}),
         ...(options.periodSeconds !== undefined ? { periodSeconds: options.periodSeconds } : {}),
@@ -344,7 +366,7 @@ export function buildProgram(): Command {
       'Install the Python side (moto server, cfn-lint) into .venv, if it is missing or out of date',
     )
     .action(async () => {
-      const env = await ensurePythonEnv();
+      const env = await load.pythonEnv().ensurePythonEnv();
       process.stdout.write(`Python environment ready: ${env.venvDir}\n`);
     });
 

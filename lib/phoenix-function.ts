@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CfnResource, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -8,8 +9,30 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { HANDLER_METADATA_KEY, type HandlerName } from '../lambdas/domain/contract';
 
-/** The repository root: the handlers live in `<root>/lambdas`, the lock file in `<root>`. */
-const REPO_ROOT = path.join(__dirname, '..');
+/**
+ * The package root: the nearest directory above this module with a `package.json`. This module
+ * runs from `<root>/lib` (the repository, through tsx) or from `<root>/dist/lib` (the installed
+ * package, compiled); either way the handlers' TypeScript sources are in `<root>/lambdas`.
+ */
+const PACKAGE_ROOT = findPackageRoot(__dirname);
+
+function findPackageRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`No package.json above ${from}`);
+  }
+}
+
+/**
+ * What `NodejsFunction` takes as the lock file: the repository's `package-lock.json`, or, in an
+ * installed package (npm never packs the lock file), the package's own `package.json`. It must lie
+ * under the project root (the package root); local bundling with no `nodeModules` installs nothing
+ * and reads it only for the package manager that runs esbuild (npm, for either file name).
+ */
+function depsLockFilePath(): string {
+  const lockFile = path.join(PACKAGE_ROOT, 'package-lock.json');
+  return fs.existsSync(lockFile) ? lockFile : path.join(PACKAGE_ROOT, 'package.json');
+}
 
 export interface PhoenixFunctionProps {
   /** The handler: its module is `lambdas/<handlerName>.ts`; also written as `phoenix:handler` metadata. */
@@ -37,7 +60,7 @@ export interface PhoenixFunctionProps {
 }
 
 /**
- * A Phoenix Lambda handler: `lambdas/<name>.ts` bundled locally by esbuild into one self-contained
+ * A Phoenix Lambda handler: `lambdas/<name>.ts` (of the package root) bundled locally by esbuild into one self-contained
  * CommonJS file (SDK v3 included, ES modules preferred), on Node.js 24 / arm64, traced, with its own
  * log group, its own execution role and a dead-letter queue for failed asynchronous invocations.
  *
@@ -73,10 +96,10 @@ export class PhoenixFunction extends NodejsFunction {
     logGroup.grantWrite(role);
 
     super(scope, id, {
-      entry: path.join(REPO_ROOT, 'lambdas', `${props.handlerName}.ts`),
+      entry: path.join(PACKAGE_ROOT, 'lambdas', `${props.handlerName}.ts`),
       handler: 'handler',
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      projectRoot: PACKAGE_ROOT,
+      depsLockFilePath: depsLockFilePath(),
       description: props.description ?? `Phoenix ${props.handlerName} handler`,
       // Pinned, not NODEJS_LATEST: a CDK upgrade must not silently change the deployed runtime.
       runtime: lambda.Runtime.NODEJS_24_X,

@@ -12,6 +12,7 @@ export interface PhoenixStackProps extends StackProps {
 
 /** The deployable Phoenix stack: the control plane and what an operator needs to reach it. */
 export class PhoenixStack extends Stack {
+  /** The control plane the stack deploys. */
   public readonly controlPlane: PhoenixControlPlane;
 
   constructor(scope: Construct, id: string, props: PhoenixStackProps = {}) {
@@ -32,6 +33,14 @@ export class PhoenixStack extends Stack {
     new CfnOutput(this, 'RolloutStateMachineArn', {
       description: 'The Rollout workflow',
       value: this.controlPlane.rolloutWorkflow.stateMachine.stateMachineArn,
+    });
+    new CfnOutput(this, 'ReplaceStateMachineArn', {
+      description: 'The Replace workflow: one execution per instance to replace',
+      value: this.controlPlane.replaceWorkflow.stateMachine.stateMachineArn,
+    });
+    new CfnOutput(this, 'DrainStateMachineArn', {
+      description: 'The Drain workflow: one execution per termination lifecycle action',
+      value: this.controlPlane.drainWorkflow.stateMachine.stateMachineArn,
     });
   }
 }

@@ -1,0 +1,206 @@
+/**
+ * What every capability construct shares: its common props, the Phoenix function it builds, the
+ * dead-letter queues and their alarms, the Describe policies and the cdk-nag acknowledgements.
+ *
+ * Where a capability's resources live: in the control plane's scope, not under the capability.
+ * CDK derives a resource's logical id from its construct path, and a deployed stack must update in
+ * place (test/infra/logical-ids.test.ts). So each capability is a construct of its own in the
+ * tree (`<control plane>/IntakeCapability`, ...), which groups and exposes its resources, but it
+ * creates them in `scope`, the control plane, as `PhoenixFunction` creates its log group, queue
+ * and role beside itself: their paths, and so their logical ids, are those of the flat control
+ * plane, whatever stack holds it, with no logical id written by hand.
+ */
+import { ArnFormat, Duration, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct, IConstruct } from 'constructs';
+import { Env, type HandlerName } from '../../lambdas/domain/contract';
+import type { EventPattern } from '../../lambdas/domain/sources';
+import { wildcardResourceFinding } from '../compliance';
+import { PhoenixFunction } from '../phoenix-function';
+import type { PhoenixState } from './state';
+
+/** What every capability takes from the control plane. */
+export interface CapabilityProps {
+  /** The fleet table and the Phoenix bus: every function gets their names in its environment. */
+  readonly state: PhoenixState;
+  /**
+   * How long function and execution logs are kept.
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * What happens to the log groups (and state machines) when they leave the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** A Phoenix function in `scope` with the table and the bus in its environment. */
+export function capabilityFunction(
+  scope: Construct,
+  id: string,
+  handlerName: HandlerName,
+  props: CapabilityProps,
+): PhoenixFunction {
+  return new PhoenixFunction(scope, id, {
+    handlerName,
+    environment: {
+      [Env.tableName]: props.state.table.tableName,
+      [Env.eventBusName]: props.state.eventBus.eventBusName,
+    },
+    logRetention: props.logRetention,
+    removalPolicy: props.removalPolicy,
+  });
+}
+
+/** An SQS dead-letter queue: SQS-managed encryption, TLS only, 14 days to look at what failed. */
+export function deadLetterQueue(scope: Construct, id: string): sqs.Queue {
+  return new sqs.Queue(scope, id, {
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+  });
+}
+
+export interface RuleTargetOptions {
+  /** How many times EventBridge retries a failed delivery. */
+  readonly retryAttempts: number;
+  /** How long EventBridge keeps retrying. */
+  readonly maxEventAge: Duration;
+  /** What the rule's dead-letter queue holds, for its acknowledgement: e.g. `sweeps EventBridge could not start`. */
+  readonly dropped: string;
+}
+
+/** Targets `fn` from `rule`, with a dead-letter queue `<rule id>DeadLetterQueue` beside the rule. */
+export function targetWithDeadLetterQueue(
+  rule: events.Rule,
+  fn: lambda.IFunction,
+  options: RuleTargetOptions,
+): sqs.Queue {
+  const queue = deadLetterQueue(rule.node.scope as Construct, `${rule.node.id}DeadLetterQueue`);
+  acknowledge(queue, 'AwsSolutions-SQS3', [
+    `This queue is itself the dead-letter queue of the ${rule.node.id} target (${options.dropped}); a DLQ of a DLQ would only move the problem. An alarm watches it.`,
+  ]);
+  rule.addTarget(
+    new targets.LambdaFunction(fn, {
+      deadLetterQueue: queue,
+      retryAttempts: options.retryAttempts,
+      maxEventAge: options.maxEventAge,
+    }),
+  );
+  return queue;
+}
+
+/** One alarm per dead-letter queue (`<queue id>Alarm`, beside the queue): at least one message visible in 5 minutes. */
+export function deadLetterAlarms(queues: readonly sqs.Queue[]): cloudwatch.Alarm[] {
+  return queues.map((queue) =>
+    queue
+      .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' })
+      .createAlarm(queue.node.scope as Construct, `${queue.node.id}Alarm`, {
+        alarmDescription: `Phoenix: messages in the dead-letter queue ${queue.node.path}: events or invocations were dropped`,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+  );
+}
+
+/**
+ * Read-only Describe actions that support no resource-level permissions, in a policy of their own
+ * so that their `Resource: *` acknowledgement covers them and nothing else.
+ */
+export function describePolicy(
+  scope: Construct,
+  fn: PhoenixFunction,
+  id: string,
+  actions: string[],
+): iam.Policy {
+  const policy = new iam.Policy(scope, id, {
+    roles: [fn.role],
+    statements: [new iam.PolicyStatement({ actions, resources: ['*'] })],
+  });
+  // The function must not run before it may read.
+  fn.node.addDependency(policy);
+  acknowledge(policy, 'AwsSolutions-IAM5[Resource::*]', [
+    `${actions.join(', ')} support no resource-level permissions (the Service Authorization Reference lists no resource type for them), so they need Resource *; they are read-only.`,
+  ]);
+  return policy;
+}
+
+/** Acknowledges the cdk-nag finding `id` on `scope`, for the reasons given (joined by spaces). */
+export function acknowledge(scope: IConstruct, id: string, reasons: string[]): void {
+  Validations.of(scope).acknowledge({ id, reason: reasons.join(' ') });
+}
+
+/** Every Auto Scaling group of this account and region (mutations are conditioned on tags). */
+export function autoScalingGroupArns(scope: IConstruct): string {
+  return Stack.of(scope).formatArn({
+    service: 'autoscaling',
+    resource: 'autoScalingGroup',
+    resourceName: '*:autoScalingGroupName/*',
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+}
+
+/** Every EC2 instance of this account and region. */
+export function instanceArns(scope: IConstruct): string {
+  return Stack.of(scope).formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
+}
+
+/** The top-level fields of an EventBridge pattern (JSON form) and their `events.EventPattern` names. */
+const EVENT_PATTERN_FIELDS: Readonly<Record<string, keyof events.EventPattern>> = {
+  version: 'version',
+  id: 'id',
+  'detail-type': 'detailType',
+  source: 'source',
+  account: 'account',
+  time: 'time',
+  region: 'region',
+  resources: 'resources',
+  detail: 'detail',
+};
+
+/**
+ * An EventBridge pattern in its JSON form (`detail-type` in kebab case) as CDK's `events.EventPattern`,
+ * which CDK renders back to the same JSON. Values pass through as they are (content filters such
+ * as `{ prefix }` included); a top-level field CDK cannot express is an error, not a silent drop.
+ */
+export function toCdkEventPattern(pattern: EventPattern, where = 'pattern'): events.EventPattern {
+  const out: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(pattern)) {
+    const name = EVENT_PATTERN_FIELDS[field];
+    if (name === undefined) {
+      throw new Error(
+        `${where}: top-level field ${JSON.stringify(field)} is not one of ${Object.keys(EVENT_PATTERN_FIELDS).join(', ')}`,
+      );
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * The acknowledgements of a workflow's role (its policies are granted by Step Functions): logging
+ * and X-Ray need `Resource: *`; each LambdaInvoke task may invoke any version of its function.
+ */
+export function acknowledgeWorkflowRole(
+  scope: IConstruct,
+  role: iam.IRole,
+  invoked: readonly PhoenixFunction[],
+): void {
+  acknowledge(role, 'AwsSolutions-IAM5[Resource::*]', [
+    'Step Functions logging (logs:CreateLogDelivery and the other log-delivery actions) and X-Ray tracing (xray:PutTraceSegments, GetSamplingRules ...) support no resource-level permissions.',
+  ]);
+  for (const target of invoked) {
+    acknowledge(role, wildcardResourceFinding(scope, `${target.functionArn}:*`), [
+      `The LambdaInvoke tasks may invoke any version or alias of the ${target.handlerName} function (<arn>:*), and no other function.`,
+    ]);
+  }
+}

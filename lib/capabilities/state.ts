@@ -1,0 +1,69 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+
+/** The fleet table's TTL attribute (epoch seconds): intake's idempotency records expire by it. */
+export const INTAKE_RECORD_TTL_ATTRIBUTE = 'expiresAt';
+
+export interface PhoenixStateProps {
+  /**
+   * Name of the Phoenix event bus (validated by `PhoenixControlPlane`).
+   * @default 'phoenix'
+   */
+  readonly eventBusName?: string;
+  /**
+   * What happens to the fleet table when it leaves the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The shared state of the control plane: the Phoenix bus (commands in, outcomes out) and the fleet
+ * table. Created in `scope` (construct ids `EventBus` and `Table`): see ./shared.ts.
+ */
+export class PhoenixState extends Construct {
+  /** The Phoenix bus: commands in, outcomes out. */
+  public readonly eventBus: events.EventBus;
+  /** Fleet records (`pk = FLEET#<name>`) and intake's idempotency records (`EVENT#<event id>`). */
+  public readonly table: dynamodb.Table;
+
+  constructor(scope: Construct, id: string, props: PhoenixStateProps = {}) {
+    super(scope, id);
+    this.eventBus = new events.EventBus(scope, 'EventBus', {
+      eventBusName: props.eventBusName ?? 'phoenix',
+      description: 'Phoenix: commands in (phoenix.command), outcomes out (phoenix)',
+    });
+    this.table = new dynamodb.Table(scope, 'Table', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      // Intake's idempotency records (`EVENT#<event id>`) expire by themselves.
+      timeToLiveAttribute: INTAKE_RECORD_TTL_ATTRIBUTE,
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+  }
+
+  /** `actions` on fleet records only (`FLEET#…`: records, locks, slots), never on intake's `EVENT#` items. */
+  public grantFleetRecords(grantee: iam.IGrantable, ...actions: string[]): void {
+    this.grantItems(grantee, 'FLEET#*', actions);
+  }
+
+  /** `actions` on intake's idempotency records only (`EVENT#…`), never on fleet records. */
+  public grantIntakeRecords(grantee: iam.IGrantable, ...actions: string[]): void {
+    this.grantItems(grantee, 'EVENT#*', actions);
+  }
+
+  private grantItems(grantee: iam.IGrantable, leadingKeys: string, actions: string[]): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions,
+        resources: [this.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [leadingKeys] } },
+      }),
+    );
+  }
+}

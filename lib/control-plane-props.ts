@@ -1,0 +1,145 @@
+import { type Duration, type RemovalPolicy, Token } from 'aws-cdk-lib';
+import type * as events from 'aws-cdk-lib/aws-events';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import { ratePeriodSeconds } from '../lambdas/domain/chaos';
+
+/** What EventBridge accepts as a custom bus name (the `default` bus and partner buses excluded). */
+const EVENT_BUS_NAME_PATTERN = /^[.\-_A-Za-z0-9]{1,256}$/;
+
+export interface PhoenixControlPlaneProps {
+  /**
+   * Name of the Phoenix event bus: commands in (`phoenix.command`), outcomes out (`phoenix`).
+   * Must be a custom bus name: not `default`, no `/`, at most 256 of `A-Z a-z 0-9 . _ -`.
+   * @default 'phoenix'
+   */
+  readonly eventBusName?: string;
+  /**
+   * What happens to the stateful resources (the fleet table, the log groups) when they are
+   * removed from the stack or the stack is deleted.
+   * @default RemovalPolicy.RETAIN - the table and the logs outlive the stack
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * How long one rollout may run before it is rolled back (its deadline; passed to
+   * `RolloutWorkflow` as `timeout`). Each execution may run this plus a rollback allowance.
+   * @default - the `RolloutWorkflow` default, 2 hours
+   */
+  readonly rolloutTimeout?: Duration;
+  /**
+   * How long a rollout waits between two health checks of a batch (passed to `RolloutWorkflow`).
+   * @default - the `RolloutWorkflow` default, 15 seconds
+   */
+  readonly rolloutPollInterval?: Duration;
+  /**
+   * How long one replacement may run in all, waiting for a disruption-budget slot included (passed to `ReplaceWorkflow`).
+   * @default - the `ReplaceWorkflow` default, 1 hour
+   */
+  readonly replaceTimeout?: Duration;
+  /**
+   * How long a replacement waits between two checks (passed to `ReplaceWorkflow`).
+   * @default - the `ReplaceWorkflow` default, 15 seconds
+   */
+  readonly replacePollInterval?: Duration;
+  /**
+   * When the reconcile sweep runs (actual state of every managed fleet against its desired state).
+   * @default events.Schedule.rate(Duration.minutes(5))
+   */
+  readonly reconcileSchedule?: events.Schedule;
+  /**
+   * When chaos mode runs: its period. In each period, each fleet tagged `phoenix:chaos=<mean days>`
+   * loses a random instance with probability period / mean (within its chaos hours, when safe).
+   * Must be a `rate(...)` schedule (the period must be known).
+   * @default events.Schedule.rate(Duration.hours(1)) - `DEFAULT_CHAOS_PERIOD`
+   */
+  readonly chaosSchedule?: events.Schedule;
+  /**
+   * How long function and execution logs are kept.
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Alarms whose names start with one of these prefixes are health alarms: an instance they name
+   * (dimension `InstanceId`) is replaced when they go to ALARM, whatever their metric. EC2
+   * status-check alarms are health alarms anyway.
+   * @default ['phoenix-health-']
+   */
+  readonly healthAlarmPrefixes?: string[];
+  /**
+   * Owners whose images a rollout accepts: 12-digit account ids and the alias `amazon` (images
+   * Amazon publishes). An image of any other owner is rejected before anything is launched.
+   * @default [Aws.ACCOUNT_ID, 'amazon'] - this account's images and Amazon's
+   */
+  readonly allowedImageOwners?: string[];
+  /**
+   * The fan-out limit: how many rollouts (all fleets together) may run at once. One image followed
+   * by many fleets rolls them concurrently up to this many; the others wait (`RolloutQueued`, with
+   * the fleet lock held) for a slot. An integer from 1 to 1000.
+   * @default 10 - `DEFAULT_MAX_CONCURRENT_ROLLOUTS`
+   */
+  readonly maxConcurrentRollouts?: number;
+}
+
+/**
+ * Checks the props of `PhoenixControlPlane` before anything is built: collects every problem, each
+ * quoting the value received, and throws once. Unresolved tokens and props not given (their
+ * defaults, owned by the capability that uses them, are valid) are not checked.
+ */
+export function validateControlPlaneProps(props: PhoenixControlPlaneProps): void {
+  const problems = [
+    ...eventBusNameProblems(props.eventBusName),
+    ...chaosScheduleProblems(props.chaosSchedule),
+    ...healthAlarmPrefixProblems(props.healthAlarmPrefixes),
+    ...imageOwnerProblems(props.allowedImageOwners),
+    ...maxConcurrentRolloutsProblems(props.maxConcurrentRollouts),
+  ];
+  if (problems.length > 0) throw new Error(`Invalid PhoenixControlPlane props: ${problems.join('; ')}`);
+}
+
+const quote = (value: unknown) => JSON.stringify(value);
+
+function eventBusNameProblems(name: string | undefined): string[] {
+  if (name === undefined || Token.isUnresolved(name)) return [];
+  if (name === 'default') {
+    return [`eventBusName must name a custom bus, not the account's default bus, got ${quote(name)}`];
+  }
+  if (name.includes('/')) {
+    return [`eventBusName must not contain '/' (that is a partner event source), got ${quote(name)}`];
+  }
+  if (!EVENT_BUS_NAME_PATTERN.test(name)) {
+    return [`eventBusName must match ${String(EVENT_BUS_NAME_PATTERN)}, got ${quote(name)}`];
+  }
+  return [];
+}
+
+function chaosScheduleProblems(schedule: events.Schedule | undefined): string[] {
+  const expression = schedule?.expressionString;
+  if (expression === undefined || Token.isUnresolved(expression)) return [];
+  if (ratePeriodSeconds(expression) !== undefined) return [];
+  return [
+    `chaosSchedule must be a rate(...) schedule (its rate is the chaos period), got ${quote(expression)}`,
+  ];
+}
+
+function healthAlarmPrefixProblems(prefixes: string[] | undefined): string[] {
+  const bad = (prefixes ?? []).filter((p) => !Token.isUnresolved(p) && (p.trim() === '' || p.includes(',')));
+  return bad.length === 0
+    ? []
+    : [`healthAlarmPrefixes must be non-empty and free of commas, got ${quote(bad)}`];
+}
+
+function imageOwnerProblems(owners: string[] | undefined): string[] {
+  if (owners === undefined) return [];
+  if (owners.length === 0) {
+    return [`allowedImageOwners must name at least one owner, got ${quote(owners)}`];
+  }
+  const bad = owners.filter((o) => !Token.isUnresolved(o) && o !== 'amazon' && !/^\d{12}$/.test(o));
+  return bad.length === 0
+    ? []
+    : [`allowedImageOwners must be 12-digit account ids or 'amazon', got ${quote(bad)}`];
+}
+
+function maxConcurrentRolloutsProblems(max: number | undefined): string[] {
+  if (max === undefined || Token.isUnresolved(max)) return [];
+  if (Number.isInteger(max) && max >= 1 && max <= 1000) return [];
+  return [`maxConcurrentRollouts must be an integer from 1 to 1000, got ${quote(max)}`];
+}
