@@ -8,6 +8,7 @@ export default tseslint.config(
       'eslint.config.mjs',
       'node_modules/**',
       'cdk.out/**',
+      'dist/**',
       '.venv/**',
       'coverage/**',
       '.phoenix/**',
