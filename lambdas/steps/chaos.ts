@@ -8,6 +8,7 @@
  * tag or a failed kill is a `ChaosSkipped`; the other skips (outside the hours, already killed
  * this period, the dice) are only reported.
  */
+import * as clock from '../domain/clock';
 import { type AutoScalingGroup, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { DetailTypes, Tags } from '../domain/contract';
 import { ConfigurationError } from '../domain/errors';
@@ -58,7 +59,7 @@ export interface ChaosReport {
 const REPORTED = new Set<string>([...OUTCOME_SKIPS, 'kill-failed']);
 
 export async function runChaos(request: ChaosRequest): Promise<ChaosReport> {
-  const now = request.now ?? new Date();
+  const now = request.now ?? clock.now();
   const act = request.act ?? true;
   const { periodSeconds } = request;
   if (!Number.isFinite(periodSeconds) || periodSeconds <= 0) {

@@ -10,6 +10,7 @@
  * fleet records read 100 per BatchGetItem; every request sent is counted (`apiCalls`, SDK retries
  * included: see aws/call-counter.ts).
  */
+import * as clock from '../domain/clock';
 import { type AutoScalingGroup, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import {
   DescribeImagesCommand,
@@ -112,7 +113,7 @@ async function sweep(
   request: ReconcileRequest,
   counts: Readonly<Record<string, number>>,
 ): Promise<Omit<ReconcileReport, 'calls' | 'apiCalls'>> {
-  const now = request.now ?? new Date();
+  const now = request.now ?? clock.now();
   const act = request.act ?? true;
   const count = <T>(what: string, call: () => Promise<T>) => aws(what, call);
 

@@ -2,6 +2,7 @@
  * The record steps of the Rollout workflow (DynamoDB + EventBridge): the fleet lock, the fleet's
  * desired image and history, and the outcome event that ends every rollout.
  */
+import * as clock from '../domain/clock';
 import { DetailTypes, Env } from '../domain/contract';
 import {
   causeMessage,
@@ -59,9 +60,6 @@ export interface RecordStepRequest {
   /** CheckSafePoint: the definition's history costs (continue-as-new). */
   readonly historyBudget?: HistoryBudget;
 }
-
-/** The clock, replaceable in tests. */
-export const clock = { now: () => new Date() };
 
 const DEFAULT_LOCK_SECONDS = 2 * 60 * 60;
 

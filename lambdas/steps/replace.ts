@@ -3,6 +3,7 @@
  * a fleet terminated and replaced by a fresh one from the group's launch template, within the
  * fleet's disruption budget. Each step re-reads the real state and is safe to run twice.
  */
+import * as clock from '../domain/clock';
 import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
 import { DetailTypes, Tags } from '../domain/contract';
 import { causeMessage, ConfigurationError, ReplacementNotHealthyError } from '../domain/errors';
@@ -46,9 +47,6 @@ export interface ReplaceStepRequest {
   /** ReleaseReplacementSlot: the outcome to report. */
   readonly outcome?: string;
 }
-
-/** The clock, replaceable in tests. */
-export const replaceClock = { now: () => new Date() };
 
 const DEFAULT_MAX_CHECKS = 40;
 
@@ -152,7 +150,7 @@ export async function acquireReplacementSlot(request: ReplaceStepRequest): Promi
   const resolved = requireInstance(request.state);
   const previous = request.state.slot;
   const attempts = (previous?.attempts ?? 0) + 1;
-  const now = replaceClock.now();
+  const now = clock.now();
   const circuit = await checkCircuit(request, resolved, now);
   if (circuit !== undefined) {
     return {
@@ -345,7 +343,7 @@ export async function retireInstance(request: ReplaceStepRequest): Promise<Repla
     }
     return { mode, done: true, checks: previous.checks };
   }
-  await tagInstance(instanceId, Tags.drained, replaceClock.now().toISOString());
+  await tagInstance(instanceId, Tags.drained, clock.now().toISOString());
   await terminateInstance(instanceId, mode === 'surge');
   return { mode, done: true, checks: previous.checks };
 }
@@ -415,7 +413,7 @@ export async function releaseReplacementSlot(request: ReplaceStepRequest) {
     fleet,
     instanceId,
     execution: request.execution,
-    now: replaceClock.now(),
+    now: clock.now(),
   });
   const base = { fleet, instanceId, cause, execution: request.execution, eventId: requestId };
   if (outcome === DetailTypes.InstanceReplaced) {
