@@ -25,7 +25,9 @@ import { rolloutActive } from '../domain/reconcile';
 import { aws } from '../aws/errors';
 import { autoScaling } from '../aws/clients';
 import { tagValue, terminateInstance } from '../aws/fleets';
-import { claimChaosKill, putOutcome, readFleetRecords } from '../aws/store';
+import { putOutcome } from '../aws/outcomes';
+import { claimChaosKill } from '../aws/store/chaos-claims';
+import { readFleetRecords } from '../aws/store/fleet-records';
 
 export interface ChaosRequest {
   /** The run's time (default now): it names the period and is checked against the chaos hours. */

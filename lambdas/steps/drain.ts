@@ -37,7 +37,7 @@ import {
   sendFlush,
   targetGroupsHolding,
 } from '../aws/drain';
-import { putOutcome } from '../aws/store';
+import { putOutcome } from '../aws/outcomes';
 
 /** The state of either workflow, as far as the drain steps read it. */
 export type DrainWorkflowState = Partial<ReplaceState> &

@@ -31,7 +31,10 @@ import {
 import { startDrain, startReplace, startRollout } from '../aws/executions';
 import { drainExecutionName } from '../domain/drain';
 import { readParameter } from '../aws/parameters';
-import { claimEvent, putOutcome, readFleetRecord, settleEvent, unpinFleet } from '../aws/store';
+import { putOutcome } from '../aws/outcomes';
+import { claimEvent, settleEvent } from '../aws/store/events';
+import { readFleetRecord } from '../aws/store/fleet-records';
+import { unpinFleet } from '../aws/store/holds';
 
 export interface IntakeResult {
   readonly intent: Intent['kind'];

@@ -40,7 +40,9 @@ import { autoScaling, dynamo, ec2, eventBridge, stepFunctions } from '../aws/cli
 import { startReplace } from '../aws/executions';
 import { tagValue } from '../aws/fleets';
 import { drainHookHeartbeat, putDrainHook, recordDrainHook, removeDrainHook } from '../aws/hooks';
-import { putOutcome, readFleetRecords, recordObservedLaunchTemplate, releaseSlot } from '../aws/store';
+import { putOutcome } from '../aws/outcomes';
+import { readFleetRecords, recordObservedLaunchTemplate } from '../aws/store/fleet-records';
+import { releaseSlot } from '../aws/store/replacement-slots';
 
 export interface ReconcileRequest {
   /** Only this fleet (the CLI); default every managed fleet. */

@@ -30,18 +30,17 @@ import {
   type WorkflowState,
 } from '../domain/rollout';
 import { RecordSteps, type RecordStep } from '../domain/steps';
+import { putOutcome } from '../aws/outcomes';
 import {
   acquireLock,
-  acquireRolloutSlot,
   clearSupersede,
   markRolloutQueued,
-  putOutcome,
   readFleetRecord,
-  recordOutcome,
   requestSupersede,
   takeOverLock,
-  transferRolloutSlot,
-} from '../aws/store';
+} from '../aws/store/fleet-records';
+import { recordOutcome } from '../aws/store/history';
+import { acquireRolloutSlot, transferRolloutSlot } from '../aws/store/rollout-slots';
 
 export interface RecordStepRequest {
   readonly step: RecordStep;

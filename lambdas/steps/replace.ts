@@ -26,7 +26,9 @@ import {
   tagValue,
   terminateInstance,
 } from '../aws/fleets';
-import { acquireSlot, putOutcome, readFleetRecord, releaseSlot } from '../aws/store';
+import { putOutcome } from '../aws/outcomes';
+import { readFleetRecord } from '../aws/store/fleet-records';
+import { acquireSlot, releaseSlot } from '../aws/store/replacement-slots';
 import { updateCircuit } from '../aws/circuit';
 import {
   CIRCUIT_CAUSES,
