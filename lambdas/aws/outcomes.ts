@@ -1,16 +1,19 @@
 /** Outcome events on the Phoenix bus. */
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { Env, OUTCOME_SOURCE } from '../domain/contract';
+import { Env, OUTCOME_SOURCE, type OutcomeDetails, type OutcomeType } from '../domain/contract';
 import { TransientAwsError } from '../domain/errors';
 import { aws, requireEnv } from './errors';
 import { eventBridge } from './clients';
 
-/** Put one outcome event on the Phoenix bus; a rejected entry is a transient failure (retried). */
-export async function putOutcome(
-  detailType: string,
-  detail: Record<string, unknown>,
+/**
+ * Put one outcome event on the Phoenix bus, its detail of the shape its detail-type declares
+ * (OutcomeDetails); a rejected entry is a transient failure (retried).
+ */
+export async function putOutcome<T extends OutcomeType>(
+  detailType: T,
+  detail: OutcomeDetails[T],
   resources: string[] = [],
-) {
+): Promise<void> {
   const result = await aws('PutEvents', () =>
     eventBridge().send(
       new PutEventsCommand({

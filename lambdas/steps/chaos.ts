@@ -10,7 +10,7 @@
  */
 import * as clock from '../domain/clock';
 import { type AutoScalingGroup, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
-import { DetailTypes, Tags } from '../domain/contract';
+import { type ChaosSkippedDetail, DetailTypes, Tags } from '../domain/contract';
 import { ConfigurationError } from '../domain/errors';
 import {
   type ChaosDecision,
@@ -208,7 +208,7 @@ function toChaosGroup(g: AutoScalingGroup): ChaosGroup {
   };
 }
 
-function skippedDetail(d: Extract<ChaosResult, { action: 'skip' }>): Record<string, unknown> {
+function skippedDetail(d: Extract<ChaosResult, { action: 'skip' }>): ChaosSkippedDetail {
   return {
     fleet: d.fleet,
     code: d.code,

@@ -103,9 +103,9 @@ export async function resolveInstance(request: ReplaceStepRequest): Promise<Reso
   if (invalid !== undefined) {
     await putOutcome(DetailTypes.DisruptionBudgetInvalid, {
       fleet,
-      groupName: group.AutoScalingGroupName,
+      groupName: group.AutoScalingGroupName!,
       tag: Tags.disruptionBudget,
-      value: tag,
+      value: tag!, // invalid: the tag is set
       reason: invalid,
       budget,
       execution: request.execution,
@@ -118,7 +118,7 @@ export async function resolveInstance(request: ReplaceStepRequest): Promise<Reso
   for (const bad of circuit.invalid) {
     await putOutcome(DetailTypes.CircuitBreakerInvalid, {
       fleet,
-      groupName: group.AutoScalingGroupName,
+      groupName: group.AutoScalingGroupName!,
       ...bad,
       thresholdPercent: circuit.thresholdPercent,
       windowSeconds: circuit.windowSeconds,
@@ -434,7 +434,7 @@ export async function releaseReplacementSlot(request: ReplaceStepRequest) {
     });
   } else {
     const error = request.state.error;
-    await putOutcome(outcome, {
+    await putOutcome(DetailTypes.ReplacementFailed, {
       ...base,
       reason: error ? causeMessage(error.Cause) : 'unknown',
       error: error?.Error ?? 'unknown',
