@@ -95,7 +95,7 @@ const rolloutStopped = {
     imageId,
     execution: rolloutExecution,
     reason,
-    supersededBy: opt(str('the execution of the newer rollout that asked it to stop')),
+    supersededBy: opt(str('the newer image whose rollout asked it to stop')),
     step,
     previousImageId,
   },
@@ -377,7 +377,9 @@ export const OUTCOME_SHAPES = {
     description: 'Chaos mode held back: a kill was due but unsafe, or a chaos tag is invalid.',
     fields: {
       fleet,
-      code: str('why, as a code (e.g. rollout, replacement, paused, capacity, invalid-tag, kill-failed)'),
+      code: str(
+        'why, as a code: paused, rollout-in-flight, replacement-in-flight, below-capacity, claim-refused, invalid-tag or kill-failed',
+      ),
       reason,
       period: str('the chaos period (ISO-8601 start)'),
       probability: opt(num('the chance of a kill this period')),
