@@ -3,6 +3,7 @@
  * The period is the scheduled event's `time` (EventBridge's scheduled time; a retried delivery
  * carries the same one, so it decides the same and its claim finds the kill already made).
  */
+import * as clock from './domain/clock';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { Env } from './domain/contract';
 import { ConfigurationError } from './domain/errors';
@@ -22,7 +23,7 @@ export const handler = wrap('chaos', async (event: ScheduledEvent | undefined) =
     );
   }
   const scheduled = typeof event?.time === 'string' ? new Date(event.time) : undefined;
-  const now = scheduled !== undefined && Number.isFinite(scheduled.getTime()) ? scheduled : new Date();
+  const now = scheduled !== undefined && Number.isFinite(scheduled.getTime()) ? scheduled : clock.now();
   const report = await runChaos({ now, periodSeconds });
   for (const d of report.decisions) {
     if (d.action === 'kill') logger.info('chaos kill', { decision: d });

@@ -1,26 +1,19 @@
+import { isRetryableByTrait, isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 import { ConfigurationError, TransientAwsError } from '../domain/errors';
 
-const TRANSIENT_NAMES = new Set([
-  'Throttling',
-  'ThrottlingException',
-  'ThrottledException',
-  'RequestLimitExceeded',
-  'TooManyRequestsException',
-  'ProvisionedThroughputExceededException',
-  'RequestThrottledException',
+/**
+ * Server faults some services name without a 5xx status (or that an emulator returns with
+ * another one): the SDK's classification (below) decides by status code for these, not by name,
+ * so the names are kept here.
+ */
+const SERVER_FAULT_NAMES = new Set([
   'ServiceUnavailable',
   'ServiceUnavailableException',
   'InternalError',
   'InternalFailure',
   'InternalServerError',
   'InternalServiceError',
-  'TimeoutError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
+  // Auto Scaling: another update of the same group is in progress; the SDK does not list it.
   'ResourceContention',
 ]);
 
@@ -32,14 +25,27 @@ interface SdkErrorShape {
   $metadata?: { httpStatusCode?: number };
 }
 
-/** Is this error (from an SDK call) worth retrying later? */
+type ClassifiedError = Parameters<typeof isTransientError>[0];
+
+/**
+ * Is this error (from an SDK call) worth retrying later? The SDK's own classification
+ * (`@smithy/core/retry`, what its retry strategy uses): a retryable trait, throttling (by name, or
+ * 429), transient names (timeouts), network error codes (ECONNRESET, ECONNREFUSED, EPIPE,
+ * ETIMEDOUT, …) and any 5xx status; plus the server-fault names above. A name in `code` rather
+ * than `name` is classified too (the hand-written list matched both).
+ */
 export function isTransient(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const e = error as SdkErrorShape;
-  if (e.$retryable !== undefined) return true;
-  if (TRANSIENT_NAMES.has(e.name ?? '') || TRANSIENT_NAMES.has(e.code ?? '')) return true;
-  const status = e.$metadata?.httpStatusCode;
-  return status !== undefined && status >= 500;
+  if (sdkSaysTransient(error as ClassifiedError)) return true;
+  if (SERVER_FAULT_NAMES.has(e.name ?? '') || SERVER_FAULT_NAMES.has(e.code ?? '')) return true;
+  return e.code !== undefined && sdkSaysTransient({ name: e.code, message: '', $metadata: {} });
+}
+
+function sdkSaysTransient(error: ClassifiedError): boolean {
+  return (
+    isRetryableByTrait(error) || isThrottlingError(error) || isTransientError(error) || isServerError(error)
+  );
 }
 
 /**

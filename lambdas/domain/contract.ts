@@ -55,7 +55,7 @@ export const COMMAND_SOURCE = 'phoenix.command';
 /** `source` of the outcome events Phoenix puts on the Phoenix bus. */
 export const OUTCOME_SOURCE = 'phoenix';
 
-/** detail-types of commands (in) and outcomes (out) on the Phoenix bus. */
+/** detail-types of commands (in) and outcomes (out) on the Phoenix bus; each outcome's detail: OutcomeDetails. */
 export const DetailTypes = {
   PublishImage: 'PublishImage',
   RolloutStarted: 'RolloutStarted',
@@ -88,19 +88,19 @@ export const DetailTypes = {
   DesiredImageMissing: 'DesiredImageMissing',
   /** An instance tagged with a fleet's name runs outside the fleet's groups (reconcile sweep): reported, not touched. */
   StrayInstance: 'StrayInstance',
-  /** A reconcile sweep ended: `{fleets, instances, differences, started, apiCalls}`. */
+  /** A reconcile sweep ended. */
   ReconcileCompleted: 'ReconcileCompleted',
-  /** A `phoenix:flush-timeout-seconds` tag is invalid: the default applies. `{fleet?, groupName, tag, value, reason, timeoutSeconds}` */
+  /** A `phoenix:flush-timeout-seconds` tag is invalid: the default applies. */
   DrainSettingInvalid: 'DrainSettingInvalid',
-  /** The termination lifecycle hook `phoenix-drain` ran: `{fleet?, groupName, instanceId, flush, lifecycleAction, reason}` */
+  /** The termination lifecycle hook `phoenix-drain` ran. */
   InstanceDrained: 'InstanceDrained',
   /** The termination lifecycle hook could not be completed (Auto Scaling continues after the heartbeat timeout). */
   DrainFailed: 'DrainFailed',
-  /** `phoenix pause`: no automation starts for the fleet until `phoenix resume`. `{fleet, at, reason}` */
+  /** `phoenix pause`: no automation starts for the fleet until `phoenix resume`. */
   FleetPaused: 'FleetPaused',
-  /** `phoenix resume` cleared a pause: `{fleet, pausedAt, reason}` (a reconcile sweep of the fleet follows). */
+  /** `phoenix resume` cleared a pause (a reconcile sweep of the fleet follows). */
   FleetResumed: 'FleetResumed',
-  /** `phoenix unpin` (or an explicit PublishImage) released a rollback's pin: `{fleet, imageId, reason}`. */
+  /** `phoenix unpin` (or an explicit PublishImage) released a rollback's pin. */
   FleetUnpinned: 'FleetUnpinned',
   /** Every global rollout slot (`maxConcurrentRollouts`) is held: the rollout waits for one (once per rollout). */
   RolloutQueued: 'RolloutQueued',
@@ -109,6 +109,308 @@ export const DetailTypes = {
   /** Chaos mode held back: a kill was due but unsafe (rollout, replacement, pause, capacity), or a chaos tag is invalid. */
   ChaosSkipped: 'ChaosSkipped',
 } as const;
+
+/** The detail-types Phoenix puts on its bus (every detail-type but the `PublishImage` command). */
+export type OutcomeType = Exclude<keyof typeof DetailTypes, 'PublishImage'>;
+
+// --- outcome details: one declared shape per outcome detail-type -------------------------------
+// The interfaces are what `putOutcome` accepts; OUTCOME_SHAPES (domain/outcome-shapes.ts) describes
+// the same fields at run time, for the docs, and is checked against the interfaces by the compiler
+// (its own module, so that no handler bundle carries the descriptions).
+
+/** The image a committed rollback pinned the fleet to (the fleet record's `pinnedImage`). */
+export interface PinnedImageDetail {
+  readonly imageId: string;
+  readonly at: string;
+  readonly execution: string;
+}
+
+/** What a replacement's drain did: the target groups left, the delay waited, the flush's result. */
+export interface DrainDetail {
+  readonly deregisteredFrom: readonly string[];
+  readonly delaySeconds: number;
+  readonly flush: { readonly status: string; readonly document?: string; readonly reason?: string };
+}
+
+export interface RolloutStartedDetail {
+  readonly fleet: string;
+  readonly channel: string;
+  readonly imageId: string;
+  readonly execution: string;
+  readonly cause: string;
+}
+
+export interface RolloutSucceededDetail {
+  readonly fleet: string;
+  readonly channel: string;
+  readonly imageId: string;
+  readonly previousImageId?: string;
+  readonly execution: string;
+  readonly instancesReplaced: number;
+  readonly alreadyOnImage: boolean;
+  readonly mode?: 'rollback';
+  readonly pinned?: PinnedImageDetail;
+}
+
+/** RolloutRejected, RolloutRolledBack, RolloutFailed. */
+export interface RolloutFailureDetail {
+  readonly fleet: string;
+  readonly channel: string;
+  readonly imageId: string;
+  readonly execution: string;
+  readonly reason: string;
+  readonly error: string;
+  readonly step?: string;
+  readonly previousImageId?: string;
+}
+
+/** RolloutSuperseded, RolloutPaused: stopped cleanly at a safe point. */
+export interface RolloutStoppedDetail {
+  readonly fleet: string;
+  readonly channel: string;
+  readonly imageId: string;
+  readonly execution: string;
+  readonly reason: string;
+  readonly supersededBy?: string;
+  readonly step?: string;
+  readonly previousImageId?: string;
+}
+
+export interface RolloutQueuedDetail {
+  readonly fleet: string;
+  readonly channel: string;
+  readonly imageId: string;
+  readonly execution: string;
+  readonly inFlight: number;
+  readonly limit: number;
+  readonly reason: string;
+}
+
+export interface PublicationIgnoredDetail {
+  readonly eventId: string;
+  readonly imageId?: string;
+  readonly channel?: string;
+  readonly fleet?: string;
+  readonly reason: string;
+}
+
+/** ReplacementSkipped: from intake (no fleet holds the instance) or from the Replace workflow. */
+export interface ReplacementSkippedDetail {
+  readonly fleet?: string;
+  readonly instanceId: string;
+  readonly cause: string;
+  readonly reason: string;
+  readonly execution?: string;
+  readonly eventId: string;
+}
+
+export interface ReplacementDeferredDetail {
+  readonly fleet: string;
+  readonly instanceId: string;
+  readonly cause: string;
+  readonly reason: string;
+  readonly budget: number;
+  readonly inFlight: number;
+  readonly execution: string;
+}
+
+export interface DisruptionBudgetInvalidDetail {
+  readonly fleet: string;
+  readonly groupName: string;
+  readonly tag: string;
+  readonly value: string;
+  readonly reason: string;
+  readonly budget: number;
+  readonly execution: string;
+}
+
+export interface InstanceReplacedDetail {
+  readonly fleet: string;
+  readonly instanceId: string;
+  readonly cause: string;
+  readonly execution: string;
+  readonly eventId: string;
+  readonly reason: string;
+  readonly replacementInstanceId?: string;
+  readonly mode?: 'surge' | 'terminate';
+  readonly drain?: DrainDetail;
+}
+
+export interface ReplacementFailedDetail {
+  readonly fleet: string;
+  readonly instanceId: string;
+  readonly cause: string;
+  readonly execution: string;
+  readonly eventId: string;
+  readonly reason: string;
+  readonly error: string;
+  readonly step?: string;
+  readonly drain?: DrainDetail;
+}
+
+export interface FleetCircuitOpenDetail {
+  readonly fleet: string;
+  readonly reason: string;
+  readonly instances: readonly string[];
+  readonly causes: readonly { readonly instanceId: string; readonly cause: string; readonly at: string }[];
+  readonly windowSeconds: number;
+  readonly thresholdPercent: number;
+  readonly limit: number;
+  readonly openedAt?: string;
+  readonly execution: string;
+}
+
+/** From the Replace workflow (the window cleared) or from `phoenix resume`. */
+export interface FleetCircuitClosedDetail {
+  readonly fleet: string;
+  readonly reason: string;
+  readonly execution?: string;
+  readonly wasOpen?: boolean;
+  readonly openedAt?: string;
+  readonly flagsCleared?: readonly string[];
+}
+
+export interface CircuitBreakerInvalidDetail {
+  readonly fleet: string;
+  readonly groupName: string;
+  readonly tag: string;
+  readonly value: string;
+  readonly reason: string;
+  readonly thresholdPercent: number;
+  readonly windowSeconds: number;
+  readonly execution: string;
+}
+
+export interface DesiredImageMissingDetail {
+  readonly fleet: string;
+  readonly imageId: string;
+  readonly reason: string;
+}
+
+export interface StrayInstanceDetail {
+  readonly fleet: string;
+  readonly instanceId: string;
+  readonly reason: string;
+}
+
+export interface ReconcileCompletedDetail {
+  readonly fleets: number;
+  readonly instances: number;
+  readonly differences: number;
+  readonly started: number;
+  readonly apiCalls: number;
+  readonly reclaimedSlots: number;
+  readonly pausedFleets?: readonly string[];
+  readonly fleet?: string;
+}
+
+export interface DrainSettingInvalidDetail {
+  readonly fleet?: string;
+  readonly groupName: string;
+  readonly instanceId: string;
+  readonly tag: string;
+  readonly value?: string;
+  readonly document?: string;
+  readonly reason: string;
+  readonly timeoutSeconds: number;
+  readonly execution: string;
+}
+
+export interface InstanceDrainedDetail {
+  readonly fleet?: string;
+  readonly groupName: string;
+  readonly instanceId: string;
+  readonly hook: string;
+  readonly flush: { readonly status: string; readonly reason?: string };
+  readonly lifecycleAction: string;
+  readonly reason: string;
+  readonly execution: string;
+  readonly eventId: string;
+}
+
+export interface DrainFailedDetail {
+  readonly fleet?: string;
+  readonly groupName: string;
+  readonly instanceId: string;
+  readonly hook: string;
+  readonly reason: string;
+  readonly error: string;
+  readonly execution: string;
+  readonly eventId: string;
+}
+
+export interface FleetPausedDetail {
+  readonly fleet: string;
+  readonly at: string;
+  readonly reason: string;
+  readonly activeRollout?: { readonly execution: string; readonly imageId: string };
+}
+
+export interface FleetResumedDetail {
+  readonly fleet: string;
+  readonly pausedAt: string;
+  readonly pauseReason: string;
+  readonly reason: string;
+}
+
+/** From `phoenix unpin` (with the rollback's execution) or an explicit PublishImage. */
+export interface FleetUnpinnedDetail {
+  readonly fleet: string;
+  readonly imageId: string;
+  readonly pinnedAt: string;
+  readonly execution?: string;
+  readonly reason: string;
+}
+
+export interface ChaosKillDetail {
+  readonly fleet: string;
+  readonly instanceId: string;
+  readonly groupName: string;
+  readonly period: string;
+  readonly probability: number;
+}
+
+export interface ChaosSkippedDetail {
+  readonly fleet: string;
+  readonly code: string;
+  readonly reason: string;
+  readonly period: string;
+  readonly probability?: number;
+  readonly tag?: string;
+  readonly value?: string;
+}
+
+/** The detail each outcome detail-type carries: what `putOutcome(type, detail)` accepts. */
+export interface OutcomeDetails {
+  readonly RolloutStarted: RolloutStartedDetail;
+  readonly RolloutSucceeded: RolloutSucceededDetail;
+  readonly RolloutRejected: RolloutFailureDetail;
+  readonly RolloutRolledBack: RolloutFailureDetail;
+  readonly RolloutFailed: RolloutFailureDetail;
+  readonly RolloutSuperseded: RolloutStoppedDetail;
+  readonly RolloutPaused: RolloutStoppedDetail;
+  readonly RolloutQueued: RolloutQueuedDetail;
+  readonly PublicationIgnored: PublicationIgnoredDetail;
+  readonly ReplacementSkipped: ReplacementSkippedDetail;
+  readonly ReplacementDeferred: ReplacementDeferredDetail;
+  readonly DisruptionBudgetInvalid: DisruptionBudgetInvalidDetail;
+  readonly InstanceReplaced: InstanceReplacedDetail;
+  readonly ReplacementFailed: ReplacementFailedDetail;
+  readonly FleetCircuitOpen: FleetCircuitOpenDetail;
+  readonly FleetCircuitClosed: FleetCircuitClosedDetail;
+  readonly CircuitBreakerInvalid: CircuitBreakerInvalidDetail;
+  readonly DesiredImageMissing: DesiredImageMissingDetail;
+  readonly StrayInstance: StrayInstanceDetail;
+  readonly ReconcileCompleted: ReconcileCompletedDetail;
+  readonly DrainSettingInvalid: DrainSettingInvalidDetail;
+  readonly InstanceDrained: InstanceDrainedDetail;
+  readonly DrainFailed: DrainFailedDetail;
+  readonly FleetPaused: FleetPausedDetail;
+  readonly FleetResumed: FleetResumedDetail;
+  readonly FleetUnpinned: FleetUnpinnedDetail;
+  readonly ChaosKill: ChaosKillDetail;
+  readonly ChaosSkipped: ChaosSkippedDetail;
+}
 
 /**
  * Environment variables the CDK app sets on the functions (and the local runtime sets in-process).

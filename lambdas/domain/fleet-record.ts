@@ -1,7 +1,13 @@
 /**
  * The fleet record Phoenix keeps in DynamoDB (one item per fleet, key `FLEET#<fleet>`): the
  * desired image, the history of images with their outcomes, and the lock of the active rollout.
+ * Records are parsed when read (`parseFleetRecord` and one parser per part): a stored value of the
+ * wrong shape is a MalformedRecordError naming the field, not a cast that fails later.
+ *
+ * Pure module: no SDK imports.
  */
+import type { CircuitFlag, CircuitState } from './circuit';
+import { PhoenixError } from './errors';
 
 /** `superseded` and `paused`: stopped cleanly at a safe point, not rolled back. */
 export type RolloutOutcome = 'succeeded' | 'rolled-back' | 'rejected' | 'failed' | 'superseded' | 'paused';
@@ -110,6 +116,8 @@ export interface FleetRecord {
   readonly desiredImageCreatedAt?: string;
   /** The active rollout is waiting for a global rollout slot (removed once it has one). */
   readonly rolloutQueued?: RolloutQueue;
+  /** The fleet's circuit breaker (written by aws/circuit.ts with its own version counter). */
+  readonly circuit?: CircuitState;
   readonly updatedAt?: string;
 }
 
@@ -128,6 +136,13 @@ export function historyOverflow(length: number, limit = HISTORY_LIMIT): number {
  * with its expiry (epoch seconds, the workflow's timeout: a dead execution's slot is reclaimed).
  */
 export const ROLLOUT_SLOTS_KEY = 'ROLLOUTS';
+
+/** The global rollout slots (the `ROLLOUTS` item). */
+export interface RolloutSlots {
+  /** Execution name → epoch seconds after which the slot counts as abandoned. */
+  readonly slots: Readonly<Record<string, number>>;
+  readonly inFlight: number;
+}
 
 /** Default `maxConcurrentRollouts`. */
 export const DEFAULT_MAX_CONCURRENT_ROLLOUTS = 10;
@@ -153,4 +168,183 @@ export function rollbackCandidates(record: FleetRecord | undefined): string[] {
     out.push(record.previousImage);
   }
   return out;
+}
+
+// --- parsing stored records ----------------------------------------------------------------------
+
+/** A stored record (or a part of one) is not of the shape Phoenix writes: names the field and value. */
+export class MalformedRecordError extends PhoenixError {
+  override readonly name = 'MalformedRecordError';
+}
+
+type Fields = Readonly<Record<string, unknown>>;
+/** Reads one stored value; `what` names it (e.g. `fleet record web.activeRollout.expiresAt`). */
+type Read<T> = (what: string, value: unknown) => T;
+
+function malformed(what: string, expected: string, value: unknown): never {
+  throw new MalformedRecordError(`${what} is not ${expected}: got ${JSON.stringify(value) ?? String(value)}`);
+}
+
+function fieldsOf(what: string, value: unknown): Fields {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) malformed(what, 'a map', value);
+  return value as Fields;
+}
+
+/** An optional field: absent or DynamoDB NULL reads as undefined. */
+function optional<T>(fields: Fields, what: string, key: string, read: Read<T>): T | undefined {
+  const value = fields[key];
+  return value === undefined || value === null ? undefined : read(`${what}.${key}`, value);
+}
+
+function required<T>(fields: Fields, what: string, key: string, read: Read<T>): T {
+  const value = optional(fields, what, key, read);
+  if (value === undefined) throw new MalformedRecordError(`${what}.${key} is missing`);
+  return value;
+}
+
+const string: Read<string> = (what, value) =>
+  typeof value === 'string' ? value : malformed(what, 'a string', value);
+
+const number: Read<number> = (what, value) =>
+  typeof value === 'number' && Number.isFinite(value) ? value : malformed(what, 'a number', value);
+
+const listOf =
+  <T>(read: Read<T>): Read<T[]> =>
+  (what, value) =>
+    Array.isArray(value) ? value.map((v, i) => read(`${what}[${i}]`, v)) : malformed(what, 'a list', value);
+
+const mapOf =
+  <T>(read: Read<T>): Read<Record<string, T>> =>
+  (what, value) =>
+    Object.fromEntries(Object.entries(fieldsOf(what, value)).map(([k, v]) => [k, read(`${what}.${k}`, v)]));
+
+const oneOf =
+  <T extends string>(values: readonly T[]): Read<T> =>
+  (what, value) =>
+    values.includes(value as T) ? (value as T) : malformed(what, `one of ${values.join(', ')}`, value);
+
+/** The object without its undefined fields (a parsed record has no key for an absent field). */
+function defined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** A parser of a map-valued part: its fields read with `fields(...)`. */
+const part =
+  <T extends object>(parse: (fields: Fields, what: string) => T): Read<T> =>
+  (what, value) =>
+    defined(parse(fieldsOf(what, value), what));
+
+const ROLLOUT_OUTCOMES: readonly RolloutOutcome[] = [
+  'succeeded',
+  'rolled-back',
+  'rejected',
+  'failed',
+  'superseded',
+  'paused',
+];
+
+export const parseHistoryEntry: Read<HistoryEntry> = part((f, what) => ({
+  imageId: required(f, what, 'imageId', string),
+  outcome: required(f, what, 'outcome', oneOf(ROLLOUT_OUTCOMES)),
+  at: required(f, what, 'at', string),
+  execution: required(f, what, 'execution', string),
+  reason: optional(f, what, 'reason', string),
+  step: optional(f, what, 'step', string),
+}));
+
+export const parseActiveRollout: Read<ActiveRollout> = part((f, what) => ({
+  execution: required(f, what, 'execution', string),
+  imageId: required(f, what, 'imageId', string),
+  startedAt: required(f, what, 'startedAt', string),
+  expiresAt: required(f, what, 'expiresAt', number),
+  imageCreatedAt: optional(f, what, 'imageCreatedAt', string),
+}));
+
+export const parseSupersedeRequest: Read<SupersedeRequest> = part((f, what) => ({
+  imageId: required(f, what, 'imageId', string),
+  imageCreatedAt: required(f, what, 'imageCreatedAt', string),
+  execution: required(f, what, 'execution', string),
+  at: required(f, what, 'at', string),
+}));
+
+export const parseReplacementSlot: Read<ReplacementSlot> = part((f, what) => ({
+  execution: required(f, what, 'execution', string),
+  since: required(f, what, 'since', string),
+}));
+
+export const parseFleetPause: Read<FleetPause> = part((f, what) => ({
+  at: required(f, what, 'at', string),
+  reason: required(f, what, 'reason', string),
+}));
+
+export const parsePinnedImage: Read<PinnedImage> = part((f, what) => ({
+  imageId: required(f, what, 'imageId', string),
+  at: required(f, what, 'at', string),
+  execution: required(f, what, 'execution', string),
+}));
+
+export const parseRolloutQueue: Read<RolloutQueue> = part((f, what) => ({
+  since: required(f, what, 'since', string),
+  inFlight: required(f, what, 'inFlight', number),
+  limit: required(f, what, 'limit', number),
+}));
+
+export const parseChaosKillMark: Read<ChaosKillMark> = part((f, what) => ({
+  at: required(f, what, 'at', string),
+  instanceId: required(f, what, 'instanceId', string),
+  period: required(f, what, 'period', string),
+}));
+
+export const parseObservedLaunchTemplate: Read<ObservedLaunchTemplate> = part((f, what) => ({
+  id: required(f, what, 'id', string),
+  version: required(f, what, 'version', string),
+  createdAt: required(f, what, 'createdAt', string),
+}));
+
+const parseCircuitFlag: Read<CircuitFlag> = part((f, what) => ({
+  instanceId: required(f, what, 'instanceId', string),
+  cause: required(f, what, 'cause', string),
+  at: required(f, what, 'at', string),
+}));
+
+export const parseCircuitState: Read<CircuitState> = part((f, what) => ({
+  flags: optional(f, what, 'flags', listOf(parseCircuitFlag)) ?? [],
+  openedAt: optional(f, what, 'openedAt', string),
+}));
+
+/**
+ * A fleet record as read from the table (its key attribute left out), or MalformedRecordError.
+ * `fleet` is the fleet of the item's key (the record's own `fleet` field, when present, wins).
+ * Attributes of other aggregates on the item (e.g. `circuitVersion`) are not part of the record.
+ */
+export function parseFleetRecord(value: unknown, fleet: string): FleetRecord {
+  return part<FleetRecord>((f, what) => ({
+    fleet: optional(f, what, 'fleet', string) ?? fleet,
+    channel: optional(f, what, 'channel', string),
+    desiredImage: optional(f, what, 'desiredImage', string),
+    previousImage: optional(f, what, 'previousImage', string),
+    imageHistory: optional(f, what, 'imageHistory', listOf(parseHistoryEntry)),
+    activeRollout: optional(f, what, 'activeRollout', parseActiveRollout),
+    replacements: optional(f, what, 'replacements', mapOf(parseReplacementSlot)),
+    replacementsInFlight: optional(f, what, 'replacementsInFlight', number),
+    lastChaosKill: optional(f, what, 'lastChaosKill', parseChaosKillMark),
+    paused: optional(f, what, 'paused', parseFleetPause),
+    pinnedImage: optional(f, what, 'pinnedImage', parsePinnedImage),
+    supersedeRequested: optional(f, what, 'supersedeRequested', parseSupersedeRequest),
+    desiredImageCreatedAt: optional(f, what, 'desiredImageCreatedAt', string),
+    rolloutQueued: optional(f, what, 'rolloutQueued', parseRolloutQueue),
+    observedLaunchTemplate: optional(f, what, 'observedLaunchTemplate', parseObservedLaunchTemplate),
+    circuit: optional(f, what, 'circuit', parseCircuitState),
+    updatedAt: optional(f, what, 'updatedAt', string),
+  }))(`fleet record ${fleet}`, value);
+}
+
+/** The `ROLLOUTS` item (absent: no slot taken yet), or MalformedRecordError. */
+export function parseRolloutSlots(value: unknown): RolloutSlots {
+  const what = `rollout slots ${ROLLOUT_SLOTS_KEY}`;
+  const f = value === undefined ? {} : fieldsOf(what, value);
+  return {
+    slots: optional(f, what, 'slots', mapOf(number)) ?? {},
+    inFlight: optional(f, what, 'inFlight', number) ?? 0,
+  };
 }

@@ -6,7 +6,7 @@
  * deterministic name, so the budget and dedupe apply).
  */
 import type { ReplaceCause } from './intake';
-import { type CircuitState, flagsInWindow } from './circuit';
+import { flagsInWindow } from './circuit';
 import type { FleetRecord, ObservedLaunchTemplate } from './fleet-record';
 
 export interface ObservedInstance {
@@ -223,6 +223,6 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
  * within the window? (When the window has cleared, the next replacement closes it.)
  */
 export function circuitHolds(record: FleetRecord | undefined, now: Date, windowSeconds: number): boolean {
-  const circuit = (record as { circuit?: CircuitState } | undefined)?.circuit;
+  const circuit = record?.circuit;
   return circuit?.openedAt !== undefined && flagsInWindow(circuit, now, windowSeconds).length > 0;
 }

@@ -7,6 +7,7 @@
  *   CutOverToGreen → RetireBlue (detach, drain, delete) → commit.
  *   Any failure up to and including CutOverToGreen → DiscardGreen (blue untouched) → rolled back.
  */
+import * as clock from '../domain/clock';
 import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
 import {
   type BlueGreenWorkflowState,
@@ -43,13 +44,10 @@ import {
   healthyInTargetGroups,
   stillRegistered,
 } from '../aws/load-balancing';
-import type { FleetStepRequest } from './fleet';
+import type { FleetStepRequest } from './fleet-request';
 
 /** A blue-green step's request: `gate` says what CheckGreenHealth waits for. */
 type Request = FleetStepRequest & { readonly gate?: 'capacity' | 'targets' };
-
-/** The clock of the deadline checks, replaceable in tests. */
-export const greenClock = { now: () => new Date() };
 
 function stateOf(request: Request): BlueGreenWorkflowState {
   // The blue-green fields are optional: any rollout's state is one (the workflow adds them).
@@ -152,7 +150,7 @@ export async function checkGreenHealth(request: Request): Promise<GreenCheck> {
       : { seconds: fs.warmupSeconds, what: 'warm-up' };
   checkDeadline(
     request.state.lock?.deadline,
-    greenClock.now(),
+    clock.now(),
     FleetSteps.CheckGreenHealth,
     ready ? ahead : undefined,
   );

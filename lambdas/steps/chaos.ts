@@ -8,8 +8,9 @@
  * tag or a failed kill is a `ChaosSkipped`; the other skips (outside the hours, already killed
  * this period, the dice) are only reported.
  */
+import * as clock from '../domain/clock';
 import { type AutoScalingGroup, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
-import { DetailTypes, Tags } from '../domain/contract';
+import { type ChaosSkippedDetail, DetailTypes, Tags } from '../domain/contract';
 import { ConfigurationError } from '../domain/errors';
 import {
   type ChaosDecision,
@@ -24,7 +25,9 @@ import { rolloutActive } from '../domain/reconcile';
 import { aws } from '../aws/errors';
 import { autoScaling } from '../aws/clients';
 import { tagValue, terminateInstance } from '../aws/fleets';
-import { claimChaosKill, putOutcome, readFleetRecords } from '../aws/store';
+import { putOutcome } from '../aws/outcomes';
+import { claimChaosKill } from '../aws/store/chaos-claims';
+import { readFleetRecords } from '../aws/store/fleet-records';
 
 export interface ChaosRequest {
   /** The run's time (default now): it names the period and is checked against the chaos hours. */
@@ -58,7 +61,7 @@ export interface ChaosReport {
 const REPORTED = new Set<string>([...OUTCOME_SKIPS, 'kill-failed']);
 
 export async function runChaos(request: ChaosRequest): Promise<ChaosReport> {
-  const now = request.now ?? new Date();
+  const now = request.now ?? clock.now();
   const act = request.act ?? true;
   const { periodSeconds } = request;
   if (!Number.isFinite(periodSeconds) || periodSeconds <= 0) {
@@ -205,7 +208,7 @@ function toChaosGroup(g: AutoScalingGroup): ChaosGroup {
   };
 }
 
-function skippedDetail(d: Extract<ChaosResult, { action: 'skip' }>): Record<string, unknown> {
+function skippedDetail(d: Extract<ChaosResult, { action: 'skip' }>): ChaosSkippedDetail {
   return {
     fleet: d.fleet,
     code: d.code,

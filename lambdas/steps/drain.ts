@@ -37,7 +37,7 @@ import {
   sendFlush,
   targetGroupsHolding,
 } from '../aws/drain';
-import { putOutcome } from '../aws/store';
+import { putOutcome } from '../aws/outcomes';
 
 /** The state of either workflow, as far as the drain steps read it. */
 export type DrainWorkflowState = Partial<ReplaceState> &
@@ -68,7 +68,7 @@ async function planFlush(
   if (settings.invalid !== undefined) {
     await putOutcome(DetailTypes.DrainSettingInvalid, {
       ...(tagValue(group, Tags.fleet) !== undefined ? { fleet: tagValue(group, Tags.fleet) } : {}),
-      groupName: group.AutoScalingGroupName,
+      groupName: group.AutoScalingGroupName!,
       instanceId: request.state.instanceId,
       tag: Tags.flushTimeoutSeconds,
       value: tagValue(group, Tags.flushTimeoutSeconds),
@@ -223,15 +223,16 @@ export async function completeAction(request: DrainStepRequest) {
 export async function reportDrainFailed(request: DrainStepRequest) {
   const { instanceId, groupName, hookName, requestId } = request.state;
   const error = request.state.error;
+  // The Drain workflow's input (the lifecycle action) carries the group, the hook and the request id.
   await putOutcome(DetailTypes.DrainFailed, {
     ...(request.state.drain?.fleet !== undefined ? { fleet: request.state.drain.fleet } : {}),
-    groupName,
+    groupName: groupName!,
     instanceId,
-    hook: hookName,
+    hook: hookName!,
     reason: `${error ? causeMessage(error.Cause) : 'unknown'}; Auto Scaling continues the termination when the hook's heartbeat times out (default result CONTINUE)`,
     error: error?.Error ?? 'unknown',
     execution: request.execution,
-    eventId: requestId,
+    eventId: requestId!,
   });
   return { reported: true };
 }

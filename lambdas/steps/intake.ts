@@ -5,6 +5,7 @@
  * an instance), starts one Rollout per fleet, and says on the Phoenix bus what it did not act on.
  * Each event is handled once (idempotency records in the fleet table).
  */
+import * as clock from '../domain/clock';
 import { DetailTypes, Env, Tags } from '../domain/contract';
 import { TransientAwsError } from '../domain/errors';
 import {
@@ -30,7 +31,10 @@ import {
 import { startDrain, startReplace, startRollout } from '../aws/executions';
 import { drainExecutionName } from '../domain/drain';
 import { readParameter } from '../aws/parameters';
-import { claimEvent, putOutcome, readFleetRecord, settleEvent, unpinFleet } from '../aws/store';
+import { putOutcome } from '../aws/outcomes';
+import { claimEvent, settleEvent } from '../aws/store/events';
+import { readFleetRecord } from '../aws/store/fleet-records';
+import { unpinFleet } from '../aws/store/holds';
 
 export interface IntakeResult {
   readonly intent: Intent['kind'];
@@ -72,9 +76,6 @@ export function intakeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Intak
 
 /** An earlier delivery of the same event is being handled right now: retry later. */
 export class EventInProgressError extends TransientAwsError {}
-
-/** The clock, replaceable in tests. */
-export const intakeClock = { now: () => new Date() };
 
 interface Publication {
   readonly imageId: string;
@@ -167,7 +168,7 @@ async function handleRollout(intent: RolloutIntent, cause: string): Promise<Inta
       continue;
     }
     if (record?.pinnedImage !== undefined) {
-      const released = await unpinFleet(fleet, intakeClock.now());
+      const released = await unpinFleet(fleet, clock.now());
       if (released !== undefined) {
         await putOutcome(DetailTypes.FleetUnpinned, {
           fleet,
@@ -265,7 +266,7 @@ export async function runIntake(
   const intent = normalizeEvent(event, config);
   if (intent.kind === 'ignore') return { intent: 'ignore', reason: intent.reason, started: [] };
 
-  const claim = await claimEvent(intent.eventId, intakeClock.now());
+  const claim = await claimEvent(intent.eventId, clock.now());
   if (claim === 'done')
     return { intent: intent.kind, reason: intent.reason, started: [], duplicateEvent: true };
   if (claim === 'in-progress') {

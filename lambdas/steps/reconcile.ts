@@ -10,6 +10,7 @@
  * fleet records read 100 per BatchGetItem; every request sent is counted (`apiCalls`, SDK retries
  * included: see aws/call-counter.ts).
  */
+import * as clock from '../domain/clock';
 import { type AutoScalingGroup, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import {
   DescribeImagesCommand,
@@ -39,7 +40,9 @@ import { autoScaling, dynamo, ec2, eventBridge, stepFunctions } from '../aws/cli
 import { startReplace } from '../aws/executions';
 import { tagValue } from '../aws/fleets';
 import { drainHookHeartbeat, putDrainHook, recordDrainHook, removeDrainHook } from '../aws/hooks';
-import { putOutcome, readFleetRecords, recordObservedLaunchTemplate, releaseSlot } from '../aws/store';
+import { putOutcome } from '../aws/outcomes';
+import { readFleetRecords, recordObservedLaunchTemplate } from '../aws/store/fleet-records';
+import { releaseSlot } from '../aws/store/replacement-slots';
 
 export interface ReconcileRequest {
   /** Only this fleet (the CLI); default every managed fleet. */
@@ -112,7 +115,7 @@ async function sweep(
   request: ReconcileRequest,
   counts: Readonly<Record<string, number>>,
 ): Promise<Omit<ReconcileReport, 'calls' | 'apiCalls'>> {
-  const now = request.now ?? new Date();
+  const now = request.now ?? clock.now();
   const act = request.act ?? true;
   const count = <T>(what: string, call: () => Promise<T>) => aws(what, call);
 

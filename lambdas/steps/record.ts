@@ -2,7 +2,8 @@
  * The record steps of the Rollout workflow (DynamoDB + EventBridge): the fleet lock, the fleet's
  * desired image and history, and the outcome event that ends every rollout.
  */
-import { DetailTypes, Env } from '../domain/contract';
+import * as clock from '../domain/clock';
+import { DetailTypes, Env, type OutcomeType } from '../domain/contract';
 import {
   causeMessage,
   ConfigurationError,
@@ -29,18 +30,17 @@ import {
   type WorkflowState,
 } from '../domain/rollout';
 import { RecordSteps, type RecordStep } from '../domain/steps';
+import { putOutcome } from '../aws/outcomes';
 import {
   acquireLock,
-  acquireRolloutSlot,
   clearSupersede,
   markRolloutQueued,
-  putOutcome,
   readFleetRecord,
-  recordOutcome,
   requestSupersede,
   takeOverLock,
-  transferRolloutSlot,
-} from '../aws/store';
+} from '../aws/store/fleet-records';
+import { recordOutcome } from '../aws/store/history';
+import { acquireRolloutSlot, transferRolloutSlot } from '../aws/store/rollout-slots';
 
 export interface RecordStepRequest {
   readonly step: RecordStep;
@@ -59,9 +59,6 @@ export interface RecordStepRequest {
   /** CheckSafePoint: the definition's history costs (continue-as-new). */
   readonly historyBudget?: HistoryBudget;
 }
-
-/** The clock, replaceable in tests. */
-export const clock = { now: () => new Date() };
 
 const DEFAULT_LOCK_SECONDS = 2 * 60 * 60;
 
@@ -358,61 +355,78 @@ export async function commitRollout(request: RecordStepRequest) {
     execution: request.execution,
     instancesReplaced: request.state.progress?.replaced ?? 0,
     alreadyOnImage: request.state.fleetState?.upToDate ?? false,
-    ...(pin !== undefined ? { mode: 'rollback', pinned: pin } : {}),
+    ...(pin !== undefined ? { mode: 'rollback' as const, pinned: pin } : {}),
   };
   await putOutcome(DetailTypes.RolloutSucceeded, detail);
   return { outcome: DetailTypes.RolloutSucceeded };
 }
 
-const OUTCOMES: Record<string, RolloutOutcome> = {
+/** The outcomes ReportOutcome reports, with the history entry each records. */
+const OUTCOMES = {
   [DetailTypes.RolloutRejected]: 'rejected',
   [DetailTypes.RolloutRolledBack]: 'rolled-back',
   [DetailTypes.RolloutFailed]: 'failed',
   [DetailTypes.RolloutSuperseded]: 'superseded',
   [DetailTypes.RolloutPaused]: 'paused',
-};
+} as const satisfies Partial<Record<OutcomeType, RolloutOutcome>>;
+type RolloutEnd = keyof typeof OUTCOMES;
+
+const isRolloutEnd = (name: string | undefined): name is RolloutEnd =>
+  name !== undefined && Object.hasOwn(OUTCOMES, name);
 
 export async function reportOutcome(request: RecordStepRequest) {
-  const outcome = request.outcome !== undefined ? OUTCOMES[request.outcome] : undefined;
-  if (!outcome || request.outcome === undefined) {
+  const type = request.outcome;
+  if (!isRolloutEnd(type)) {
     throw new ConfigurationError(
       `ReportOutcome needs outcome in ${Object.keys(OUTCOMES).join(', ')}, got ${String(request.outcome)}`,
     );
   }
+  const outcome = OUTCOMES[type];
   const { fleet, channel, imageId } = request.state;
   const now = clock.now();
   const error = request.state.error;
-  const reason = request.reason ?? (error ? causeMessage(error.Cause) : 'unknown');
+  const cause = request.reason ?? (error ? causeMessage(error.Cause) : 'unknown');
   const rollbackError = request.state.rollbackError;
-  // Stopped at a safe point (superseded, paused): not a failure.
-  const stopped = outcome === 'superseded' || outcome === 'paused';
+  const reason = rollbackError ? `${cause}; rollback failed: ${causeMessage(rollbackError.Cause)}` : cause;
+  const step = request.state.failedStep;
   const entry: HistoryEntry = {
     imageId,
     outcome,
     at: now.toISOString(),
     execution: request.execution,
-    reason: rollbackError ? `${reason}; rollback failed: ${causeMessage(rollbackError.Cause)}` : reason,
-    ...(request.state.failedStep !== undefined ? { step: request.state.failedStep } : {}),
+    reason,
+    ...(step !== undefined ? { step } : {}),
   };
   await recordOutcome({ fleet, execution: request.execution, entry, now });
   // A rollout that gave up waiting for the fleet withdraws its supersede request (idempotent).
   await clearSupersede(fleet, request.execution);
-  await putOutcome(request.outcome, {
-    fleet,
-    channel,
-    imageId,
-    execution: request.execution,
-    reason: entry.reason,
-    ...(stopped ? {} : { error: error?.Error ?? 'unknown' }),
-    ...(stopped && request.state.safePoint?.supersededBy !== undefined
-      ? { supersededBy: request.state.safePoint.supersededBy }
-      : {}),
-    ...(entry.step !== undefined ? { step: entry.step } : {}),
-    ...(request.state.fleetState?.previousImageId !== undefined
-      ? { previousImageId: request.state.fleetState.previousImageId }
-      : {}),
-  });
-  return { outcome: request.outcome };
+  const previousImageId = request.state.fleetState?.previousImageId;
+  const supersededBy = request.state.safePoint?.supersededBy;
+  // Stopped at a safe point (superseded, paused): not a failure, no error.
+  if (type === DetailTypes.RolloutSuperseded || type === DetailTypes.RolloutPaused) {
+    await putOutcome(type, {
+      fleet,
+      channel,
+      imageId,
+      execution: request.execution,
+      reason,
+      ...(supersededBy !== undefined ? { supersededBy } : {}),
+      ...(step !== undefined ? { step } : {}),
+      ...(previousImageId !== undefined ? { previousImageId } : {}),
+    });
+  } else {
+    await putOutcome(type, {
+      fleet,
+      channel,
+      imageId,
+      execution: request.execution,
+      reason,
+      error: error?.Error ?? 'unknown',
+      ...(step !== undefined ? { step } : {}),
+      ...(previousImageId !== undefined ? { previousImageId } : {}),
+    });
+  }
+  return { outcome: type };
 }
 
 const steps: Record<RecordStep, (request: RecordStepRequest) => Promise<unknown>> = {

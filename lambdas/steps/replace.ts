@@ -3,6 +3,7 @@
  * a fleet terminated and replaced by a fresh one from the group's launch template, within the
  * fleet's disruption budget. Each step re-reads the real state and is safe to run twice.
  */
+import * as clock from '../domain/clock';
 import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
 import { DetailTypes, Tags } from '../domain/contract';
 import { causeMessage, ConfigurationError, ReplacementNotHealthyError } from '../domain/errors';
@@ -25,7 +26,9 @@ import {
   tagValue,
   terminateInstance,
 } from '../aws/fleets';
-import { acquireSlot, putOutcome, readFleetRecord, releaseSlot } from '../aws/store';
+import { putOutcome } from '../aws/outcomes';
+import { readFleetRecord } from '../aws/store/fleet-records';
+import { acquireSlot, releaseSlot } from '../aws/store/replacement-slots';
 import { updateCircuit } from '../aws/circuit';
 import {
   CIRCUIT_CAUSES,
@@ -46,9 +49,6 @@ export interface ReplaceStepRequest {
   /** ReleaseReplacementSlot: the outcome to report. */
   readonly outcome?: string;
 }
-
-/** The clock, replaceable in tests. */
-export const replaceClock = { now: () => new Date() };
 
 const DEFAULT_MAX_CHECKS = 40;
 
@@ -103,9 +103,9 @@ export async function resolveInstance(request: ReplaceStepRequest): Promise<Reso
   if (invalid !== undefined) {
     await putOutcome(DetailTypes.DisruptionBudgetInvalid, {
       fleet,
-      groupName: group.AutoScalingGroupName,
+      groupName: group.AutoScalingGroupName!,
       tag: Tags.disruptionBudget,
-      value: tag,
+      value: tag!, // invalid: the tag is set
       reason: invalid,
       budget,
       execution: request.execution,
@@ -118,7 +118,7 @@ export async function resolveInstance(request: ReplaceStepRequest): Promise<Reso
   for (const bad of circuit.invalid) {
     await putOutcome(DetailTypes.CircuitBreakerInvalid, {
       fleet,
-      groupName: group.AutoScalingGroupName,
+      groupName: group.AutoScalingGroupName!,
       ...bad,
       thresholdPercent: circuit.thresholdPercent,
       windowSeconds: circuit.windowSeconds,
@@ -152,7 +152,7 @@ export async function acquireReplacementSlot(request: ReplaceStepRequest): Promi
   const resolved = requireInstance(request.state);
   const previous = request.state.slot;
   const attempts = (previous?.attempts ?? 0) + 1;
-  const now = replaceClock.now();
+  const now = clock.now();
   const circuit = await checkCircuit(request, resolved, now);
   if (circuit !== undefined) {
     return {
@@ -345,7 +345,7 @@ export async function retireInstance(request: ReplaceStepRequest): Promise<Repla
     }
     return { mode, done: true, checks: previous.checks };
   }
-  await tagInstance(instanceId, Tags.drained, replaceClock.now().toISOString());
+  await tagInstance(instanceId, Tags.drained, clock.now().toISOString());
   await terminateInstance(instanceId, mode === 'surge');
   return { mode, done: true, checks: previous.checks };
 }
@@ -415,7 +415,7 @@ export async function releaseReplacementSlot(request: ReplaceStepRequest) {
     fleet,
     instanceId,
     execution: request.execution,
-    now: replaceClock.now(),
+    now: clock.now(),
   });
   const base = { fleet, instanceId, cause, execution: request.execution, eventId: requestId };
   if (outcome === DetailTypes.InstanceReplaced) {
@@ -434,7 +434,7 @@ export async function releaseReplacementSlot(request: ReplaceStepRequest) {
     });
   } else {
     const error = request.state.error;
-    await putOutcome(outcome, {
+    await putOutcome(DetailTypes.ReplacementFailed, {
       ...base,
       reason: error ? causeMessage(error.Cause) : 'unknown',
       error: error?.Error ?? 'unknown',

@@ -33,7 +33,7 @@ import { BatchNotHealthyError, RolloutTimedOutError } from '../../lambdas/domain
 import type { FleetState, Progress, WorkflowState } from '../../lambdas/domain/rollout';
 import { FleetSteps } from '../../lambdas/domain/steps';
 import { groupsOfFleet } from '../../lambdas/aws/fleets';
-import { runFleetStep } from '../../lambdas/steps/fleet';
+import { runFleetStep } from '../../lambdas/rollout-fleet';
 import { World } from '../../local/world';
 import { freshControlPlane, REGION } from '../support/control-plane';
 

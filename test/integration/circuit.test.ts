@@ -14,7 +14,8 @@ import { readFleetRecord } from '../../lambdas/aws/store';
 import { DetailTypes, Env, Tags } from '../../lambdas/domain/contract';
 import type { ReplaceState, ResolvedInstance, SlotState } from '../../lambdas/domain/replace';
 import { ReplaceSteps } from '../../lambdas/domain/steps';
-import { replaceClock, runReplaceStep } from '../../lambdas/steps/replace';
+import { resetClock, setClock } from '../../lambdas/domain/clock';
+import { runReplaceStep } from '../../lambdas/steps/replace';
 import { type OutcomeListener, listenToOutcomes } from '../../local/outcomes';
 import { World, worldClients } from '../../local/world';
 import { freshControlPlane, REGION } from '../support/control-plane';
@@ -40,7 +41,7 @@ beforeAll(async () => {
 });
 
 afterEach(() => {
-  replaceClock.now = () => new Date();
+  resetClock();
 });
 
 async function fleetOf(size: number, tags: Record<string, string> = {}) {
@@ -160,7 +161,7 @@ describe('the circuit breaker against the emulator', () => {
     expect((await readCircuit(fleet)).state).toBeUndefined();
     // limit max(1, 30% of 4) = 1: a second health flag opens it.
     const t0 = Date.now();
-    replaceClock.now = () => new Date(t0);
+    setClock(() => new Date(t0));
     expect((await begin(input(fleet, instances[3]!))).state.slot?.acquired).toBe(true);
     const fleet2 = await fleetOf(4, { [Tags.circuitWindowSeconds]: '60' });
     const a = await begin(input(fleet2.fleet, fleet2.instances[0]!));
@@ -168,7 +169,7 @@ describe('the circuit breaker against the emulator', () => {
     expect(a.state.slot?.circuitOpen).toBeUndefined();
     expect(b.state.slot?.circuitOpen).toBe(true);
     // 61 s later (the step's clock): the window cleared.
-    replaceClock.now = () => new Date(t0 + 61_000);
+    setClock(() => new Date(t0 + 61_000));
     const c = await begin(input(fleet2.fleet, fleet2.instances[2]!));
     expect(c.state.slot?.circuitOpen).toBeUndefined();
     await settle();

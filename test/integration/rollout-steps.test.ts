@@ -34,8 +34,9 @@ import type {
   WorkflowState,
 } from '../../lambdas/domain/rollout';
 import { FleetSteps, RecordSteps } from '../../lambdas/domain/steps';
-import { clock as fleetClock, runFleetStep } from '../../lambdas/steps/fleet';
-import { clock as recordClock, runRecordStep } from '../../lambdas/steps/record';
+import { resetClock, setClock } from '../../lambdas/domain/clock';
+import { runFleetStep } from '../../lambdas/rollout-fleet';
+import { runRecordStep } from '../../lambdas/steps/record';
 import { readFleetRecord } from '../../lambdas/aws/store';
 import { type OutcomeListener, listenToOutcomes } from '../../local/outcomes';
 import { World } from '../../local/world';
@@ -528,14 +529,13 @@ describe('scaling processes during a rollout', () => {
 
 describe('the rollout deadline', () => {
   afterEach(() => {
-    fleetClock.now = () => new Date();
-    recordClock.now = () => new Date();
+    resetClock();
   });
 
   it('is set once from the execution start and the rollout timeout, and carried by the lock', async () => {
     const s = await setup(1);
     const startedAt = '2026-11-27T00:00:00.000Z';
-    recordClock.now = () => new Date('2026-11-27T00:10:00.000Z');
+    setClock(() => new Date('2026-11-27T00:10:00.000Z'));
     const lock = (await runRecordStep({
       step: RecordSteps.AcquireFleetLock,
       execution: 'exec-deadline',
@@ -559,16 +559,16 @@ describe('the rollout deadline', () => {
     state = { ...state, launchTemplate: await fleetStep(FleetSteps.ReconcileLaunchTemplate, state) };
     const progress = await fleetStep<Progress>(FleetSteps.LaunchBatch, state);
     state = { ...state, progress };
-    fleetClock.now = () => new Date((deadline + 1) * 1000);
+    setClock(() => new Date((deadline + 1) * 1000));
     const late = fleetStep(FleetSteps.CheckBatchHealth, state);
     await expect(late).rejects.toThrow(RolloutTimedOutError);
     await expect(late).rejects.toThrow(/timed out in CheckBatchHealth: its deadline .* has passed/);
     // 5 minutes before the deadline, a ready batch's 10-minute warm-up would end after it.
-    fleetClock.now = () => new Date((deadline - 300) * 1000);
+    setClock(() => new Date((deadline - 300) * 1000));
     await expect(fleetStep(FleetSteps.CheckBatchHealth, state)).rejects.toThrow(
       /timed out in CheckBatchHealth: the warm-up \(600 s\) would end after its deadline/,
     );
-    fleetClock.now = () => new Date((deadline - 3000) * 1000);
+    setClock(() => new Date((deadline - 3000) * 1000));
     await expect(fleetStep<Progress>(FleetSteps.CheckBatchHealth, state)).resolves.toMatchObject({
       ready: true,
     });
@@ -576,7 +576,7 @@ describe('the rollout deadline', () => {
 
   it('rejects a rollout still waiting for the lock past its deadline', async () => {
     const s = await setup(1);
-    recordClock.now = () => new Date('2026-11-27T03:00:01.000Z');
+    setClock(() => new Date('2026-11-27T03:00:01.000Z'));
     await expect(
       runRecordStep({
         step: RecordSteps.AcquireFleetLock,

@@ -80,9 +80,15 @@ describe('adapters', () => {
       FailedEntryCount: 1,
       Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'try again' }],
     });
-    await expect(putOutcome('RolloutSucceeded', { fleet: 'web' })).rejects.toThrow(
-      /InternalFailure try again/,
-    );
+    const detail = {
+      fleet: 'web',
+      channel: 'web',
+      imageId: 'ami-0123456789abcdef0',
+      execution: 'web-1',
+      instancesReplaced: 0,
+      alreadyOnImage: true,
+    };
+    await expect(putOutcome('RolloutSucceeded', detail)).rejects.toThrow(/InternalFailure try again/);
   });
 
   it('fail with a configuration error when the function is not wired', () => {

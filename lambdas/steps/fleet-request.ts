@@ -1,0 +1,25 @@
+/**
+ * The request of a Rollout fleet step (rolling and blue-green alike), and what every fleet step
+ * needs of it. Its own module, so that the step modules need not import one another.
+ */
+import { ConfigurationError } from '../domain/errors';
+import type { FleetState, WorkflowState } from '../domain/rollout';
+import type { FleetStep } from '../domain/steps';
+
+export interface FleetStepRequest {
+  readonly step: FleetStep;
+  readonly execution: string;
+  readonly state: WorkflowState;
+  readonly maxChecks?: number;
+  /** CheckAlarms: when the check runs (`start` rejects, `batch` and `bake` roll back). */
+  readonly phase?: 'start' | 'batch' | 'bake';
+  /** ReleaseFleet: false on a failure path (only resume the processes). */
+  readonly restoreLimits?: boolean;
+}
+
+/** The fleet as ValidateImage found it, or ConfigurationError when ValidateImage did not run. */
+export function requireFleetState(state: WorkflowState): FleetState {
+  if (!state.fleetState)
+    throw new ConfigurationError('workflow state has no fleetState: ValidateImage did not run');
+  return state.fleetState;
+}

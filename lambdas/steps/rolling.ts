@@ -1,0 +1,179 @@
+/**
+ * The rolling steps of the Rollout workflow (the default strategy): a new launch template version,
+ * then batches that surge, wait until healthy and retire old instances; on a failure, the rollback
+ * restores the previous version's capacity before removing the new instances. Each step re-reads
+ * the fleet's real state; each is safe to run twice (the workflow retries).
+ */
+import * as clock from '../domain/clock';
+import { BatchNotHealthyError, ConfigurationError, RollbackStalledError } from '../domain/errors';
+import {
+  checkDeadline,
+  instancesToRetire,
+  type Progress,
+  type RollbackProgress,
+  rollbackVersion,
+  splitByImage,
+} from '../domain/rollout';
+import { FleetSteps } from '../domain/steps';
+import {
+  createLaunchTemplateVersion,
+  fleetInstances,
+  resumeProcesses,
+  retireInstance,
+  setDesiredCapacity,
+  updateGroup,
+} from '../aws/fleets';
+import { healthyInTargetGroups } from '../aws/load-balancing';
+import { launchTemplateOf, rereadGroup } from './fleet';
+import { type FleetStepRequest, requireFleetState } from './fleet-request';
+
+/** A launch template version with the new image, and the group pointed at it. */
+export async function reconcileLaunchTemplate(request: FleetStepRequest): Promise<{ version: string }> {
+  const fs = requireFleetState(request.state);
+  const version = await createLaunchTemplateVersion({
+    launchTemplateId: fs.launchTemplateId,
+    sourceVersion: fs.previousVersion,
+    imageId: request.state.imageId,
+    description: `phoenix rollout ${request.execution} of ${request.state.imageId}`,
+    clientToken: request.execution,
+  });
+  await updateGroup({
+    groupName: fs.groupName,
+    launchTemplate: { id: fs.launchTemplateId, version: String(version) },
+  });
+  return { version: String(version) };
+}
+
+/** Surge: raise desired capacity by one batch above the fleet's original capacity. */
+export async function launchBatch(request: FleetStepRequest): Promise<Progress> {
+  const fs = requireFleetState(request.state);
+  const group = await rereadGroup(fs);
+  const instances = await fleetInstances(group);
+  const { onImage, others } = splitByImage(instances, request.state.imageId);
+  // Canary (`phoenix:canary=true`): the first batch is exactly one instance, validated (healthy, in
+  // the target groups, warm-up, alarms) before any old instance goes; the normal batches follow.
+  const canaryBatch = fs.canary === true && request.state.progress === undefined;
+  const batch = Math.min(canaryBatch ? 1 : fs.batchSize, others.length);
+  // Absolute, not relative to the current value: a retried step surges once.
+  const target = fs.desiredCapacity + batch;
+  if (target > (group.MaxSize ?? 0)) {
+    await updateGroup({ groupName: fs.groupName, maxSize: target, desiredCapacity: target });
+  } else if (target !== group.DesiredCapacity) {
+    await setDesiredCapacity(fs.groupName, target);
+  }
+  return {
+    batch,
+    expectedNew: Math.min(fs.desiredCapacity, onImage.length + batch),
+    remainingOld: others.length,
+    ready: false,
+    checks: 0,
+    replaced: request.state.progress?.replaced ?? 0,
+  };
+}
+
+/** Is the batch InService and healthy? After `maxChecks` checks, it has failed. */
+export async function checkBatchHealth(request: FleetStepRequest): Promise<Progress> {
+  const fs = requireFleetState(request.state);
+  const progress = request.state.progress;
+  if (!progress) throw new ConfigurationError('workflow state has no progress: LaunchBatch did not run');
+  const group = await rereadGroup(fs);
+  const split = splitByImage(await fleetInstances(group), request.state.imageId);
+  const { servingOthers } = split;
+  // The target-group gate: a new instance counts only when it is also healthy in every target group
+  // of the group.
+  const inTargets = await healthyInTargetGroups(
+    group.TargetGroupARNs ?? [],
+    split.servingOnImage.map((i) => i.instanceId),
+  );
+  const servingOnImage = split.servingOnImage.filter((i) => inTargets.has(i.instanceId));
+  const ready =
+    servingOnImage.length >= progress.expectedNew &&
+    servingOnImage.length + servingOthers.length >= (fs.minHealthy ?? 0);
+  const checks = progress.checks + 1;
+  // Past the deadline, or a warm-up that would end after it: time out (the rollout rolls back).
+  checkDeadline(
+    request.state.lock?.deadline,
+    clock.now(),
+    FleetSteps.CheckBatchHealth,
+    ready ? { seconds: fs.warmupSeconds, what: 'warm-up' } : undefined,
+  );
+  if (!ready && checks >= fs.maxChecks) {
+    throw new BatchNotHealthyError(
+      `after ${checks} checks, ${servingOnImage.length} of ${progress.expectedNew} instances on ${request.state.imageId} are InService and healthy${(group.TargetGroupARNs ?? []).length > 0 ? ' in every target group' : ''}`,
+    );
+  }
+  return { ...progress, ready, checks };
+}
+
+/** Retire the surplus of old instances (oldest first), back to the original capacity. */
+export async function retireBatch(request: FleetStepRequest): Promise<Progress> {
+  const fs = requireFleetState(request.state);
+  const progress = request.state.progress;
+  if (!progress) throw new ConfigurationError('workflow state has no progress: LaunchBatch did not run');
+  const group = await rereadGroup(fs);
+  const instances = await fleetInstances(group);
+  const retire = instancesToRetire(instances, request.state.imageId, fs.desiredCapacity);
+  for (const instance of retire) await retireInstance(instance.instanceId);
+  const remainingOld = splitByImage(instances, request.state.imageId).others.length - retire.length;
+  if (remainingOld === 0) {
+    // The last batch: give the group back its own limits.
+    await updateGroup({ groupName: fs.groupName, desiredCapacity: fs.desiredCapacity, maxSize: fs.maxSize });
+  }
+  return { ...progress, remainingOld, replaced: progress.replaced + retire.length };
+}
+
+/**
+ * Rollback, first half: the group launches the previous version again, and enough instances of
+ * it are launched to restore the original capacity before any new instance is removed.
+ */
+export async function startRollback(request: FleetStepRequest): Promise<RollbackProgress> {
+  const fs = request.state.fleetState;
+  // No fleetState: the failure came before anything was changed.
+  if (!fs) return { ready: true, checks: 0, nothingToUndo: true };
+  const group = await rereadGroup(fs);
+  const current = launchTemplateOf(group);
+  const version = rollbackVersion(fs);
+  if (current.version !== version) {
+    await updateGroup({ groupName: fs.groupName, launchTemplate: { id: fs.launchTemplateId, version } });
+  }
+  const { present, others } = splitByImage(await fleetInstances(group), request.state.imageId);
+  const missingOld = Math.max(0, fs.desiredCapacity - others.length);
+  const target = Math.max(group.DesiredCapacity ?? 0, present.length + missingOld);
+  if (target > (group.MaxSize ?? 0)) {
+    await updateGroup({ groupName: fs.groupName, maxSize: target, desiredCapacity: target });
+  } else if (target !== group.DesiredCapacity) {
+    await setDesiredCapacity(fs.groupName, target);
+  }
+  return { ready: false, checks: 0, nothingToUndo: false };
+}
+
+/** Rollback, wait: are as many instances of the previous image serving as the fleet had? */
+export async function checkRollbackCapacity(request: FleetStepRequest): Promise<RollbackProgress> {
+  const fs = request.state.fleetState;
+  const rollback = request.state.rollback;
+  if (!fs || !rollback || rollback.nothingToUndo) return { ready: true, checks: 0, nothingToUndo: true };
+  const group = await rereadGroup(fs);
+  const { servingOthers } = splitByImage(await fleetInstances(group), request.state.imageId);
+  const ready = servingOthers.length >= fs.desiredCapacity;
+  const checks = rollback.checks + 1;
+  const maxChecks = request.maxChecks ?? fs.maxChecks;
+  if (!ready && checks >= maxChecks) {
+    throw new RollbackStalledError(
+      `after ${checks} checks, ${servingOthers.length} of ${fs.desiredCapacity} instances of the previous image are serving; the new instances were left in place`,
+    );
+  }
+  return { ...rollback, ready, checks };
+}
+
+/** Rollback, second half: remove every instance of the new image and restore the group's limits. */
+export async function finishRollback(request: FleetStepRequest): Promise<RollbackProgress> {
+  const fs = request.state.fleetState;
+  const rollback = request.state.rollback;
+  if (!fs || !rollback || rollback.nothingToUndo) return { ready: true, checks: 0, nothingToUndo: true };
+  const group = await rereadGroup(fs);
+  const { onImage } = splitByImage(await fleetInstances(group), request.state.imageId);
+  for (const instance of onImage) await retireInstance(instance.instanceId);
+  await updateGroup({ groupName: fs.groupName, desiredCapacity: fs.desiredCapacity, maxSize: fs.maxSize });
+  await resumeProcesses(fs.groupName, [...(fs.suspendProcesses ?? [])]);
+  return { ...rollback, removedNew: onImage.length };
+}
