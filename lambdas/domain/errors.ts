@@ -14,6 +14,8 @@ export const ErrorNames = {
   UnsupportedFleetError: 'UnsupportedFleetError',
   /** Its class lives with the settings it checks (domain/fleet-settings.ts). */
   InvalidFleetSettingError: 'InvalidFleetSettingError',
+  /** Its class lives with the records it parses (domain/fleet-record.ts). */
+  MalformedRecordError: 'MalformedRecordError',
   FleetBusyError: 'FleetBusyError',
   FleetPausedError: 'FleetPausedError',
   RolloutQueuedError: 'RolloutQueuedError',

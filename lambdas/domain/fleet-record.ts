@@ -7,7 +7,7 @@
  * Pure module: no SDK imports.
  */
 import type { CircuitFlag, CircuitState } from './circuit';
-import { PhoenixError } from './errors';
+import { ErrorNames, PhoenixError } from './errors';
 
 /** `superseded` and `paused`: stopped cleanly at a safe point, not rolled back. */
 export type RolloutOutcome = 'succeeded' | 'rolled-back' | 'rejected' | 'failed' | 'superseded' | 'paused';
@@ -174,7 +174,7 @@ export function rollbackCandidates(record: FleetRecord | undefined): string[] {
 
 /** A stored record (or a part of one) is not of the shape Phoenix writes: names the field and value. */
 export class MalformedRecordError extends PhoenixError {
-  override readonly name = 'MalformedRecordError';
+  override readonly name = ErrorNames.MalformedRecordError;
 }
 
 type Fields = Readonly<Record<string, unknown>>;

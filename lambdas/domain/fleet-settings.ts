@@ -3,7 +3,7 @@
  * Pure module: parses tag values into settings, or throws `InvalidFleetSettingError` naming the
  * tag and the value (the rollout is then rejected: nothing is changed).
  */
-import { PhoenixError } from './errors';
+import { ErrorNames, PhoenixError } from './errors';
 
 /** The rollout tags of an Auto Scaling group. */
 export const SettingTags = {
@@ -36,7 +36,7 @@ export const MAX_ALARMS = 100;
 
 /** A tag of the fleet's group has a value Phoenix cannot use. */
 export class InvalidFleetSettingError extends PhoenixError {
-  override readonly name = 'InvalidFleetSettingError';
+  override readonly name = ErrorNames.InvalidFleetSettingError;
   constructor(
     readonly tag: string,
     readonly value: string,

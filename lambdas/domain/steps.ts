@@ -3,6 +3,7 @@
  * passes to the Lambda behind each. One place, shared by lib/rollout-workflow.ts (which builds the
  * state machine) and the handlers (which dispatch on `step`).
  */
+import { ErrorNames } from './errors';
 
 /** Steps served by the `rollout-fleet` function (EC2 + Auto Scaling). */
 export const FleetSteps = {
@@ -87,7 +88,7 @@ export const RetireInstanceStep = 'RetireInstance';
  * terminal and goes to the task's Catch.
  */
 export const TRANSIENT_ERRORS = [
-  'TransientAwsError',
+  ErrorNames.TransientAwsError,
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
