@@ -1,15 +1,49 @@
-import { defineConfig } from 'vitest/config';
+import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
 
-export default defineConfig({
+/**
+ * Three tiers, each runnable alone (`npm run test:unit`, `test:integration`, `test:e2e`; `npm test`
+ * runs all three):
+ *
+ * - unit: pure tests (domain logic, the synthesized template and its cdk-nag findings, the workflow
+ *   definitions against step doubles, the local Step Functions service). No Python environment, no
+ *   emulator: test/setup/unit.ts makes any attempt to start one fail. Files run in parallel.
+ * - integration: handlers' steps and adapters against the emulator, the emulator and the Python
+ *   environment themselves, cfn-lint (from .venv).
+ * - e2e: the whole local runtime (router, workflows, handlers) on the emulator.
+ *
+ * The emulator tiers share one emulator (test/setup/global-emulator.ts, started once even when
+ * both tiers run) and reset it per file, so their files run one after another.
+ */
+const shared = {
+  testTimeout: 120_000,
+  hookTimeout: 180_000,
+  pool: 'forks',
+} satisfies TestProjectInlineConfiguration['test'];
+
+const emulatorTier = (name: string, include: string[]): TestProjectInlineConfiguration => ({
   test: {
-    include: ['test/**/*.test.ts'],
-    // One emulator serves the whole run (started by the global setup); files that use it reset it
-    // first, so files run one after another. Unit files are quick either way.
+    ...shared,
+    name,
+    include,
     fileParallelism: false,
     globalSetup: ['test/setup/global-emulator.ts'],
     setupFiles: ['test/setup/env.ts'],
-    testTimeout: 120_000,
-    hookTimeout: 180_000,
-    pool: 'forks',
+  },
+});
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          ...shared,
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts', 'test/infra/**/*.test.ts', 'test/workflows/**/*.test.ts'],
+          setupFiles: ['test/setup/env.ts', 'test/setup/unit.ts'],
+        },
+      },
+      emulatorTier('integration', ['test/integration/**/*.test.ts']),
+      emulatorTier('e2e', ['test/e2e/**/*.test.ts']),
+    ],
   },
 });

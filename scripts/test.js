@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The README's test command: runs the whole vitest suite, then prints one plain line
-// "N passed, N failed" computed from vitest's JSON report, and exits with vitest's status.
+// The README's test command: runs the whole vitest suite (or what the arguments select, e.g.
+// `--project unit` for `npm run test:unit`; the tiers are in vitest.config.mts), then prints one
+// plain line "N passed, N failed" computed from vitest's JSON report, and exits with vitest's status.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const { mkdirSync, readFileSync, existsSync, rmSync } = require('node:fs');
