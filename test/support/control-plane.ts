@@ -82,7 +82,7 @@ export interface ControlPlaneWorld extends FreshControlPlane {
   stateMachineArn(logicalIdPart: string): string;
   network(): Promise<DefaultNetwork>;
   /** Stop the listener and the service. */
-  stop(): Promise<void>;
+  readonly stop: () => Promise<void>;
 }
 
 export interface FreshWorldOptions {
@@ -153,12 +153,14 @@ export async function freshWorld(options: FreshWorldOptions = {}): Promise<Contr
       return outcomes;
     },
     get service(): LocalStepFunctions {
-      if (service === undefined) throw new Error('freshWorld() without `tasks` has no Step Functions service');
+      if (service === undefined)
+        throw new Error('freshWorld() without `tasks` has no Step Functions service');
       return service;
     },
     stateMachineArn(logicalIdPart) {
       const machine = model.stateMachines.find((m) => m.logicalId.includes(logicalIdPart));
-      if (machine === undefined) throw new Error(`no state machine whose logical id contains ${logicalIdPart}`);
+      if (machine === undefined)
+        throw new Error(`no state machine whose logical id contains ${logicalIdPart}`);
       return machine.arn;
     },
     async network() {
@@ -170,7 +172,7 @@ export async function freshWorld(options: FreshWorldOptions = {}): Promise<Contr
         .slice(0, 2);
       return { vpcId, subnets };
     },
-    async stop() {
+    stop: async () => {
       await outcomes?.stop();
       await service?.close();
     },

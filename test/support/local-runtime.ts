@@ -28,7 +28,7 @@ export interface LocalRuntimeHandle {
    * deliver it to the intake (matched by its detail), expect the intake to succeed, and return
    * the intake's result.
    */
-  deliver(event: Record<string, any>): Promise<IntakeResult>;
+  readonly deliver: (event: Record<string, any>) => Promise<IntakeResult>;
 }
 
 export function useLocalRuntime(
