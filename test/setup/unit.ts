@@ -5,7 +5,7 @@
  */
 import { vi } from 'vitest';
 
-const refuse = (what: string) => () => {
+const refuse = (what: string) => async (): Promise<never> => {
   throw new Error(
     `${what} in the unit tier: this test needs the emulator or the Python environment; move it to test/integration or test/e2e (vitest.config.mts)`,
   );
