@@ -1,15 +1,64 @@
-import { defineConfig } from 'vitest/config';
+import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
+
+/**
+ * Three tiers, each runnable alone (`npm run test:unit`, `test:integration`, `test:e2e`; `npm test`
+ * runs all three):
+ *
+ * - unit: pure tests (domain logic, the synthesized template and its cdk-nag findings, the workflow
+ *   definitions against step doubles, the local Step Functions service). No Python environment, no
+ *   emulator: test/setup/unit.ts makes any attempt to start one fail. Files run in parallel.
+ * - integration: handlers' steps and adapters against the emulator, the emulator and the Python
+ *   environment themselves, cfn-lint (from .venv).
+ * - e2e: the whole local runtime (router, workflows, handlers) on the emulator.
+ *
+ * The emulator tiers share one emulator (test/setup/global-emulator.ts, started once even when
+ * both tiers run) and reset it per file, so their files run one after another.
+ */
+const shared = {
+  testTimeout: 120_000,
+  hookTimeout: 180_000,
+  pool: 'forks',
+} satisfies TestProjectInlineConfiguration['test'];
+
+const emulatorTier = (name: string, include: string[]): TestProjectInlineConfiguration => ({
+  test: {
+    ...shared,
+    name,
+    include,
+    fileParallelism: false,
+    globalSetup: ['test/setup/global-emulator.ts', 'test/setup/aws-calls-global.ts'],
+    // With PHOENIX_RECORD_AWS_CALLS=1 (npm test sets it), every AWS call a handler makes is
+    // recorded for the must-allow IAM simulation (test/infra/iam-must-allow.test.ts).
+    setupFiles: ['test/setup/env.ts', 'test/setup/record-aws-calls.ts'],
+  },
+});
+
+/** Runs after every other project (groupOrder 1): it simulates the calls the emulator tiers recorded. */
+const MUST_ALLOW = 'test/infra/iam-must-allow.test.ts';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // One emulator serves the whole run (started by the global setup); files that use it reset it
-    // first, so files run one after another. Unit files are quick either way.
-    fileParallelism: false,
-    globalSetup: ['test/setup/global-emulator.ts', 'test/setup/aws-calls-global.ts'],
-    setupFiles: ['test/setup/env.ts', 'test/setup/record-aws-calls.ts'],
-    testTimeout: 120_000,
-    hookTimeout: 180_000,
-    pool: 'forks',
+    projects: [
+      {
+        test: {
+          ...shared,
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts', 'test/infra/**/*.test.ts', 'test/workflows/**/*.test.ts'],
+          exclude: [MUST_ALLOW],
+          setupFiles: ['test/setup/env.ts', 'test/setup/unit.ts'],
+        },
+      },
+      emulatorTier('integration', ['test/integration/**/*.test.ts']),
+      emulatorTier('e2e', ['test/e2e/**/*.test.ts']),
+      {
+        test: {
+          ...shared,
+          name: 'iam-must-allow',
+          include: [MUST_ALLOW],
+          setupFiles: ['test/setup/env.ts', 'test/setup/unit.ts'],
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

@@ -36,22 +36,12 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { performance } from 'node:perf_hooks';
-import {
-  autoScaling,
-  dynamo,
-  ec2,
-  eventBridge,
-  loadBalancing,
-  ssm,
-  stepFunctions,
-} from '../lambdas/aws/clients';
 import { recordOutcome } from '../lambdas/aws/store';
 import { DetailTypes, Tags } from '../lambdas/domain/contract';
 import { replaceExecutionName } from '../lambdas/domain/replace';
 import { runReconcile } from '../lambdas/steps/reconcile';
-import { silentLogger } from '../local/log';
 import { listenToOutcomes, type OutcomeListener } from '../local/outcomes';
-import { startLocalRuntime, type LocalRuntime } from '../local/runtime';
+import type { LocalRuntime } from '../local/runtime';
 import { World, worldClients } from '../local/world';
 import {
   configDrift as configChange,
@@ -60,13 +50,18 @@ import {
   startSession,
   statusCheckAlarm,
 } from '../test/support/replace-events';
+import {
+  callsBetween,
+  countInvocations,
+  handlerClients,
+  type Invocation,
+  REGION,
+  startBenchRuntime,
+  TIME_SCALE,
+} from './support';
 
-/**
- * 0.1: a 15 s poll takes 1.5 s. (At 0.02, the storm's ~95 executions waiting for a slot poll every
- * 0.3 s and saturate the emulator: ~5 minutes instead of ~2.)
- */
-export const TIME_SCALE = 0.1;
-const REGION = 'us-east-1';
+export { TIME_SCALE };
+
 const STORM_FLEETS = 5;
 const STORM_SIZE = 20;
 const STORM_EVENTS_PER_INSTANCE = 10;
@@ -101,14 +96,14 @@ export interface Recorder {
   failed(name: string, unit: string, target: number | null, command: string, error: unknown): void;
 }
 
-// ---- counting the handlers' requests -----------------------------------------------------------
+// ---- timing the handlers' requests ------------------------------------------------------------
 
-const counts: Record<string, number> = {};
-let counting = false;
-/** Milliseconds spent in each operation's requests (while counting). */
+// Counting is the call counter's (bench/support.ts, lambdas/aws/call-counter.ts); it does not time.
+let timing = false;
+/** Milliseconds spent in each operation's requests (while timing). */
 const millis: Record<string, number> = {};
 
-interface Instrumentable {
+interface Timeable {
   readonly middlewareStack: {
     add(
       middleware: (
@@ -121,22 +116,12 @@ interface Instrumentable {
 }
 
 /** After the runtime set the handlers' environment: the clients are created with its endpoints. */
-function instrumentHandlerClients(): void {
-  const clients: Instrumentable[] = [
-    autoScaling(),
-    dynamo(),
-    ec2(),
-    eventBridge(),
-    stepFunctions(),
-    ssm(),
-    loadBalancing(),
-  ];
-  for (const client of clients) {
+function timeHandlerRequests(): void {
+  for (const client of handlerClients() as Timeable[]) {
     client.middlewareStack.add(
       (next, context) => async (args) => {
-        if (!counting) return next(args);
+        if (!timing) return next(args);
         const name = String(context.commandName ?? 'Unknown').replace(/Command$/, '');
-        counts[name] = (counts[name] ?? 0) + 1;
         const started = performance.now();
         try {
           return await next(args);
@@ -144,13 +129,12 @@ function instrumentHandlerClients(): void {
           millis[name] = (millis[name] ?? 0) + (performance.now() - started);
         }
       },
-      { step: 'finalizeRequest', priority: 'low', name: 'benchCallCounter', override: true },
+      { step: 'finalizeRequest', priority: 'low', name: 'benchRequestTimer', override: true },
     );
   }
 }
 
-function resetCounts(): void {
-  for (const key of Object.keys(counts)) delete counts[key];
+function resetMillis(): void {
   for (const key of Object.keys(millis)) delete millis[key];
 }
 const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
@@ -173,6 +157,8 @@ function seeded(seed: number) {
 
 interface Context {
   runtime: LocalRuntime;
+  /** Every handler invocation with its requests (bench/support.ts). */
+  invocations: Invocation[];
   world: World;
   clients: ReturnType<typeof worldClients>;
   outcomes: OutcomeListener;
@@ -287,8 +273,6 @@ async function single(ctx: Context, rec: Recorder): Promise<void> {
       new AttachLoadBalancerTargetGroupsCommand({ AutoScalingGroupName: group, TargetGroupARNs: [tg] }),
     );
     const [target] = (await ctx.world.viewFleet(group)).instances;
-    resetCounts();
-    counting = true;
     const t0 = performance.now();
     await ctx.world.putRaw(entry(statusCheckAlarm(target!.instanceId)));
     const replaced = await ctx.outcomes.waitFor(
@@ -296,8 +280,6 @@ async function single(ctx: Context, rec: Recorder): Promise<void> {
       SINGLE_TIMEOUT_MS,
     );
     const tReplaced = performance.now();
-    counting = false;
-    const calls = { ...counts };
     const fresh = replaced.detail['replacementInstanceId'] as string | undefined;
     let tInService = tReplaced;
     for (;;) {
@@ -307,6 +289,8 @@ async function single(ctx: Context, rec: Recorder): Promise<void> {
       await sleep(20);
       tInService = performance.now();
     }
+    // The invocations from the event to InstanceReplaced (intake + every Replace step), ended by now.
+    const calls = callsBetween(ctx.invocations, t0, tReplaced);
     const execution =
       (replaced.detail['execution'] as string | undefined) ?? replaceExecutionName('one', target!.instanceId);
     const waited = waitedSeconds(ctx, execution);
@@ -342,7 +326,6 @@ async function single(ctx: Context, rec: Recorder): Promise<void> {
       detail: { calls },
     });
   } catch (error) {
-    counting = false;
     rec.failed(name, 's', null, command, error);
     rec.failed('replacement: AWS calls per replacement', 'calls', null, command, error);
   }
@@ -540,10 +523,10 @@ async function sweep(ctx: Context, rec: Recorder): Promise<void> {
     const image = await ctx.world.registerImage('sweep-a');
     for (let f = 0; f < RECONCILE_FLEETS; f++)
       await fleet(ctx, `sweep${String(f).padStart(2, '0')}`, RECONCILE_SIZE, image);
-    resetCounts();
-    counting = true;
+    resetMillis();
+    timing = true;
     const t0 = performance.now();
-    const report = await runReconcile().finally(() => (counting = false));
+    const report = await runReconcile().finally(() => (timing = false));
     const ms = performance.now() - t0;
     const perCall = Object.fromEntries(Object.entries(millis).map(([k, v]) => [k, Math.round(v)]));
     rec.record({
@@ -576,17 +559,13 @@ async function sweep(ctx: Context, rec: Recorder): Promise<void> {
 // ---- entry -------------------------------------------------------------------------------------
 
 export async function benchReplacement(rec: Recorder): Promise<void> {
-  const runtime = await startLocalRuntime({
-    timeScale: TIME_SCALE,
-    fireSchedules: false,
-    log: silentLogger,
-    region: REGION,
-  });
+  const runtime = await startBenchRuntime();
   let outcomes: OutcomeListener | undefined;
   try {
-    instrumentHandlerClients();
+    timeHandlerRequests();
     const ctx: Context = {
       runtime,
+      invocations: countInvocations(runtime),
       world: new World({ endpoint: runtime.endpoint, region: REGION }),
       clients: worldClients({ endpoint: runtime.endpoint, region: REGION }),
       outcomes: (outcomes = await listenToOutcomes({

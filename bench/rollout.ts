@@ -44,34 +44,26 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AttachLoadBalancerTargetGroupsCommand } from '@aws-sdk/client-auto-scaling';
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DescribeVpcsCommand } from '@aws-sdk/client-ec2';
 import {
   CreateTargetGroupCommand,
   ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { countingCalls, instrument } from '../lambdas/aws/call-counter';
-import {
-  autoScaling,
-  dynamo,
-  ec2,
-  eventBridge,
-  loadBalancing,
-  ssm,
-  stepFunctions,
-} from '../lambdas/aws/clients';
-import { silentLogger } from '../local/log';
-import { startLocalRuntime, type LocalRuntime } from '../local/runtime';
+import type { LocalRuntime } from '../local/runtime';
 import type { ExecutionRecord } from '../local/stepfunctions';
 import { World, worldClients } from '../local/world';
+import {
+  addCounts as add,
+  countInvocations,
+  type Counts,
+  type Invocation,
+  REGION,
+  startBenchRuntime,
+  TIME_SCALE,
+} from './support';
 
-/**
- * 0.1: a 15 s poll takes 1.5 s, the 120 s warm-up 12 s. The Lambda steps are not scaled (~30 per
- * rolling rollout, 40–80 ms each against moto), so in simulated seconds they weigh 1 / TIME_SCALE
- * times what they weigh in AWS: at 0.05 they alone were ~8 % of a 540 s minimum.
- */
-export const TIME_SCALE = 0.1;
-const REGION = 'us-east-1';
+export { TIME_SCALE };
+
 const WARMUP_SECONDS = 120;
 const BAKE_SECONDS = 60;
 /** The mutating calls per replaced instance the design allows. */
@@ -100,15 +92,6 @@ export type Record_ = (figure: RolloutFigure) => unknown;
 
 // ---- counting ----------------------------------------------------------------------------------
 
-type Counts = Record<string, number>;
-
-interface Invocation {
-  readonly step: string;
-  readonly execution?: string;
-  readonly calls: Counts;
-  readonly ms: number;
-}
-
 const MUTATING =
   /^(Create|Update|Set|Terminate|Delete|Attach|Detach|Suspend|Resume|Put|Start|Stop|Send|Register|Deregister|Modify|Run|Complete|Record|Enter|Exit|Batch|Transact|Tag|Untag|Add|Remove)/;
 const READ = /^(Describe|Get|List|Query|Scan)/;
@@ -126,51 +109,6 @@ function classify(calls: Counts) {
     else if (kind === 'read') out.fleetRead += n;
   }
   return out;
-}
-
-const add = (into: Counts, from: Counts) => {
-  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
-  return into;
-};
-
-/**
- * Count every request of every handler invocation: the call-counter middleware on the clients of
- * lambdas/aws/clients.ts, and on every CloudWatch client when it first sends (the alarms' client is
- * private to lambdas/aws/alarms.ts); each invocation runs in its own counting scope.
- */
-function countInvocations(runtime: LocalRuntime): Invocation[] {
-  const clients = [autoScaling(), dynamo(), ec2(), eventBridge(), stepFunctions(), ssm(), loadBalancing()];
-  const prototype = CloudWatchClient.prototype as unknown as { send: (...args: unknown[]) => unknown };
-  const send = prototype.send;
-  // Adds the counter to the client before its first request: the handler's call is otherwise as is.
-  prototype.send = function (this: CloudWatchClient, ...args: unknown[]) {
-    instrument(this);
-    return send.apply(this, args);
-  };
-  const log: Invocation[] = [];
-  const host = runtime.host as { invoke: LocalRuntime['host']['invoke'] };
-  const invoke = host.invoke.bind(runtime.host);
-  host.invoke = async (nameOrArn, payload, options) => {
-    const p = (payload ?? {}) as { step?: unknown; execution?: unknown };
-    const started = performance.now();
-    const { result, calls } = await countingCalls(clients, async () => {
-      try {
-        return { ok: true as const, value: await invoke(nameOrArn, payload, options) };
-      } catch (error) {
-        return { ok: false as const, error };
-      }
-    });
-    log.push({
-      step:
-        typeof p.step === 'string' ? p.step : (runtime.host.resolveFunction(nameOrArn)?.handler ?? nameOrArn),
-      ...(typeof p.execution === 'string' ? { execution: p.execution } : {}),
-      calls,
-      ms: performance.now() - started,
-    });
-    if (!result.ok) throw result.error;
-    return result.value;
-  };
-  return log;
 }
 
 // ---- history -----------------------------------------------------------------------------------
@@ -501,12 +439,7 @@ function figuresOf(m: Measured, rolling8?: Measured): RolloutFigure[] {
 export async function measureRollouts(
   progress: (line: string) => void = () => undefined,
 ): Promise<RolloutFigure[]> {
-  const runtime = await startLocalRuntime({
-    timeScale: TIME_SCALE,
-    fireSchedules: false,
-    log: silentLogger,
-    region: REGION,
-  });
+  const runtime = await startBenchRuntime();
   try {
     const log = countInvocations(runtime);
     const world = new World({ endpoint: runtime.endpoint, region: REGION });

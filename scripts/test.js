@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The README's test command: runs the whole vitest suite, then prints one plain line
-// "N passed, N failed" computed from vitest's JSON report, and exits with vitest's status.
+// The README's test command: runs the whole vitest suite (or what the arguments select, e.g.
+// `--project unit` for `npm run test:unit`; the tiers are in vitest.config.mts), then prints one
+// plain line "N passed, N failed" computed from vitest's JSON report, and exits with vitest's status.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const { mkdirSync, readFileSync, existsSync, rmSync } = require('node:fs');
@@ -25,7 +26,13 @@ const run = spawnSync(
   {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    env: {
+      // Record every AWS call the handlers make in the emulator tiers: the last project
+      // (iam-must-allow) simulates each against the synthesized IAM policies.
+      PHOENIX_RECORD_AWS_CALLS: '1',
+      ...process.env,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    },
   },
 );
 

@@ -27,22 +27,7 @@ import { REGION, useLocalRuntime } from '../support/local-runtime';
 import { statusCheckAlarm } from '../support/replace-events';
 
 const local = useLocalRuntime();
-
-async function deliver(event: Record<string, any>) {
-  const marker = JSON.stringify(event['detail']);
-  const delivered = local.runtime.router.waitForDelivery(
-    (d) => JSON.stringify((d.payload as { detail?: unknown }).detail) === marker,
-  );
-  await local.world.putRaw({
-    Source: event['source'],
-    DetailType: event['detail-type'],
-    Detail: JSON.stringify(event['detail']),
-    Resources: event['resources'] ?? [],
-  });
-  const delivery = await delivered;
-  expect(delivery.outcome).toBe('succeeded');
-  return delivery.result as { intent: string; drain?: { execution: string } };
-}
+const { deliver } = local;
 
 async function drainedFleet(fleet: string) {
   const clients = worldClients({ endpoint: local.endpoint, region: REGION });

@@ -19,27 +19,7 @@ import { configDrift, spotInterruption, startSession, statusCheckAlarm } from '.
 import { REGION, useLocalRuntime } from '../support/local-runtime';
 
 const local = useLocalRuntime();
-
-/** Put a (derived) sample on the default bus as its AWS source would; wait for the intake to handle it. */
-async function deliver(event: Record<string, any>) {
-  const marker = JSON.stringify(event['detail']);
-  const delivered = local.runtime.router.waitForDelivery(
-    (d) => JSON.stringify((d.payload as { detail?: unknown }).detail) === marker,
-  );
-  await local.world.putRaw({
-    Source: event['source'],
-    DetailType: event['detail-type'],
-    Detail: JSON.stringify(event['detail']),
-    Resources: event['resources'] ?? [],
-  });
-  const delivery = await delivered;
-  expect(delivery.outcome).toBe('succeeded');
-  return delivery.result as {
-    intent: string;
-    reason?: string;
-    replacements?: { instanceId: string; execution?: string; duplicate?: boolean }[];
-  };
-}
+const { deliver } = local;
 
 // ---- a fleet and a watcher ---------------------------------------------------------------------
 

@@ -14,12 +14,7 @@ import {
   CreateAutoScalingGroupCommand,
   DescribeAutoScalingGroupsCommand,
 } from '@aws-sdk/client-auto-scaling';
-import {
-  CreateLaunchTemplateCommand,
-  DescribeSubnetsCommand,
-  DescribeVpcsCommand,
-  EC2Client,
-} from '@aws-sdk/client-ec2';
+import { CreateLaunchTemplateCommand, EC2Client } from '@aws-sdk/client-ec2';
 import {
   CreateTargetGroupCommand,
   DescribeTargetHealthCommand,
@@ -35,9 +30,8 @@ import { FleetSteps } from '../../lambdas/domain/steps';
 import { groupsOfFleet } from '../../lambdas/aws/fleets';
 import { runFleetStep } from '../../lambdas/rollout-fleet';
 import { World } from '../../local/world';
-import { freshControlPlane, REGION } from '../support/control-plane';
+import { freshWorld } from '../support/control-plane';
 
-let endpoint: string;
 let world: World;
 let autoScaling: AutoScalingClient;
 let ec2: EC2Client;
@@ -47,21 +41,12 @@ let subnets: string[];
 let counter = 0;
 
 beforeAll(async () => {
-  const cp = await freshControlPlane();
-  endpoint = cp.endpoint;
-  world = new World({ endpoint, region: REGION });
-  const config = {
-    region: REGION,
-    endpoint,
-    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-  };
-  autoScaling = new AutoScalingClient(config);
-  ec2 = new EC2Client(config);
-  elb = new ElasticLoadBalancingV2Client(config);
-  vpcId = (await ec2.send(new DescribeVpcsCommand({}))).Vpcs![0]!.VpcId!;
-  subnets = (await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] })))
-    .Subnets!.map((s) => s.SubnetId!)
-    .slice(0, 2);
+  const fx = await freshWorld({ outcomes: false });
+  world = fx.world;
+  ({ autoScaling, ec2 } = fx.clients);
+  elb = new ElasticLoadBalancingV2Client(fx.clientConfig);
+  ({ vpcId, subnets } = await fx.network());
+  return fx.stop;
 });
 
 async function targetGroup(name: string): Promise<string> {

@@ -13,15 +13,15 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { DeleteTagsCommand } from '@aws-sdk/client-auto-scaling';
 import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { acquireLock, acquireSlot, claimChaosKill, readFleetRecord } from '../../lambdas/aws/store';
 import { DetailTypes, Env, Tags } from '../../lambdas/domain/contract';
 import { runChaos } from '../../lambdas/steps/chaos';
 import { chaosNow } from '../../cli/chaos';
 import { ConfigurationError } from '../../lambdas/domain/errors';
-import { type OutcomeListener, listenToOutcomes } from '../../local/outcomes';
+import type { OutcomeListener } from '../../local/outcomes';
 import { World, worldClients } from '../../local/world';
-import { freshControlPlane, REGION } from '../support/control-plane';
+import { freshWorld, REGION } from '../support/control-plane';
 
 const HOUR = 3600;
 let world: World;
@@ -30,15 +30,9 @@ let outcomes: OutcomeListener;
 let emulator: string;
 
 beforeAll(async () => {
-  const { endpoint, model } = await freshControlPlane();
-  emulator = endpoint;
-  world = new World({ endpoint, region: REGION });
-  clients = worldClients({ endpoint, region: REGION });
-  outcomes = await listenToOutcomes({ endpoint, region: REGION, eventBusName: model.eventBuses[0]!.name });
-});
-
-afterAll(async () => {
-  await outcomes?.stop();
+  const fx = await freshWorld();
+  ({ endpoint: emulator, world, clients, outcomes } = fx);
+  return fx.stop;
 });
 
 /** A fleet with chaos on; a mean of 0.01 day (< 1 h) makes a kill due in every hourly period. */

@@ -16,9 +16,9 @@ import type { ReplaceState, ResolvedInstance, SlotState } from '../../lambdas/do
 import { ReplaceSteps } from '../../lambdas/domain/steps';
 import { resetClock, setClock } from '../../lambdas/domain/clock';
 import { runReplaceStep } from '../../lambdas/steps/replace';
-import { type OutcomeListener, listenToOutcomes } from '../../local/outcomes';
+import type { OutcomeListener } from '../../local/outcomes';
 import { World, worldClients } from '../../local/world';
-import { freshControlPlane, REGION } from '../support/control-plane';
+import { freshWorld, REGION } from '../support/control-plane';
 
 const ROOT = path.resolve(__dirname, '../..');
 let world: World;
@@ -28,16 +28,9 @@ let endpoint: string;
 let counter = 0;
 
 beforeAll(async () => {
-  const cp = await freshControlPlane();
-  endpoint = cp.endpoint;
-  world = new World({ endpoint: cp.endpoint, region: REGION });
-  clients = worldClients({ endpoint: cp.endpoint, region: REGION });
-  outcomes = await listenToOutcomes({
-    endpoint: cp.endpoint,
-    region: REGION,
-    eventBusName: cp.model.eventBuses[0]!.name,
-  });
-  return () => outcomes.stop();
+  const fx = await freshWorld();
+  ({ endpoint, world, clients, outcomes } = fx);
+  return fx.stop;
 });
 
 afterEach(() => {

@@ -25,9 +25,7 @@ import {
 import {
   CreateLaunchTemplateCommand,
   CreateTagsCommand,
-  DescribeSubnetsCommand,
   DescribeTagsCommand,
-  DescribeVpcsCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
 import {
@@ -51,9 +49,9 @@ import { DrainSteps, ReplaceSteps, RetireInstanceStep } from '../../lambdas/doma
 import { runDrainStep, type DrainWorkflowState } from '../../lambdas/steps/drain';
 import { runReconcile } from '../../lambdas/steps/reconcile';
 import { runReplaceStep } from '../../lambdas/steps/replace';
-import { type OutcomeListener, listenToOutcomes } from '../../local/outcomes';
+import type { OutcomeListener } from '../../local/outcomes';
 import { World } from '../../local/world';
-import { freshControlPlane, REGION } from '../support/control-plane';
+import { freshWorld } from '../support/control-plane';
 
 let world: World;
 let autoScaling: AutoScalingClient;
@@ -66,21 +64,11 @@ let subnets: string[];
 let counter = 0;
 
 beforeAll(async () => {
-  const cp = await freshControlPlane();
-  world = new World({ endpoint: cp.endpoint, region: REGION });
-  const config = {
-    region: REGION,
-    endpoint: cp.endpoint,
-    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-  };
-  autoScaling = new AutoScalingClient(config);
-  ec2 = new EC2Client(config);
-  elb = new ElasticLoadBalancingV2Client(config);
-  ssm = new SSMClient(config);
-  vpcId = (await ec2.send(new DescribeVpcsCommand({}))).Vpcs![0]!.VpcId!;
-  subnets = (await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] })))
-    .Subnets!.map((s) => s.SubnetId!)
-    .slice(0, 2);
+  const fx = await freshWorld();
+  ({ world, outcomes } = fx);
+  ({ autoScaling, ec2, ssm } = fx.clients);
+  elb = new ElasticLoadBalancingV2Client(fx.clientConfig);
+  ({ vpcId, subnets } = await fx.network());
   await ssm.send(
     new CreateDocumentCommand({
       Name: 'phoenix-test-flush-logs',
@@ -92,12 +80,7 @@ beforeAll(async () => {
       }),
     }),
   );
-  outcomes = await listenToOutcomes({
-    endpoint: cp.endpoint,
-    region: REGION,
-    eventBusName: cp.model.eventBuses[0]!.name,
-  });
-  return () => outcomes.stop();
+  return fx.stop;
 });
 
 async function targetGroup(name: string, delaySeconds?: number): Promise<string> {

@@ -3,49 +3,22 @@
  * local Step Functions service: the real published sample (hook name set to phoenix-drain) starts
  * one Drain execution named after the instance and the token, once.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DRAIN_HOOK_NAME } from '../../lambdas/domain/contract';
 import { runIntake } from '../../lambdas/steps/intake';
-import { LambdaFunctionError } from '../../local/lambda-host';
-import { silentLogger } from '../../local/log';
 import { LocalStepFunctions } from '../../local/stepfunctions';
-import { freshControlPlane } from '../support/control-plane';
+import { freshWorld, notRunHere } from '../support/control-plane';
 import { awsEvent, derive } from '../support/fixtures';
 
 let service: LocalStepFunctions;
 let drainStateMachineArn: string;
 
 beforeAll(async () => {
-  const { model } = await freshControlPlane();
   // Executions start but their tasks are not run here: the workflow has tests of its own.
-  service = await LocalStepFunctions.start({
-    log: silentLogger,
-    invoker: {
-      resolveFunction: (arn) => model.findFunction(arn),
-      invoke: () =>
-        Promise.reject(
-          new LambdaFunctionError({
-            errorType: 'NotRunHere',
-            errorMessage: 'intake test',
-            functionName: 'x',
-            requestId: 'r',
-          }),
-        ),
-    },
-  });
-  for (const machine of model.stateMachines) {
-    service.registerStateMachine({
-      name: machine.name,
-      arn: machine.arn,
-      definition: machine.definitionString,
-    });
-  }
-  drainStateMachineArn = model.stateMachines.find((m) => m.logicalId.includes('Drain'))!.arn;
-  process.env['AWS_ENDPOINT_URL_SFN'] = service.endpoint;
-});
-
-afterAll(async () => {
-  await service?.close();
+  const fx = await freshWorld({ outcomes: false, tasks: notRunHere });
+  service = fx.service;
+  drainStateMachineArn = fx.stateMachineArn('Drain');
+  return fx.stop;
 });
 
 describe('intake: termination lifecycle action of phoenix-drain', () => {

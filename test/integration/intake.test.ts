@@ -3,16 +3,14 @@
  * and rollouts started through the real Step Functions client (against the local Step Functions
  * service, whose executions are not run to completion here).
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { COMMAND_SOURCE, DetailTypes } from '../../lambdas/domain/contract';
 import { MalformedEventError } from '../../lambdas/domain/errors';
 import { runIntake } from '../../lambdas/steps/intake';
-import { LambdaFunctionError } from '../../local/lambda-host';
-import { silentLogger } from '../../local/log';
-import { type OutcomeListener, listenToOutcomes } from '../../local/outcomes';
+import type { OutcomeListener } from '../../local/outcomes';
 import { LocalStepFunctions } from '../../local/stepfunctions';
 import { World } from '../../local/world';
-import { freshControlPlane, REGION } from '../support/control-plane';
+import { freshWorld, neverEnds, notRunHere, REGION } from '../support/control-plane';
 import { awsEvent, derive } from '../support/fixtures';
 
 let world: World;
@@ -23,44 +21,14 @@ let outcomes: OutcomeListener;
 let counter = 0;
 
 beforeAll(async () => {
-  const { endpoint, model } = await freshControlPlane();
-  world = new World({ endpoint, region: REGION });
-  outcomes = await listenToOutcomes({ endpoint, region: REGION, eventBusName: model.eventBuses[0]!.name });
   // Executions start but their tasks are not run here: the workflow has tests of its own.
-  service = await LocalStepFunctions.start({
-    log: silentLogger,
-    invoker: {
-      resolveFunction: (arn) => model.findFunction(arn),
-      // Replace executions stay RUNNING (an ended one that did not replace its instance would be
-      // followed by a new attempt: see test/integration/re-replacement.test.ts); rollouts fail.
-      invoke: (arn) =>
-        (model.findFunction(arn) as { handler?: string } | undefined)?.handler === 'replace'
-          ? new Promise(() => undefined)
-          : Promise.reject(
-              new LambdaFunctionError({
-                errorType: 'NotRunHere',
-                errorMessage: 'intake test',
-                functionName: 'x',
-                requestId: 'r',
-              }),
-            ),
-    },
-  });
-  for (const machine of model.stateMachines) {
-    service.registerStateMachine({
-      name: machine.name,
-      arn: machine.arn,
-      definition: machine.definitionString,
-    });
-  }
-  stateMachineArn = model.stateMachines.find((m) => m.logicalId.includes('Rollout'))!.arn;
-  replaceStateMachineArn = model.stateMachines.find((m) => m.logicalId.includes('Replace'))!.arn;
-  process.env['AWS_ENDPOINT_URL_SFN'] = service.endpoint;
-});
-
-afterAll(async () => {
-  await outcomes?.stop();
-  await service?.close();
+  // Replace executions stay RUNNING (an ended one that did not replace its instance would be
+  // followed by a new attempt: see test/unit/re-replacement.test.ts); rollouts fail.
+  const fx = await freshWorld({ tasks: (fn) => (fn?.handler === 'replace' ? neverEnds() : notRunHere()) });
+  ({ world, outcomes, service } = fx);
+  stateMachineArn = fx.stateMachineArn('Rollout');
+  replaceStateMachineArn = fx.stateMachineArn('Replace');
+  return fx.stop;
 });
 
 const amiSample = awsEvent('aws.ec2', 'ami-state-change-available');

@@ -10,9 +10,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { recordOutcome } from '../../lambdas/aws/store';
 import { DetailTypes } from '../../lambdas/domain/contract';
 import { runReconcile } from '../../lambdas/steps/reconcile';
-import { listenToOutcomes, type OutcomeListener } from '../../local/outcomes';
+import type { OutcomeListener } from '../../local/outcomes';
 import { World, worldClients } from '../../local/world';
-import { freshControlPlane, REGION } from '../support/control-plane';
+import { freshWorld } from '../support/control-plane';
 
 let world: World;
 let outcomes: OutcomeListener;
@@ -20,12 +20,10 @@ let image: string;
 let clients: ReturnType<typeof worldClients>;
 
 beforeAll(async () => {
-  const { endpoint, model } = await freshControlPlane();
-  world = new World({ endpoint, region: REGION });
-  clients = worldClients({ endpoint, region: REGION });
-  outcomes = await listenToOutcomes({ endpoint, region: REGION, eventBusName: model.eventBuses[0]!.name });
+  const fx = await freshWorld();
+  ({ world, clients, outcomes } = fx);
   image = await world.registerImage('scale-a');
-  return () => outcomes.stop();
+  return fx.stop;
 });
 
 /** `count` fleets of `size` instances on `image`, each with a record that wants `image`. */

@@ -18,16 +18,15 @@ import {
   DescribeInstancesCommand,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { acquireLock, acquireSlot, readFleetRecord, recordOutcome } from '../../lambdas/aws/store';
 import { DetailTypes, Tags } from '../../lambdas/domain/contract';
 import { replaceExecutionName } from '../../lambdas/domain/replace';
 import { runReconcile } from '../../lambdas/steps/reconcile';
-import { silentLogger } from '../../local/log';
-import { type OutcomeListener, listenToOutcomes } from '../../local/outcomes';
+import type { OutcomeListener } from '../../local/outcomes';
 import { LocalStepFunctions } from '../../local/stepfunctions';
 import { World, worldClients } from '../../local/world';
-import { freshControlPlane, REGION } from '../support/control-plane';
+import { freshWorld, neverEnds, REGION } from '../support/control-plane';
 
 let world: World;
 let clients: ReturnType<typeof worldClients>;
@@ -37,34 +36,12 @@ let outcomes: OutcomeListener;
 let emulator: string;
 
 beforeAll(async () => {
-  const { endpoint, model } = await freshControlPlane();
-  emulator = endpoint;
-  world = new World({ endpoint, region: REGION });
-  clients = worldClients({ endpoint, region: REGION });
-  outcomes = await listenToOutcomes({ endpoint, region: REGION, eventBusName: model.eventBuses[0]!.name });
-  service = await LocalStepFunctions.start({
-    log: silentLogger,
-    invoker: {
-      resolveFunction: (arn) => model.findFunction(arn),
-      // The executions' tasks are not run here: they stay RUNNING until aborted.
-      invoke: () => new Promise(() => undefined),
-    },
-  });
-  for (const machine of model.stateMachines) {
-    service.registerStateMachine({
-      name: machine.name,
-      arn: machine.arn,
-      definition: machine.definitionString,
-    });
-  }
-  replaceArn = model.stateMachines.find((m) => m.logicalId.includes('Replace'))!.arn;
-  process.env['AWS_ENDPOINT_URL_SFN'] = service.endpoint;
+  // The executions' tasks are not run here: they stay RUNNING until aborted.
+  const fx = await freshWorld({ tasks: neverEnds });
+  ({ endpoint: emulator, world, clients, outcomes, service } = fx);
+  replaceArn = fx.stateMachineArn('Replace');
   process.env['PHOENIX_REPLACE_STATE_MACHINE_ARN'] = replaceArn;
-});
-
-afterAll(async () => {
-  await outcomes?.stop();
-  await service?.close();
+  return fx.stop;
 });
 
 async function fleetOf(fleet: string, size: number, desired?: string) {

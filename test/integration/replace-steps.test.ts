@@ -21,9 +21,9 @@ import { DrainSteps, ReplaceSteps, RetireInstanceStep } from '../../lambdas/doma
 import { runDrainStep } from '../../lambdas/steps/drain';
 import { acquireLock, readFleetRecord } from '../../lambdas/aws/store';
 import { runReplaceStep } from '../../lambdas/steps/replace';
-import { type OutcomeListener, listenToOutcomes } from '../../local/outcomes';
+import type { OutcomeListener } from '../../local/outcomes';
 import { World, worldClients } from '../../local/world';
-import { freshControlPlane, REGION } from '../support/control-plane';
+import { freshWorld } from '../support/control-plane';
 
 let world: World;
 let clients: ReturnType<typeof worldClients>;
@@ -31,15 +31,9 @@ let outcomes: OutcomeListener;
 let counter = 0;
 
 beforeAll(async () => {
-  const cp = await freshControlPlane();
-  world = new World({ endpoint: cp.endpoint, region: REGION });
-  clients = worldClients({ endpoint: cp.endpoint, region: REGION });
-  outcomes = await listenToOutcomes({
-    endpoint: cp.endpoint,
-    region: REGION,
-    eventBusName: cp.model.eventBuses[0]!.name,
-  });
-  return () => outcomes.stop();
+  const fx = await freshWorld();
+  ({ world, clients, outcomes } = fx);
+  return fx.stop;
 });
 
 async function fleetOf(size: number, maxSize = size) {

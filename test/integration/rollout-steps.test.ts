@@ -38,23 +38,19 @@ import { resetClock, setClock } from '../../lambdas/domain/clock';
 import { runFleetStep } from '../../lambdas/rollout-fleet';
 import { runRecordStep } from '../../lambdas/steps/record';
 import { readFleetRecord } from '../../lambdas/aws/store';
-import { type OutcomeListener, listenToOutcomes } from '../../local/outcomes';
+import type { OutcomeListener } from '../../local/outcomes';
 import { World } from '../../local/world';
-import { freshControlPlane, REGION } from '../support/control-plane';
+import { freshWorld, REGION } from '../support/control-plane';
 
 let endpoint: string;
-let busName: string;
 let world: World;
 let outcomes: OutcomeListener;
 let fleetCounter = 0;
 
 beforeAll(async () => {
-  const cp = await freshControlPlane();
-  endpoint = cp.endpoint;
-  busName = cp.model.eventBuses[0]!.name;
-  world = new World({ endpoint, region: REGION });
-  outcomes = await listenToOutcomes({ endpoint, region: REGION, eventBusName: busName });
-  return () => outcomes.stop();
+  const fx = await freshWorld();
+  ({ endpoint, world, outcomes } = fx);
+  return fx.stop;
 });
 
 interface Setup {

@@ -3,13 +3,15 @@
  * control plane on it, a World to build fleets and images with, and optionally a listener on the
  * Phoenix bus's outcome events. Everything is started before the file's tests and stopped after.
  */
-import { afterAll, beforeAll, inject } from 'vitest';
+import { afterAll, beforeAll, expect, inject } from 'vitest';
+import type { IntakeResult } from '../../lambdas/steps/intake';
 import { resetEmulator } from '../../local/emulator';
 import { silentLogger } from '../../local/log';
 import { type OutcomeListener, listenToOutcomes } from '../../local/outcomes';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import { World } from '../../local/world';
 import type { PhoenixStackProps } from '../../lib/phoenix-stack';
+import { entryOf } from './replace-events';
 
 export const REGION = 'us-east-1';
 
@@ -21,6 +23,12 @@ export interface LocalRuntimeHandle {
   endpoint: string;
   /** The Phoenix bus. */
   busName: string;
+  /**
+   * Put a (derived) sample on the default bus as its AWS source would, wait for the router to
+   * deliver it to the intake (matched by its detail), expect the intake to succeed, and return
+   * the intake's result.
+   */
+  readonly deliver: (event: Record<string, any>) => Promise<IntakeResult>;
 }
 
 export function useLocalRuntime(
@@ -38,7 +46,18 @@ export function useLocalRuntime(
     stackProps?: PhoenixStackProps;
   } = {},
 ): LocalRuntimeHandle {
-  const handle = {} as LocalRuntimeHandle;
+  const handle = {
+    deliver: async (event: Record<string, any>) => {
+      const marker = JSON.stringify(event['detail']);
+      const delivered = handle.runtime.router.waitForDelivery(
+        (d) => JSON.stringify((d.payload as { detail?: unknown }).detail) === marker,
+      );
+      await handle.world.putRaw(entryOf(event));
+      const delivery = await delivered;
+      expect(delivery.outcome).toBe('succeeded');
+      return delivery.result as IntakeResult;
+    },
+  } as LocalRuntimeHandle;
   beforeAll(async () => {
     handle.endpoint = inject('emulatorEndpoint');
     await resetEmulator(handle.endpoint);

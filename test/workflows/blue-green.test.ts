@@ -5,7 +5,7 @@
  * on one image at its capacity.
  */
 import { describe, expect, it } from 'vitest';
-import { fail, type Script, useWorkflow } from '../support/workflow-harness';
+import { fail, type Script, type Scripts, useWorkflow } from '../support/workflow-harness';
 
 const OLD = 'ami-00000000000000001';
 const NEW = 'ami-00000000000000002';
@@ -30,12 +30,12 @@ function expectOneGroup(image: string) {
   expect(group).toMatchObject({ image, instances: CAPACITY, attached: true });
 }
 
-function scripts(canary = false): Record<string, Script> {
+function scripts(canary = false): Scripts {
   model = {
     groups: new Map([['web-asg', { image: OLD, instances: CAPACITY, tagged: true, attached: true }]]),
   };
-  const base: Record<string, Script> = {
-    AcquireFleetLock: () => ({}),
+  const base: Scripts = {
+    AcquireFleetLock: () => ({ deadline: 4_000_000_000 }),
     ValidateImage: () => ({
       groupName: 'web-asg',
       launchTemplateId: 'lt-0123456789abcdef0',
@@ -96,7 +96,7 @@ function scripts(canary = false): Record<string, Script> {
   };
   // Steps of the rolling path (and its shared prologue) that a blue-green rollout may pass: neutral answers.
   return new Proxy(base, {
-    get: (target, key: string) => target[key] ?? (() => ({})),
+    get: (target, key: string) => (target as Record<string, Script | undefined>)[key] ?? (() => ({})),
   });
 }
 

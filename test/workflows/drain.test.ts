@@ -5,9 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Handlers } from '../../lambdas/domain/contract';
-import { fail, type Script, useWorkflow } from '../support/workflow-harness';
+import { fail, type Scripts, useWorkflow } from '../support/workflow-harness';
 
-function scripts(): Record<string, Script> {
+function scripts(): Scripts {
   return {
     ResolveLifecycleAction: () => ({
       deregisteredFrom: [],

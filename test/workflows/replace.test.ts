@@ -6,13 +6,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DetailTypes, Handlers } from '../../lambdas/domain/contract';
-import { fail, type Script, useWorkflow } from '../support/workflow-harness';
+import { fail, type Scripts, useWorkflow } from '../support/workflow-harness';
 
 /**
  * Default behaviour: the instance is in the fleet, a slot is free, surge succeeds at the first
  * check; the drain finds one target group (delay 30 s) and no flush document.
  */
-function happyScripts(): Record<string, Script> {
+function happyScripts(): Scripts {
   return {
     ResolveInstance: () => ({
       groupName: 'web-asg',

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { continuationName, segmentHistory } from '../../lambdas/domain/rollout';
 import type { ExecutionRecord } from '../../local/stepfunctions';
 import { HISTORY_EVENT_BUDGET } from '../../lib/workflow-kit';
-import { fail, type Script, useWorkflow } from '../support/workflow-harness';
+import { fail, type Scripts, useWorkflow } from '../support/workflow-harness';
 
 /** AWS's hard ceiling that the brief sets (the budget Phoenix plans with is HISTORY_EVENT_BUDGET). */
 const LIMIT = 2500;
@@ -19,7 +19,7 @@ function nextSegment(execution: string) {
 }
 
 /** A fleet of `size` on the old image, rolled one instance per batch. */
-function fleetScripts(size: number): Record<string, Script> {
+function fleetScripts(size: number): Scripts {
   let remainingOld = size;
   return {
     ReadImage: (p) => ({ imageId: p['state'].imageId, creationDate: '2026-11-20T10:00:00.000Z' }),

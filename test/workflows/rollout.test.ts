@@ -13,7 +13,7 @@ import {
   rolloutDeadline,
   segmentHistory,
 } from '../../lambdas/domain/rollout';
-import { fail, type Script, useWorkflow } from '../support/workflow-harness';
+import { fail, type Scripts, useWorkflow } from '../support/workflow-harness';
 
 /** What CheckSafePoint names as the continuation of `execution` (the real naming rule). */
 function nextSegment(execution: string) {
@@ -28,7 +28,7 @@ const safePoint = (p: Record<string, any>) => ({
 });
 
 /** Default behaviour of every step: a fleet of 4 on the old image, batches of 1, healthy at once. */
-function happyScripts(): Record<string, Script> {
+function happyScripts(): Scripts {
   let remainingOld = 4;
   return {
     ReadImage: (p) => ({ imageId: p['state'].imageId, creationDate: '2026-11-20T10:00:00.000Z' }),
@@ -213,7 +213,7 @@ describe('Rollout workflow (synthesized definition)', () => {
 
   it('commits at once when the fleet already runs the image', async () => {
     const validate = wf.scripts['ValidateImage']!;
-    wf.scripts['ValidateImage'] = (p, n) => ({ ...(validate(p, n) as object), upToDate: true });
+    wf.scripts['ValidateImage'] = (p, n) => ({ ...validate(p, n), upToDate: true });
     const result = await run('up-to-date');
     expect(result.status).toBe('SUCCEEDED');
     expect(steps()).toEqual(['ReadImage', 'AcquireFleetLock', 'ValidateImage', 'CommitRollout']);
@@ -450,7 +450,7 @@ describe('Rollout workflow (synthesized definition)', () => {
       deadline: rolloutDeadline(new Date(T), p['timeoutSeconds']),
     });
     wf.scripts['ValidateImage'] = (p, n) => ({
-      ...(happyScripts()['ValidateImage']!(p, n) as object),
+      ...happyScripts()['ValidateImage']!(p, n),
       maxChecks: 1000,
     });
     wf.scripts['CheckBatchHealth'] = (p) => {
@@ -578,7 +578,7 @@ describe('Rollout workflow: supersede and late images (two executions, one simul
       if (fleet.lock?.execution === p['execution']) fleet.lock = undefined;
       fleet.history.push([imageOf(p), outcome]);
     };
-    const scripts: Record<string, Script> = {
+    const scripts: Scripts = {
       ...happyScripts(),
       ReadImage: (p) => ({ imageId: imageOf(p), creationDate: created[imageOf(p)] }),
       AcquireFleetLock: (p) => {
@@ -597,7 +597,7 @@ describe('Rollout workflow: supersede and late images (two executions, one simul
         return { deadline: 4_000_000_000 };
       },
       ValidateImage: (p) => ({
-        ...(happyScripts()['ValidateImage']!(p, 0) as object),
+        ...happyScripts()['ValidateImage']!(p, 0),
         desiredCapacity: fleet.desired,
         maxSize: fleet.max,
         warmupSeconds: 0,
