@@ -14,7 +14,7 @@
  * The TypeScript sources are parsed with the compiler API (JSDoc, types, defaults); the values of
  * the pure catalogs (lambdas/domain) are imported, so computed values come out as the code has them.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ts from 'typescript';
 
@@ -47,6 +47,11 @@ export const SOURCES = {
    * found wins; when none exists the outcomes are listed with their JSDoc only.
    */
   outcomeShapeMaps: ['OutcomeDetails', 'OutcomeDetailMap', 'OutcomeShapes'],
+  /**
+   * The runtime description of each outcome (one line per outcome and per field), which the
+   * compiler checks against the interfaces of the shape map: the meaning column comes from it.
+   */
+  outcomeDescriptions: { module: 'lambdas/domain/outcome-shapes.ts', name: 'OUTCOME_SHAPES' },
   /** The event-source catalog (one EventBridge rule per entry). */
   eventSources: 'EVENT_SOURCES',
   /** Environment variables of the functions. */
@@ -526,6 +531,7 @@ async function render(index: Index): Promise<string> {
   );
   out.push('');
   if (shapeMap !== undefined) {
+    const descriptions = await outcomeDescriptions(index.root);
     out.push('### Outcome details');
     out.push('');
     for (const [key, type] of Object.entries(detailTypes)) {
@@ -533,7 +539,11 @@ async function render(index: Index): Promise<string> {
       if (shape === undefined) continue;
       out.push(`#### ${type}`);
       out.push('');
-      const doc = detailDocs.get(key) || shape.doc;
+      const described = descriptions[type];
+      const jsdoc = detailDocs.get(key) || shape.doc;
+      const doc = [...new Set([described?.description, jsdoc].filter((d): d is string => Boolean(d)))].join(
+        '\n\n',
+      );
       if (doc) {
         out.push(doc);
         out.push('');
@@ -544,7 +554,11 @@ async function render(index: Index): Promise<string> {
         out.push(
           table(
             ['field', 'type', 'meaning'],
-            shape.fields.map((f) => [code(f.optional ? `${f.name}?` : f.name), code(f.type), f.doc]),
+            shape.fields.map((f) => [
+              code(f.optional ? `${f.name}?` : f.name),
+              code(f.type),
+              f.doc || (described?.fields[f.name]?.description ?? ''),
+            ]),
           ),
         );
       }
@@ -661,6 +675,17 @@ async function render(index: Index): Promise<string> {
 }
 
 /** The reference page as it must be committed (markdown formatted like the repository's). */
+/** Each outcome's one-line descriptions (`SOURCES.outcomeDescriptions`), or none if that module is absent. */
+type OutcomeDescriptions = Readonly<
+  Record<string, { description: string; fields: Readonly<Record<string, { description: string }>> }>
+>;
+async function outcomeDescriptions(root: string): Promise<OutcomeDescriptions> {
+  const file = path.join(root, SOURCES.outcomeDescriptions.module);
+  if (!existsSync(file)) return {};
+  const loaded = (await import(file)) as Record<string, unknown>;
+  return (loaded[SOURCES.outcomeDescriptions.name] ?? {}) as OutcomeDescriptions;
+}
+
 export async function generateReference(root = path.join(__dirname, '..')): Promise<string> {
   const markdown = await render(new Index(root));
   const prettier = await import('prettier');
