@@ -43,6 +43,10 @@ export default defineConfig({
         test: {
           ...shared,
           name: 'unit',
+          // The files share their worker's module cache (aws-cdk-lib is loaded once per worker,
+          // not once per file): a third of the tier's CPU time. No unit file keeps global state
+          // beyond its own hooks (the clock is reset by each file that sets it).
+          isolate: false,
           include: ['test/unit/**/*.test.ts', 'test/infra/**/*.test.ts', 'test/workflows/**/*.test.ts'],
           exclude: [MUST_ALLOW],
           setupFiles: ['test/setup/env.ts', 'test/setup/unit.ts'],

@@ -5,6 +5,9 @@ import { OUTCOME_SHAPES, type OutcomeField } from '../../lambdas/domain/outcome-
 import { generateReference, REFERENCE_PATH } from '../../scripts/docs-reference';
 
 const ROOT = path.join(__dirname, '..', '..');
+/** Generated once for the whole file: it parses every source and runs prettier. */
+let generated: Promise<string> | undefined;
+const reference = () => (generated ??= generateReference(ROOT));
 
 /** README.md and every page under docs/. */
 function pages(): string[] {
@@ -48,7 +51,7 @@ function links(markdown: string): string[] {
 
 describe('docs/reference.md', () => {
   it('is what scripts/docs-reference.ts generates from the code', async () => {
-    const expected = await generateReference(ROOT);
+    const expected = await reference();
     const file = path.join(ROOT, REFERENCE_PATH);
     const actual = existsSync(file) ? readFileSync(file, 'utf8') : '';
     if (actual !== expected) {
@@ -60,7 +63,7 @@ describe('docs/reference.md', () => {
 
   describe('with declared outcome shapes', () => {
     it('documents each outcome detail from its interface, with the meanings of OUTCOME_SHAPES', async () => {
-      const page = await generateReference(ROOT);
+      const page = await reference();
       const section = (type: string) => {
         const start = page.indexOf(`#### ${type}\n`);
         expect(start, `no section for ${type}`).toBeGreaterThanOrEqual(0);
