@@ -7,6 +7,7 @@
  * Figures (every target is an upper bound in the figure's own unit; `met` = value ≤ target):
  *   1. `cdk synth` wall time: `npx cdk synth --no-notices --quiet -o <tmp>/cdk.out`, once, with
  *      CDK_DISABLE_CLI_TELEMETRY=true, CDK_HOME=<tmp>/cdk-home and every AWS_* variable unset.
+ *   CLI: `phoenix --help` start-up, median of 7 fresh processes (bench/cli-startup.ts); target 1 s.
  *   2. Per Lambda asset of that cdk.out (function → S3Key → `*.assets.json` source path, cross-checked
  *      with the `aws:asset:path` metadata; handler name from the `phoenix:handler` metadata):
  *      - bundle size = size in bytes of the asset's `index.js` as written by esbuild (uncompressed,
@@ -57,6 +58,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { measureCliStartup } from './cli-startup';
 import { benchReplacement } from './replacement';
 import { benchRollouts } from './rollout';
 
@@ -384,6 +386,19 @@ async function benchSynth(tmp: string): Promise<string | undefined> {
   } catch (error) {
     failed(name, 's', null, command, error);
     return undefined;
+  }
+}
+
+// ---- CLI start-up ---------------------------------------------------------------------------------
+/** `phoenix --help`: the CLI loads a command's modules only when that command runs (bin/phoenix-cli.ts). */
+async function benchCliStartup(): Promise<void> {
+  const name = 'phoenix --help start-up (median of 7 fresh processes)';
+  const command = 'npx tsx bench/cli-startup.ts';
+  try {
+    const { medianMs, runs } = await measureCliStartup();
+    record({ name, value: round(medianMs, 1), unit: 'ms', target: 1000, command, detail: { runs } });
+  } catch (error) {
+    failed(name, 'ms', 1000, command, error);
   }
 }
 
@@ -858,6 +873,8 @@ async function main(): Promise<void> {
   try {
     step('1/5 cdk synth');
     const cdkOut = await benchSynth(tmp);
+    step('CLI start-up: phoenix --help');
+    await benchCliStartup();
     step('2/5 Lambda bundle sizes and cold load');
     await benchAssets(cdkOut);
     step('3/5 phoenix local ready time');
