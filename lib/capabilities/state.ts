@@ -65,7 +65,7 @@ export class PhoenixState extends Construct {
 
   /**
    * When the table has a customer-managed key: `grantee` may use it through DynamoDB only
-   * (`kms:ViaService`), so on no table its own statements do not reach. Nothing otherwise.
+   * (`kms:ViaService`), and so only on the items its own table statements reach. Nothing otherwise.
    */
   public grantTableEncryption(grantee: iam.IGrantable): void {
     const key = this.table.encryptionKey;
