@@ -1,7 +1,11 @@
 import { type Duration, type RemovalPolicy, Token } from 'aws-cdk-lib';
 import type * as events from 'aws-cdk-lib/aws-events';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { ratePeriodSeconds } from '../lambdas/domain/chaos';
+import { type HandlerName, Handlers } from '../lambdas/domain/contract';
+import { DEFAULT_MAX_CONCURRENT_ROLLOUTS } from '../lambdas/domain/fleet-record';
+import { DEFAULT_RESERVED_CONCURRENCY } from './phoenix-function';
 
 /** What EventBridge accepts as a custom bus name (the `default` bus and partner buses excluded). */
 const EVENT_BUS_NAME_PATTERN = /^[.\-_A-Za-z0-9]{1,256}$/;
@@ -77,6 +81,28 @@ export interface PhoenixControlPlaneProps {
    * @default 10 - `DEFAULT_MAX_CONCURRENT_ROLLOUTS`
    */
   readonly maxConcurrentRollouts?: number;
+
+  // Encryption and concurrency (issue 10).
+  /**
+   * A customer-managed KMS key that encrypts the fleet table, every queue (the rules' and the
+   * functions' dead-letter queues), every log group (functions and workflows) and the functions'
+   * environments. Phoenix grants each function's role the key's use it needs, and writes into the
+   * key's policy what CloudWatch Logs and EventBridge need; for a key imported by ARN, whose
+   * policy CDK cannot change, add those statements yourself (docs/security.md, Encryption).
+   * @default - AWS managed or AWS-owned keys: DynamoDB's `alias/aws/dynamodb`, SSE-SQS,
+   * CloudWatch Logs' own encryption, Lambda's AWS managed key
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * Reserved concurrent executions by handler (`Handlers`, e.g. `{ intake: 50 }`): each function's
+   * ceiling, so that an event storm cannot take the account's whole Lambda concurrency, and its
+   * floor. Integers of at least 1; the Rollout steps' at least `maxConcurrentRollouts` (each
+   * running rollout runs one step at a time). The account must keep at least 100 executions
+   * unreserved, or the deployment fails.
+   * @default - intake 20, rollout-fleet and rollout-record 20 (or `maxConcurrentRollouts` when
+   * larger), replace 10, drain 10, reconcile 1, chaos 1 (`DEFAULT_RESERVED_CONCURRENCY`): 82
+   */
+  readonly reservedConcurrency?: Partial<Readonly<Record<HandlerName, number>>>;
 }
 
 /**
@@ -91,6 +117,8 @@ export function validateControlPlaneProps(props: PhoenixControlPlaneProps): void
     ...healthAlarmPrefixProblems(props.healthAlarmPrefixes),
     ...imageOwnerProblems(props.allowedImageOwners),
     ...maxConcurrentRolloutsProblems(props.maxConcurrentRollouts),
+    // Encryption and concurrency (issue 10).
+    ...reservedConcurrencyProblems(props),
   ];
   if (problems.length > 0) throw new Error(`Invalid PhoenixControlPlane props: ${problems.join('; ')}`);
 }
@@ -142,4 +170,56 @@ function maxConcurrentRolloutsProblems(max: number | undefined): string[] {
   if (max === undefined || Token.isUnresolved(max)) return [];
   if (Number.isInteger(max) && max >= 1 && max <= 1000) return [];
   return [`maxConcurrentRollouts must be an integer from 1 to 1000, got ${quote(max)}`];
+}
+
+// Encryption and concurrency (issue 10).
+
+/** The Rollout workflow's step functions: each running rollout invokes one of them at a time. */
+const ROLLOUT_STEP_HANDLERS: readonly HandlerName[] = [Handlers.rolloutFleet, Handlers.rolloutRecord];
+
+/**
+ * Every handler's reserved concurrency: the prop's value, else the default (for the Rollout steps,
+ * at least `maxConcurrentRollouts`).
+ */
+export function reservedConcurrencyOf(props: PhoenixControlPlaneProps): Record<HandlerName, number> {
+  const maxRollouts = props.maxConcurrentRollouts ?? DEFAULT_MAX_CONCURRENT_ROLLOUTS;
+  const out = {} as Record<HandlerName, number>;
+  for (const handler of Object.values(Handlers)) {
+    const fallback = DEFAULT_RESERVED_CONCURRENCY[handler];
+    out[handler] =
+      props.reservedConcurrency?.[handler] ??
+      (ROLLOUT_STEP_HANDLERS.includes(handler) && !Token.isUnresolved(maxRollouts)
+        ? Math.max(fallback, maxRollouts)
+        : fallback);
+  }
+  return out;
+}
+
+function reservedConcurrencyProblems(props: PhoenixControlPlaneProps): string[] {
+  const given = props.reservedConcurrency;
+  if (given === undefined) return [];
+  const handlers: readonly string[] = Object.values(Handlers);
+  const problems: string[] = [];
+  const unknown = Object.keys(given).filter((name) => !handlers.includes(name));
+  if (unknown.length > 0) {
+    problems.push(
+      `reservedConcurrency names no handler ${quote(unknown)} (handlers: ${handlers.join(', ')})`,
+    );
+  }
+  const maxRollouts = props.maxConcurrentRollouts ?? DEFAULT_MAX_CONCURRENT_ROLLOUTS;
+  for (const [handler, value] of Object.entries(given) as [HandlerName, number | undefined][]) {
+    if (value === undefined || Token.isUnresolved(value)) continue;
+    if (!Number.isInteger(value) || value < 1) {
+      problems.push(`reservedConcurrency.${handler} must be an integer of at least 1, got ${quote(value)}`);
+    } else if (
+      ROLLOUT_STEP_HANDLERS.includes(handler) &&
+      !Token.isUnresolved(maxRollouts) &&
+      value < maxRollouts
+    ) {
+      problems.push(
+        `reservedConcurrency.${handler} must be at least maxConcurrentRollouts (${maxRollouts}): each running rollout invokes it, got ${quote(value)}`,
+      );
+    }
+  }
+  return problems;
 }

@@ -13,7 +13,11 @@ import { ReplaceCapability } from './capabilities/replace';
 import { RolloutCapability } from './capabilities/rollout';
 import type { CapabilityProps } from './capabilities/shared';
 import { PhoenixState } from './capabilities/state';
-import { type PhoenixControlPlaneProps, validateControlPlaneProps } from './control-plane-props';
+import {
+  type PhoenixControlPlaneProps,
+  reservedConcurrencyOf,
+  validateControlPlaneProps,
+} from './control-plane-props';
 import type { DrainWorkflow } from './drain-workflow';
 import type { PhoenixFunction } from './phoenix-function';
 import type { ReplaceWorkflow } from './replace-workflow';
@@ -91,8 +95,19 @@ export class PhoenixControlPlane extends Construct {
     super(scope, id);
     validateControlPlaneProps(props);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    this.state = new PhoenixState(this, 'State', { eventBusName: props.eventBusName, removalPolicy });
-    const common: CapabilityProps = { state: this.state, removalPolicy, logRetention: props.logRetention };
+    const { encryptionKey } = props;
+    this.state = new PhoenixState(this, 'State', {
+      eventBusName: props.eventBusName,
+      removalPolicy,
+      encryptionKey,
+    });
+    const common: CapabilityProps = {
+      state: this.state,
+      removalPolicy,
+      logRetention: props.logRetention,
+      encryptionKey,
+      reservedConcurrency: reservedConcurrencyOf(props),
+    };
 
     // The Rollout workflow first: the local runtime's first state machine stays the Rollout one.
     this.rollout = new RolloutCapability(this, 'RolloutCapability', {

@@ -94,6 +94,7 @@ export class DrainWorkflow extends Construct {
       timeout,
       removalPolicy: props.removalPolicy,
       logRetention: props.logRetention,
+      encryptionKey: props.encryptionKey,
       comment:
         'Phoenix drain: the flush of an instance Auto Scaling terminates, then CompleteLifecycleAction (CONTINUE)',
       alarms: {

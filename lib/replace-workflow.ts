@@ -152,6 +152,7 @@ export class ReplaceWorkflow extends Construct {
       timeout,
       removalPolicy: props.removalPolicy,
       logRetention: props.logRetention,
+      encryptionKey: props.encryptionKey,
       comment:
         'Phoenix replace: one instance of a fleet replaced by a fresh one, within the disruption budget',
       alarms: {

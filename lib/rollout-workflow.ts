@@ -128,6 +128,7 @@ export class RolloutWorkflow extends Construct {
       timeout: executionTimeout,
       removalPolicy: props.removalPolicy,
       logRetention: props.logRetention,
+      encryptionKey: props.encryptionKey,
       comment: 'Phoenix rollout: one fleet onto one image, surge first, all or nothing',
       alarms: {
         failed: 'A Phoenix rollout ended failed, rolled back or rejected',

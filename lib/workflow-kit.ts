@@ -6,10 +6,13 @@
  */
 import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import type { HistoryBudget } from '../lambdas/domain/rollout';
+import { skipCheckov } from './checkov';
+import { grantLogGroupEncryption } from './encryption';
 import { retryTransient } from './workflow/kit';
 
 export * from './workflow/flush-loop';
@@ -33,6 +36,12 @@ export interface WorkflowCommonProps {
    * @default logs.RetentionDays.ONE_YEAR
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * A customer-managed KMS key for the execution log group (CloudWatch Logs is granted its use in
+   * the key's policy).
+   * @default - CloudWatch Logs' own encryption
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
@@ -84,7 +93,16 @@ export function standardWorkflow(
   const logGroup = new logs.LogGroup(scope, 'Logs', {
     retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    encryptionKey: props.encryptionKey,
   });
+  if (props.encryptionKey) grantLogGroupEncryption(scope, props.encryptionKey);
+  else {
+    skipCheckov(logGroup, {
+      id: 'CKV_AWS_158',
+      comment:
+        "CloudWatch Logs encrypts every log group at rest with its own keys; the execution logs hold fleet records, instance and image ids, no secrets. Give the control plane's encryptionKey to use a customer-managed key.",
+    });
+  }
   const stateMachine = new sfn.StateMachine(scope, 'StateMachine', {
     stateMachineType: sfn.StateMachineType.STANDARD,
     definitionBody: sfn.DefinitionBody.fromChainable(props.definition),

@@ -1,10 +1,14 @@
 /**
  * The Python side of the local runtime: a project-local virtual environment `.venv/` with the
- * pinned `requirements.txt` (moto server, cfn-lint) installed.
+ * pinned `requirements.txt` (moto server, cfn-lint) installed; and, apart, the security scanner's
+ * `.venv/checkov/`, a virtual environment of its own with `requirements-checkov.txt` (Checkov):
+ * Checkov pins boto3/botocore far below the emulator's, and in one environment it would change the
+ * botocore that moto serves from (inside `.venv/`, it is ignored and shared where `.venv` is).
  *
  * `ensurePythonEnv()` is cheap when the environment is current (two file reads and a hash). It
  * (re)installs when `.venv/bin/python` is missing or when the stamp `.venv/.phoenix-requirements.sha256`
  * differs from the hash of `requirements.txt`, streaming pip's progress to stderr.
+ * `ensureScannerEnv()` does the same for `.venv/checkov/`.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -55,6 +59,41 @@ export const MOTO_SERVER_PATH = pythonEnvPaths().motoServer;
 /** The cfn-lint executable of this repository's environment (exists after `ensurePythonEnv`). */
 export const CFN_LINT_PATH = pythonEnvPaths().cfnLint;
 
+export interface ScannerEnvPaths {
+  /** `<root>/.venv/checkov` */
+  readonly venvDir: string;
+  /** `<root>/.venv/checkov/bin/python` */
+  readonly python: string;
+  /** `<root>/.venv/checkov/bin/checkov`: the template scanner. */
+  readonly checkov: string;
+  /** `<root>/requirements-checkov.txt` */
+  readonly requirements: string;
+  /** `<root>/.venv/checkov/.phoenix-requirements.sha256`: hash of the requirements last installed. */
+  readonly stamp: string;
+}
+
+/** Where the scanner environment's pieces live for the repository at `root`. */
+export function scannerEnvPaths(root: string = REPO_ROOT): ScannerEnvPaths {
+  const venvDir = path.join(root, '.venv', 'checkov');
+  const bin = process.platform === 'win32' ? path.join(venvDir, 'Scripts') : path.join(venvDir, 'bin');
+  const exe = process.platform === 'win32' ? '.exe' : '';
+  return {
+    venvDir,
+    python: path.join(bin, `python${exe}`),
+    checkov: path.join(bin, `checkov${exe}`),
+    requirements: path.join(root, 'requirements-checkov.txt'),
+    stamp: path.join(venvDir, '.phoenix-requirements.sha256'),
+  };
+}
+
+/**
+ * The Checkov executable to run: `$PHOENIX_CHECKOV` when set (a Checkov of your own; then
+ * `ensureScannerEnv` installs nothing), else the scanner environment's.
+ */
+export function checkovPath(root: string = REPO_ROOT): string {
+  return process.env.PHOENIX_CHECKOV ?? scannerEnvPaths(root).checkov;
+}
+
 /** No usable `python3` on PATH (or where `PHOENIX_PYTHON` points). */
 export class PythonNotFoundError extends Error {
   override readonly name = 'PythonNotFoundError';
@@ -99,6 +138,12 @@ export function isPythonEnvCurrent(paths: PythonEnvPaths = pythonEnvPaths()): bo
   return readFileSync(paths.stamp, 'utf8').trim() === requirementsHash(paths.requirements);
 }
 
+/** Is the scanner environment current (Checkov present, stamp equal to the requirements' hash)? */
+export function isScannerEnvCurrent(paths: ScannerEnvPaths = scannerEnvPaths()): boolean {
+  if (!existsSync(paths.python) || !existsSync(paths.checkov) || !existsSync(paths.stamp)) return false;
+  return readFileSync(paths.stamp, 'utf8').trim() === requirementsHash(paths.requirements);
+}
+
 /**
  * Make sure `<root>/.venv` exists with requirements.txt installed. Creates it (`python3 -m venv`)
  * and installs (`pip install -r requirements.txt`) only when needed: first run, or after
@@ -107,54 +152,130 @@ export function isPythonEnvCurrent(paths: PythonEnvPaths = pythonEnvPaths()): bo
 export async function ensurePythonEnv(options: EnsurePythonEnvOptions = {}): Promise<PythonEnv> {
   const root = options.root ?? REPO_ROOT;
   const paths = pythonEnvPaths(root);
+  const installed = await ensureVenv(
+    {
+      root,
+      venvDir: paths.venvDir,
+      python: paths.python,
+      requirements: paths.requirements,
+      stamp: paths.stamp,
+      lockName: 'python-env.lock',
+      isCurrent: () => isPythonEnvCurrent(paths),
+      what: 'the AWS emulator (moto) into .venv',
+      verify: () => {
+        if (!existsSync(paths.motoServer)) {
+          throw new PythonEnvInstallError(
+            `pip finished but ${paths.motoServer} is missing: does requirements.txt still pin moto[server]?`,
+          );
+        }
+      },
+      done: 'The AWS emulator is installed',
+    },
+    options,
+  );
+  return { ...paths, installed, pythonVersion: await pythonVersionOf(paths.python) };
+}
+
+export interface ScannerEnv extends ScannerEnvPaths {
+  /** Whether this call created or updated the environment. */
+  readonly installed: boolean;
+}
+
+/**
+ * Make sure `<root>/.venv/checkov` exists with requirements-checkov.txt installed (Checkov, for
+ * the template scan of test/integration/checkov.test.ts), as `ensurePythonEnv` does for `.venv`.
+ * Installs nothing when `PHOENIX_CHECKOV` names a Checkov of your own.
+ */
+export async function ensureScannerEnv(options: EnsurePythonEnvOptions = {}): Promise<ScannerEnv> {
+  const root = options.root ?? REPO_ROOT;
+  const paths = scannerEnvPaths(root);
+  if (process.env.PHOENIX_CHECKOV !== undefined) return { ...paths, installed: false };
+  const installed = await ensureVenv(
+    {
+      root,
+      venvDir: paths.venvDir,
+      python: paths.python,
+      requirements: paths.requirements,
+      stamp: paths.stamp,
+      lockName: 'scanner-env.lock',
+      isCurrent: () => isScannerEnvCurrent(paths),
+      what: 'the template scanner (Checkov) into .venv/checkov',
+      verify: () => {
+        if (!existsSync(paths.checkov)) {
+          throw new PythonEnvInstallError(
+            `pip finished but ${paths.checkov} is missing: does requirements-checkov.txt still pin checkov?`,
+          );
+        }
+      },
+      done: 'Checkov is installed',
+    },
+    options,
+  );
+  return { ...paths, installed };
+}
+
+/** One virtual environment: where it lives, what it installs, how to tell it is current. */
+interface VenvSpec {
+  readonly root: string;
+  readonly venvDir: string;
+  readonly python: string;
+  readonly requirements: string;
+  readonly stamp: string;
+  /** The lock's directory name under `<root>/.phoenix`. */
+  readonly lockName: string;
+  readonly isCurrent: () => boolean;
+  /** For the progress line: `Installing <what> — first run only…`. */
+  readonly what: string;
+  /** Throws when the install left out what the environment is for. */
+  readonly verify: () => void;
+  /** For the progress line: `<done> (<seconds> s).` */
+  readonly done: string;
+}
+
+/** Creates or updates one environment when needed; true when it did. */
+async function ensureVenv(spec: VenvSpec, options: EnsurePythonEnvOptions): Promise<boolean> {
+  const { root } = spec;
   const progress = options.progress ?? ((text: string) => void process.stderr.write(text));
-  if (!existsSync(paths.requirements)) {
-    throw new PythonEnvInstallError(`requirements.txt not found at ${paths.requirements}`);
+  const name = path.relative(root, spec.venvDir);
+  if (!existsSync(spec.requirements)) {
+    throw new PythonEnvInstallError(`${path.basename(spec.requirements)} not found at ${spec.requirements}`);
   }
-  if (!options.force && isPythonEnvCurrent(paths)) {
-    return { ...paths, installed: false, pythonVersion: await pythonVersionOf(paths.python) };
-  }
+  if (!options.force && spec.isCurrent()) return false;
 
   const release = await acquireLock(
-    path.join(root, '.phoenix', 'python-env.lock'),
+    path.join(root, '.phoenix', spec.lockName),
     options.lockTimeoutMs ?? 600_000,
   );
   try {
     // Another process may have finished the job while we waited.
-    if (!options.force && isPythonEnvCurrent(paths)) {
-      return { ...paths, installed: false, pythonVersion: await pythonVersionOf(paths.python) };
-    }
+    if (!options.force && spec.isCurrent()) return false;
     const started = Date.now();
-    progress('Installing the AWS emulator (moto) into .venv — first run only, about a minute…\n');
+    progress(`Installing ${spec.what} — first run only, about a minute…\n`);
 
-    if (existsSync(paths.python)) {
-      const version = await pythonVersionOf(paths.python).catch(() => undefined);
+    if (existsSync(spec.python)) {
+      const version = await pythonVersionOf(spec.python).catch(() => undefined);
       if (version === undefined || !isSupported(version)) {
-        progress(`The existing .venv (Python ${version ?? 'unusable'}) is replaced.\n`);
-        rmSync(paths.venvDir, { recursive: true, force: true });
+        progress(`The existing ${name} (Python ${version ?? 'unusable'}) is replaced.\n`);
+        rmSync(spec.venvDir, { recursive: true, force: true });
       }
     }
-    if (!existsSync(paths.python)) {
+    if (!existsSync(spec.python)) {
       const basePython = options.python ?? process.env.PHOENIX_PYTHON ?? 'python3';
       const baseVersion = await checkBasePython(basePython);
-      progress(`Creating .venv with ${basePython} (Python ${baseVersion})…\n`);
-      if (existsSync(paths.venvDir)) rmSync(paths.venvDir, { recursive: true, force: true });
-      await run(basePython, ['-m', 'venv', paths.venvDir], root, 'create the virtual environment');
+      progress(`Creating ${name} with ${basePython} (Python ${baseVersion})…\n`);
+      if (existsSync(spec.venvDir)) rmSync(spec.venvDir, { recursive: true, force: true });
+      await run(basePython, ['-m', 'venv', spec.venvDir], root, 'create the virtual environment');
     }
     await run(
-      paths.python,
-      ['-m', 'pip', 'install', '--disable-pip-version-check', '-r', paths.requirements],
+      spec.python,
+      ['-m', 'pip', 'install', '--disable-pip-version-check', '-r', spec.requirements],
       root,
-      'install requirements.txt into .venv (pip needs to reach the Python package index)',
+      `install ${path.basename(spec.requirements)} into ${name} (pip needs to reach the Python package index)`,
     );
-    if (!existsSync(paths.motoServer)) {
-      throw new PythonEnvInstallError(
-        `pip finished but ${paths.motoServer} is missing: does requirements.txt still pin moto[server]?`,
-      );
-    }
-    writeFileSync(paths.stamp, `${requirementsHash(paths.requirements)}\n`);
-    progress(`The AWS emulator is installed (${((Date.now() - started) / 1000).toFixed(1)} s).\n`);
-    return { ...paths, installed: true, pythonVersion: await pythonVersionOf(paths.python) };
+    spec.verify();
+    writeFileSync(spec.stamp, `${requirementsHash(spec.requirements)}\n`);
+    progress(`${spec.done} (${((Date.now() - started) / 1000).toFixed(1)} s).\n`);
+    return true;
   } finally {
     release();
   }

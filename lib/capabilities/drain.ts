@@ -44,6 +44,7 @@ export class DrainCapability extends Construct {
       drainFunction: this.function,
       removalPolicy: props.removalPolicy,
       logRetention: props.logRetention,
+      encryptionKey: props.encryptionKey,
     });
     this.deadLetterQueues = [this.function.deadLetterQueue];
     this.deadLetterAlarms = deadLetterAlarms(this.deadLetterQueues);

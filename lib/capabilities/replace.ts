@@ -58,6 +58,7 @@ export class ReplaceCapability extends Construct {
       pollInterval: props.pollInterval,
       removalPolicy: props.removalPolicy,
       logRetention: props.logRetention,
+      encryptionKey: props.encryptionKey,
     });
     this.deadLetterQueues = [this.function.deadLetterQueue];
     this.deadLetterAlarms = deadLetterAlarms(this.deadLetterQueues);

@@ -76,6 +76,7 @@ export class RolloutCapability extends Construct {
       pollInterval: props.pollInterval,
       removalPolicy: props.removalPolicy,
       logRetention: props.logRetention,
+      encryptionKey: props.encryptionKey,
     });
     this.deadLetterQueues = [this.fleetFunction.deadLetterQueue, this.recordFunction.deadLetterQueue];
     this.deadLetterAlarms = deadLetterAlarms(this.deadLetterQueues);

@@ -15,14 +15,16 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct, IConstruct } from 'constructs';
 import { Env, type HandlerName } from '../../lambdas/domain/contract';
 import type { EventPattern } from '../../lambdas/domain/sources';
+import { skipCheckov } from '../checkov';
 import { wildcardResourceFinding } from '../compliance';
-import { PhoenixFunction } from '../phoenix-function';
+import { grantRuleDeadLetterEncryption } from '../encryption';
+import { PhoenixFunction, SSE_SQS_SKIP } from '../phoenix-function';
 import type { PhoenixState } from './state';
 
 /** What every capability takes from the control plane. */
@@ -39,16 +41,30 @@ export interface CapabilityProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * A customer-managed KMS key for the functions' log groups, queues and environments, the rules'
+   * dead-letter queues and the workflows' log groups (the table's is the state's).
+   * @default - AWS-owned and AWS managed encryption
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * Reserved concurrent executions by handler (validated by `PhoenixControlPlane`).
+   * @default - `DEFAULT_RESERVED_CONCURRENCY` for each handler not named
+   */
+  readonly reservedConcurrency?: Partial<Readonly<Record<HandlerName, number>>>;
 }
 
-/** A Phoenix function in `scope` with the table and the bus in its environment. */
+/**
+ * A Phoenix function in `scope` with the table and the bus in its environment, its reserved
+ * concurrency, and the use of the state's key through DynamoDB when the table has one.
+ */
 export function capabilityFunction(
   scope: Construct,
   id: string,
   handlerName: HandlerName,
   props: CapabilityProps,
 ): PhoenixFunction {
-  return new PhoenixFunction(scope, id, {
+  const fn = new PhoenixFunction(scope, id, {
     handlerName,
     environment: {
       [Env.tableName]: props.state.table.tableName,
@@ -56,16 +72,27 @@ export function capabilityFunction(
     },
     logRetention: props.logRetention,
     removalPolicy: props.removalPolicy,
+    encryptionKey: props.encryptionKey,
+    reservedConcurrentExecutions: props.reservedConcurrency?.[handlerName],
   });
+  props.state.grantTableEncryption(fn);
+  return fn;
 }
 
-/** An SQS dead-letter queue: SQS-managed encryption, TLS only, 14 days to look at what failed. */
-export function deadLetterQueue(scope: Construct, id: string): sqs.Queue {
-  return new sqs.Queue(scope, id, {
-    encryption: sqs.QueueEncryption.SQS_MANAGED,
+/**
+ * An SQS dead-letter queue: TLS only, 14 days to look at what failed; encrypted with
+ * `encryptionKey` when given, else SSE-SQS (SQS-managed).
+ */
+export function deadLetterQueue(scope: Construct, id: string, encryptionKey?: kms.IKey): sqs.Queue {
+  const queue = new sqs.Queue(scope, id, {
+    ...(encryptionKey
+      ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: encryptionKey }
+      : { encryption: sqs.QueueEncryption.SQS_MANAGED }),
     enforceSSL: true,
     retentionPeriod: Duration.days(14),
   });
+  if (!encryptionKey) skipCheckov(queue, SSE_SQS_SKIP);
+  return queue;
 }
 
 export interface RuleTargetOptions {
@@ -77,13 +104,18 @@ export interface RuleTargetOptions {
   readonly dropped: string;
 }
 
-/** Targets `fn` from `rule`, with a dead-letter queue `<rule id>DeadLetterQueue` beside the rule. */
+/**
+ * Targets `fn` from `rule`, with a dead-letter queue `<rule id>DeadLetterQueue` beside the rule,
+ * encrypted as the function's own queue is (with its key, which EventBridge may then use).
+ */
 export function targetWithDeadLetterQueue(
   rule: events.Rule,
-  fn: lambda.IFunction,
+  fn: PhoenixFunction,
   options: RuleTargetOptions,
 ): sqs.Queue {
-  const queue = deadLetterQueue(rule.node.scope as Construct, `${rule.node.id}DeadLetterQueue`);
+  const key = fn.encryptionKey;
+  const queue = deadLetterQueue(rule.node.scope as Construct, `${rule.node.id}DeadLetterQueue`, key);
+  if (key) grantRuleDeadLetterEncryption(rule, key);
   acknowledge(queue, 'AwsSolutions-SQS3', [
     `This queue is itself the dead-letter queue of the ${rule.node.id} target (${options.dropped}); a DLQ of a DLQ would only move the problem. An alarm watches it.`,
   ]);

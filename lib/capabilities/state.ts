@@ -1,7 +1,9 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import { skipCheckov } from '../checkov';
 import { Construct } from 'constructs';
 
 /** The fleet table's TTL attribute (epoch seconds): intake's idempotency records expire by it. */
@@ -18,6 +20,11 @@ export interface PhoenixStateProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * A customer-managed KMS key for the fleet table.
+   * @default - the AWS managed key of DynamoDB (`alias/aws/dynamodb`)
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
@@ -42,8 +49,32 @@ export class PhoenixState extends Construct {
       timeToLiveAttribute: INTAKE_RECORD_TTL_ATTRIBUTE,
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      ...(props.encryptionKey
+        ? { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: props.encryptionKey }
+        : { encryption: dynamodb.TableEncryption.AWS_MANAGED }),
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    if (!props.encryptionKey) {
+      skipCheckov(this.table, {
+        id: 'CKV_AWS_119',
+        comment:
+          "Encrypted at rest with DynamoDB's AWS managed KMS key (alias/aws/dynamodb); the table holds fleet records and event ids, no secrets. Give the control plane's encryptionKey to use a customer-managed key.",
+      });
+    }
+  }
+
+  /**
+   * When the table has a customer-managed key: `grantee` may use it through DynamoDB only
+   * (`kms:ViaService`), and so only on the items its own table statements reach. Nothing otherwise.
+   */
+  public grantTableEncryption(grantee: iam.IGrantable): void {
+    const key = this.table.encryptionKey;
+    if (!key) return;
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*'],
+      resourceArns: [key.keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Aws.REGION}.amazonaws.com` } },
     });
   }
 
