@@ -3,7 +3,7 @@
  *
  *   phoenix local [--demo] [--time-scale <n>] [--region <r>]   the embedded local cloud
  *   phoenix events classify FILE...                            what Phoenix makes of each event
- *   phoenix setup                                              install the Python side (.venv)
+ *   phoenix setup                                              install the Python side (.venv, .venv/checkov)
  *   phoenix status [<fleet>] [--json]                          fleets: desired image, instances, rollout
  *   phoenix history <fleet> [--json]                           a fleet's image history, newest first
  *   phoenix pause <fleet> [--reason <text>] [--json]           no automation starts for the fleet
@@ -363,11 +363,14 @@ export function buildProgram(): Command {
   program
     .command('setup')
     .description(
-      'Install the Python side (moto server, cfn-lint) into .venv, if it is missing or out of date',
+      'Install the Python side into .venv, if missing or out of date: the emulator (moto server) and cfn-lint, and apart in .venv/checkov the template scanner (Checkov)',
     )
     .action(async () => {
-      const env = await load.pythonEnv().ensurePythonEnv();
+      const pythonEnv = load.pythonEnv();
+      const env = await pythonEnv.ensurePythonEnv();
       process.stdout.write(`Python environment ready: ${env.venvDir}\n`);
+      await pythonEnv.ensureScannerEnv();
+      process.stdout.write(`Template scanner ready: ${pythonEnv.checkovPath()}\n`);
     });
 
   return program;
