@@ -14,6 +14,7 @@ import {
 } from '../domain/errors';
 import { minHealthyCount, parseFleetSettings, surgeSize } from '../domain/fleet-settings';
 import { isAmiId } from '../domain/ids';
+import { launchTemplateViolation } from '../domain/adoption';
 import { imageViolation, parseAllowedOwners } from '../domain/image-policy';
 import {
   checkDeadline,
@@ -41,6 +42,7 @@ import {
   updateGroup,
 } from '../aws/fleets';
 import { alarmStates } from '../aws/alarms';
+import { describeLaunchTemplate } from '../aws/launch-templates';
 import { healthyInTargetGroups } from '../aws/load-balancing';
 import * as blueGreen from './blue-green';
 import { Env } from '../domain/contract';
@@ -100,6 +102,9 @@ export async function validateImage(request: FleetStepRequest): Promise<FleetSta
   }
   const group = groups[0]!.group;
   const lt = launchTemplateOf(group);
+  // Adoption: Phoenix versions only launch templates tagged phoenix:fleet (its IAM says so too).
+  const adoption = launchTemplateViolation(await describeLaunchTemplate(lt.id), fleet);
+  if (adoption !== undefined) throw new UnsupportedFleetError(adoption);
   // An invalid tag value throws InvalidFleetSettingError (naming tag and value): rejected.
   const tags: Record<string, string> = {};
   for (const t of group.Tags ?? []) if (t.Key !== undefined) tags[t.Key] = t.Value ?? '';
