@@ -7,7 +7,6 @@ import {
   OUTCOME_SOURCE,
   Tags,
 } from '../../lambdas/domain/contract';
-import { acknowledge } from './shared';
 import type { PhoenixState } from './state';
 
 /** A principal tag that makes its bearer an operator (e.g. `{ key: 'phoenix-operator', value: 'true' }`). */
@@ -124,9 +123,6 @@ export class CommandAuthorization extends Construct {
         'Phoenix: only operators may publish an image (channel parameters /phoenix/channels/*, the AMI tag phoenix:channel). Attach to non-operator roles.',
       statements: this.guardStatements,
     });
-    acknowledge(this.publishGuard, 'AwsSolutions-IAM5[Resource::*]', [
-      `A Deny statement, granting nothing: ec2:CreateTags/DeleteTags of the key ${Tags.channel} (aws:TagKeys) are refused on every resource (an AMI, whatever its owner) to every principal but the operators.`,
-    ]);
   }
 
   /** The publish guard's statements as a service control policy (JSON, tokens resolved by the stack). */

@@ -291,7 +291,7 @@ function grantLaunch(
   const reason = `ec2:RunInstances only as the launch of a launch template (condition ec2:LaunchTemplate, which a free-standing RunInstances does not carry), and the template itself only when tagged ${Tags.fleet} (separate statement): what creating or updating a fleet's group with a new template version requires of the caller. Phoenix never calls RunInstances itself.`;
   for (const resource of launched) {
     acknowledge(fleetFn.role, wildcardResourceFinding(scope, resource), [
-      `${reason} What the template launches (instances, volumes, network interfaces, its subnets, security groups, key pair, placement group, capacity reservation) is chosen by the fleet owner's template: limited to this account and region.`,
+      `${reason} What the template launches (instances, volumes, network interfaces, its subnets, security groups, key pair, placement group, capacity reservation) is chosen by the fleet owner's template: limited to this account and region. On instances, volumes and network interfaces also ec2:CreateTags, only at launch (ec2:CreateAction = RunInstances): the tags the template version puts on them.`,
     ]);
   }
   acknowledge(fleetFn.role, wildcardResourceFinding(scope, images), [
@@ -300,6 +300,22 @@ function grantLaunch(
   acknowledge(fleetFn.role, wildcardResourceFinding(scope, snapshots), [
     `${reason} The image's EBS snapshots may belong to another account (snapshot ARNs carry no account).`,
   ]);
+  // A template version's TagSpecifications tag what it launches: at launch only (ec2:CreateAction).
+  const tagged = LAUNCH_TAGGED_RESOURCE_TYPES.map((resource) =>
+    stack.formatArn({ service: 'ec2', resource, resourceName: '*' }),
+  );
+  fleetFn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['ec2:CreateTags'],
+      resources: tagged,
+      conditions: { StringEquals: { 'ec2:CreateAction': 'RunInstances' } },
+    }),
+  );
+  for (const resource of tagged.filter((r) => !launched.includes(r))) {
+    acknowledge(fleetFn.role, wildcardResourceFinding(scope, resource), [
+      'ec2:CreateTags only as part of a launch (ec2:CreateAction = RunInstances): the tags a fleet template version puts on what it launches, which a group update with that version requires of the caller.',
+    ]);
+  }
   if (instanceRoles.length === 0) return;
   fleetFn.addToRolePolicy(
     new iam.PolicyStatement({
@@ -311,6 +327,14 @@ function grantLaunch(
     }),
   );
 }
+
+/** What a launch template version's TagSpecifications may tag at launch. */
+const LAUNCH_TAGGED_RESOURCE_TYPES = [
+  'instance',
+  'volume',
+  'network-interface',
+  'spot-instances-request',
+] as const;
 
 /** What RunInstances launches or uses from a launch template, besides the image and its snapshots. */
 const LAUNCHED_RESOURCE_TYPES = [
