@@ -1,4 +1,5 @@
 import { type Duration, type RemovalPolicy, Token } from 'aws-cdk-lib';
+import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as events from 'aws-cdk-lib/aws-events';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -6,11 +7,13 @@ import { ratePeriodSeconds } from '../lambdas/domain/chaos';
 import { type HandlerName, Handlers } from '../lambdas/domain/contract';
 import { DEFAULT_MAX_CONCURRENT_ROLLOUTS } from '../lambdas/domain/fleet-record';
 import { DEFAULT_RESERVED_CONCURRENCY } from './phoenix-function';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type { OperatorProps } from './capabilities/authorization';
 
 /** What EventBridge accepts as a custom bus name (the `default` bus and partner buses excluded). */
 const EVENT_BUS_NAME_PATTERN = /^[.\-_A-Za-z0-9]{1,256}$/;
 
-export interface PhoenixControlPlaneProps {
+export interface PhoenixControlPlaneProps extends OperatorProps {
   /**
    * Name of the Phoenix event bus: commands in (`phoenix.command`), outcomes out (`phoenix`).
    * Must be a custom bus name: not `default`, no `/`, at most 256 of `A-Z a-z 0-9 . _ -`.
@@ -103,6 +106,32 @@ export interface PhoenixControlPlaneProps {
    * larger), replace 10, drain 10, reconcile 1, chaos 1 (`DEFAULT_RESERVED_CONCURRENCY`): 82
    */
   readonly reservedConcurrency?: Partial<Readonly<Record<HandlerName, number>>>;
+  /**
+   * The instance roles a rollout may pass to EC2 (iam:PassRole with iam:PassedToService =
+   * ec2.amazonaws.com): the roles of the instance profiles the fleets' launch templates name.
+   * Updating a group to a launch template version with an instance profile requires it.
+   * @default - none: a fleet whose launch template names an instance profile cannot be rolled
+   */
+  readonly instanceRoles?: readonly iam.IRole[];
+  /**
+   * The SSM documents a drain may run as a fleet's flush (tag `phoenix:flush-document`): names of
+   * this account's documents (IAM wildcards allowed) or full document ARNs. AWS-owned documents
+   * (AWS-RunShellScript...) only by ARN.
+   * @default ['*flush*'] - this account's documents whose name contains `flush`
+   */
+  readonly flushDocuments?: readonly string[];
+  /**
+   * Target groups a drain may deregister a fleet's instances from, besides those tagged `phoenix:fleet`.
+   * @default - only target groups tagged `phoenix:fleet`
+   */
+  readonly drainTargetGroups?: readonly elbv2.ITargetGroup[];
+  /**
+   * Golden-AMI parameters outside `/phoenix/channels/` that fleets may follow (tag
+   * `phoenix:image-parameter`): name prefixes such as `/corp/golden/`. AWS public parameters under
+   * `/aws/service/` are always readable.
+   * @default - none
+   */
+  readonly goldenImageParameterPrefixes?: readonly string[];
 }
 
 /**
@@ -119,6 +148,9 @@ export function validateControlPlaneProps(props: PhoenixControlPlaneProps): void
     ...maxConcurrentRolloutsProblems(props.maxConcurrentRollouts),
     // Encryption and concurrency (issue 10).
     ...reservedConcurrencyProblems(props),
+    ...nameListProblems('flushDocuments', props.flushDocuments),
+    ...nameListProblems('goldenImageParameterPrefixes', props.goldenImageParameterPrefixes),
+    ...operatorTagProblems(props.operatorPrincipalTag),
   ];
   if (problems.length > 0) throw new Error(`Invalid PhoenixControlPlane props: ${problems.join('; ')}`);
 }
@@ -222,4 +254,14 @@ function reservedConcurrencyProblems(props: PhoenixControlPlaneProps): string[] 
     }
   }
   return problems;
+}
+
+function nameListProblems(prop: string, names: readonly string[] | undefined): string[] {
+  const bad = (names ?? []).filter((n) => !Token.isUnresolved(n) && (n.trim() === '' || /\s/.test(n)));
+  return bad.length === 0 ? [] : [`${prop} must be non-empty names without spaces, got ${quote(bad)}`];
+}
+
+function operatorTagProblems(tag: { key: string; value: string } | undefined): string[] {
+  if (tag === undefined || Token.isUnresolved(tag.key)) return [];
+  return tag.key.trim() === '' ? [`operatorPrincipalTag.key must not be empty, got ${quote(tag)}`] : [];
 }

@@ -5,6 +5,7 @@ import type * as events from 'aws-cdk-lib/aws-events';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { CommandAuthorization } from './capabilities/authorization';
 import { ChaosCapability } from './capabilities/chaos';
 import { DrainCapability } from './capabilities/drain';
 import { IntakeCapability } from './capabilities/intake';
@@ -32,7 +33,9 @@ export type { PhoenixControlPlaneProps } from './control-plane-props';
  * The capabilities create their resources in this construct's scope, so that every logical id is
  * that of one flat control plane: see lib/capabilities/shared.ts.
  *
- * Least privilege: the handlers may change only Auto Scaling groups tagged `phoenix:fleet`.
+ * Least privilege: the handlers may change only what Phoenix manages (Auto Scaling groups and launch
+ * templates tagged `phoenix:fleet`, the green groups it names, the instances of fleets), and only
+ * the operators may put commands on the bus (`CommandAuthorization`): see docs/security.md.
  */
 export class PhoenixControlPlane extends Construct {
   /** The shared state: the Phoenix bus and the fleet table. */
@@ -49,6 +52,13 @@ export class PhoenixControlPlane extends Construct {
   public readonly reconcile: ReconcileCapability;
   /** Chaos mode and its schedule. */
   public readonly chaos: ChaosCapability;
+  /** Who may put commands on the bus and publish images: the bus policy and the publish guard. */
+  public readonly authorization: CommandAuthorization;
+  /**
+   * A managed policy to attach to the account's non-operator roles: it denies publishing an image
+   * through a channel parameter or the AMI tag `phoenix:channel` to all but the operators.
+   */
+  public readonly publishGuard: iam.ManagedPolicy;
 
   /** The Phoenix bus: commands in, outcomes out. */
   public readonly eventBus: events.EventBus;
@@ -116,8 +126,13 @@ export class PhoenixControlPlane extends Construct {
       pollInterval: props.rolloutPollInterval,
       allowedImageOwners: props.allowedImageOwners,
       maxConcurrentRollouts: props.maxConcurrentRollouts,
+      instanceRoles: props.instanceRoles,
     });
-    this.drain = new DrainCapability(this, 'DrainCapability', common);
+    this.drain = new DrainCapability(this, 'DrainCapability', {
+      ...common,
+      flushDocuments: props.flushDocuments,
+      targetGroups: props.drainTargetGroups,
+    });
     this.replace = new ReplaceCapability(this, 'ReplaceCapability', {
       ...common,
       drainFunction: this.drain.function,
@@ -142,8 +157,17 @@ export class PhoenixControlPlane extends Construct {
       replace: this.replace,
       drain: this.drain.workflow,
       healthAlarmPrefixes: props.healthAlarmPrefixes,
+      goldenImageParameterPrefixes: props.goldenImageParameterPrefixes,
       ownRoles,
     });
+    // Outcomes come from Phoenix's roles only; commands from the operators only.
+    this.authorization = new CommandAuthorization(this, 'CommandAuthorization', {
+      state: this.state,
+      operatorPrincipals: props.operatorPrincipals,
+      operatorPrincipalTag: props.operatorPrincipalTag,
+      ownRoles: [...ownRoles, this.intake.function.role, this.reconcile.function.role],
+    });
+    this.publishGuard = this.authorization.publishGuard;
 
     this.eventBus = this.state.eventBus;
     this.table = this.state.table;

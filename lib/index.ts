@@ -1,3 +1,4 @@
+export * from './capabilities/authorization';
 export * from './capabilities/chaos';
 export * from './capabilities/drain';
 export * from './capabilities/intake';

@@ -26,6 +26,15 @@ export class PhoenixStack extends Stack {
       description: 'The Phoenix event bus: put PublishImage commands here, read outcomes',
       value: this.controlPlane.eventBus.eventBusName,
     });
+    new CfnOutput(this, 'PublishGuardPolicyArn', {
+      description:
+        'Attach to non-operator roles: only operators may write /phoenix/channels/* or tag an AMI phoenix:channel',
+      value: this.controlPlane.publishGuard.managedPolicyArn,
+    });
+    new CfnOutput(this, 'PublishGuardScp', {
+      description: 'The publish guard as a service control policy (for the organization)',
+      value: this.controlPlane.authorization.publishGuardScp(),
+    });
     new CfnOutput(this, 'TableName', {
       description: 'The fleet records table',
       value: this.controlPlane.table.tableName,

@@ -167,6 +167,10 @@ export class World {
           InstanceType: 't3.micro',
           MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled' },
         },
+        // The adoption contract: Phoenix versions only launch templates tagged phoenix:fleet.
+        TagSpecifications: [
+          { ResourceType: 'launch-template', Tags: [{ Key: Tags.fleet, Value: args.fleet }] },
+        ],
       }),
     );
     const tags: { Key: string; Value: string }[] = [{ Key: Tags.fleet, Value: args.fleet }];

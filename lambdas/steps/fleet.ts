@@ -15,6 +15,7 @@ import {
 } from '../domain/errors';
 import { minHealthyCount, parseFleetSettings, surgeSize } from '../domain/fleet-settings';
 import { isAmiId } from '../domain/ids';
+import { launchTemplateViolation } from '../domain/adoption';
 import { imageViolation, parseAllowedOwners } from '../domain/image-policy';
 import { type FleetState, processesToSuspend, splitByImage } from '../domain/rollout';
 import { alarmStates } from '../aws/alarms';
@@ -30,6 +31,7 @@ import {
   updateGroup,
 } from '../aws/fleets';
 import { type FleetStepRequest, requireFleetState } from './fleet-request';
+import { describeLaunchTemplate } from '../aws/launch-templates';
 
 /** The fleet's group as it is now, or FleetNotFoundError. */
 export async function rereadGroup(fleetState: FleetState): Promise<AutoScalingGroup> {
@@ -66,6 +68,9 @@ export async function validateImage(request: FleetStepRequest): Promise<FleetSta
   }
   const group = groups[0]!.group;
   const lt = launchTemplateOf(group);
+  // Adoption: Phoenix versions only launch templates tagged phoenix:fleet (its IAM says so too).
+  const adoption = launchTemplateViolation(await describeLaunchTemplate(lt.id), fleet);
+  if (adoption !== undefined) throw new UnsupportedFleetError(adoption);
   // An invalid tag value throws InvalidFleetSettingError (naming tag and value): rejected.
   const tags: Record<string, string> = {};
   for (const t of group.Tags ?? []) if (t.Key !== undefined) tags[t.Key] = t.Value ?? '';

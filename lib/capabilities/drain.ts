@@ -1,5 +1,6 @@
 import { Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -15,10 +16,24 @@ import {
   capabilityFunction,
   deadLetterAlarms,
   describePolicy,
+  fleetInstanceConditions,
   instanceArns,
 } from './shared';
 
-export type DrainCapabilityProps = CapabilityProps;
+export interface DrainCapabilityProps extends CapabilityProps {
+  /**
+   * The SSM documents a drain may run as a flush (ssm:SendCommand): names of this account's
+   * documents (IAM wildcards allowed) or full document ARNs (e.g. a document shared by another
+   * account). A fleet's `phoenix:flush-document` outside them fails its flush (AccessDenied).
+   * @default DEFAULT_FLUSH_DOCUMENTS - this account's documents whose name contains `flush`
+   */
+  readonly flushDocuments?: readonly string[];
+  /**
+   * Target groups a drain may deregister instances from besides those tagged `phoenix:fleet`.
+   * @default - only target groups tagged `phoenix:fleet`
+   */
+  readonly targetGroups?: readonly elbv2.ITargetGroup[];
+}
 
 /**
  * Draining an instance before it goes: the drain function (deregister from target groups, the
@@ -48,13 +63,16 @@ export class DrainCapability extends Construct {
     });
     this.deadLetterQueues = [this.function.deadLetterQueue];
     this.deadLetterAlarms = deadLetterAlarms(this.deadLetterQueues);
-    grantDrainSteps(scope, this.function);
+    grantDrainSteps(scope, this.function, props);
     props.state.eventBus.grantPutEventsTo(this.function);
     acknowledgeWorkflowRole(scope, this.workflow.stateMachine.role, [this.function]);
   }
 }
 
-function grantDrainSteps(scope: Construct, drainFn: PhoenixFunction): void {
+/** The flush documents a drain may run when `flushDocuments` is not given. */
+export const DEFAULT_FLUSH_DOCUMENTS: readonly string[] = ['*flush*'];
+
+function grantDrainSteps(scope: Construct, drainFn: PhoenixFunction, props: DrainCapabilityProps): void {
   const stack = Stack.of(scope);
   describePolicy(scope, drainFn, 'DrainDescribePolicy', [
     'ec2:DescribeInstances',
@@ -63,7 +81,8 @@ function grantDrainSteps(scope: Construct, drainFn: PhoenixFunction): void {
     'elasticloadbalancing:DescribeTargetGroupAttributes',
     'ssm:GetCommandInvocation',
   ]);
-  // The target groups of a managed fleet are found at run time from its Auto Scaling group.
+  // The target groups of a fleet are found at run time from its Auto Scaling group: those tagged
+  // phoenix:fleet (the adoption contract), and those the deployer lists.
   const targetGroups = stack.formatArn({
     service: 'elasticloadbalancing',
     resource: 'targetgroup',
@@ -73,27 +92,38 @@ function grantDrainSteps(scope: Construct, drainFn: PhoenixFunction): void {
     new iam.PolicyStatement({
       actions: ['elasticloadbalancing:DeregisterTargets'],
       resources: [targetGroups],
+      conditions: { StringLike: { [`aws:ResourceTag/${Tags.fleet}`]: '*' } },
     }),
   );
+  const listed = (props.targetGroups ?? []).map((tg) => tg.targetGroupArn);
+  if (listed.length > 0) {
+    drainFn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['elasticloadbalancing:DeregisterTargets'], resources: listed }),
+    );
+  }
   acknowledge(drainFn.role, wildcardResourceFinding(scope, targetGroups), [
-    'The target groups an instance is deregistered from are those its managed Auto Scaling group names (TargetGroupARNs), known only at run time; DeregisterTargets only, on the target groups of this account and region.',
+    `The target groups an instance is deregistered from are those its fleet's Auto Scaling group names (TargetGroupARNs), known only at run time; DeregisterTargets only, on target groups of this account and region tagged ${Tags.fleet} (aws:ResourceTag, part of the adoption contract) and on those the deployer lists (targetGroups, by ARN).`,
   ]);
-  // The flush: the document the fleet names (tag phoenix:flush-document), on instances Auto Scaling launched.
-  const documents = stack.formatArn({ service: 'ssm', resource: 'document', resourceName: '*' });
-  drainFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:SendCommand'], resources: [documents] }));
-  acknowledge(drainFn.role, wildcardResourceFinding(scope, documents), [
-    `The flush document is named by the fleet's tag ${Tags.flushDocument} at run time; SendCommand may use the SSM documents of this account and region, and only on instances an Auto Scaling group launched (separate statement, condition ssm:resourceTag/aws:autoscaling:groupName).`,
-  ]);
-  const instances = instanceArns(scope);
-  drainFn.addToRolePolicy(
-    new iam.PolicyStatement({
-      actions: ['ssm:SendCommand'],
-      resources: [instances],
-      conditions: { StringLike: { 'ssm:resourceTag/aws:autoscaling:groupName': '*' } },
-    }),
+  // The flush: the document the fleet names (tag phoenix:flush-document), among those the deployer allows.
+  const documents = (props.flushDocuments ?? DEFAULT_FLUSH_DOCUMENTS).map((name) =>
+    name.startsWith('arn:')
+      ? name
+      : stack.formatArn({ service: 'ssm', resource: 'document', resourceName: name }),
   );
+  drainFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:SendCommand'], resources: documents }));
+  for (const document of documents.filter((d) => d.includes('*'))) {
+    acknowledge(drainFn.role, wildcardResourceFinding(scope, document), [
+      `The flush document is named by the fleet's tag ${Tags.flushDocument} at run time; SendCommand may use only the documents the deployer allows (flushDocuments, default: this account's documents whose name contains "flush"), never an AWS-owned document such as AWS-RunShellScript (their ARNs carry no account), and only on instances of fleets (separate statements).`,
+    ]);
+  }
+  const instances = instanceArns(scope);
+  for (const conditions of fleetInstanceConditions('ssm:resourceTag')) {
+    drainFn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['ssm:SendCommand'], resources: [instances], conditions }),
+    );
+  }
   acknowledge(drainFn.role, wildcardResourceFinding(scope, instances), [
-    'The instance to flush is named by the workflow at run time; SendCommand is limited to instances of this account and region that an Auto Scaling group launched (ssm:resourceTag/aws:autoscaling:groupName).',
+    `The instance to flush is named by the workflow at run time; SendCommand is limited to instances of this account and region that belong to a fleet: tagged ${Tags.fleet} (fleets propagate it at launch, the adoption contract) or launched by Auto Scaling into a green group of a blue-green rollout (ssm:resourceTag/aws:autoscaling:groupName, which only Auto Scaling writes, matches phoenix-<fleet>-<12 hex digits>).`,
   ]);
   const autoScalingGroups = autoScalingGroupArns(scope);
   drainFn.addToRolePolicy(

@@ -39,7 +39,17 @@ export interface IntakeCapabilityProps extends CapabilityProps {
    * @default - none but intake's own role
    */
   readonly ownRoles?: readonly iam.IRole[];
+  /**
+   * Golden-AMI parameters outside `/phoenix/channels/` that fleets may follow (tag
+   * `phoenix:image-parameter`): name prefixes, e.g. `/corp/golden/`. AWS public parameters under
+   * `/aws/service/` are always readable.
+   * @default - none: fleets follow channels, or AWS public parameters
+   */
+  readonly goldenImageParameterPrefixes?: readonly string[];
 }
+
+/** AWS public parameters (the latest Amazon Linux AMI and others): readable by intake. */
+export const AWS_PUBLIC_PARAMETER_PREFIX = '/aws/service/';
 
 /**
  * Intake: one EventBridge rule per entry of the event-source catalog (`EVENT_SOURCES`), each with
@@ -115,16 +125,38 @@ export class IntakeCapability extends Construct {
       'autoscaling:DescribeAutoScalingGroups',
       'autoscaling:DescribeAutoScalingInstances',
     ]);
-    // Channel parameters (/phoenix/channels/<channel>) and any golden-AMI parameter a fleet follows
-    // by its tag `phoenix:image-parameter` (Tags.imageParameter): read-only, one parameter at a time.
-    const parameters = Stack.of(scope).formatArn({
+    // Channel parameters (/phoenix/channels/<channel>), the golden-AMI parameters a fleet may follow
+    // by its tag `phoenix:image-parameter` (under the prefixes the deployer allows), and AWS public
+    // parameters (/aws/service/..., e.g. the latest Amazon Linux AMI): read-only, one at a time.
+    const stack = Stack.of(scope);
+    const parameterArn = (prefix: string) =>
+      stack.formatArn({
+        service: 'ssm',
+        resource: 'parameter',
+        resourceName: `${prefix.replace(/^\//, '')}*`,
+      });
+    const parameters = [CHANNEL_PARAMETER_PREFIX, ...(props.goldenImageParameterPrefixes ?? [])].map(
+      parameterArn,
+    );
+    const publicParameters = stack.formatArn({
       service: 'ssm',
+      account: '',
       resource: 'parameter',
-      resourceName: '*',
+      resourceName: `${AWS_PUBLIC_PARAMETER_PREFIX.replace(/^\//, '')}*`,
     });
-    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [parameters] }));
-    acknowledge(fn.role, wildcardResourceFinding(scope, parameters), [
-      `Fleets may follow existing golden-AMI parameters (data type aws:ec2:image) by any name, set at run time in their tag ${Tags.imageParameter}, besides the channel parameters under ${CHANNEL_PARAMETER_PREFIX}; so intake may read (ssm:GetParameter only, no write, no GetParametersByPath) any parameter of this account and region.`,
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ssm:GetParameter'],
+        resources: [...parameters, publicParameters],
+      }),
+    );
+    for (const resource of parameters) {
+      acknowledge(fn.role, wildcardResourceFinding(scope, resource), [
+        `Channels (${CHANNEL_PARAMETER_PREFIX}<channel>) and golden-AMI parameters (tag ${Tags.imageParameter}) are named at run time; ssm:GetParameter only (no write, no GetParametersByPath), under ${CHANNEL_PARAMETER_PREFIX} and the prefixes the deployer lists (goldenImageParameterPrefixes, default none) of this account and region.`,
+      ]);
+    }
+    acknowledge(fn.role, wildcardResourceFinding(scope, publicParameters), [
+      `AWS public parameters (${AWS_PUBLIC_PARAMETER_PREFIX}..., e.g. the latest Amazon Linux AMI) may be followed by a fleet's ${Tags.imageParameter} tag; they belong to no account and hold no secret; ssm:GetParameter only.`,
     ]);
     // Intake's idempotency records: claimed and settled by conditional UpdateItem, read on a
     // conflict; only on `EVENT#…` items, never on fleet records.

@@ -15,6 +15,7 @@ import {
   capabilityFunction,
   deadLetterAlarms,
   describePolicy,
+  fleetInstanceConditions,
   instanceArns,
 } from './shared';
 
@@ -114,20 +115,22 @@ function grantReplaceSteps(scope: Construct, replaceFn: PhoenixFunction): void {
     `Fleets opt in at run time by tag; the mutations (SetDesiredCapacity, TerminateInstanceInAutoScalingGroup) are conditioned on aws:ResourceTag/${Tags.fleet}, so only Auto Scaling groups tagged as managed can be scaled or have instances terminated.`,
   ]);
   const instances = instanceArns(scope);
-  replaceFn.addToRolePolicy(
-    new iam.PolicyStatement({
-      actions: ['ec2:CreateTags'],
-      resources: [instances],
-      conditions: {
-        // Only instances launched by an Auto Scaling group (the group tags them itself) ...
-        StringLike: { 'aws:ResourceTag/aws:autoscaling:groupName': '*' },
-        // ... and only the taint and drained tags: no other tag can be written, none can be omitted.
-        'ForAllValues:StringEquals': { 'aws:TagKeys': [Tags.tainted, Tags.drained] },
-        Null: { 'aws:TagKeys': 'false' },
-      },
-    }),
-  );
+  for (const fleetInstance of fleetInstanceConditions('aws:ResourceTag')) {
+    replaceFn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ec2:CreateTags'],
+        resources: [instances],
+        conditions: {
+          // Only instances of fleets (tagged phoenix:fleet, or launched into a green group) ...
+          ...fleetInstance,
+          // ... and only the taint and drained tags: no other tag can be written, none can be omitted.
+          'ForAllValues:StringEquals': { 'aws:TagKeys': [Tags.tainted, Tags.drained] },
+          Null: { 'aws:TagKeys': 'false' },
+        },
+      }),
+    );
+  }
   acknowledge(replaceFn.role, wildcardResourceFinding(scope, instances), [
-    `The instance to taint is named by an event at run time; ec2:CreateTags is limited to instances of this account and region that an Auto Scaling group launched (aws:ResourceTag/aws:autoscaling:groupName), and to the tag keys ${Tags.tainted} and ${Tags.drained} (aws:TagKeys).`,
+    `The instance to taint is named by an event at run time; ec2:CreateTags is limited to instances of this account and region that belong to a fleet (tagged ${Tags.fleet}, which fleets propagate at launch, or launched by Auto Scaling into a green group phoenix-<fleet>-<12 hex digits>: aws:ResourceTag/aws:autoscaling:groupName), and to the tag keys ${Tags.tainted} and ${Tags.drained} (aws:TagKeys).`,
   ]);
 }

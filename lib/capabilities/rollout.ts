@@ -12,6 +12,7 @@ import {
   acknowledge,
   acknowledgeWorkflowRole,
   autoScalingGroupArns,
+  greenGroupArns,
   type CapabilityProps,
   capabilityFunction,
   deadLetterAlarms,
@@ -40,6 +41,13 @@ export interface RolloutCapabilityProps extends CapabilityProps {
    * @default 10
    */
   readonly maxConcurrentRollouts?: number;
+  /**
+   * The instance roles rollout-fleet may pass to EC2 (iam:PassRole, iam:PassedToService =
+   * ec2.amazonaws.com): those of the instance profiles the fleets' launch templates name.
+   * Updating a group to a template version with an instance profile requires it of the caller.
+   * @default - none: only fleets whose launch templates name no instance profile can be rolled
+   */
+  readonly instanceRoles?: readonly iam.IRole[];
 }
 
 /**
@@ -81,7 +89,7 @@ export class RolloutCapability extends Construct {
     this.deadLetterQueues = [this.fleetFunction.deadLetterQueue, this.recordFunction.deadLetterQueue];
     this.deadLetterAlarms = deadLetterAlarms(this.deadLetterQueues);
 
-    grantFleetSteps(scope, this.fleetFunction);
+    grantFleetSteps(scope, this.fleetFunction, props.instanceRoles ?? []);
     // Fleet records are read and changed one item at a time (conditional updates): nothing more.
     props.state.table.grant(this.recordFunction, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     props.state.eventBus.grantPutEventsTo(this.recordFunction);
@@ -93,12 +101,18 @@ export class RolloutCapability extends Construct {
 }
 
 /** rollout-fleet: read the fleet, change managed groups only, launch what their templates launch. */
-function grantFleetSteps(scope: Construct, fleetFn: PhoenixFunction): void {
+function grantFleetSteps(
+  scope: Construct,
+  fleetFn: PhoenixFunction,
+  instanceRoles: readonly iam.IRole[],
+): void {
   const stack = Stack.of(scope);
   describePolicy(scope, fleetFn, 'RolloutFleetDescribePolicy', [
     'ec2:DescribeImages',
     'ec2:DescribeInstances',
     'ec2:DescribeLaunchTemplateVersions',
+    // The adoption check: is the fleet's launch template tagged phoenix:fleet?
+    'ec2:DescribeLaunchTemplates',
     'autoscaling:DescribeAutoScalingGroups',
     // The target-group gate (rolling and blue-green).
     'elasticloadbalancing:DescribeTargetHealth',
@@ -114,19 +128,16 @@ function grantFleetSteps(scope: Construct, fleetFn: PhoenixFunction): void {
     new iam.PolicyStatement({ actions: ['cloudwatch:DescribeAlarms'], resources: [alarmArns] }),
   );
   acknowledge(fleetFn.role, wildcardResourceFinding(scope, alarmArns), [
-    'The alarms that gate a rollout are named by the fleet tag phoenix:alarms at run time, so they cannot be named at synth; read-only, scoped to the alarms of this account and region.',
+    'The alarms that gate a rollout are named by the fleet tag phoenix:alarms at run time, so they cannot be named at synth; cloudwatch:DescribeAlarms only (read-only), on the alarms of this account and region.',
   ]);
-  const launchTemplates = stack.formatArn({
-    service: 'ec2',
-    resource: 'launch-template',
-    resourceName: '*',
-  });
+  const launchTemplates = launchTemplateArns(scope);
   fleetFn.addToRolePolicy(
-    new iam.PolicyStatement({ actions: ['ec2:CreateLaunchTemplateVersion'], resources: [launchTemplates] }),
+    new iam.PolicyStatement({
+      actions: ['ec2:CreateLaunchTemplateVersion'],
+      resources: [launchTemplates],
+      conditions: { StringLike: { [`aws:ResourceTag/${Tags.fleet}`]: '*' } },
+    }),
   );
-  acknowledge(fleetFn.role, wildcardResourceFinding(scope, launchTemplates), [
-    'The launch template of a managed fleet is found at run time from its Auto Scaling group, so it cannot be named at synth; scoped to this account and region, and a new version changes no existing version.',
-  ]);
   const autoScalingGroups = autoScalingGroupArns(scope);
   fleetFn.addToRolePolicy(
     new iam.PolicyStatement({
@@ -142,84 +153,199 @@ function grantFleetSteps(scope: Construct, fleetFn: PhoenixFunction): void {
       conditions: { StringLike: { [`aws:ResourceTag/${Tags.fleet}`]: '*' } },
     }),
   );
+  const greenGroups = greenGroupArns(scope);
+  // Green groups (blue-green) are updated (scaled to the fleet) before they carry phoenix:fleet.
+  fleetFn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['autoscaling:UpdateAutoScalingGroup', 'autoscaling:SetDesiredCapacity'],
+      resources: [greenGroups],
+      conditions: { StringLike: { [`aws:ResourceTag/${Tags.greenOf}`]: '*' } },
+    }),
+  );
+  grantBlueGreen(fleetFn, autoScalingGroups, greenGroups);
   acknowledge(fleetFn.role, wildcardResourceFinding(scope, autoScalingGroups), [
-    `Fleets opt in at run time by tag; the mutations are conditioned on aws:ResourceTag/${Tags.fleet}, so only Auto Scaling groups tagged as managed can be updated, scaled or have instances terminated. Blue-green: CreateAutoScalingGroup only with the request tags ${Tags.greenOf} and ${Tags.rollout} (aws:RequestTag); delete, attach/detach target groups and tag changes only on groups tagged ${Tags.fleet} or ${Tags.rollout} (a group in a blue-green transition), whose names are chosen at run time.`,
+    `Fleets opt in at run time by tag, so their groups cannot be named at synth. On groups tagged ${Tags.fleet} (aws:ResourceTag): Update, SetDesiredCapacity, TerminateInstanceInAutoScalingGroup, Suspend/ResumeProcesses, and tag changes of ${Tags.fleet.split(':')[0]}:* keys only (aws:TagKeys). A blue group after cutover (tagged ${Tags.blueOf} and ${Tags.rollout}, no longer ${Tags.fleet}): tag changes of phoenix:* keys, detach from its target groups, delete. DeleteAutoScalingGroup never on a group tagged ${Tags.fleet} (Null condition).`,
   ]);
-  grantBlueGreen(fleetFn, autoScalingGroups);
-  grantLaunch(scope, fleetFn);
+  acknowledge(fleetFn.role, wildcardResourceFinding(scope, greenGroups), [
+    `Blue-green green groups are named by Phoenix at run time as phoenix-<fleet>-<12 hex digits> (GREEN_GROUP_NAME_PATTERN), so the resource is that name pattern: CreateAutoScalingGroup only with the request tags ${Tags.greenOf} and ${Tags.rollout}; update, scale, attach/detach target groups, phoenix:* tag changes only while tagged ${Tags.greenOf}; delete only while tagged ${Tags.greenOf} and ${Tags.rollout} and not ${Tags.fleet}.`,
+  ]);
+  acknowledge(fleetFn.role, wildcardResourceFinding(scope, launchTemplates), [
+    `The launch template of a fleet is found at run time from its Auto Scaling group; CreateLaunchTemplateVersion only on templates tagged ${Tags.fleet} (aws:ResourceTag, part of the adoption contract), and ec2:RunInstances on a template only when it is tagged ${Tags.fleet}.`,
+  ]);
+  grantLaunch(scope, fleetFn, launchTemplates, instanceRoles);
+}
+
+/** Every launch template of this account and region (versioned and launched only when tagged). */
+function launchTemplateArns(scope: Construct): string {
+  return Stack.of(scope).formatArn({ service: 'ec2', resource: 'launch-template', resourceName: '*' });
 }
 
 /**
- * Blue-green (tag phoenix:strategy=blue-green): the green group is created only tagged as a green
- * group of a rollout (aws:RequestTag); deleting, attaching and detaching target groups and moving
- * tags only on groups that are a fleet (phoenix:fleet) or in a blue-green transition
- * (phoenix:rollout, which green carries until cutover and blue from cutover until it is deleted).
+ * Blue-green (tag phoenix:strategy=blue-green). Green is created only by the name Phoenix
+ * generates and tagged as a green group of a rollout (aws:RequestTag); tags change only on
+ * fleets, green groups (by name) and retired blue groups, and only `phoenix:*` keys (aws:TagKeys),
+ * except the tags green is created with (blue's own tags, copied); only green and retired blue
+ * groups are detached or deleted, never a group tagged phoenix:fleet.
  */
-function grantBlueGreen(fleetFn: PhoenixFunction, autoScalingGroups: string): void {
+function grantBlueGreen(fleetFn: PhoenixFunction, autoScalingGroups: string, greenGroups: string): void {
+  const present = (...tags: string[]) =>
+    Object.fromEntries(tags.map((tag) => [`aws:ResourceTag/${tag}`, '*']));
+  const phoenixKeysOnly = {
+    'ForAllValues:StringLike': { 'aws:TagKeys': ['phoenix:*'] },
+    Null: { 'aws:TagKeys': 'false' },
+  };
+  const notAFleet = { [`aws:ResourceTag/${Tags.fleet}`]: 'true' };
   fleetFn.addToRolePolicy(
     new iam.PolicyStatement({
       actions: ['autoscaling:CreateAutoScalingGroup'],
-      resources: [autoScalingGroups],
+      resources: [greenGroups],
       conditions: {
         StringLike: { [`aws:RequestTag/${Tags.greenOf}`]: '*', [`aws:RequestTag/${Tags.rollout}`]: '*' },
       },
     }),
   );
-  const blueGreenActions = [
-    'autoscaling:DeleteAutoScalingGroup',
-    'autoscaling:AttachLoadBalancerTargetGroups',
-    'autoscaling:DetachLoadBalancerTargetGroups',
-    'autoscaling:CreateOrUpdateTags',
-    'autoscaling:DeleteTags',
-  ];
-  for (const tag of [Tags.fleet, Tags.rollout]) {
+  // The tags green is created with (CreateAutoScalingGroup with Tags needs CreateOrUpdateTags):
+  // blue's own tags, copied, so any keys; only on a green name that is neither green nor a fleet yet.
+  fleetFn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['autoscaling:CreateOrUpdateTags'],
+      resources: [greenGroups],
+      conditions: {
+        StringLike: { [`aws:RequestTag/${Tags.greenOf}`]: '*', [`aws:RequestTag/${Tags.rollout}`]: '*' },
+        Null: { ...notAFleet, [`aws:ResourceTag/${Tags.greenOf}`]: 'true', 'aws:TagKeys': 'false' },
+      },
+    }),
+  );
+  const tagActions = ['autoscaling:CreateOrUpdateTags', 'autoscaling:DeleteTags'];
+  // Cutover and rollback move phoenix:* tags between the fleet (blue), green and a retired blue.
+  for (const [resource, tags] of [
+    [autoScalingGroups, [Tags.fleet]],
+    [greenGroups, [Tags.greenOf]],
+    [autoScalingGroups, [Tags.blueOf, Tags.rollout]],
+  ] as const) {
     fleetFn.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: blueGreenActions,
-        resources: [autoScalingGroups],
-        conditions: { StringLike: { [`aws:ResourceTag/${tag}`]: '*' } },
+        actions: tagActions,
+        resources: [resource],
+        conditions: { StringLike: present(...tags), ...phoenixKeysOnly },
       }),
     );
   }
+  // Green is attached before cutover, detached and deleted on a rollback (re-tagged green first).
+  fleetFn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['autoscaling:AttachLoadBalancerTargetGroups', 'autoscaling:DetachLoadBalancerTargetGroups'],
+      resources: [greenGroups],
+      conditions: { StringLike: present(Tags.greenOf), Null: notAFleet },
+    }),
+  );
+  fleetFn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['autoscaling:DeleteAutoScalingGroup'],
+      resources: [greenGroups],
+      conditions: { StringLike: present(Tags.greenOf, Tags.rollout), Null: notAFleet },
+    }),
+  );
+  // Blue after cutover (RetireBlue): detached from its target groups, then deleted.
+  fleetFn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['autoscaling:DetachLoadBalancerTargetGroups', 'autoscaling:DeleteAutoScalingGroup'],
+      resources: [autoScalingGroups],
+      conditions: { StringLike: present(Tags.blueOf, Tags.rollout), Null: notAFleet },
+    }),
+  );
 }
 
-/** UpdateAutoScalingGroup with a new launch template version checks that the caller could launch it. */
-function grantLaunch(scope: Construct, fleetFn: PhoenixFunction): void {
+/**
+ * Creating or updating a group with a launch template version checks that the caller may launch
+ * it (ec2:RunInstances on the template and on what it launches, iam:PassRole for its instance
+ * profile). RunInstances is granted only as the launch of a launch template (ec2:LaunchTemplate)
+ * tagged phoenix:fleet, never free-standing; PassRole only for the instance roles listed.
+ */
+function grantLaunch(
+  scope: Construct,
+  fleetFn: PhoenixFunction,
+  launchTemplates: string,
+  instanceRoles: readonly iam.IRole[],
+): void {
   const stack = Stack.of(scope);
-  const accountResources = stack.formatArn({ service: 'ec2', resource: '*' });
-  const images = stack.formatArn({ service: 'ec2', account: '', resource: 'image', resourceName: '*' });
-  const snapshots = stack.formatArn({
-    service: 'ec2',
-    account: '',
-    resource: 'snapshot',
-    resourceName: '*',
-  });
   fleetFn.addToRolePolicy(
     new iam.PolicyStatement({
       actions: ['ec2:RunInstances'],
-      resources: [accountResources, images, snapshots],
+      resources: [launchTemplates],
+      conditions: { StringLike: { [`aws:ResourceTag/${Tags.fleet}`]: '*' } },
     }),
   );
-  const runInstancesReason =
-    'autoscaling:UpdateAutoScalingGroup with a new launch template version requires the caller to hold ec2:RunInstances for what that version launches; Phoenix itself never calls RunInstances.';
-  acknowledge(fleetFn.role, wildcardResourceFinding(scope, accountResources), [
-    `${runInstancesReason} Instances, volumes, network interfaces, subnets and security groups are chosen by the fleet owner's template: limited to this account and region.`,
-  ]);
+  const launched = LAUNCHED_RESOURCE_TYPES.map((resource) =>
+    stack.formatArn({ service: 'ec2', resource, resourceName: '*' }),
+  );
+  // Images and their snapshots may be shared from another account: their ARNs carry none.
+  const images = stack.formatArn({ service: 'ec2', account: '', resource: 'image', resourceName: '*' });
+  const snapshots = stack.formatArn({ service: 'ec2', account: '', resource: 'snapshot', resourceName: '*' });
+  fleetFn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['ec2:RunInstances'],
+      resources: [...launched, images, snapshots],
+      conditions: { ArnLike: { 'ec2:LaunchTemplate': launchTemplates } },
+    }),
+  );
+  const reason = `ec2:RunInstances only as the launch of a launch template (condition ec2:LaunchTemplate, which a free-standing RunInstances does not carry), and the template itself only when tagged ${Tags.fleet} (separate statement): what creating or updating a fleet's group with a new template version requires of the caller. Phoenix never calls RunInstances itself.`;
+  for (const resource of launched) {
+    acknowledge(fleetFn.role, wildcardResourceFinding(scope, resource), [
+      `${reason} What the template launches (instances, volumes, network interfaces, its subnets, security groups, key pair, placement group, capacity reservation) is chosen by the fleet owner's template: limited to this account and region. On instances, volumes and network interfaces also ec2:CreateTags, only at launch (ec2:CreateAction = RunInstances): the tags the template version puts on them.`,
+    ]);
+  }
   acknowledge(fleetFn.role, wildcardResourceFinding(scope, images), [
-    `${runInstancesReason} A fleet's image may be shared from another account (image ARNs carry no account): limited to this region.`,
+    `${reason} A fleet's image may be shared from another account (image ARNs carry no account); the rollout itself accepts only images of allowedImageOwners.`,
   ]);
   acknowledge(fleetFn.role, wildcardResourceFinding(scope, snapshots), [
-    `${runInstancesReason} The image's EBS snapshots may belong to another account (snapshot ARNs carry no account): limited to this region.`,
+    `${reason} The image's EBS snapshots may belong to another account (snapshot ARNs carry no account).`,
   ]);
-  const roles = stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: '*' });
+  // A template version's TagSpecifications tag what it launches: at launch only (ec2:CreateAction).
+  const tagged = LAUNCH_TAGGED_RESOURCE_TYPES.map((resource) =>
+    stack.formatArn({ service: 'ec2', resource, resourceName: '*' }),
+  );
+  fleetFn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['ec2:CreateTags'],
+      resources: tagged,
+      conditions: { StringEquals: { 'ec2:CreateAction': 'RunInstances' } },
+    }),
+  );
+  for (const resource of tagged.filter((r) => !launched.includes(r))) {
+    acknowledge(fleetFn.role, wildcardResourceFinding(scope, resource), [
+      'ec2:CreateTags only as part of a launch (ec2:CreateAction = RunInstances): the tags a fleet template version puts on what it launches, which a group update with that version requires of the caller.',
+    ]);
+  }
+  if (instanceRoles.length === 0) return;
   fleetFn.addToRolePolicy(
     new iam.PolicyStatement({
       actions: ['iam:PassRole'],
-      resources: [roles],
-      conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+      resources: instanceRoles.map((role) => role.roleArn),
+      conditions: {
+        StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' },
+      },
     }),
   );
-  acknowledge(fleetFn.role, wildcardResourceFinding(scope, roles), [
-    'UpdateAutoScalingGroup with a launch template version that has an instance profile requires iam:PassRole on its role, which the fleet owner chooses; the condition iam:PassedToService = ec2.amazonaws.com lets it reach EC2 instances only.',
-  ]);
 }
+
+/** What a launch template version's TagSpecifications may tag at launch. */
+const LAUNCH_TAGGED_RESOURCE_TYPES = [
+  'instance',
+  'volume',
+  'network-interface',
+  'spot-instances-request',
+] as const;
+
+/** What RunInstances launches or uses from a launch template, besides the image and its snapshots. */
+const LAUNCHED_RESOURCE_TYPES = [
+  'instance',
+  'volume',
+  'network-interface',
+  'subnet',
+  'security-group',
+  'key-pair',
+  'placement-group',
+  'capacity-reservation',
+  'elastic-gpu',
+] as const;

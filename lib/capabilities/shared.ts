@@ -19,7 +19,8 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct, IConstruct } from 'constructs';
-import { Env, type HandlerName } from '../../lambdas/domain/contract';
+import { GREEN_GROUP_NAME_PATTERN } from '../../lambdas/domain/adoption';
+import { Env, type HandlerName, Tags } from '../../lambdas/domain/contract';
 import type { EventPattern } from '../../lambdas/domain/sources';
 import { skipCheckov } from '../checkov';
 import { wildcardResourceFinding } from '../compliance';
@@ -181,9 +182,36 @@ export function autoScalingGroupArns(scope: IConstruct): string {
   });
 }
 
+/**
+ * The blue-green green groups of this account and region, by the names Phoenix generates for them
+ * (`greenGroupName`: phoenix-<fleet>-<12 hex digits>, `GREEN_GROUP_NAME_PATTERN`).
+ */
+export function greenGroupArns(scope: IConstruct): string {
+  return Stack.of(scope).formatArn({
+    service: 'autoscaling',
+    resource: 'autoScalingGroup',
+    resourceName: `*:autoScalingGroupName/${GREEN_GROUP_NAME_PATTERN}`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+}
+
 /** Every EC2 instance of this account and region. */
 export function instanceArns(scope: IConstruct): string {
   return Stack.of(scope).formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
+}
+
+/**
+ * Conditions, one set per statement (IAM ORs statements), that an EC2 instance belongs to a fleet:
+ * it carries `phoenix:fleet` (fleets propagate it at launch: the adoption contract), or Auto
+ * Scaling launched it into a green group of a blue-green rollout (`aws:autoscaling:groupName`,
+ * a tag nobody but Auto Scaling can write, matches the generated green name).
+ * `tagKey` is the condition key prefix the action takes (`aws:ResourceTag`, `ssm:resourceTag`).
+ */
+export function fleetInstanceConditions(tagKey: string): Record<string, Record<string, string>>[] {
+  return [
+    { StringLike: { [`${tagKey}/${Tags.fleet}`]: '*' } },
+    { StringLike: { [`${tagKey}/aws:autoscaling:groupName`]: GREEN_GROUP_NAME_PATTERN } },
+  ];
 }
 
 /** The top-level fields of an EventBridge pattern (JSON form) and their `events.EventPattern` names. */

@@ -57,7 +57,14 @@ async function drainedFleet(fleet: string) {
   const vpcId = (await clients.ec2.send(new DescribeVpcsCommand({}))).Vpcs![0]!.VpcId!;
   const tg = (
     await elb.send(
-      new CreateTargetGroupCommand({ Name: `${fleet}-tg`, Protocol: 'HTTP', Port: 80, VpcId: vpcId }),
+      new CreateTargetGroupCommand({
+        Name: `${fleet}-tg`,
+        Protocol: 'HTTP',
+        Port: 80,
+        VpcId: vpcId,
+        // The adoption contract: drain deregisters only from target groups tagged phoenix:fleet.
+        Tags: [{ Key: Tags.fleet, Value: fleet }],
+      }),
     )
   ).TargetGroups![0]!.TargetGroupArn!;
   await elb.send(

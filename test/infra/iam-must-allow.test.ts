@@ -3,7 +3,9 @@
  * during the integration and e2e tests of this run (recorded by test/support/aws-call-recorder.ts
  * when PHOENIX_RECORD_AWS_CALLS=1), with the actions AWS requires beside it, simulated against the
  * synthesized policy of the role of the function that made it. A call the emulator accepted but
- * AWS would deny (AccessDenied in production) fails here.
+ * AWS would deny (AccessDenied in production) fails here. The policies are those of the deployment
+ * the tests' world stands for (`WORLD_DEPLOYMENT`: its golden-AMI parameter prefix, its operators),
+ * and a PutEvents on the Phoenix bus is simulated with the bus's resource policy too.
  *
  * Runs after the tiers that record (its own vitest project, last); no recording is a failure.
  */
@@ -11,7 +13,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type RecordedCall, type RecordedRequest, RECORDINGS_DIR } from '../support/aws-call-recorder';
-import { phoenixPolicies, simulate } from '../support/iam-policies';
+import { simulate, worldPolicies } from '../support/iam-policies';
 
 function readRecordings(): RecordedCall[] {
   if (!existsSync(RECORDINGS_DIR)) return [];
@@ -78,17 +80,22 @@ describe('IAM simulation: must allow every AWS call the handlers make', () => {
   });
 
   it('attributes every call to a Phoenix function of the template', () => {
-    const policies = phoenixPolicies();
+    const policies = worldPolicies();
     const handlers = new Set(policies.roles.flatMap((r) => r.handler ?? []));
     expect([...new Set(calls.map((c) => c.handler))].filter((h) => !handlers.has(h))).toEqual([]);
   });
 
   it('allows every distinct recorded call to the role of the function that made it', async () => {
-    const policies = phoenixPolicies();
+    const policies = worldPolicies();
     const denied: string[] = [];
     for (const call of distinct) {
       const role = policies.roleOfHandler(call.handler);
-      const decision = await simulate(role, call.request);
+      const onBus = call.request.action === 'events:PutEvents' && call.request.resource === policies.bus.arn;
+      const decision = await simulate(
+        role,
+        call.request,
+        onBus ? { resourcePolicy: policies.bus.policy } : {},
+      );
       if (decision !== 'Allowed') {
         denied.push(
           `${call.handler}: ${call.request.action} on ${call.request.resource} ${JSON.stringify(call.request.context ?? {})} — ${decision} (${call.request.why}; ${call.operation} in ${call.testFile}, ${call.count}×)`,

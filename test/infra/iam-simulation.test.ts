@@ -18,33 +18,18 @@ import {
   phoenixPolicies,
   REGION,
   simulate,
+  WORLD_OPERATOR_ARN,
+  WORLD_OPERATOR_TAG,
+  worldPolicies,
 } from '../support/iam-policies';
 
 const policies = phoenixPolicies();
 
 /**
- * Today's known failures: cases whose request the synthesized policies still allow. Each is
- * asserted as Allowed (so the list stays true: a case that becomes denied fails until removed from
- * here). Tightened in lib — remove from KNOWN_GAPS as each statement is scoped.
+ * Cases whose request the synthesized policies still allow (each asserted as Allowed, so the list
+ * stays true). Empty: every case below is denied. A regression is not added here; it is fixed.
  */
-const KNOWN_GAPS: readonly string[] = [
-  // ssm:SendCommand on ec2 instance/* only needs ssm:resourceTag/aws:autoscaling:groupName (any group).
-  'function:drain may not run a command (SendCommand) on an instance outside the fleets',
-  // ssm:GetParameter on parameter/* (every parameter of the account, SecureStrings included).
-  'function:intake may not read an arbitrary parameter (/prod/db/password)',
-  // Delete/attach/detach/tag statements also allow any group tagged phoenix:rollout, a tag anyone can set.
-  'function:rollout-fleet may not delete a group that is not a fleet but tagged phoenix:rollout (ForceDelete)',
-  'function:rollout-fleet may not tag a group that is not a fleet but tagged phoenix:rollout (a phoenix:* key Phoenix writes)',
-  'function:rollout-fleet may not untag a group that is not a fleet but tagged phoenix:rollout',
-  // ec2:CreateLaunchTemplateVersion on launch-template/* with no tag condition.
-  'function:rollout-fleet may not version a launch template not tagged phoenix:fleet',
-  // iam:PassRole on role/* (only iam:PassedToService is checked).
-  'function:rollout-fleet may not pass an arbitrary role (an administrator role) to EC2',
-  // ec2:RunInstances on <account>:*, image/*, snapshot/* with no ec2:LaunchTemplate condition.
-  'function:rollout-fleet may not launch an instance with RunInstances directly (not through a launch template)',
-  // The Phoenix bus has no resource policy: any events:PutEvents grant reaches it.
-  'an ordinary principal of the account may not put a phoenix.command event on the Phoenix bus',
-];
+const KNOWN_GAPS: readonly string[] = [];
 
 const arn = {
   group: (name: string) =>
@@ -54,7 +39,20 @@ const arn = {
   role: (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`,
   parameter: (name: string) => `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/${name.replace(/^\//, '')}`,
   document: (name: string) => `arn:aws:ssm:${REGION}:${ACCOUNT}:document/${name}`,
+  awsDocument: (name: string) => `arn:aws:ssm:${REGION}::document/${name}`,
+  targetGroup: (name: string) =>
+    `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/${name}/0123456789abcdef`,
 };
+
+/** Resource tags as both condition keys that carry them for EC2 (`aws:` and `ec2:`). */
+function ec2Tags(tags: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(tags).flatMap(([key, value]) => [
+      [`aws:ResourceTag/${key}`, value],
+      [`ec2:ResourceTag/${key}`, value],
+    ]),
+  );
+}
 
 /** Resource tags as both condition keys that carry them for Auto Scaling (`aws:` and `autoscaling:`). */
 function groupTags(tags: Record<string, string>): Record<string, string> {
@@ -87,6 +85,12 @@ const NOT_FLEETS = [
     what: 'a group that is not a fleet but tagged phoenix:rollout',
     name: 'payments-asg',
     tags: { Name: 'payments', 'phoenix:rollout': 'someone-set-this' },
+  },
+  {
+    // Named like a green group, but not one (no phoenix:green-of): the name alone is not enough.
+    what: 'a group named like a green group but not tagged as one',
+    name: 'phoenix-web-0123456789ab',
+    tags: { Name: 'lookalike', 'phoenix:rollout': 'someone-set-this' },
   },
 ] as const;
 
@@ -122,6 +126,64 @@ function denyCases(): DenyCase[] {
     );
   }
   cases.push(
+    {
+      // Phoenix never deletes a group that is a fleet (green and retired blue groups only).
+      name: 'delete a fleet (tagged phoenix:fleet)',
+      requests: [
+        {
+          action: 'autoscaling:DeleteAutoScalingGroup',
+          resource: arn.group('web-asg'),
+          context: { ...groupTags({ 'phoenix:fleet': 'web' }), 'autoscaling:ForceDelete': 'true' },
+        },
+      ],
+    },
+    {
+      name: 'tag a fleet with a key that is not phoenix:* (Name)',
+      requests: [
+        {
+          action: 'autoscaling:CreateOrUpdateTags',
+          resource: arn.group('web-asg'),
+          context: { ...groupTags({ 'phoenix:fleet': 'web' }), ...requestTags({ Name: 'renamed' }) },
+        },
+      ],
+    },
+    {
+      name: 'launch through a launch template not tagged phoenix:fleet',
+      requests: [
+        {
+          action: 'ec2:RunInstances',
+          resource: arn.launchTemplate('lt-0123456789abcdef0'),
+          context: {
+            ...ec2Tags({ Name: 'billing-lt' }),
+            'ec2:LaunchTemplate': arn.launchTemplate('lt-0123456789abcdef0'),
+          },
+        },
+      ],
+    },
+    {
+      name: 'deregister targets from a target group not tagged phoenix:fleet',
+      requests: [
+        {
+          action: 'elasticloadbalancing:DeregisterTargets',
+          resource: arn.targetGroup('billing-tg'),
+          context: { 'aws:ResourceTag/Name': 'billing', 'elasticloadbalancing:ResourceTag/Name': 'billing' },
+        },
+      ],
+    },
+    {
+      // Only the flush documents the deployer allows (default: names containing "flush"). AWS-owned
+      // documents (AWS-RunShellScript, whose ARN has no account) are outside every allowed ARN,
+      // which all carry this account; the simulator cannot parse such an ARN, so this is the case.
+      name: 'run a document that is not a flush document (SendCommand) on an instance of a fleet',
+      requests: [
+        { action: 'ssm:SendCommand', resource: arn.document('run-anything') },
+        {
+          action: 'ssm:SendCommand',
+          resource: arn.instance('i-0123456789abcdef0'),
+          context: { 'ssm:resourceTag/phoenix:fleet': 'web', 'aws:ResourceTag/phoenix:fleet': 'web' },
+        },
+      ],
+    },
     {
       name: 'version a launch template not tagged phoenix:fleet',
       requests: [
@@ -219,36 +281,96 @@ describe('IAM simulation: must deny, for every Phoenix role', () => {
 
   const COMMAND_CASE =
     'an ordinary principal of the account may not put a phoenix.command event on the Phoenix bus';
-  it(COMMAND_CASE, async () => {
-    // A common grant: events:PutEvents on every bus. Only the bus's resource policy can refuse it.
-    const ordinary = {
-      arn: `arn:aws:iam::${ACCOUNT}:role/ordinary-app-role`,
-      policies: [
-        {
-          name: 'PutEventsAnywhere',
-          policy: {
-            Version: '2012-10-17',
-            Statement: [{ Effect: 'Allow', Action: 'events:PutEvents', Resource: '*' }],
-          },
-        },
-      ],
-    };
-    const decision = await simulate(
-      ordinary,
+  /** A common grant: events:PutEvents on every bus. Only the bus's resource policy can refuse it. */
+  const putEventsAnywhere = (principalArn: string) => ({
+    arn: principalArn,
+    policies: [
       {
-        action: 'events:PutEvents',
-        resource: policies.bus.arn,
-        context: { 'events:source': 'phoenix.command', 'events:detail-type': 'PublishImage' },
+        name: 'PutEventsAnywhere',
+        policy: {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 'events:PutEvents', Resource: '*' }],
+        },
       },
-      { resourcePolicy: policies.bus.policy },
-    );
+    ],
+  });
+  const ordinary = putEventsAnywhere(`arn:aws:iam::${ACCOUNT}:role/ordinary-app-role`);
+  const put = (source: string, detailType: string, context: Record<string, string> = {}) => ({
+    action: 'events:PutEvents',
+    resource: policies.bus.arn,
+    context: { 'events:source': source, 'events:detail-type': detailType, ...context },
+  });
+  it(COMMAND_CASE, async () => {
+    const decision = await simulate(ordinary, put('phoenix.command', 'PublishImage'), {
+      resourcePolicy: policies.bus.policy,
+    });
     if (KNOWN_GAPS.includes(COMMAND_CASE)) {
-      // Tightened in lib — remove from KNOWN_GAPS.
       expect(decision).toBe('Allowed');
     } else {
       expect(decision).toBe('ExplicitlyDenied');
     }
   });
+
+  it('by default (no operator named), nobody may put a phoenix.command event: not even an administrator', async () => {
+    const admin = putEventsAnywhere(`arn:aws:iam::${ACCOUNT}:role/Admin`);
+    expect(
+      await simulate(admin, put('phoenix.command', 'PublishImage'), { resourcePolicy: policies.bus.policy }),
+    ).toBe('ExplicitlyDenied');
+  });
+
+  it('an ordinary principal may not put a phoenix outcome (a forged RolloutSucceeded) on the Phoenix bus', async () => {
+    expect(
+      await simulate(ordinary, put('phoenix', 'RolloutSucceeded'), { resourcePolicy: policies.bus.policy }),
+    ).toBe('ExplicitlyDenied');
+  });
+
+  describe('with operators named (the test world: operatorPrincipals and operatorPrincipalTag)', () => {
+    const world = worldPolicies();
+    it('an ordinary principal of the account may not put a phoenix.command event', async () => {
+      expect(
+        await simulate(ordinary, put('phoenix.command', 'PublishImage'), {
+          resourcePolicy: world.bus.policy,
+        }),
+      ).toBe('ExplicitlyDenied');
+    });
+    it('a named operator may put a phoenix.command event', async () => {
+      expect(
+        await simulate(putEventsAnywhere(WORLD_OPERATOR_ARN), put('phoenix.command', 'PublishImage'), {
+          resourcePolicy: world.bus.policy,
+        }),
+      ).toBe('Allowed');
+    });
+    it('a principal carrying the operator tag may put a phoenix.command event', async () => {
+      const tagged = putEventsAnywhere(`arn:aws:iam::${ACCOUNT}:role/release-pipeline`);
+      expect(
+        await simulate(
+          tagged,
+          put('phoenix.command', 'PublishImage', {
+            [`aws:PrincipalTag/${WORLD_OPERATOR_TAG.key}`]: WORLD_OPERATOR_TAG.value,
+          }),
+          { resourcePolicy: world.bus.policy },
+        ),
+      ).toBe('Allowed');
+    });
+    it('an operator may not put a phoenix outcome either', async () => {
+      expect(
+        await simulate(putEventsAnywhere(WORLD_OPERATOR_ARN), put('phoenix', 'RolloutSucceeded'), {
+          resourcePolicy: world.bus.policy,
+        }),
+      ).toBe('ExplicitlyDenied');
+    });
+  });
+
+  it.each(['intake', 'rollout-record', 'replace', 'drain', 'reconcile', 'chaos'])(
+    'must allow: %s may put its phoenix outcomes on the bus (identity policy and bus policy)',
+    async (handler) => {
+      expect(
+        await simulate(policies.roleOfHandler(handler), put('phoenix', 'RolloutStarted'), {
+          resourcePolicy: policies.bus.policy,
+        }),
+      ).toBe('Allowed');
+    },
+  );
 
   // Controls: the same kinds of request on what Phoenix does manage are allowed to the role that
   // needs them, so a denial above is the policy's doing, not a request the simulator cannot match.
@@ -256,11 +378,122 @@ describe('IAM simulation: must deny, for every Phoenix role', () => {
   it.each([
     ['rollout-fleet', 'autoscaling:UpdateAutoScalingGroup'],
     ['rollout-fleet', 'autoscaling:SetDesiredCapacity'],
-    ['rollout-fleet', 'autoscaling:DeleteAutoScalingGroup'],
     ['replace', 'autoscaling:TerminateInstanceInAutoScalingGroup'],
     ['reconcile', 'autoscaling:PutLifecycleHook'],
   ])('control: %s may %s on a fleet (tagged phoenix:fleet)', async (handler, action) => {
     expect(await simulate(policies.roleOfHandler(handler), { action, ...fleet })).toBe('Allowed');
+  });
+
+  const rolloutFleet = () => policies.roleOfHandler('rollout-fleet');
+  const template = arn.launchTemplate('lt-0fleet0000000000');
+  it.each<[string, IamRequest]>([
+    [
+      'delete a green group (by its generated name, tagged phoenix:green-of and phoenix:rollout)',
+      {
+        action: 'autoscaling:DeleteAutoScalingGroup',
+        resource: arn.group('phoenix-web-0123456789ab'),
+        context: groupTags({ 'phoenix:green-of': 'web', 'phoenix:rollout': 'r-1' }),
+      },
+    ],
+    [
+      'delete a retired blue group (tagged phoenix:blue-of and phoenix:rollout, no longer phoenix:fleet)',
+      {
+        action: 'autoscaling:DeleteAutoScalingGroup',
+        resource: arn.group('web-asg'),
+        context: groupTags({ 'phoenix:blue-of': 'web', 'phoenix:rollout': 'r-1' }),
+      },
+    ],
+    [
+      'tag a fleet with a phoenix:* key',
+      {
+        action: 'autoscaling:CreateOrUpdateTags',
+        resource: arn.group('web-asg'),
+        context: { ...groupTags({ 'phoenix:fleet': 'web' }), ...requestTags({ 'phoenix:blue-of': 'web' }) },
+      },
+    ],
+    [
+      'version a launch template tagged phoenix:fleet',
+      {
+        action: 'ec2:CreateLaunchTemplateVersion',
+        resource: template,
+        context: ec2Tags({ 'phoenix:fleet': 'web' }),
+      },
+    ],
+    [
+      'launch through a launch template tagged phoenix:fleet (the template)',
+      {
+        action: 'ec2:RunInstances',
+        resource: template,
+        context: { ...ec2Tags({ 'phoenix:fleet': 'web' }), 'ec2:LaunchTemplate': template },
+      },
+    ],
+    [
+      'launch through a launch template tagged phoenix:fleet (an instance)',
+      {
+        action: 'ec2:RunInstances',
+        resource: arn.instance('*'),
+        context: { 'ec2:LaunchTemplate': template },
+      },
+    ],
+  ])('control: rollout-fleet may %s', async (_what, request) => {
+    expect(await simulate(rolloutFleet(), request)).toBe('Allowed');
+  });
+
+  it.each<[string, string, IamRequest]>([
+    [
+      'drain',
+      'run a flush document on an instance of a fleet',
+      { action: 'ssm:SendCommand', resource: arn.document('web-flush') },
+    ],
+    [
+      'drain',
+      'run a command on an instance of a fleet (tagged phoenix:fleet)',
+      {
+        action: 'ssm:SendCommand',
+        resource: arn.instance('i-0123456789abcdef0'),
+        context: { 'ssm:resourceTag/phoenix:fleet': 'web' },
+      },
+    ],
+    [
+      'drain',
+      'run a command on an instance of a green group (aws:autoscaling:groupName)',
+      {
+        action: 'ssm:SendCommand',
+        resource: arn.instance('i-0123456789abcdef0'),
+        context: { 'ssm:resourceTag/aws:autoscaling:groupName': 'phoenix-web-0123456789ab' },
+      },
+    ],
+    [
+      'drain',
+      'deregister targets from a target group tagged phoenix:fleet',
+      {
+        action: 'elasticloadbalancing:DeregisterTargets',
+        resource: arn.targetGroup('web-tg'),
+        context: { 'aws:ResourceTag/phoenix:fleet': 'web' },
+      },
+    ],
+    [
+      'intake',
+      'read a channel parameter',
+      { action: 'ssm:GetParameter', resource: arn.parameter('/phoenix/channels/web') },
+    ],
+  ])('control: %s may %s', async (handler, _what, request) => {
+    expect(await simulate(policies.roleOfHandler(handler), request)).toBe('Allowed');
+  });
+
+  it('intake may read AWS public parameters (/aws/service/*, ARNs without an account: the simulator cannot parse them)', () => {
+    const resources = policies
+      .roleOfHandler('intake')
+      .policies.flatMap((p) => p.policy.Statement)
+      .filter(
+        (st) => st.Action === 'ssm:GetParameter' || (st.Action as string[]).includes?.('ssm:GetParameter'),
+      )
+      .flatMap((st) => st.Resource as string | string[]);
+    expect(resources).toContain(`arn:aws:ssm:${REGION}::parameter/aws/service/*`);
+    expect(resources).toContain(`arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/phoenix/channels/*`);
+    expect(
+      resources.filter((r) => !r.includes('/phoenix/channels/') && !r.includes('/aws/service/')),
+    ).toEqual([]);
   });
 
   it('lists in KNOWN_GAPS only cases that exist', () => {

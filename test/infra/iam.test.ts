@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tags } from '../../lambdas/domain/contract';
-import type { PhoenixFunction } from '../../lib';
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { GREEN_GROUP_NAME_PATTERN } from '../../lambdas/domain/adoption';
+import { PhoenixControlPlane, type PhoenixFunction } from '../../lib';
 import {
   allowStatementsOf,
   asArray,
@@ -65,48 +69,74 @@ describe('IAM', () => {
     }
   });
 
-  it('lets rollout-fleet change only Auto Scaling groups tagged as managed', () => {
+  it('lets rollout-fleet change only Auto Scaling groups tagged as managed (and green groups by their generated name)', () => {
     const fleet = phoenix.stack.controlPlane.rolloutFleetFunction;
     for (const action of AUTOSCALING_MUTATIONS) {
       const found = granting(fleet, action);
       expect(found, action).not.toHaveLength(0);
       for (const s of found) {
-        expect(s.Condition, action).toStrictEqual({ StringLike: { [`aws:ResourceTag/${Tags.fleet}`]: '*' } });
-        expect(JSON.stringify(s.Resource)).toContain(':autoScalingGroup:*:autoScalingGroupName/*');
+        const resource = JSON.stringify(s.Resource);
+        if (resource.includes(`autoScalingGroupName/${GREEN_GROUP_NAME_PATTERN}`)) {
+          // Green (blue-green) is updated and scaled before it carries phoenix:fleet.
+          expect(s.Condition, action).toStrictEqual({
+            StringLike: { [`aws:ResourceTag/${Tags.greenOf}`]: '*' },
+          });
+        } else {
+          expect(s.Condition, action).toStrictEqual({
+            StringLike: { [`aws:ResourceTag/${Tags.fleet}`]: '*' },
+          });
+          expect(resource).toContain(':autoScalingGroup:*:autoScalingGroupName/*');
+        }
       }
     }
   });
 
   it('gives no role an unconditioned Auto Scaling mutation', () => {
+    const conditioned = (c: Record<string, Record<string, Json>> | undefined) =>
+      [Tags.fleet, Tags.greenOf, Tags.blueOf].some((t) => c?.StringLike?.[`aws:ResourceTag/${t}`] === '*') ||
+      // The green group's creation (request tags, by its generated name): test/infra/blue-green-iam.test.ts.
+      c?.StringLike?.[`aws:RequestTag/${Tags.greenOf}`] === '*';
     const unconditioned = statements.filter(
       ({ statement }) =>
         statement.Effect === 'Allow' &&
         asArray<string>(statement.Action).some(
           (a) => a.startsWith('autoscaling:') && !a.startsWith('autoscaling:Describe'),
         ) &&
-        statement.Condition?.StringLike?.[`aws:ResourceTag/${Tags.fleet}`] !== '*' &&
-        // Blue-green: groups in transition (tag phoenix:rollout), and the green group's creation
-        // (request tags), see test/infra/blue-green-iam.test.ts.
-        statement.Condition?.StringLike?.[`aws:ResourceTag/${Tags.rollout}`] !== '*' &&
-        statement.Condition?.StringLike?.[`aws:RequestTag/${Tags.rollout}`] !== '*',
+        !conditioned(statement.Condition as Record<string, Record<string, Json>> | undefined),
     );
     expect(unconditioned).toEqual([]);
   });
 
-  it('lets rollout-fleet pass roles to EC2 only', () => {
-    const found = granting(phoenix.stack.controlPlane.rolloutFleetFunction, 'iam:PassRole');
-    expect(found).not.toHaveLength(0);
-    for (const s of found) {
-      expect(s.Condition).toStrictEqual({ StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } });
-    }
-    // Nobody else may pass roles.
-    const others = statements.filter(
+  it('lets no role pass a role by default (instanceRoles: none)', () => {
+    const passing = statements.filter(
       ({ statement }) =>
-        statement.Effect === 'Allow' &&
-        asArray<string>(statement.Action).includes('iam:PassRole') &&
-        !found.includes(statement),
+        statement.Effect === 'Allow' && asArray<string>(statement.Action).includes('iam:PassRole'),
     );
-    expect(others).toEqual([]);
+    expect(passing).toEqual([]);
+  });
+
+  it('lets rollout-fleet pass only the instanceRoles listed, and only to EC2', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'WithInstanceRoles');
+    const role = iam.Role.fromRoleArn(stack, 'WebRole', 'arn:aws:iam::123456789012:role/web-instance');
+    const cp = new PhoenixControlPlane(stack, 'ControlPlane', { instanceRoles: [role] });
+    const found = Template.fromStack(stack).toJSON().Resources as Record<
+      string,
+      { Type: string; Properties?: { PolicyDocument?: { Statement: Record<string, Json>[] } } }
+    >;
+    const passRole = Object.values(found)
+      .filter((r) => r.Type === 'AWS::IAM::Policy')
+      .flatMap((r) => r.Properties?.PolicyDocument?.Statement ?? [])
+      .filter((st) => asArray<string>(st.Action).includes('iam:PassRole'));
+    expect(passRole).toStrictEqual([
+      {
+        Action: 'iam:PassRole',
+        Effect: 'Allow',
+        Resource: 'arn:aws:iam::123456789012:role/web-instance',
+        Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+      },
+    ]);
+    expect(cp.rolloutFleetFunction).toBeDefined();
   });
 
   it('lets intake start executions of the rollout, replace and drain state machines only', () => {
@@ -138,25 +168,34 @@ describe('IAM', () => {
     expect(granting(replace, 'iam:PassRole')).toEqual([]);
   });
 
-  it('lets replace write only the taint and drained tags, only on instances an Auto Scaling group launched', () => {
+  it('lets replace write only the taint and drained tags, only on instances of fleets', () => {
     const found = granting(phoenix.stack.controlPlane.replaceFunction, 'ec2:CreateTags');
-    expect(found).toHaveLength(1);
-    expect(asArray(found[0]!.Action)).toStrictEqual(['ec2:CreateTags']);
-    expect(JSON.stringify(found[0]!.Resource)).toMatch(/:ec2:.*:instance\/\*"/);
-    expect(JSON.stringify(found[0]!.Resource)).toContain('AWS::AccountId');
-    expect(found[0]!.Condition).toStrictEqual({
-      StringLike: { 'aws:ResourceTag/aws:autoscaling:groupName': '*' },
-      'ForAllValues:StringEquals': { 'aws:TagKeys': [Tags.tainted, Tags.drained] },
-      Null: { 'aws:TagKeys': 'false' },
-    });
-    // Nobody else tags instances.
+    expect(found).toHaveLength(2);
+    for (const s of found) {
+      expect(asArray(s.Action)).toStrictEqual(['ec2:CreateTags']);
+      expect(JSON.stringify(s.Resource)).toMatch(/:ec2:.*:instance\/\*"/);
+      expect(JSON.stringify(s.Resource)).toContain('AWS::AccountId');
+    }
+    expect(found.map((s) => s.Condition)).toStrictEqual(
+      [
+        { [`aws:ResourceTag/${Tags.fleet}`]: '*' },
+        { 'aws:ResourceTag/aws:autoscaling:groupName': GREEN_GROUP_NAME_PATTERN },
+      ].map((StringLike) => ({
+        StringLike,
+        'ForAllValues:StringEquals': { 'aws:TagKeys': [Tags.tainted, Tags.drained] },
+        Null: { 'aws:TagKeys': 'false' },
+      })),
+    );
+    // Nobody else tags instances, but at their launch (a template version's TagSpecifications).
     const others = statements.filter(
       ({ statement }) =>
         statement.Effect === 'Allow' &&
         asArray<string>(statement.Action).includes('ec2:CreateTags') &&
         !found.includes(statement),
     );
-    expect(others).toEqual([]);
+    expect(others.map(({ statement }) => statement.Condition)).toStrictEqual([
+      { StringEquals: { 'ec2:CreateAction': 'RunInstances' } },
+    ]);
   });
 
   it('lets replace read and update only fleet records (FLEET# keys), and put events on the Phoenix bus only', () => {
@@ -185,26 +224,16 @@ describe('IAM', () => {
     expect(granting(cp.replaceFunction, 'states:StartExecution')).toEqual([]);
   });
 
-  it('lets intake read (GetParameter only) any parameter of its account and region, and write none', () => {
+  it('lets intake read (GetParameter only) channel parameters and AWS public parameters by default, and write none', () => {
     const intake = phoenix.stack.controlPlane.intakeFunction;
     const found = granting(intake, 'ssm:GetParameter');
     expect(found).toHaveLength(1);
     expect(asArray(found[0]!.Action)).toStrictEqual(['ssm:GetParameter']);
+    const prefix = ['arn:', { Ref: 'AWS::Partition' }, ':ssm:', { Ref: 'AWS::Region' }];
     expect(asArray(found[0]!.Resource)).toStrictEqual([
-      {
-        'Fn::Join': [
-          '',
-          [
-            'arn:',
-            { Ref: 'AWS::Partition' },
-            ':ssm:',
-            { Ref: 'AWS::Region' },
-            ':',
-            { Ref: 'AWS::AccountId' },
-            ':parameter/*',
-          ],
-        ],
-      },
+      { 'Fn::Join': ['', [...prefix, ':', { Ref: 'AWS::AccountId' }, ':parameter/phoenix/channels/*']] },
+      // AWS public parameters belong to no account.
+      { 'Fn::Join': ['', [...prefix, '::parameter/aws/service/*']] },
     ]);
     const ssmActions = statementsOf(intake).flatMap((s) =>
       asArray<string>(s.Action).filter((a) => a.startsWith('ssm:')),
@@ -278,29 +307,33 @@ describe('IAM', () => {
     expect(granting(cp.rolloutFleetFunction, 'events:PutEvents')).toEqual([]);
   });
 
-  it('lets drain deregister from target groups only, and only drain', () => {
+  it('lets drain deregister from target groups tagged phoenix:fleet only, and only drain', () => {
     const cp = phoenix.stack.controlPlane;
     const found = granting(cp.drainFunction, 'elasticloadbalancing:DeregisterTargets');
     expect(found).toHaveLength(1);
     expect(asArray(found[0]!.Action)).toStrictEqual(['elasticloadbalancing:DeregisterTargets']);
     expect(JSON.stringify(found[0]!.Resource)).toMatch(/:elasticloadbalancing:.*:targetgroup\/\*"/);
     expect(JSON.stringify(found[0]!.Resource)).toContain('AWS::AccountId');
+    expect(found[0]!.Condition).toStrictEqual({ StringLike: { [`aws:ResourceTag/${Tags.fleet}`]: '*' } });
     for (const fn of [cp.replaceFunction, cp.intakeFunction, cp.reconcileFunction, cp.rolloutFleetFunction]) {
       expect(granting(fn, 'elasticloadbalancing:DeregisterTargets')).toEqual([]);
     }
   });
 
-  it('lets drain send commands only with documents of its account and region, to instances an Auto Scaling group launched', () => {
+  it('lets drain send commands only with flush documents of its account and region, to instances of fleets', () => {
     const cp = phoenix.stack.controlPlane;
     const found = granting(cp.drainFunction, 'ssm:SendCommand');
-    expect(found).toHaveLength(2);
-    const documents = found.find((s) => JSON.stringify(s.Resource).includes(':document/'))!;
-    expect(documents.Condition).toBeUndefined();
-    expect(JSON.stringify(documents.Resource)).toContain('AWS::AccountId');
-    const instances = found.find((s) => JSON.stringify(s.Resource).includes(':instance/'))!;
-    expect(instances.Condition).toStrictEqual({
-      StringLike: { 'ssm:resourceTag/aws:autoscaling:groupName': '*' },
-    });
+    expect(found).toHaveLength(3);
+    const documents = found.filter((s) => JSON.stringify(s.Resource).includes(':document/'));
+    expect(documents).toHaveLength(1);
+    expect(documents[0]!.Condition).toBeUndefined();
+    expect(JSON.stringify(documents[0]!.Resource)).toContain('AWS::AccountId');
+    expect(JSON.stringify(documents[0]!.Resource)).toContain(':document/*flush*');
+    const instances = found.filter((s) => JSON.stringify(s.Resource).includes(':instance/'));
+    expect(instances.map((s) => s.Condition)).toStrictEqual([
+      { StringLike: { [`ssm:resourceTag/${Tags.fleet}`]: '*' } },
+      { StringLike: { 'ssm:resourceTag/aws:autoscaling:groupName': GREEN_GROUP_NAME_PATTERN } },
+    ]);
     expect(granting(cp.replaceFunction, 'ssm:SendCommand')).toEqual([]);
   });
 

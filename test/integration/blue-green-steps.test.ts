@@ -91,6 +91,9 @@ async function blueGreenFleet(size: number, extraTags: Record<string, string> = 
     new CreateLaunchTemplateCommand({
       LaunchTemplateName: `${fleet}-lt`,
       LaunchTemplateData: { ImageId: imageA, InstanceType: 't3.micro' },
+      TagSpecifications: [
+        { ResourceType: 'launch-template', Tags: [{ Key: 'phoenix:fleet', Value: fleet }] },
+      ],
     }),
   );
   const groupName = `${fleet}-asg`;

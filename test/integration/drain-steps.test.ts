@@ -91,6 +91,8 @@ async function targetGroup(name: string, delaySeconds?: number): Promise<string>
       Port: 80,
       VpcId: vpcId,
       TargetType: 'instance',
+      // The adoption contract: drain deregisters only from target groups tagged phoenix:fleet.
+      Tags: [{ Key: Tags.fleet, Value: name }],
     }),
   );
   const arn = created.TargetGroups![0]!.TargetGroupArn!;
@@ -122,6 +124,7 @@ async function fleetBehindTargetGroups(size: number, tags: Record<string, string
     new CreateLaunchTemplateCommand({
       LaunchTemplateName: `${fleet}-lt`,
       LaunchTemplateData: { ImageId: imageId, InstanceType: 't3.micro' },
+      TagSpecifications: [{ ResourceType: 'launch-template', Tags: [{ Key: Tags.fleet, Value: fleet }] }],
     }),
   );
   const groupName = `${fleet}-asg`;

@@ -376,6 +376,9 @@ async function launchRequests(
   }
   if ((data.TagSpecifications ?? []).length > 0) {
     for (const spec of data.TagSpecifications ?? []) {
+      // The template's own tags (moto 5.2.5 reports CreateLaunchTemplate's TagSpecifications in
+      // the version's data): a launch never tags a launch template.
+      if (spec.ResourceType === 'launch-template') continue;
       requests.push({
         action: 'ec2:CreateTags',
         resource: `arn:aws:ec2:${region()}:${account()}:${spec.ResourceType ?? 'instance'}/*`,

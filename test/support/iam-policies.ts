@@ -13,6 +13,8 @@
  * resource types and condition keys, and drops context keys an action does not take).
  */
 import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
+import { ArnPrincipal } from 'aws-cdk-lib/aws-iam';
+import type { PhoenixControlPlaneProps } from '../../lib/control-plane-props';
 import {
   type CfnTemplate,
   physicalName,
@@ -68,12 +70,37 @@ export interface PhoenixPolicies {
 }
 
 let cached: PhoenixPolicies | undefined;
+let cachedWorld: PhoenixPolicies | undefined;
 
 /** The policies of `PhoenixStack` as synthesized by default (cached: one synth per test file). */
 export function phoenixPolicies(template?: CfnTemplate): PhoenixPolicies {
   if (template !== undefined) return extractPolicies(template);
   cached ??= extractPolicies(synthesizeControlPlane().template);
   return cached;
+}
+
+/** An operator of the test world's deployment (`WORLD_DEPLOYMENT`). */
+export const WORLD_OPERATOR_ARN = `arn:${PARTITION}:iam::${ACCOUNT}:role/phoenix-operator`;
+/** A principal tag that makes its bearer an operator in the test world's deployment. */
+export const WORLD_OPERATOR_TAG = { key: 'phoenix-operator', value: 'true' } as const;
+
+/**
+ * The deployment the integration and e2e tests' world stands for: what it configures beyond the
+ * defaults (the golden-AMI parameters its fleets follow, `/corp/golden/...`; its operators). The
+ * must-allow check simulates the recorded calls against this deployment's policies.
+ */
+export const WORLD_DEPLOYMENT: PhoenixControlPlaneProps = {
+  goldenImageParameterPrefixes: ['/corp/golden/'],
+  operatorPrincipals: [new ArnPrincipal(WORLD_OPERATOR_ARN)],
+  operatorPrincipalTag: WORLD_OPERATOR_TAG,
+};
+
+/** The policies of `PhoenixStack` with `WORLD_DEPLOYMENT` (cached). */
+export function worldPolicies(): PhoenixPolicies {
+  cachedWorld ??= extractPolicies(
+    synthesizeControlPlane({ stackProps: { controlPlane: WORLD_DEPLOYMENT } }).template,
+  );
+  return cachedWorld;
 }
 
 export function extractPolicies(template: CfnTemplate): PhoenixPolicies {
