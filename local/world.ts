@@ -157,6 +157,8 @@ export class World {
     groupName?: string;
     /** More group tags, e.g. the fleet settings (`phoenix:max-surge`…). */
     tags?: Record<string, string>;
+    /** Tag the launch template `phoenix:fleet` too, as the adoption contract asks (default true). */
+    tagLaunchTemplate?: boolean;
   }): Promise<string> {
     const groupName = args.groupName ?? `${args.fleet}-asg`;
     const lt = await this.clients.ec2.send(
@@ -168,9 +170,13 @@ export class World {
           MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled' },
         },
         // The adoption contract: Phoenix versions only launch templates tagged phoenix:fleet.
-        TagSpecifications: [
-          { ResourceType: 'launch-template', Tags: [{ Key: Tags.fleet, Value: args.fleet }] },
-        ],
+        ...(args.tagLaunchTemplate === false
+          ? {}
+          : {
+              TagSpecifications: [
+                { ResourceType: 'launch-template', Tags: [{ Key: Tags.fleet, Value: args.fleet }] },
+              ],
+            }),
       }),
     );
     const tags: { Key: string; Value: string }[] = [{ Key: Tags.fleet, Value: args.fleet }];

@@ -10,12 +10,13 @@ import {
 import {
   DeregisterImageCommand,
   DescribeImagesCommand,
+  DescribeLaunchTemplatesCommand,
   DescribeLaunchTemplateVersionsCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidFleetSettingError } from '../../lambdas/domain/fleet-settings';
-import { Env } from '../../lambdas/domain/contract';
+import { Env, Tags } from '../../lambdas/domain/contract';
 import {
   AlarmBreachedError,
   FleetBusyError,
@@ -174,6 +175,29 @@ describe('ValidateImage', () => {
     await expect(fleetStep(FleetSteps.ValidateImage, { ...s.state, fleet: 'nobody' })).rejects.toThrow(
       FleetNotFoundError,
     );
+  });
+
+  it('rejects a fleet whose launch template is not tagged phoenix:fleet, naming the template; nothing changes', async () => {
+    const s = await setup();
+    const groupName = await world.createFleet({
+      fleet: `${s.fleet}-untagged`,
+      imageId: s.imageA,
+      size: 2,
+      tagLaunchTemplate: false,
+    });
+    const [template] =
+      (
+        await new EC2Client({ region: REGION, endpoint }).send(
+          new DescribeLaunchTemplatesCommand({ LaunchTemplateNames: [`${s.fleet}-untagged-lt`] }),
+        )
+      ).LaunchTemplates ?? [];
+    const before = await world.viewFleet(groupName);
+    const attempt = fleetStep(FleetSteps.ValidateImage, { ...s.state, fleet: `${s.fleet}-untagged` });
+    await expect(attempt).rejects.toThrow(UnsupportedFleetError);
+    await expect(attempt).rejects.toThrow(
+      `launch template ${template!.LaunchTemplateId!} (${s.fleet}-untagged-lt) of fleet ${s.fleet}-untagged is not tagged ${Tags.fleet}`,
+    );
+    expect(await world.viewFleet(groupName)).toEqual(before);
   });
 
   it('refuses a fleet of two groups, naming them', async () => {
