@@ -26,6 +26,9 @@ const emulatorTier = (name: string, include: string[]): TestProjectInlineConfigu
     name,
     include,
     fileParallelism: false,
+    // After the unit tier (0), before the must-allow check (2). Explicit: vitest runs sequential
+    // projects left at the default order 0 after every numbered group, i.e. after the check.
+    sequence: { groupOrder: 1 },
     globalSetup: ['test/setup/global-emulator.ts', 'test/setup/aws-calls-global.ts'],
     // With PHOENIX_RECORD_AWS_CALLS=1 (npm test sets it), every AWS call a handler makes is
     // recorded for the must-allow IAM simulation (test/infra/iam-must-allow.test.ts).
@@ -33,7 +36,7 @@ const emulatorTier = (name: string, include: string[]): TestProjectInlineConfigu
   },
 });
 
-/** Runs after every other project (groupOrder 1): it simulates the calls the emulator tiers recorded. */
+/** Runs after every other project (groupOrder 2): it simulates the calls the emulator tiers recorded. */
 const MUST_ALLOW = 'test/infra/iam-must-allow.test.ts';
 
 export default defineConfig({
@@ -60,7 +63,7 @@ export default defineConfig({
           name: 'iam-must-allow',
           include: [MUST_ALLOW],
           setupFiles: ['test/setup/env.ts', 'test/setup/unit.ts'],
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
         },
       },
     ],
