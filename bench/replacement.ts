@@ -36,7 +36,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { performance } from 'node:perf_hooks';
-import { recordOutcome } from '../lambdas/aws/store';
+import { recordOutcome } from '../lambdas/aws/store/history';
 import { DetailTypes, Tags } from '../lambdas/domain/contract';
 import { replaceExecutionName } from '../lambdas/domain/replace';
 import { runReconcile } from '../lambdas/steps/reconcile';

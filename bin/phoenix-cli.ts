@@ -37,8 +37,8 @@ const load = {
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
-/** Points the AWS clients at the target (see cli/target.ts). */
-const applyTarget = (options: TargetOptions) => load.target().applyTarget(options);
+/** The modules the commands load when they run. */
+type Loaders = typeof load;
 
 function parseTimeScale(value: string): number {
   const n = Number(value);
@@ -75,12 +75,13 @@ function withTarget(command: Command): Command {
 
 const print = (text: string) => void process.stdout.write(`${text}\n`);
 
-export function buildProgram(): Command {
-  const program = new Command()
-    .name('phoenix')
-    .description('Phoenix: an event-driven control plane for immutable server fleets on AWS')
-    .showHelpAfterError();
+/*
+ * One function per command registers it on the program; each reaches its modules only through
+ * `load` (`load.target().applyTarget(options)` points the AWS clients at the target: cli/target.ts).
+ */
 
+/** `phoenix local`: the embedded local cloud. */
+function registerLocal(program: Command, load: Loaders): void {
   program
     .command('local')
     .description(
@@ -104,7 +105,10 @@ export function buildProgram(): Command {
     .action(async (options: { demo: boolean; timeScale: number; region: string }) => {
       await load.local().runLocal(options);
     });
+}
 
+/** `phoenix events classify`: what Phoenix makes of each event. */
+function registerEvents(program: Command, load: Loaders): void {
   program
     .command('events')
     .description('Work with events')
@@ -117,7 +121,10 @@ export function buildProgram(): Command {
     .action((files: string[]) => {
       process.exitCode = load.classify().classifyFiles(files);
     });
+}
 
+/** `phoenix status`: the managed fleets. */
+function registerStatus(program: Command, load: Loaders): void {
   withTarget(
     program
       .command('status')
@@ -127,12 +134,15 @@ export function buildProgram(): Command {
       )
       .argument('[fleet]', 'only this fleet'),
   ).action(async (fleet: string | undefined, options: TargetOptions & { json: boolean }) => {
-    applyTarget(options);
+    load.target().applyTarget(options);
     const { fleetStatus, renderStatus } = load.status();
     const report = await fleetStatus(fleet !== undefined ? { fleet } : {});
     print(options.json ? JSON.stringify(report, null, 2) : renderStatus(report));
   });
+}
 
+/** `phoenix history`: a fleet's image history. */
+function registerHistory(program: Command, load: Loaders): void {
   withTarget(
     program
       .command('history')
@@ -142,17 +152,21 @@ export function buildProgram(): Command {
       .argument('<fleet>', 'the fleet')
       .addOption(new Option('--limit <n>', 'only the newest n entries').argParser(parseLimit)),
   ).action(async (fleet: string, options: TargetOptions & { json: boolean; limit?: number }) => {
-    applyTarget(options);
+    load.target().applyTarget(options);
     const { fleetHistory, renderHistory } = load.status();
     const report = await fleetHistory(fleet, options.limit !== undefined ? { limit: options.limit } : {});
     print(options.json ? JSON.stringify(report, null, 2) : renderHistory(report));
   });
+}
 
-  const busOption = [
-    '--event-bus-name <name>',
-    'the Phoenix bus (default: $PHOENIX_EVENT_BUS_NAME, then phoenix)',
-  ] as const;
+/** The bus option of the commands that put an outcome. */
+const busOption = [
+  '--event-bus-name <name>',
+  'the Phoenix bus (default: $PHOENIX_EVENT_BUS_NAME, then phoenix)',
+] as const;
 
+/** `phoenix pause`: no automation starts for the fleet. */
+function registerPause(program: Command, load: Loaders): void {
   withTarget(
     program
       .command('pause')
@@ -169,7 +183,7 @@ export function buildProgram(): Command {
       fleet: string,
       options: TargetOptions & { json: boolean; reason?: string; eventBusName?: string },
     ) => {
-      applyTarget(options);
+      load.target().applyTarget(options);
       const { pauseFleetCommand, renderPause } = load.pause();
       const report = await pauseFleetCommand(fleet, {
         ...(options.reason !== undefined ? { reason: options.reason } : {}),
@@ -178,7 +192,10 @@ export function buildProgram(): Command {
       print(options.json ? JSON.stringify(report, null, 2) : renderPause(report));
     },
   );
+}
 
+/** `phoenix resume`: clear a pause, close the circuit breaker, reconcile. */
+function registerResume(program: Command, load: Loaders): void {
   withTarget(
     program
       .command('resume')
@@ -203,7 +220,7 @@ export function buildProgram(): Command {
         reconcile: boolean;
       },
     ) => {
-      applyTarget(options);
+      load.target().applyTarget(options);
       const { resumeFleet, renderResume } = load.resume();
       const report = await resumeFleet(fleet, {
         ...(options.eventBusName !== undefined ? { eventBusName: options.eventBusName } : {}),
@@ -220,7 +237,10 @@ export function buildProgram(): Command {
       }
     },
   );
+}
 
+/** `phoenix rollback`: roll back to an image of its history, pin it. */
+function registerRollback(program: Command, load: Loaders): void {
   withTarget(
     program
       .command('rollback')
@@ -254,7 +274,7 @@ export function buildProgram(): Command {
         waitTimeout?: number;
       },
     ) => {
-      applyTarget(options);
+      load.target().applyTarget(options);
       const { rollbackFleet, renderRollback } = load.rollback();
       const report = await rollbackFleet(fleet, {
         ...(options.to !== undefined ? { to: options.to } : {}),
@@ -266,7 +286,10 @@ export function buildProgram(): Command {
       if (report.result !== undefined && report.result.outcome !== 'succeeded') process.exitCode = 1;
     },
   );
+}
 
+/** `phoenix unpin`: release a rollback's pin. */
+function registerUnpin(program: Command, load: Loaders): void {
   withTarget(
     program
       .command('unpin')
@@ -276,7 +299,7 @@ export function buildProgram(): Command {
       .argument('<fleet>', 'the fleet')
       .option(...busOption),
   ).action(async (fleet: string, options: TargetOptions & { json: boolean; eventBusName?: string }) => {
-    applyTarget(options);
+    load.target().applyTarget(options);
     const { unpinFleetCommand, renderUnpin } = load.pause();
     const report = await unpinFleetCommand(
       fleet,
@@ -284,7 +307,10 @@ export function buildProgram(): Command {
     );
     print(options.json ? JSON.stringify(report, null, 2) : renderUnpin(report));
   });
+}
 
+/** `phoenix reconcile`: the reconcile sweep, now. */
+function registerReconcile(program: Command, load: Loaders): void {
   withTarget(
     program
       .command('reconcile')
@@ -309,7 +335,7 @@ export function buildProgram(): Command {
         dryRun: boolean;
       },
     ) => {
-      applyTarget(options);
+      load.target().applyTarget(options);
       const report = await load.reconcile().reconcileNow({
         ...(fleet !== undefined ? { fleet } : {}),
         ...(options.replaceStateMachineArn !== undefined
@@ -321,7 +347,10 @@ export function buildProgram(): Command {
       print(JSON.stringify(report, null, 2));
     },
   );
+}
 
+/** `phoenix chaos`: one chaos period, now. */
+function registerChaos(program: Command, load: Loaders): void {
   withTarget(
     program
       .command('chaos')
@@ -348,7 +377,7 @@ export function buildProgram(): Command {
         dryRun: boolean;
       },
     ) => {
-      applyTarget(options);
+      load.target().applyTarget(options);
       const { chaosNow, renderChaos } = load.chaos();
       const report = await chaosNow({
         ...(options.at !== undefined ? { at: options.at } : {}),
@@ -359,7 +388,10 @@ export function buildProgram(): Command {
       print(options.json ? JSON.stringify(report, null, 2) : renderChaos(report, options.dryRun));
     },
   );
+}
 
+/** `phoenix setup`: install the Python side. */
+function registerSetup(program: Command, load: Loaders): void {
   program
     .command('setup')
     .description(
@@ -372,7 +404,24 @@ export function buildProgram(): Command {
       await pythonEnv.ensureScannerEnv();
       process.stdout.write(`Template scanner ready: ${pythonEnv.checkovPath()}\n`);
     });
+}
 
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('phoenix')
+    .description('Phoenix: an event-driven control plane for immutable server fleets on AWS')
+    .showHelpAfterError();
+  registerLocal(program, load);
+  registerEvents(program, load);
+  registerStatus(program, load);
+  registerHistory(program, load);
+  registerPause(program, load);
+  registerResume(program, load);
+  registerRollback(program, load);
+  registerUnpin(program, load);
+  registerReconcile(program, load);
+  registerChaos(program, load);
+  registerSetup(program, load);
   return program;
 }
 

@@ -18,7 +18,9 @@ import { DetailTypes, Env, NAME_PATTERN, Tags } from '../lambdas/domain/contract
 import { ConfigurationError } from '../lambdas/domain/errors';
 import type { FleetPause, FleetRecord, PinnedImage } from '../lambdas/domain/fleet-record';
 import { groupsOfFleet } from '../lambdas/aws/fleets';
-import { pauseFleet, putOutcome, readFleetRecord, unpinFleet } from '../lambdas/aws/store';
+import { readFleetRecord } from '../lambdas/aws/store/fleet-records';
+import { putOutcome } from '../lambdas/aws/outcomes';
+import { pauseFleet, unpinFleet } from '../lambdas/aws/store/holds';
 
 export interface PauseReport {
   readonly fleet: string;

@@ -19,7 +19,8 @@ import { ConfigurationError } from '../lambdas/domain/errors';
 import type { FleetPause } from '../lambdas/domain/fleet-record';
 import type { ReconcileReport } from '../lambdas/steps/reconcile';
 import { updateCircuit } from '../lambdas/aws/circuit';
-import { putOutcome, unpauseFleet } from '../lambdas/aws/store';
+import { putOutcome } from '../lambdas/aws/outcomes';
+import { unpauseFleet } from '../lambdas/aws/store/holds';
 import { reconcileNow } from './reconcile';
 
 export interface ResumeReport {

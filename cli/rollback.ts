@@ -24,7 +24,7 @@ import { type HistoryEntry, rollbackCandidates } from '../lambdas/domain/fleet-r
 import { executionName, type RolloutInput } from '../lambdas/domain/rollout';
 import { stepFunctions } from '../lambdas/aws/clients';
 import { startRollout } from '../lambdas/aws/executions';
-import { readFleetRecord } from '../lambdas/aws/store';
+import { readFleetRecord } from '../lambdas/aws/store/fleet-records';
 import { checkFleetName } from './pause';
 
 export const ROLLBACK_CAUSE = 'phoenix rollback';

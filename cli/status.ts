@@ -17,7 +17,7 @@ import type {
   RolloutQueue,
 } from '../lambdas/domain/fleet-record';
 import { fleetInstances, groupsOfFleet, type ManagedGroup, managedGroups } from '../lambdas/aws/fleets';
-import { readFleetRecord } from '../lambdas/aws/store';
+import { readFleetRecord } from '../lambdas/aws/store/fleet-records';
 
 // ---- the reports (what --json prints) ----------------------------------------------------------
 

@@ -4,7 +4,8 @@ import type { IConstruct } from 'constructs';
 
 /**
  * Runs the cdk-nag AwsSolutions pack on every stack of the app at synthesis: an unacknowledged
- * finding fails `cdk synth` (cdk-nag 3 is a CDK policy-validation plugin, DESIGN §5).
+ * finding fails `cdk synth` (cdk-nag 3 is a CDK policy-validation plugin: docs/architecture.md,
+ * "Toolchain facts").
  */
 export function addCompliance(app: App): AwsSolutionsChecks {
   const checks = new AwsSolutionsChecks(app);

@@ -179,7 +179,8 @@ export class PhoenixFunction extends NodejsFunction {
         sourceMap: false,
         target: 'node24',
         format: OutputFormat.CJS,
-        // ES module builds of the SDK tree-shake far better: ~0.9 MB instead of ~1.6 MB (DESIGN §5).
+        // ES module builds of the SDK tree-shake far better: ~0.9 MB instead of ~1.6 MB
+        // (docs/architecture.md, "Toolchain facts").
         mainFields: ['module', 'main'],
         // Bundle the SDK v3 too: the artifact is self-contained, pinned and measurable.
         externalModules: [],

@@ -37,7 +37,7 @@ export interface ReplaceWorkflowProps extends WorkflowCommonProps {
 /**
  * The Replace workflow: one instance of a fleet terminated and replaced by a fresh one from the
  * group's launch template, within the fleet's disruption budget, surge first when the group's
- * maximum allows. JSONPath only (see DESIGN.md §5).
+ * maximum allows. JSONPath only (see docs/architecture.md, "Toolchain facts").
  *
  * Input: `{ fleet, instanceId, cause, reason, requestId }`. Every step re-reads the real state; the
  * workflow carries what it must remember: the group as it was (`$.instance`), the slot (`$.slot`),

@@ -57,7 +57,8 @@ export interface RolloutWorkflowProps extends WorkflowCommonProps {
 
 /**
  * The Rollout workflow: rolls one fleet onto one image, batch by batch and surge first, or leaves
- * it on its previous image with its capacity restored. JSONPath only (see DESIGN.md §5).
+ * it on its previous image with its capacity restored. JSONPath only (see docs/architecture.md,
+ * "Toolchain facts").
  *
  * Input: `{ fleet, imageId, channel, cause, requestId }`. Every step re-reads the fleet's real state
  * (reconcile by identity); the workflow carries only what it must remember: the fleet's original

@@ -56,7 +56,10 @@ export function forEachState(machine: MachineDef, visit: (name: string, state: S
   }
 }
 
-/** JSONata and variables: the engine ignores them without a word (DESIGN §5). */
+/**
+ * JSONata and variables: the engine ignores them without a word (docs/architecture.md, "Toolchain
+ * facts").
+ */
 export function ignoredFeatures(definition: MachineDef): string[] {
   const found: string[] = [];
   if (definition.QueryLanguage === 'JSONata') found.push('QueryLanguage JSONata (top level)');

@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { describe, expect, it } from 'vitest';
 import { DetailTypes } from '../../lambdas/domain/contract';
-import { readFleetRecord } from '../../lambdas/aws/store';
+import { readFleetRecord } from '../../lambdas/aws/store/fleet-records';
 import type { ExecutionRecord } from '../../local/stepfunctions';
 import { REGION, useLocalRuntime } from '../support/local-runtime';
 

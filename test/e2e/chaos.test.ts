@@ -8,7 +8,7 @@
  * hours only.
  */
 import { describe, expect, it } from 'vitest';
-import { readFleetRecord } from '../../lambdas/aws/store';
+import { readFleetRecord } from '../../lambdas/aws/store/fleet-records';
 import { inChaosHours, parseChaosHours } from '../../lambdas/domain/chaos';
 import { DetailTypes, Handlers, Tags } from '../../lambdas/domain/contract';
 import { useLocalRuntime } from '../support/local-runtime';

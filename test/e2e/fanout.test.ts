@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { fleetStatus, renderStatus } from '../../cli/status';
 import { applyTarget } from '../../cli/target';
-import { readFleetRecord, readRolloutSlots } from '../../lambdas/aws/store';
+import { readFleetRecord } from '../../lambdas/aws/store/fleet-records';
+import { readRolloutSlots } from '../../lambdas/aws/store/rollout-slots';
 import { DetailTypes } from '../../lambdas/domain/contract';
 import { REGION, useLocalRuntime } from '../support/local-runtime';
 

@@ -14,7 +14,7 @@ import { renderResume, resumeFleet } from '../../cli/resume';
 import { inChain, renderRollback, rollbackFleet } from '../../cli/rollback';
 import { fleetStatus, renderStatus } from '../../cli/status';
 import { applyTarget } from '../../cli/target';
-import { readFleetRecord } from '../../lambdas/aws/store';
+import { readFleetRecord } from '../../lambdas/aws/store/fleet-records';
 import { DetailTypes } from '../../lambdas/domain/contract';
 import { REGION, useLocalRuntime } from '../support/local-runtime';
 

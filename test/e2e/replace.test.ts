@@ -10,7 +10,7 @@
 import { UpdateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
 import { describe, expect, it } from 'vitest';
 import { updateCircuit } from '../../lambdas/aws/circuit';
-import { recordOutcome } from '../../lambdas/aws/store';
+import { recordOutcome } from '../../lambdas/aws/store/history';
 import { DetailTypes } from '../../lambdas/domain/contract';
 import { replaceAttemptName, replaceExecutionName } from '../../lambdas/domain/replace';
 import { worldClients } from '../../local/world';

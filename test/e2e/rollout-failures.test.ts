@@ -27,7 +27,7 @@ import {
   DisableImageCommand,
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import { readFleetRecord } from '../../lambdas/aws/store';
+import { readFleetRecord } from '../../lambdas/aws/store/fleet-records';
 import { DetailTypes } from '../../lambdas/domain/contract';
 import type { OutcomeEvent } from '../../local/outcomes';
 import { type FleetView, worldClients } from '../../local/world';

@@ -7,7 +7,7 @@
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { DetailTypes, Handlers } from '../../lambdas/domain/contract';
-import { readFleetRecord } from '../../lambdas/aws/store';
+import { readFleetRecord } from '../../lambdas/aws/store/fleet-records';
 import type { ExecutionRecord } from '../../local/stepfunctions';
 import { REGION, useLocalRuntime } from '../support/local-runtime';
 

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { fleetHistory, fleetStatus, renderHistory, renderStatus, type StatusReport } from '../../cli/status';
 import { resolveTarget } from '../../cli/target';
-import { acquireLock } from '../../lambdas/aws/store';
+import { acquireLock } from '../../lambdas/aws/store/fleet-records';
 import type { ExecutionRecord } from '../../local/stepfunctions';
 import { REGION, useLocalRuntime } from '../support/local-runtime';
 

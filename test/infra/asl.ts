@@ -81,8 +81,9 @@ export function allStates(definition: Json, where = '$'): LocatedState[] {
 }
 
 /**
- * What the local runtime (aws-local-stepfunctions 3) would silently ignore (DESIGN §5): JSONata
- * anywhere, `Assign` anywhere, and the JSONata-only state fields `Arguments` and `Output`.
+ * What the local runtime (aws-local-stepfunctions 3) would silently ignore (docs/architecture.md,
+ * "Toolchain facts"): JSONata anywhere, `Assign` anywhere, and the JSONata-only state fields
+ * `Arguments` and `Output`.
  * Returns one line per finding, empty when the definition is pure JSONPath.
  */
 export function unsupportedLocally(definition: unknown): string[] {

@@ -10,7 +10,7 @@ import { DescribeTagsCommand } from '@aws-sdk/client-ec2';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { renderResume, resumeFleet } from '../../cli/resume';
 import { readCircuit } from '../../lambdas/aws/circuit';
-import { readFleetRecord } from '../../lambdas/aws/store';
+import { readFleetRecord } from '../../lambdas/aws/store/fleet-records';
 import { DetailTypes, Env, Tags } from '../../lambdas/domain/contract';
 import type { ReplaceState, ResolvedInstance, SlotState } from '../../lambdas/domain/replace';
 import { ReplaceSteps } from '../../lambdas/domain/steps';

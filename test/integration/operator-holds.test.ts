@@ -3,18 +3,15 @@
  * fan-out limit (`maxConcurrentRollouts`), and the operator's holds on a fleet record (pause, pin).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { acquireLock, readFleetRecord } from '../../lambdas/aws/store/fleet-records';
+import { recordOutcome } from '../../lambdas/aws/store/history';
+import { pauseFleet, unpauseFleet, unpinFleet } from '../../lambdas/aws/store/holds';
 import {
-  acquireLock,
   acquireRolloutSlot,
-  pauseFleet,
-  readFleetRecord,
   readRolloutSlots,
-  recordOutcome,
   releaseRolloutSlot,
   transferRolloutSlot,
-  unpauseFleet,
-  unpinFleet,
-} from '../../lambdas/aws/store';
+} from '../../lambdas/aws/store/rollout-slots';
 import { freshControlPlane } from '../support/control-plane';
 
 beforeAll(async () => {

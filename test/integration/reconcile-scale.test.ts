@@ -7,7 +7,7 @@
 import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { recordOutcome } from '../../lambdas/aws/store';
+import { recordOutcome } from '../../lambdas/aws/store/history';
 import { DetailTypes } from '../../lambdas/domain/contract';
 import { runReconcile } from '../../lambdas/steps/reconcile';
 import type { OutcomeListener } from '../../local/outcomes';

@@ -19,7 +19,9 @@ import {
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { acquireLock, acquireSlot, readFleetRecord, recordOutcome } from '../../lambdas/aws/store';
+import { acquireLock, readFleetRecord } from '../../lambdas/aws/store/fleet-records';
+import { recordOutcome } from '../../lambdas/aws/store/history';
+import { acquireSlot } from '../../lambdas/aws/store/replacement-slots';
 import { DetailTypes, Tags } from '../../lambdas/domain/contract';
 import { replaceExecutionName } from '../../lambdas/domain/replace';
 import { runReconcile } from '../../lambdas/steps/reconcile';

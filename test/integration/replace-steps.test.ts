@@ -19,7 +19,7 @@ import type {
 import type { DrainState } from '../../lambdas/domain/drain';
 import { DrainSteps, ReplaceSteps, RetireInstanceStep } from '../../lambdas/domain/steps';
 import { runDrainStep } from '../../lambdas/steps/drain';
-import { acquireLock, readFleetRecord } from '../../lambdas/aws/store';
+import { acquireLock, readFleetRecord } from '../../lambdas/aws/store/fleet-records';
 import { runReplaceStep } from '../../lambdas/steps/replace';
 import type { OutcomeListener } from '../../local/outcomes';
 import { World, worldClients } from '../../local/world';

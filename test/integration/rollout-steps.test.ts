@@ -38,7 +38,7 @@ import { FleetSteps, RecordSteps } from '../../lambdas/domain/steps';
 import { resetClock, setClock } from '../../lambdas/domain/clock';
 import { runFleetStep } from '../../lambdas/rollout-fleet';
 import { runRecordStep } from '../../lambdas/steps/record';
-import { readFleetRecord } from '../../lambdas/aws/store';
+import { readFleetRecord } from '../../lambdas/aws/store/fleet-records';
 import type { OutcomeListener } from '../../local/outcomes';
 import { World } from '../../local/world';
 import { freshWorld, REGION } from '../support/control-plane';
@@ -721,7 +721,7 @@ describe('supersede and late images (the record steps against the emulator)', ()
     const b = { ...s.state, image: await fleetStep<WorkflowState['image']>(FleetSteps.ReadImage, s.state) };
     await record(RecordSteps.AcquireFleetLock, b, 'exec-p');
     // What `phoenix pause` writes (fleet record attribute `paused`).
-    const { pauseFleet } = await import('../../lambdas/aws/store');
+    const { pauseFleet } = await import('../../lambdas/aws/store/holds');
     await pauseFleet(s.fleet, { at: '2026-11-27T05:00:00.000Z', reason: 'maintenance' }, new Date());
     const safePoint = (await record(RecordSteps.CheckSafePoint, b, 'exec-p')) as SafePoint;
     expect(safePoint.outcome).toBe('RolloutPaused');

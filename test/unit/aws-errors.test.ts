@@ -10,7 +10,7 @@ import { Env } from '../../lambdas/domain/contract';
 import { ConfigurationError, TransientAwsError } from '../../lambdas/domain/errors';
 import { isTransient, requireEnv } from '../../lambdas/aws/errors';
 import { fleetsFollowing } from '../../lambdas/aws/fleets';
-import { putOutcome } from '../../lambdas/aws/store';
+import { putOutcome } from '../../lambdas/aws/outcomes';
 
 const autoScaling = mockClient(AutoScalingClient);
 const eventBridge = mockClient(EventBridgeClient);

@@ -5,7 +5,7 @@
 import { BatchGetItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readFleetRecords } from '../../lambdas/aws/store';
+import { readFleetRecords } from '../../lambdas/aws/store/fleet-records';
 import { Env } from '../../lambdas/domain/contract';
 import { TransientAwsError } from '../../lambdas/domain/errors';
 
