@@ -42,7 +42,8 @@ function toManaged(group: AutoScalingGroup): ManagedGroup | undefined {
   return { fleet, channel: channel === undefined || channel === '' ? fleet : channel, group };
 }
 
-async function describeGroups(filters: Filter[]): Promise<AutoScalingGroup[]> {
+/** The groups matching `filters`, 100 per call (every page). */
+export async function describeGroups(filters: Filter[]): Promise<AutoScalingGroup[]> {
   const groups: AutoScalingGroup[] = [];
   let token: string | undefined;
   do {

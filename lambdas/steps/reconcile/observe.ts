@@ -5,7 +5,7 @@
  * are batched (100 groups, 1000 instances, 1000 images per call) and paginated; the calls and their
  * order are the sweep's (test/integration/reconcile*.test.ts count them).
  */
-import { type AutoScalingGroup, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
 import {
   DescribeImagesCommand,
   DescribeInstancesCommand,
@@ -21,8 +21,8 @@ import {
   type TaggedInstance,
 } from '../../domain/reconcile';
 import { aws } from '../../aws/errors';
-import { ec2, autoScaling } from '../../aws/clients';
-import { tagValue } from '../../aws/fleets';
+import { ec2 } from '../../aws/clients';
+import { describeGroups, tagValue } from '../../aws/fleets';
 import { readFleetRecords, recordObservedLaunchTemplate } from '../../aws/store/fleet-records';
 
 /** An instance of a managed group, as Auto Scaling reports it. */
@@ -91,20 +91,8 @@ function fleetFilter(fleet: string | undefined) {
 }
 
 /** The managed groups, 100 per call. */
-async function describeManagedGroups(fleet: string | undefined): Promise<AutoScalingGroup[]> {
-  const groups: AutoScalingGroup[] = [];
-  let token: string | undefined;
-  const filters = [fleetFilter(fleet)];
-  do {
-    const page = await aws('DescribeAutoScalingGroups', () =>
-      autoScaling().send(
-        new DescribeAutoScalingGroupsCommand({ Filters: filters, MaxRecords: 100, NextToken: token }),
-      ),
-    );
-    groups.push(...(page.AutoScalingGroups ?? []));
-    token = page.NextToken;
-  } while (token);
-  return groups;
+function describeManagedGroups(fleet: string | undefined): Promise<AutoScalingGroup[]> {
+  return describeGroups([fleetFilter(fleet)]);
 }
 
 function byFleet(groups: readonly AutoScalingGroup[]): Map<string, AutoScalingGroup[]> {
