@@ -50,6 +50,9 @@ export default defineConfig({
           // not once per file): a third of the tier's CPU time. No unit file keeps global state
           // beyond its own hooks (the clock is reset by each file that sets it).
           isolate: false,
+          // The workflow files mostly wait on timers (the local Step Functions service), the infra
+          // files mostly compute: more workers than cores lets the one overlap the other.
+          maxWorkers: 3,
           include: ['test/unit/**/*.test.ts', 'test/infra/**/*.test.ts', 'test/workflows/**/*.test.ts'],
           exclude: [MUST_ALLOW],
           setupFiles: ['test/setup/env.ts', 'test/setup/unit.ts'],

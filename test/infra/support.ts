@@ -46,10 +46,29 @@ export interface SynthOptions {
 }
 
 /**
+ * The default synthesis, shared by the files of one worker (the unit tier does not isolate files):
+ * read-only for the tests, removed when the worker exits.
+ */
+let sharedDefault: SynthesizedPhoenix | undefined;
+
+/**
  * Builds the Phoenix stack as `bin/app.ts` does (environment-agnostic) and synthesizes it: once per
- * file, in `beforeAll`.
+ * file, in `beforeAll` — and with the default options once per worker (the result is shared, so a
+ * test must not add to its app or stack; `dispose` of the shared one does nothing).
  */
 export function synthPhoenix(options: SynthOptions = {}): SynthesizedPhoenix {
+  if (options.bundle === undefined && options.configure === undefined) {
+    if (sharedDefault === undefined) {
+      const synthesized = synthesize(options);
+      process.once('exit', () => synthesized.dispose());
+      sharedDefault = { ...synthesized, dispose: () => undefined };
+    }
+    return sharedDefault;
+  }
+  return synthesize(options);
+}
+
+function synthesize(options: SynthOptions): SynthesizedPhoenix {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'phoenix-infra-'));
   const app = new App({
     outdir,
