@@ -79,6 +79,17 @@ const LAUNCHER = [
   '        os._exit(0)',
   'threading.Thread(target=_watch_parent, daemon=True).start()',
   'import moto.server',
+  // DynamoDB applies one item's conditional write atomically; moto checks and then writes with no
+  // lock, so two concurrent conditional updates could both pass. One lock around DynamoDB requests
+  // gives the emulator DynamoDB's semantics (the other services are left concurrent).
+  '_dynamodb_lock = threading.Lock()',
+  'class _AtomicDynamoDB(moto.server.DomainDispatcherApplication):',
+  '    def __call__(self, environ, start_response):',
+  '        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):',
+  '            with _dynamodb_lock:',
+  '                return list(super().__call__(environ, start_response))',
+  '        return super().__call__(environ, start_response)',
+  'moto.server.DomainDispatcherApplication = _AtomicDynamoDB',
   // moto's own SIGTERM/SIGINT handler calls sys.exit(), which waits for the watcher thread.
   'moto.server.signal_handler = lambda *_: os._exit(0)',
   'sys.argv[0] = "moto_server"',

@@ -4,9 +4,9 @@
  * that read the record before another run claimed), is held back for safety with an outcome, and a
  * run's AWS calls are batched.
  *
- * Two runs are not raced with Promise.all: moto's DynamoDB does not apply a conditional update
- * atomically under concurrent requests (both claims may pass), DynamoDB does; the interleaving is
- * made explicit instead.
+ * Two runs are interleaved explicitly rather than raced with Promise.all, so the test says which
+ * read came before which claim. (The emulator applies a conditional update atomically, as DynamoDB
+ * does, through the lock in local/emulator.ts; test/integration/emulator-compat.test.ts checks it.)
  */
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';

@@ -213,6 +213,44 @@ describe('DynamoDB', () => {
     );
     expect(read.Item?.owner?.S).toBe('b');
   });
+
+  it('concurrent conditional updates of one item are atomic: a slot under budget 1 is taken once', async () => {
+    // DynamoDB's semantics, which the disruption budget and the locks rely on; moto gets them from
+    // the lock around DynamoDB requests in local/emulator.ts. The item does not exist yet: the first
+    // update creates it, as the first replacement of a fleet does.
+    await dynamo.send(
+      new CreateTableCommand({
+        TableName: 'slots',
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    for (let round = 0; round < 10; round++) {
+      const pk = { S: `SLOT#${round}` };
+      const takes = await Promise.allSettled(
+        Array.from({ length: 24 }, () =>
+          dynamo.send(
+            new UpdateItemCommand({
+              TableName: 'slots',
+              Key: { pk },
+              UpdateExpression: 'SET n = if_not_exists(n, :zero) + :one',
+              ConditionExpression: 'attribute_not_exists(n) OR n < :budget',
+              ExpressionAttributeValues: { ':zero': { N: '0' }, ':one': { N: '1' }, ':budget': { N: '1' } },
+            }),
+          ),
+        ),
+      );
+      expect(takes.filter((t) => t.status === 'fulfilled')).toHaveLength(1);
+      for (const t of takes) {
+        if (t.status === 'rejected') expect(t.reason).toBeInstanceOf(ConditionalCheckFailedException);
+      }
+      const read = await dynamo.send(
+        new GetItemCommand({ TableName: 'slots', Key: { pk }, ConsistentRead: true }),
+      );
+      expect(read.Item?.n?.N).toBe('1');
+    }
+  });
 });
 
 describe('EventBridge, SQS and SSM', () => {
