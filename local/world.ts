@@ -430,8 +430,9 @@ export class World {
   }
 
   /**
-   * An instance dies: terminated by the world through EC2 (not through Auto Scaling, so the group's
-   * desired capacity is not decremented); its group then reports it Unhealthy.
+   * An instance dies: terminated by the world through EC2 (not through Auto Scaling's
+   * TerminateInstanceInAutoScalingGroup, so the group's desired capacity is not decremented); the
+   * emulator's group drops it and launches a replacement, as Auto Scaling does.
    */
   async killInstance(instanceId: string): Promise<void> {
     await this.clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));

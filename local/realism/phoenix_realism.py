@@ -12,8 +12,6 @@ module changes what those APIs answer, as AWS would.
   only here) is `unhealthy` (`Target.FailedHealthChecks`) in its target groups, `impaired` in
   DescribeInstanceStatus, and `Unhealthy` in its Auto Scaling group once booted.
 - A bad zone (`badZones`): its instances are unhealthy/impaired the same way.
-- An instance that is no longer running (terminated by the world through EC2, not through Auto
-  Scaling) is `Unhealthy` in its group, as Auto Scaling's EC2 health check reports it.
 - API limits (`throttling`): token buckets per API, answering AWS's own throttling errors.
 
 Control endpoint: `GET /phoenix-world/config` returns the configuration, `POST` merges a JSON
@@ -167,8 +165,6 @@ def _patch_autoscaling():
     def health(self):
         if self.health_status != "Healthy":
             return self.health_status
-        if self.instance.state_code not in (0, 16):
-            return "Unhealthy"
         if not _booting(self.instance) and _failing(self.instance):
             return "Unhealthy"
         return self.health_status

@@ -9,7 +9,12 @@
  * bounded poll of a condition.
  */
 import { DescribeAutoScalingGroupsCommand, AutoScalingClient } from '@aws-sdk/client-auto-scaling';
-import { DescribeInstanceStatusCommand, DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import {
+  DescribeInstanceStatusCommand,
+  DescribeInstancesCommand,
+  EC2Client,
+  RunInstancesCommand,
+} from '@aws-sdk/client-ec2';
 import {
   CreateTargetGroupCommand,
   DescribeTargetHealthCommand,
@@ -168,31 +173,44 @@ describe('the realism layer', () => {
 
   it('fails the instances of a bad zone, and only them, until the zone recovers', async () => {
     const image = await fx.world.registerImage('realism-zone');
-    const group = await fx.world.createFleet({ fleet: 'zone', imageId: image, size: 4 });
+    const group = await fx.world.createFleet({ fleet: 'zone', imageId: image, size: 2 });
     const instances = await groupInstances(group);
-    const zones = new Set(instances.map((i) => i.AvailabilityZone));
-    expect(zones.size).toBe(2);
-    const bad = `${REGION}a`;
+    const bad = instances[0]!.AvailabilityZone!;
+    const elsewhere = await fx.clients.ec2.send(
+      new RunInstancesCommand({
+        ImageId: image,
+        InstanceType: 't3.micro',
+        MinCount: 1,
+        MaxCount: 1,
+        Placement: { AvailabilityZone: bad === `${REGION}b` ? `${REGION}c` : `${REGION}b` },
+      }),
+    );
+    const other = elsewhere.Instances![0]!.InstanceId!;
     await fx.world.failZone(bad);
+    expect((await fx.world.realism()).badZones).toEqual([bad]);
     for (const i of await groupInstances(group)) {
-      expect([i.AvailabilityZone, i.HealthStatus]).toEqual([
-        i.AvailabilityZone,
-        i.AvailabilityZone === bad ? 'Unhealthy' : 'Healthy',
-      ]);
-      expect(await statusOf(i.InstanceId!)).toBe(i.AvailabilityZone === bad ? 'impaired' : 'ok');
+      expect([i.AvailabilityZone, i.HealthStatus]).toEqual([bad, 'Unhealthy']);
+      expect(await statusOf(i.InstanceId!)).toBe('impaired');
     }
+    expect(await statusOf(other)).toBe('ok');
     await fx.world.healZone(bad);
-    expect((await groupInstances(group)).every((i) => i.HealthStatus === 'Healthy')).toBe(true);
+    expect((await groupInstances(group)).map((i) => i.HealthStatus)).toEqual(['Healthy', 'Healthy']);
+    expect(await statusOf(instances[0]!.InstanceId!)).toBe('ok');
   });
 
-  it('lets the world kill an instance: terminated in EC2, Unhealthy in its group, desired unchanged', async () => {
+  it('lets the world kill an instance: terminated through EC2, its group replaces it at the same desired capacity', async () => {
     const image = await fx.world.registerImage('realism-kill');
     const group = await fx.world.createFleet({ fleet: 'kill', imageId: image, size: 2 });
     const [victim] = await groupInstances(group);
     await fx.world.killInstance(victim!.InstanceId!);
-    const after = await groupInstances(group);
-    expect(after.find((i) => i.InstanceId === victim!.InstanceId)?.HealthStatus).toBe('Unhealthy');
-    expect((await fx.world.viewFleet(group)).desiredCapacity).toBe(2);
+    const described = await fx.clients.ec2.send(
+      new DescribeInstancesCommand({ InstanceIds: [victim!.InstanceId!] }),
+    );
+    expect(described.Reservations![0]!.Instances![0]!.State!.Name).toBe('terminated');
+    const view = await fx.world.viewFleet(group);
+    expect(view.desiredCapacity).toBe(2);
+    expect(view.instances.map((i) => i.instanceId)).not.toContain(victim!.InstanceId);
+    expect(view.instances).toHaveLength(2);
   });
 
   it('puts Spot interruption warnings in bulk on the default bus, in the published shape', async () => {
