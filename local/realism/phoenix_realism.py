@@ -352,6 +352,24 @@ def _control(environ, start_response):
     return _json_response(start_response, "405 Method Not Allowed", {"error": "MethodNotAllowed"})
 
 
+_patched = False
+_patch_lock = threading.Lock()
+
+
+def _ensure_patched():
+    """Patch the backends on the first AWS request: importing them at start would delay the
+    emulator's first answer by seconds (moto loads its backends lazily)."""
+    global _patched
+    if _patched:
+        return
+    with _patch_lock:
+        if not _patched:
+            _patch_instances()
+            _patch_autoscaling()
+            _patch_elbv2()
+            _patched = True
+
+
 def wrap(app_class):
     """A subclass of moto's WSGI application with the control endpoint and the API limits."""
 
@@ -362,7 +380,9 @@ def wrap(app_class):
                 return _control(environ, start_response)
             if path.startswith("/moto-api/reset") and environ.get("REQUEST_METHOD") == "POST":
                 reset()
-            elif _bucket_table() is not None:
+            elif not path.startswith("/moto-api"):
+                _ensure_patched()
+            if _bucket_table() is not None and not path.startswith("/moto-api"):
                 service = _service_of(environ)
                 if service:
                     action, _ = _action_of(environ)
@@ -374,8 +394,5 @@ def wrap(app_class):
 
 
 def install(server_module):
-    """Patch moto's backends and wrap its WSGI application (call before `main()`)."""
-    _patch_instances()
-    _patch_autoscaling()
-    _patch_elbv2()
+    """Wrap moto's WSGI application (call before `main()`); the backends are patched on first use."""
     server_module.DomainDispatcherApplication = wrap(server_module.DomainDispatcherApplication)

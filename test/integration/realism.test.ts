@@ -31,6 +31,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { resetEmulator } from '../../local/emulator';
 import { type ControlPlaneWorld, freshWorld, REGION } from '../support/control-plane';
 
 let fx: ControlPlaneWorld;
@@ -302,6 +303,21 @@ describe('the realism layer', () => {
     await expect(dynamodb.send(new DescribeTableCommand({ TableName: 'x' }))).rejects.toMatchObject({
       name: 'ProvisionedThroughputExceededException',
       $metadata: { httpStatusCode: 400 },
+    });
+  });
+
+  // Last: a reset forgets the control plane's resources too.
+  it('turns every option off again on POST /moto-api/reset', async () => {
+    await fx.world.configureRealism({ bootSeconds: 60, badZones: ['us-east-1a'], throttling: true });
+    await resetEmulator(fx.endpoint);
+    expect(await fx.world.realism()).toEqual({
+      bootSeconds: 0,
+      timeScale: 1,
+      targetHealthChecks: false,
+      badZones: [],
+      brokenImages: true,
+      throttling: false,
+      throttledCalls: {},
     });
   });
 });
