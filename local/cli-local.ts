@@ -92,7 +92,11 @@ export async function runLocal(options: LocalCommandOptions): Promise<void> {
   });
 
   process.stdout.write(`PHOENIX_ENDPOINT=${runtime.endpoint}\n`);
-  say(`phoenix local: ready in ${(runtime.readyMs / 1000).toFixed(1)} s (time scale ${options.timeScale})`);
+  const realism = localRealism(options);
+  say(
+    `phoenix local: ready in ${(runtime.readyMs / 1000).toFixed(1)} s (time scale ${options.timeScale}, ` +
+      `boot ${String(realism.bootSeconds)} s, API limits ${realism.throttling === true ? 'on' : 'off'})`,
+  );
 
   if (options.demo) {
     try {
