@@ -48,6 +48,15 @@ function parseTimeScale(value: string): number {
   return n;
 }
 
+/** `phoenix local --boot-seconds`: simulated seconds, 0 or more. */
+function parseBootSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) {
+    throw new InvalidArgumentError(`must be a number of seconds, 0 or more, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
 function parseLimit(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) {
@@ -102,9 +111,30 @@ function registerLocal(program: Command, load: Loaders): void {
         process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? 'us-east-1',
       ),
     )
-    .action(async (options: { demo: boolean; timeScale: number; region: string }) => {
-      await load.local().runLocal(options);
-    });
+    .addOption(
+      new Option(
+        '--boot-seconds <seconds>',
+        'simulated seconds an instance takes from launch to InService, targets then pass their health checks (0 = at once)',
+      )
+        .argParser(parseBootSeconds)
+        .default(30),
+    )
+    .option(
+      '--api-limits',
+      "throttle the emulator's APIs with AWS's token buckets and throttling errors",
+      false,
+    )
+    .action(
+      async (options: {
+        demo: boolean;
+        timeScale: number;
+        region: string;
+        bootSeconds: number;
+        apiLimits: boolean;
+      }) => {
+        await load.local().runLocal(options);
+      },
+    );
 }
 
 /** `phoenix events classify`: what Phoenix makes of each event. */

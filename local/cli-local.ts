@@ -5,6 +5,7 @@
  */
 import { Env } from '../lambdas/domain/contract';
 import { runDemo } from './demo';
+import type { RealismConfig } from './emulator';
 import { createLogger, describeError } from './log';
 import { type LocalRuntime, startLocalRuntime } from './runtime';
 
@@ -12,7 +13,20 @@ export interface LocalCommandOptions {
   readonly demo: boolean;
   readonly timeScale: number;
   readonly region: string;
+  /** Simulated seconds from launch to InService (the realism layer); 0: at once. */
+  readonly bootSeconds?: number;
+  /** AWS's API limits (token buckets per API) in the emulator. */
+  readonly apiLimits?: boolean;
 }
+
+/** The realism options of `phoenix local` (docs/local-runtime.md, "Realism"). */
+export function localRealism(options: LocalCommandOptions): RealismConfig {
+  const bootSeconds = options.bootSeconds ?? DEFAULT_BOOT_SECONDS;
+  return { bootSeconds, targetHealthChecks: bootSeconds > 0, throttling: options.apiLimits ?? false };
+}
+
+/** `phoenix local --boot-seconds` default: a mild 30 simulated seconds. */
+export const DEFAULT_BOOT_SECONDS = 30;
 
 const say = (line: string) => void process.stderr.write(`${line}\n`);
 
@@ -47,7 +61,12 @@ function howToDrive(runtime: LocalRuntime, fleet: string): string {
 export async function runLocal(options: LocalCommandOptions): Promise<void> {
   process.env['AWS_REGION'] = options.region;
   const log = createLogger();
-  const runtime = await startLocalRuntime({ region: options.region, timeScale: options.timeScale, log });
+  const runtime = await startLocalRuntime({
+    region: options.region,
+    timeScale: options.timeScale,
+    realism: localRealism(options),
+    log,
+  });
 
   let stopping = false;
   const stop = async (why: string, code: number) => {
@@ -73,7 +92,11 @@ export async function runLocal(options: LocalCommandOptions): Promise<void> {
   });
 
   process.stdout.write(`PHOENIX_ENDPOINT=${runtime.endpoint}\n`);
-  say(`phoenix local: ready in ${(runtime.readyMs / 1000).toFixed(1)} s (time scale ${options.timeScale})`);
+  const realism = localRealism(options);
+  say(
+    `phoenix local: ready in ${(runtime.readyMs / 1000).toFixed(1)} s (time scale ${options.timeScale}, ` +
+      `boot ${String(realism.bootSeconds)} s, API limits ${realism.throttling === true ? 'on' : 'off'})`,
+  );
 
   if (options.demo) {
     try {

@@ -11,8 +11,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import { createLogger, type LocalLogger } from './log';
-import { pythonEnvPaths } from './python-env';
+import { pythonEnvPaths, REPO_ROOT } from './python-env';
 
 export interface EmulatorExit {
   readonly code: number | null;
@@ -36,6 +37,10 @@ export interface Emulator {
   stop(): Promise<void>;
   /** Forget every resource in every service and region (`POST /moto-api/reset`). */
   reset(): Promise<void>;
+  /** The realism layer's configuration (`GET /phoenix-world/config`). */
+  realism(): Promise<RealismState>;
+  /** Merge options into the realism layer's configuration (`POST /phoenix-world/config`). */
+  configureRealism(config: RealismConfig): Promise<RealismState>;
   /** Called once when the process exits, expected or not. Returns an unsubscribe function. */
   onExit(listener: (exit: EmulatorExit) => void): () => void;
   /** What the emulator wrote lately (for error messages). */
@@ -62,6 +67,8 @@ export class EmulatorApiError extends Error {
 }
 
 const HOST = '127.0.0.1';
+/** Where the realism layer's Python module lives. */
+const REALISM_DIR = path.join(REPO_ROOT, 'local', 'realism');
 const KILL_GRACE_MS = 3_000;
 const TAIL_LINES = 80;
 
@@ -90,6 +97,11 @@ const LAUNCHER = [
   '                return list(super().__call__(environ, start_response))',
   '        return super().__call__(environ, start_response)',
   'moto.server.DomainDispatcherApplication = _AtomicDynamoDB',
+  // The realism layer of the local world (local/realism/phoenix_realism.py): boot time, broken
+  // images, bad zones, API limits, and its control endpoint /phoenix-world/config. Off by default.
+  'sys.path.insert(0, os.environ["PHOENIX_REALISM_DIR"])',
+  'import phoenix_realism',
+  'phoenix_realism.install(moto.server)',
   // moto's own SIGTERM/SIGINT handler calls sys.exit(), which waits for the watcher thread.
   'moto.server.signal_handler = lambda *_: os._exit(0)',
   'sys.argv[0] = "moto_server"',
@@ -170,7 +182,12 @@ async function launch(python: string, port: number, options: StartEmulatorOption
   const child = spawn(python, ['-c', LAUNCHER, '-H', HOST, '-p', String(port)], {
     detached: false,
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' },
+    env: {
+      ...process.env,
+      PYTHONUNBUFFERED: '1',
+      PYTHONDONTWRITEBYTECODE: '1',
+      PHOENIX_REALISM_DIR: REALISM_DIR,
+    },
   });
   const tail = new StderrTail();
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => tail.push(chunk));
@@ -249,6 +266,8 @@ async function launch(python: string, port: number, options: StartEmulatorOption
       stopping ??= terminate(child, exited);
       return stopping;
     },
+    realism: () => readRealism(endpoint),
+    configureRealism: (config) => configureRealism(endpoint, config),
     async reset() {
       if (exitInfo !== undefined) {
         throw new EmulatorApiError(`Cannot reset the emulator: it has exited (${describeExit(exitInfo)})`);
@@ -266,6 +285,76 @@ async function launch(python: string, port: number, options: StartEmulatorOption
     },
     stderrTail: () => tail.text(),
   };
+}
+
+/** One token bucket: `burst` tokens at most, `rate` tokens back per real second. */
+export interface TokenBucket {
+  readonly burst: number;
+  readonly rate: number;
+}
+
+/**
+ * The realism layer of the local world (local/realism/phoenix_realism.py, loaded into the emulator
+ * process): what the emulator's APIs report, as AWS would. Every option is off by default, and
+ * `POST /moto-api/reset` turns them all off again. See docs/local-runtime.md, "Realism".
+ */
+export interface RealismConfig {
+  /** Simulated seconds from an instance's launch until it is InService (Pending, initializing). 0: at once. */
+  readonly bootSeconds?: number;
+  /** Real seconds per simulated second (the local runtime's time scale). Default 1. */
+  readonly timeScale?: number;
+  /** Targets are `initial` for the target group's health-check interval × healthy threshold after boot. */
+  readonly targetHealthChecks?: boolean;
+  /** Availability zones whose instances fail their health and status checks. */
+  readonly badZones?: readonly string[];
+  /** Instances of an AMI tagged `phoenix-world:broken=true` fail their checks. Default true. */
+  readonly brokenImages?: boolean;
+  /**
+   * API limits: `true` for AWS's buckets, or buckets by `service:Action` / `service:*read` /
+   * `service:*mutating` over them (e.g. `{ 'ec2:RunInstances': { burst: 10, rate: 1 } }`).
+   */
+  readonly throttling?: boolean | Readonly<Record<string, TokenBucket>>;
+}
+
+/** The configuration as the emulator holds it, with the throttled calls counted per `service:Action`. */
+export interface RealismState extends Required<RealismConfig> {
+  readonly throttledCalls: Readonly<Record<string, number>>;
+}
+
+/** The AMI tag that marks an image broken: a tag of the local world, read only by the realism layer. */
+export const BROKEN_IMAGE_TAG = 'phoenix-world:broken';
+
+/** `GET /phoenix-world/config` on any running emulator. */
+export async function readRealism(endpoint: string): Promise<RealismState> {
+  return realismCall(endpoint, { method: 'GET' });
+}
+
+/** `POST /phoenix-world/config` on any running emulator: merge `config` into the realism layer's. */
+export async function configureRealism(endpoint: string, config: RealismConfig): Promise<RealismState> {
+  return realismCall(endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(config),
+  });
+}
+
+async function realismCall(endpoint: string, init: RequestInit): Promise<RealismState> {
+  let response: Response;
+  try {
+    response = await fetch(`${endpoint}/phoenix-world/config`, {
+      ...init,
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (error) {
+    throw new EmulatorApiError(
+      `Could not reach the realism layer at ${endpoint}: ${(error as Error).message}`,
+    );
+  }
+  const body = await response.text();
+  if (!response.ok) {
+    throw new EmulatorApiError(`The realism layer at ${endpoint} answered HTTP ${response.status}: ${body}`);
+  }
+  return JSON.parse(body) as RealismState;
 }
 
 /** `POST /moto-api/reset` on any running emulator. */

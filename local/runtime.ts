@@ -9,7 +9,7 @@
  * (`AWS_ENDPOINT_URL`) or the local Step Functions service (`AWS_ENDPOINT_URL_SFN`).
  */
 import './polyfills';
-import { startEmulator, type Emulator } from './emulator';
+import { configureRealism, startEmulator, type Emulator, type RealismConfig } from './emulator';
 import { createLambdaHost, type LambdaHost } from './lambda-host';
 import { createLogger, describeError, type LocalLogger } from './log';
 import { provision, type RuleQueue } from './provision';
@@ -32,6 +32,11 @@ export interface LocalRuntimeOptions {
   readonly stackProps?: PhoenixStackProps;
   /** Where handler modules live. Default `<root>/lambdas`. */
   readonly handlersDir?: string;
+  /**
+   * The emulator's realism layer (boot time, broken images, API limits…; local/realism). Its
+   * `timeScale` defaults to the runtime's. Default: left as the emulator has it (all off).
+   */
+  readonly realism?: RealismConfig;
   /** Fire `rate(...)` schedules. Default true. */
   readonly fireSchedules?: boolean;
   readonly log?: LocalLogger;
@@ -113,6 +118,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         }
       });
       log.debug('emulator ready', { endpoint, startupMs: emulator.startupMs });
+    }
+
+    if (options.realism !== undefined) {
+      await configureRealism(endpoint, { timeScale, ...options.realism });
     }
 
     // 2. The template.

@@ -24,11 +24,19 @@ import {
   EC2Client,
   RegisterImageCommand,
   RunInstancesCommand,
+  TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { randomUUID } from 'node:crypto';
 import { CHANNEL_PARAMETER_PREFIX, COMMAND_SOURCE, DetailTypes, Tags } from '../lambdas/domain/contract';
+import {
+  BROKEN_IMAGE_TAG,
+  configureRealism,
+  readRealism,
+  type RealismConfig,
+  type RealismState,
+} from './emulator';
 
 export interface WorldOptions {
   readonly endpoint: string;
@@ -359,6 +367,75 @@ export class World {
     await this.clients.cloudWatch.send(
       new SetAlarmStateCommand({ AlarmName: name, StateValue: state, StateReason: 'set by a test' }),
     );
+  }
+
+  // ---- the world's realism and its own failures (local/realism/phoenix_realism.py) -------------
+
+  /** The emulator's realism configuration. */
+  realism(): Promise<RealismState> {
+    return readRealism(this.options.endpoint);
+  }
+
+  /** Merge options into the emulator's realism configuration (boot time, API limits…). */
+  configureRealism(config: RealismConfig): Promise<RealismState> {
+    return configureRealism(this.options.endpoint, config);
+  }
+
+  /**
+   * Mark an AMI broken (the world's tag `phoenix-world:broken=true`, never read by Phoenix): its
+   * instances fail their target groups' health checks and EC2's status checks.
+   */
+  async markImageBroken(imageId: string): Promise<void> {
+    await this.tagImageWith(imageId, BROKEN_IMAGE_TAG, 'true');
+  }
+
+  /** An availability zone goes bad: its instances turn unhealthy in their target groups and impaired. */
+  async failZone(zone: string): Promise<void> {
+    const { badZones } = await this.realism();
+    await this.configureRealism({ badZones: [...new Set([...badZones, zone])] });
+  }
+
+  /** The zone recovers. */
+  async healZone(zone: string): Promise<void> {
+    const { badZones } = await this.realism();
+    await this.configureRealism({ badZones: badZones.filter((z) => z !== zone) });
+  }
+
+  /**
+   * Spot interruptions in bulk: one "EC2 Spot Instance Interruption Warning" per instance on the
+   * default bus, shaped as the published sample
+   * (docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html;
+   * /work/shared/fixtures/aws-events/ec2-spot-interruption-warning/1.json). Returns the event ids.
+   */
+  async interruptSpot(
+    instanceIds: readonly string[],
+    action: 'terminate' | 'stop' | 'hibernate' = 'terminate',
+  ): Promise<string[]> {
+    const ids: string[] = [];
+    // PutEvents takes at most 10 entries per call.
+    for (let start = 0; start < instanceIds.length; start += 10) {
+      const entries = instanceIds.slice(start, start + 10).map((instanceId) => ({
+        Source: 'aws.ec2',
+        DetailType: 'EC2 Spot Instance Interruption Warning',
+        Resources: [`arn:aws:ec2:${this.options.region}:123456789012:instance/${instanceId}`],
+        Detail: JSON.stringify({ 'instance-id': instanceId, 'instance-action': action }),
+      }));
+      const result = await this.clients.eventBridge.send(new PutEventsCommand({ Entries: entries }));
+      if ((result.FailedEntryCount ?? 0) > 0) {
+        throw new Error(`PutEvents failed: ${JSON.stringify(result.Entries)}`);
+      }
+      for (const entry of result.Entries ?? []) if (entry.EventId !== undefined) ids.push(entry.EventId);
+    }
+    return ids;
+  }
+
+  /**
+   * An instance dies: terminated by the world through EC2 (not through Auto Scaling's
+   * TerminateInstanceInAutoScalingGroup, so the group's desired capacity is not decremented); the
+   * emulator's group drops it and launches a replacement, as Auto Scaling does.
+   */
+  async killInstance(instanceId: string): Promise<void> {
+    await this.clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
   }
 
   /** Put any event as given (for tests of what Phoenix does with bad input). */

@@ -1,0 +1,398 @@
+"""
+The realism layer of Phoenix's local world, loaded into the emulator (moto server) process by the
+launcher of local/emulator.ts. Phoenix's handlers never see it: they talk to moto's APIs, and this
+module changes what those APIs answer, as AWS would.
+
+- Boot time: an instance is `Pending` in its Auto Scaling group (DescribeAutoScalingGroups,
+  DescribeAutoScalingInstances) and `initializing` in DescribeInstanceStatus for `bootSeconds`
+  after launch; a registered target is `initial` (`Elb.RegistrationInProgress`) until the instance
+  has booted and then passed the target group's health checks (interval x healthy threshold).
+  Simulated seconds are multiplied by `timeScale` (the local runtime's `--time-scale`).
+- Broken images: an instance of an AMI tagged `phoenix-world:broken=true` (a tag of the world, read
+  only here) is `unhealthy` (`Target.FailedHealthChecks`) in its target groups, `impaired` in
+  DescribeInstanceStatus, and `Unhealthy` in its Auto Scaling group once booted.
+- A bad zone (`badZones`): its instances are unhealthy/impaired the same way.
+- API limits (`throttling`): token buckets per API, answering AWS's own throttling errors.
+
+Control endpoint: `GET /phoenix-world/config` returns the configuration, `POST` merges a JSON
+object into it; `POST /moto-api/reset` also resets it. The state machines of moto are not
+changed: only what is reported (moto's own capacity logic still counts the instances InService).
+"""
+
+import copy
+import json
+import threading
+import time
+import uuid
+from io import BytesIO
+from urllib.parse import parse_qs
+
+BROKEN_TAG_KEY = "phoenix-world:broken"
+
+DEFAULTS = {
+    # Simulated seconds from launch until InService; 0: at once (moto's behaviour).
+    "bootSeconds": 0,
+    # Real seconds per simulated second.
+    "timeScale": 1.0,
+    # Whether targets pass through `initial` (interval x healthy threshold) before `healthy`.
+    "targetHealthChecks": False,
+    # Availability zones whose instances fail their health and status checks.
+    "badZones": [],
+    # Whether broken images (the AMI tag above) launch unhealthy instances.
+    "brokenImages": True,
+    # false: off; true: the AWS buckets below; an object: the buckets below with these overrides
+    # ({"ec2:RunInstances": {"burst": 10, "rate": 1}}).
+    "throttling": False,
+}
+
+# Token buckets (burst, refill per real second), by "service:Action" or "service:*mutating" /
+# "service:*read" (actions named Describe*/Get*/List* read). EC2: as AWS documents them
+# (docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html). Auto Scaling publishes no
+# rates: users report DescribeAutoScalingGroups throttling at about 20 calls per second, so reads
+# get 40 burst / 20 per s and mutating calls a more conservative 20 / 5. SQS, EventBridge and
+# DynamoDB (on demand) throttle far beyond a control plane's rate: no bucket unless configured.
+AWS_BUCKETS = {
+    "ec2:*mutating": {"burst": 50, "rate": 5},
+    "ec2:*read": {"burst": 100, "rate": 20},
+    "ec2:TerminateInstances": {"burst": 100, "rate": 5},
+    "ec2:DescribeInstances": {"burst": 100, "rate": 20},
+    "ec2:CreateLaunchTemplateVersion": {"burst": 100, "rate": 5},
+    "autoscaling:*read": {"burst": 40, "rate": 20},
+    "autoscaling:*mutating": {"burst": 20, "rate": 5},
+}
+
+_lock = threading.Lock()
+_config = copy.deepcopy(DEFAULTS)
+_buckets = {}
+_throttled = {}
+_born = {}
+
+
+def _now():
+    return time.monotonic()
+
+
+def _scaled(simulated_seconds):
+    return float(simulated_seconds) * float(_config["timeScale"])
+
+
+def config():
+    with _lock:
+        return {**copy.deepcopy(_config), "throttledCalls": dict(_throttled)}
+
+
+def configure(update):
+    if not isinstance(update, dict):
+        raise ValueError("the configuration is a JSON object")
+    unknown = sorted(set(update) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown realism option(s): {', '.join(unknown)}")
+    with _lock:
+        _config.update(copy.deepcopy(update))
+        if "throttling" in update:
+            _buckets.clear()
+            _throttled.clear()
+
+
+def reset():
+    with _lock:
+        _config.clear()
+        _config.update(copy.deepcopy(DEFAULTS))
+        _buckets.clear()
+        _throttled.clear()
+        _born.clear()
+
+
+# ---- instances -----------------------------------------------------------------------------------
+
+
+def _booted_at(instance):
+    born = _born.get(instance.id)
+    if born is None:
+        return None
+    return born + _scaled(_config["bootSeconds"])
+
+
+def _booting(instance):
+    at = _booted_at(instance)
+    return at is not None and _now() < at
+
+
+def _failing(instance):
+    """Broken image or bad zone: health and status checks fail."""
+    if instance.placement.zone in (_config["badZones"] or []):
+        return True
+    if not _config["brokenImages"]:
+        return False
+    tags = instance.ec2_backend.tags.get(instance.image_id, {})
+    return str(tags.get(BROKEN_TAG_KEY, "")).lower() == "true"
+
+
+def _patch_instances():
+    from moto.ec2.models.instances import Instance
+
+    original_init = Instance.__init__
+    original_status = Instance.instance_status.fget
+
+    def __init__(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        _born[self.id] = _now()
+
+    def instance_status(self):
+        status = original_status(self)
+        if self.state_code != 16:
+            return status
+        if _booting(self):
+            return {"Details": [{"Name": "reachability", "Status": "initializing"}], "Status": "initializing"}
+        if _failing(self):
+            return {"Details": [{"Name": "reachability", "Status": "failed"}], "Status": "impaired"}
+        return status
+
+    Instance.__init__ = __init__
+    Instance.instance_status = property(instance_status)
+
+
+def _patch_autoscaling():
+    from moto.autoscaling.models import InstanceState
+
+    # moto's serializer reads `LifecycleState` before `lifecycle_state`: moto's own logic (capacity,
+    # standby) keeps reading the stored state, the answers carry the realistic one.
+    def lifecycle(self):
+        if self.lifecycle_state == "InService" and _booting(self.instance):
+            return "Pending"
+        return self.lifecycle_state
+
+    def health(self):
+        if self.health_status != "Healthy":
+            return self.health_status
+        if not _booting(self.instance) and _failing(self.instance):
+            return "Unhealthy"
+        return self.health_status
+
+    InstanceState.LifecycleState = property(lifecycle)
+    InstanceState.HealthStatus = property(health)
+
+
+def _patch_elbv2():
+    from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup
+
+    original_register = FakeTargetGroup.register
+    original_health_for = FakeTargetGroup.health_for
+    registered = {}
+
+    def register(self, targets):
+        original_register(self, targets)
+        for target in targets:
+            registered.setdefault((self.arn, target["Id"]), _now())
+
+    def deregister(self, targets):
+        original_deregister(self, targets)
+        for target in targets:
+            registered.pop((self.arn, target["Id"]), None)
+
+    original_deregister = FakeTargetGroup.deregister
+
+    def health_for(self, target, ec2_backend):
+        result = original_health_for(self, target, ec2_backend)
+        if result.status != "healthy" or not str(target["Id"]).startswith("i-"):
+            return result
+        instance = ec2_backend.get_instance_by_id(target["Id"])
+        if instance is None:
+            return result
+        port, hport = result.port, result.health_check_port
+        if _failing(instance) and not _booting(instance):
+            return FakeHealthStatus(
+                target["Id"], port, hport, "unhealthy", "Target.FailedHealthChecks", "Health checks failed"
+            )
+        since = registered.get((self.arn, target["Id"]), _born.get(instance.id, 0.0))
+        checks_from = max(since, _booted_at(instance) or since)
+        warmup = 0.0
+        if _config["targetHealthChecks"]:
+            warmup = _scaled(int(self.health_check_interval_seconds) * int(self.healthy_threshold_count))
+        if _booting(instance) or _now() < checks_from + warmup:
+            return FakeHealthStatus(
+                target["Id"], port, hport, "initial", "Elb.RegistrationInProgress", "Target registration is in progress"
+            )
+        return result
+
+    FakeTargetGroup.register = register
+    FakeTargetGroup.deregister = deregister
+    FakeTargetGroup.health_for = health_for
+
+
+# ---- API limits ----------------------------------------------------------------------------------
+
+_READ_PREFIXES = ("Describe", "Get", "List")
+
+
+def _bucket_table():
+    throttling = _config["throttling"]
+    if throttling is False or throttling is None:
+        return None
+    table = dict(AWS_BUCKETS)
+    if isinstance(throttling, dict):
+        table.update(throttling)
+    return table
+
+
+def _bucket_key(table, service, action):
+    exact = f"{service}:{action}"
+    if exact in table:
+        return exact
+    kind = "*read" if action.startswith(_READ_PREFIXES) else "*mutating"
+    key = f"{service}:{kind}"
+    return key if key in table else None
+
+
+def _take(service, action):
+    """True when the call may go; False when its bucket is empty (and counts the throttled call)."""
+    with _lock:
+        table = _bucket_table()
+        if table is None:
+            return True
+        key = _bucket_key(table, service, action)
+        if key is None:
+            return True
+        spec = table[key]
+        now = _now()
+        tokens, at = _buckets.get(key, (float(spec["burst"]), now))
+        tokens = min(float(spec["burst"]), tokens + (now - at) * float(spec["rate"]))
+        if tokens < 1:
+            _buckets[key] = (tokens, now)
+            _throttled[f"{service}:{action}"] = _throttled.get(f"{service}:{action}", 0) + 1
+            return False
+        _buckets[key] = (tokens - 1, now)
+        return True
+
+
+def _service_of(environ):
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    marker = "Credential="
+    if marker in auth:
+        scope = auth.split(marker, 1)[1].split(",", 1)[0].split("/")
+        if len(scope) >= 4:
+            return scope[3]
+    return ""
+
+
+def _action_of(environ):
+    """The API action and the request body (read, so it is put back for moto)."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        return target.rsplit(".", 1)[-1], None
+    action = parse_qs(environ.get("QUERY_STRING", "")).get("Action", [None])[0]
+    if action is not None:
+        return action, None
+    if environ.get("REQUEST_METHOD") != "POST":
+        return None, None
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = BytesIO(body)
+    action = parse_qs(body.decode("utf-8", "replace")).get("Action", [None])[0]
+    return action, body
+
+
+def _throttle_response(service, start_response):
+    request_id = str(uuid.uuid4())
+    if service == "ec2":
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>RequestLimitExceeded</Code>'
+            f"<Message>Request limit exceeded.</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>"
+        )
+        status, content_type = "503 Service Unavailable", "text/xml"
+        error = "RequestLimitExceeded"
+    elif service in ("autoscaling", "elasticloadbalancing", "monitoring"):
+        body = (
+            "<ErrorResponse><Error><Type>Sender</Type>"
+            f"<Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+        status, content_type = "400 Bad Request", "text/xml"
+        error = "Throttling"
+    else:
+        error = {
+            "dynamodb": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+            "sqs": "com.amazonaws.sqs#ThrottlingException",
+        }.get(service, "ThrottlingException")
+        body = json.dumps({"__type": error, "message": "Rate exceeded"})
+        status, content_type = "400 Bad Request", "application/x-amz-json-1.0"
+    data = body.encode("utf-8")
+    start_response(
+        status,
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(data))),
+            ("x-amzn-RequestId", request_id),
+            ("x-amzn-ErrorType", error.rsplit("#", 1)[-1]),
+        ],
+    )
+    return [data]
+
+
+# ---- the WSGI layer ------------------------------------------------------------------------------
+
+
+def _json_response(start_response, status, value):
+    data = json.dumps(value).encode("utf-8")
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def _control(environ, start_response):
+    method = environ.get("REQUEST_METHOD")
+    if method == "GET":
+        return _json_response(start_response, "200 OK", config())
+    if method == "POST":
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length > 0 else b"{}"
+        try:
+            configure(json.loads(raw or b"{}"))
+        except (ValueError, TypeError) as error:
+            return _json_response(start_response, "400 Bad Request", {"error": "InvalidRealismConfig", "message": str(error)})
+        return _json_response(start_response, "200 OK", config())
+    return _json_response(start_response, "405 Method Not Allowed", {"error": "MethodNotAllowed"})
+
+
+_patched = False
+_patch_lock = threading.Lock()
+
+
+def _ensure_patched():
+    """Patch the backends on the first AWS request: importing them at start would delay the
+    emulator's first answer by seconds (moto loads its backends lazily)."""
+    global _patched
+    if _patched:
+        return
+    with _patch_lock:
+        if not _patched:
+            _patch_instances()
+            _patch_autoscaling()
+            _patch_elbv2()
+            _patched = True
+
+
+def wrap(app_class):
+    """A subclass of moto's WSGI application with the control endpoint and the API limits."""
+
+    class RealisticWorld(app_class):
+        def __call__(self, environ, start_response):
+            path = environ.get("PATH_INFO", "")
+            if path.rstrip("/") == "/phoenix-world/config":
+                return _control(environ, start_response)
+            if path.startswith("/moto-api/reset") and environ.get("REQUEST_METHOD") == "POST":
+                reset()
+            elif not path.startswith("/moto-api"):
+                _ensure_patched()
+            if _bucket_table() is not None and not path.startswith("/moto-api"):
+                service = _service_of(environ)
+                if service:
+                    action, _ = _action_of(environ)
+                    if action is not None and not _take(service, action):
+                        return _throttle_response(service, start_response)
+            return super().__call__(environ, start_response)
+
+    return RealisticWorld
+
+
+def install(server_module):
+    """Wrap moto's WSGI application (call before `main()`); the backends are patched on first use."""
+    server_module.DomainDispatcherApplication = wrap(server_module.DomainDispatcherApplication)
