@@ -7,6 +7,7 @@ import { Env } from '../lambdas/domain/contract';
 import { runDemo } from './demo';
 import { createLogger, describeError } from './log';
 import { type LocalRuntime, startLocalRuntime } from './runtime';
+import { startWebView, type WebView } from './web/view';
 
 export interface LocalCommandOptions {
   readonly demo: boolean;
@@ -49,12 +50,18 @@ export async function runLocal(options: LocalCommandOptions): Promise<void> {
   const log = createLogger();
   const runtime = await startLocalRuntime({ region: options.region, timeScale: options.timeScale, log });
 
+  const web: WebView | undefined = await startWebView(runtime).catch((error: unknown) => {
+    log.warn(`the web view did not start: ${describeError(error)}`);
+    return undefined;
+  });
+
   let stopping = false;
   const stop = async (why: string, code: number) => {
     if (stopping) return;
     stopping = true;
     log.info(`${why}: stopping`);
     try {
+      await web?.stop();
       await runtime.stop();
     } catch (error) {
       log.error(`stopping failed: ${describeError(error)}`);
@@ -73,6 +80,7 @@ export async function runLocal(options: LocalCommandOptions): Promise<void> {
   });
 
   process.stdout.write(`PHOENIX_ENDPOINT=${runtime.endpoint}\n`);
+  if (web !== undefined) process.stdout.write(`PHOENIX_WEB_URL=${web.url}\n`);
   say(`phoenix local: ready in ${(runtime.readyMs / 1000).toFixed(1)} s (time scale ${options.timeScale})`);
 
   if (options.demo) {
