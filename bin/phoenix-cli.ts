@@ -176,7 +176,10 @@ function registerReport(program: Command, load: Loaders): void {
   ).action(async (subject: string, options: TargetOptions & { json: boolean; output: string }) => {
     load.target().applyTarget(options);
     const { buildReport, renderReport } = load.report();
-    const model = await buildReport(subject, options.stateMachineArn !== undefined ? { stateMachineArn: options.stateMachineArn } : {});
+    const model = await buildReport(
+      subject,
+      options.stateMachineArn !== undefined ? { stateMachineArn: options.stateMachineArn } : {},
+    );
     writeFileSync(options.output, renderReport(model));
     print(
       options.json

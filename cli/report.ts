@@ -5,7 +5,7 @@
  *
  * Built from the real state: the fleet record (DynamoDB), the groups (Auto Scaling), every instance
  * the groups launched with its launch and termination time (EC2 DescribeInstances by the
- * `aws:autoscaling:groupName` tag, terminated ones included while EC2 lists them) and each
+ * Auto Scaling group-name tag and by the fleet tag, terminated ones included while EC2 lists them) and each
  * execution's history (Step Functions GetExecutionHistory, every page). The target is the CLI's
  * (cli/target.ts): the local runtime or AWS. Nothing here writes anything but the output file.
  */
@@ -14,7 +14,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { ec2 } from '../lambdas/aws/clients';
 import { groupsOfFleet } from '../lambdas/aws/fleets';
 import { readFleetRecord } from '../lambdas/aws/store/fleet-records';
-import { Env, NAME_PATTERN } from '../lambdas/domain/contract';
+import { Env, NAME_PATTERN, Tags } from '../lambdas/domain/contract';
 import { ConfigurationError } from '../lambdas/domain/errors';
 import { executionArnOf, readExecutionTimeline, type ExecutionTimeline } from '../local/web/execution';
 import type { ReportInstance, ReportModel, WebHistoryItem } from '../local/web/render';
@@ -39,21 +39,32 @@ export function terminatedAt(reason: string | undefined): string | undefined {
   return Number.isFinite(t) ? new Date(t).toISOString() : undefined;
 }
 
-async function instancesOfGroups(groupNames: readonly string[]): Promise<Instance[]> {
-  if (groupNames.length === 0) return [];
+async function describeInstances(filter: { Name: string; Values: string[] }): Promise<Instance[]> {
   const out: Instance[] = [];
   let token: string | undefined;
   do {
-    const page = await ec2().send(
-      new DescribeInstancesCommand({
-        Filters: [{ Name: 'tag:aws:autoscaling:groupName', Values: [...groupNames] }],
-        NextToken: token,
-      }),
-    );
+    const page = await ec2().send(new DescribeInstancesCommand({ Filters: [filter], NextToken: token }));
     for (const r of page.Reservations ?? []) out.push(...(r.Instances ?? []));
     token = page.NextToken;
   } while (token);
   return out;
+}
+
+/**
+ * Every instance the fleet's groups launched, terminated ones included: by the group-name tag Auto
+ * Scaling puts on its instances (AWS keeps it on terminated instances; the emulator removes it at
+ * termination) and by the fleet tag when the group propagates it at launch (blue-green groups too).
+ */
+async function instancesOfFleet(fleet: string, groupNames: readonly string[]): Promise<Instance[]> {
+  const found = new Map<string, Instance>();
+  const lists = await Promise.all([
+    groupNames.length > 0
+      ? describeInstances({ Name: 'tag:aws:autoscaling:groupName', Values: [...groupNames] })
+      : Promise.resolve([]),
+    describeInstances({ Name: `tag:${Tags.fleet}`, Values: [fleet] }),
+  ]);
+  for (const i of lists.flat()) if (i.InstanceId !== undefined) found.set(i.InstanceId, i);
+  return [...found.values()];
 }
 
 /** The report of `subject`: a fleet name, an execution ARN, or a Rollout execution's name. */
@@ -106,7 +117,9 @@ export async function buildReport(subject: string, options: ReportOptions = {}):
     const executions: ExecutionTimeline[] = [];
     if (only !== undefined) executions.push(only);
     else if (stateMachineArn === undefined) {
-      notes.push(`executions not shown: no state machine ARN (--state-machine-arn or ${Env.rolloutStateMachineArn})`);
+      notes.push(
+        `executions not shown: no state machine ARN (--state-machine-arn or ${Env.rolloutStateMachineArn})`,
+      );
     } else {
       const names = [
         ...new Set([
@@ -118,7 +131,9 @@ export async function buildReport(subject: string, options: ReportOptions = {}):
         try {
           executions.push(await readExecutionTimeline(sfn, executionArnOf(stateMachineArn, name)));
         } catch (error) {
-          notes.push(`execution ${name} not shown: ${error instanceof Error ? error.message : String(error)}`);
+          notes.push(
+            `execution ${name} not shown: ${error instanceof Error ? error.message : String(error)}`,
+          );
         }
       }
       executions.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
@@ -131,7 +146,10 @@ export async function buildReport(subject: string, options: ReportOptions = {}):
         if (i.InstanceId !== undefined) lifecycle.set(i.InstanceId, i.LifecycleState ?? 'Unknown');
       }
     }
-    const raw = await instancesOfGroups(groups.map((g) => g.group.AutoScalingGroupName!).filter(Boolean));
+    const raw = await instancesOfFleet(
+      fleet,
+      groups.map((g) => g.group.AutoScalingGroupName ?? '').filter((n) => n !== ''),
+    );
     let instances: ReportInstance[] = raw
       .filter((i) => i.InstanceId !== undefined)
       .map((i) => {
@@ -156,7 +174,8 @@ export async function buildReport(subject: string, options: ReportOptions = {}):
       );
     }
     instances.sort(
-      (a, b) => (a.launchedAt ?? '').localeCompare(b.launchedAt ?? '') || a.instanceId.localeCompare(b.instanceId),
+      (a, b) =>
+        (a.launchedAt ?? '').localeCompare(b.launchedAt ?? '') || a.instanceId.localeCompare(b.instanceId),
     );
     return {
       fleet,

@@ -84,7 +84,8 @@ export async function readExecutionTimeline(
 
 /** The states entered, each with when it was left (pure). */
 export function visitsOf(events: readonly HistoryEvent[]): StateVisit[] {
-  const visits: { name: string; enteredAt: string; exitedAt?: string; input?: unknown; error?: string }[] = [];
+  const visits: { name: string; enteredAt: string; exitedAt?: string; input?: unknown; error?: string }[] =
+    [];
   const open = new Map<string, number>();
   for (const event of events) {
     const at = iso(event.timestamp) ?? new Date(0).toISOString();
@@ -145,7 +146,12 @@ export interface RolloutProgress {
 }
 
 interface PlanView {
-  fleetState?: { desiredCapacity?: unknown; batchSize?: unknown; warmupSeconds?: unknown; bakeSeconds?: unknown };
+  fleetState?: {
+    desiredCapacity?: unknown;
+    batchSize?: unknown;
+    warmupSeconds?: unknown;
+    bakeSeconds?: unknown;
+  };
   progress?: { replaced?: unknown };
 }
 

@@ -7,16 +7,32 @@ import { markOf, type ExecutionTimeline, type RolloutProgress } from './executio
 
 // ---- shared ------------------------------------------------------------------------------------
 
-const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const ENTITIES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
 
 /** Text or an attribute value, safe inside HTML. */
-export function escapeHtml(value: unknown): string {
+export function escapeHtml(value: string | number | boolean | null | undefined): string {
   return String(value ?? '').replace(/[&<>"']/g, (c) => ENTITIES[c]!);
 }
 
 const PALETTE = [
-  '#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2',
-  '#17becf', '#bcbd22', '#7f7f7f', '#d62728', '#393b79', '#637939',
+  '#1f77b4',
+  '#ff7f0e',
+  '#2ca02c',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#17becf',
+  '#bcbd22',
+  '#7f7f7f',
+  '#d62728',
+  '#393b79',
+  '#637939',
 ];
 
 /** A colour per image, the same in every view and report (a hash of the image id). */
@@ -90,9 +106,17 @@ export interface WebFleet {
   readonly desiredImage: string | null;
   readonly paused: boolean;
   readonly pinnedImage: string | null;
-  readonly groups: readonly { readonly name: string; readonly desiredCapacity: number; readonly byImage: readonly WebImageCount[] }[];
+  readonly groups: readonly {
+    readonly name: string;
+    readonly desiredCapacity: number;
+    readonly byImage: readonly WebImageCount[];
+  }[];
   readonly rollout: WebRollout | null;
-  readonly replacements: readonly { readonly instanceId: string; readonly execution: string; readonly since: string }[];
+  readonly replacements: readonly {
+    readonly instanceId: string;
+    readonly execution: string;
+    readonly since: string;
+  }[];
   /** Newest first. */
   readonly timeline: readonly WebHistoryItem[];
 }
@@ -139,7 +163,8 @@ function rolloutHtml(r: WebRollout, now: string): string {
 
 function fleetHtml(f: WebFleet, now: string): string {
   const totals = new Map<string | null, number>();
-  for (const g of f.groups) for (const c of g.byImage) totals.set(c.imageId, (totals.get(c.imageId) ?? 0) + c.count);
+  for (const g of f.groups)
+    for (const c of g.byImage) totals.set(c.imageId, (totals.get(c.imageId) ?? 0) + c.count);
   const images = [...totals].map(([imageId, count]) => ({
     imageId,
     count,

@@ -34,7 +34,9 @@ export async function startWebServer(options: WebStateOptions & { port?: number 
             .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
             .end(JSON.stringify({ state, html: renderState(state) })),
         (error: unknown) =>
-          response.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: String(error) })),
+          response
+            .writeHead(500, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ error: String(error) })),
       );
       return;
     }

@@ -96,7 +96,9 @@ export async function collectWebState(options: WebStateOptions): Promise<WebStat
           execution: slot.execution,
           since: slot.since,
         })),
-        timeline: [...rollouts, ...replacementsOf(f.fleet, outcomes)].sort((a, b) => b.at.localeCompare(a.at)),
+        timeline: [...rollouts, ...replacementsOf(f.fleet, outcomes)].sort((a, b) =>
+          b.at.localeCompare(a.at),
+        ),
       });
     }
     return { at: now.toISOString(), fleets, outcomes: outcomes.reverse() };
