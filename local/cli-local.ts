@@ -39,6 +39,7 @@ function howToDrive(runtime: LocalRuntime, fleet: string): string {
     `  aws events put-events --entries '[{"Source":"phoenix.command","DetailType":"PublishImage","EventBusName":"${bus}","Detail":"{\\"imageId\\":\\"'$IMG'\\"}"}]'`,
     '  node bin/phoenix.js status             # fleets: desired image, instances per image, active rollout (--json for scripts)',
     `  node bin/phoenix.js history ${fleet}       # the fleet's image history, newest first`,
+    `  node bin/phoenix.js report ${fleet} -o report.html   # an HTML timeline: instances × time, batches, gates, rollbacks`,
     `  aws stepfunctions list-executions --endpoint-url ${runtime.stepFunctionsEndpoint} --state-machine-arn ${runtime.resources.stateMachineArn ?? '<arn>'}`,
     `  aws dynamodb scan --table-name ${runtime.resources.tableName ?? '<table>'}   # fleet records: desired image, history`,
     'Press Ctrl-C to stop.',
