@@ -6,6 +6,7 @@
  *   phoenix setup                                              install the Python side (.venv, .venv/checkov)
  *   phoenix status [<fleet>] [--json]                          fleets: desired image, instances, rollout
  *   phoenix history <fleet> [--json]                           a fleet's image history, newest first
+ *   phoenix report <fleet|execution> [-o report.html] [--json] an HTML timeline: instances × time, batches, gates
  *   phoenix pause <fleet> [--reason <text>] [--json]           no automation starts for the fleet
  *   phoenix resume <fleet> [--json]                            clear a pause, close the circuit breaker, reconcile
  *   phoenix rollback <fleet> [--to <image>] [--wait] [--json]  roll back to an image of its history, pin it
@@ -13,6 +14,7 @@
  *   phoenix reconcile [<fleet>] [--dry-run]                     the reconcile sweep, now (prints JSON)
  *   phoenix chaos [--at <ISO time>] [--dry-run]                 one chaos period, now (or as if at a time)
  */
+import { writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { TargetOptions } from '../cli/target';
 
@@ -30,6 +32,7 @@ const load = {
   resume: () => require('../cli/resume') as typeof import('../cli/resume'),
   rollback: () => require('../cli/rollback') as typeof import('../cli/rollback'),
   status: () => require('../cli/status') as typeof import('../cli/status'),
+  report: () => require('../cli/report') as typeof import('../cli/report'),
   target: () => require('../cli/target') as typeof import('../cli/target'),
   classify: () => require('../local/classify') as typeof import('../local/classify'),
   local: () => require('../local/cli-local') as typeof import('../local/cli-local'),
@@ -186,6 +189,33 @@ function registerHistory(program: Command, load: Loaders): void {
     const { fleetHistory, renderHistory } = load.status();
     const report = await fleetHistory(fleet, options.limit !== undefined ? { limit: options.limit } : {});
     print(options.json ? JSON.stringify(report, null, 2) : renderHistory(report));
+  });
+}
+
+/** `phoenix report`: a self-contained HTML timeline of a fleet or an execution (docs/web-view.md). */
+function registerReport(program: Command, load: Loaders): void {
+  withTarget(
+    program
+      .command('report')
+      .description(
+        'Write a self-contained HTML timeline of a fleet (its newest executions) or of one Rollout execution: ' +
+          'instances × time coloured by image, batches, gates and rollbacks marked, the fleet history.',
+      )
+      .argument('<fleet|execution>', 'a fleet, an execution ARN, or a Rollout execution name')
+      .option('-o, --output <file>', 'where to write the HTML', 'report.html'),
+  ).action(async (subject: string, options: TargetOptions & { json: boolean; output: string }) => {
+    load.target().applyTarget(options);
+    const { buildReport, renderReport } = load.report();
+    const model = await buildReport(
+      subject,
+      options.stateMachineArn !== undefined ? { stateMachineArn: options.stateMachineArn } : {},
+    );
+    writeFileSync(options.output, renderReport(model));
+    print(
+      options.json
+        ? JSON.stringify(model, null, 2)
+        : `Wrote ${options.output}: fleet ${model.fleet}, ${model.instances.length} instances, ${model.executions.length} executions`,
+    );
   });
 }
 
@@ -445,6 +475,7 @@ export function buildProgram(): Command {
   registerEvents(program, load);
   registerStatus(program, load);
   registerHistory(program, load);
+  registerReport(program, load);
   registerPause(program, load);
   registerResume(program, load);
   registerRollback(program, load);

@@ -8,6 +8,7 @@ import { runDemo } from './demo';
 import type { RealismConfig } from './emulator';
 import { createLogger, describeError } from './log';
 import { type LocalRuntime, startLocalRuntime } from './runtime';
+import { startWebView, type WebView } from './web/view';
 
 export interface LocalCommandOptions {
   readonly demo: boolean;
@@ -52,6 +53,7 @@ function howToDrive(runtime: LocalRuntime, fleet: string): string {
     `  aws events put-events --entries '[{"Source":"phoenix.command","DetailType":"PublishImage","EventBusName":"${bus}","Detail":"{\\"imageId\\":\\"'$IMG'\\"}"}]'`,
     '  node bin/phoenix.js status             # fleets: desired image, instances per image, active rollout (--json for scripts)',
     `  node bin/phoenix.js history ${fleet}       # the fleet's image history, newest first`,
+    `  node bin/phoenix.js report ${fleet} -o report.html   # an HTML timeline: instances × time, batches, gates, rollbacks`,
     `  aws stepfunctions list-executions --endpoint-url ${runtime.stepFunctionsEndpoint} --state-machine-arn ${runtime.resources.stateMachineArn ?? '<arn>'}`,
     `  aws dynamodb scan --table-name ${runtime.resources.tableName ?? '<table>'}   # fleet records: desired image, history`,
     'Press Ctrl-C to stop.',
@@ -68,12 +70,18 @@ export async function runLocal(options: LocalCommandOptions): Promise<void> {
     log,
   });
 
+  const web: WebView | undefined = await startWebView(runtime).catch((error: unknown) => {
+    log.warn(`the web view did not start: ${describeError(error)}`);
+    return undefined;
+  });
+
   let stopping = false;
   const stop = async (why: string, code: number) => {
     if (stopping) return;
     stopping = true;
     log.info(`${why}: stopping`);
     try {
+      await web?.stop();
       await runtime.stop();
     } catch (error) {
       log.error(`stopping failed: ${describeError(error)}`);
@@ -92,6 +100,7 @@ export async function runLocal(options: LocalCommandOptions): Promise<void> {
   });
 
   process.stdout.write(`PHOENIX_ENDPOINT=${runtime.endpoint}\n`);
+  if (web !== undefined) process.stdout.write(`PHOENIX_WEB_URL=${web.url}\n`);
   const realism = localRealism(options);
   say(
     `phoenix local: ready in ${(runtime.readyMs / 1000).toFixed(1)} s (time scale ${options.timeScale}, ` +

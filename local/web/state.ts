@@ -1,0 +1,115 @@
+/**
+ * What the web view shows, read from the real state with the CLI's own readers (cli/status.ts
+ * `fleetStatus`, `fleetHistory`; the fleet record for replacements in flight; the Rollout
+ * execution's history for batch and gate) plus the outcomes the runtime has received.
+ */
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { fleetHistory, fleetStatus } from '../../cli/status';
+import { readFleetRecord } from '../../lambdas/aws/store/fleet-records';
+import { executionArnOf, readExecutionTimeline, rolloutProgress } from './execution';
+import type { FeedItem, WebFleet, WebHistoryItem, WebState } from './render';
+
+export interface WebStateOptions {
+  /** The Rollout state machine (the active rollout's batch and gate). */
+  readonly stateMachineArn?: string;
+  /** The outcomes received so far, oldest first. */
+  readonly outcomes: () => readonly FeedItem[];
+  /** The local runtime's scale of waits (countdowns); 1 in real time. */
+  readonly timeScale?: number;
+  readonly now?: () => Date;
+}
+
+/** Outcome detail-types of replacements carry `instanceId`; rollouts' do not. */
+function replacementsOf(fleet: string, outcomes: readonly FeedItem[]): WebHistoryItem[] {
+  return outcomes
+    .filter((o) => o.detail['fleet'] === fleet && typeof o.detail['instanceId'] === 'string')
+    .map((o) => ({
+      at: o.at ?? '',
+      kind: 'replacement' as const,
+      instanceId: o.detail['instanceId'] as string,
+      outcome: o.detailType,
+      ...(typeof o.detail['reason'] === 'string' ? { reason: o.detail['reason'] } : {}),
+    }));
+}
+
+export async function collectWebState(options: WebStateOptions): Promise<WebState> {
+  const now = (options.now ?? (() => new Date()))();
+  const outcomes = [...options.outcomes()];
+  const sfn = new SFNClient({ maxAttempts: 2, requestHandler: { requestTimeout: 5_000 } });
+  try {
+    const status = await fleetStatus({
+      ...(options.stateMachineArn !== undefined ? { stateMachineArn: options.stateMachineArn } : {}),
+      now,
+    });
+    const fleets: WebFleet[] = [];
+    for (const f of status.fleets) {
+      const [history, record] = await Promise.all([fleetHistory(f.fleet), readFleetRecord(f.fleet)]);
+      let rollout: WebFleet['rollout'] = null;
+      if (f.activeRollout !== null) {
+        const a = f.activeRollout;
+        const name = a.workflow.continuedAs ?? a.execution;
+        let progress = null;
+        let note: string | undefined = a.workflow.note;
+        if (options.stateMachineArn !== undefined) {
+          try {
+            const timeline = await readExecutionTimeline(sfn, executionArnOf(options.stateMachineArn, name));
+            progress = rolloutProgress(timeline, options.timeScale ?? 1);
+          } catch (error) {
+            note = `cannot read the execution: ${error instanceof Error ? error.message : String(error)}`;
+          }
+        }
+        rollout = {
+          execution: name,
+          imageId: a.imageId,
+          startedAt: a.startedAt,
+          status: a.workflow.status,
+          progress,
+          ...(note !== undefined ? { note } : {}),
+        };
+      }
+      const rollouts: WebHistoryItem[] = history.history.map((h) => ({
+        at: h.at,
+        kind: 'rollout',
+        imageId: h.imageId,
+        outcome: h.outcome,
+        execution: h.execution,
+        reason: h.reason,
+      }));
+      fleets.push({
+        fleet: f.fleet,
+        channel: f.channel,
+        desiredImage: f.desiredImage,
+        paused: f.paused !== null,
+        pinnedImage: f.pinnedImage?.imageId ?? null,
+        groups: f.groups.map((g) => ({
+          name: g.name,
+          desiredCapacity: g.desiredCapacity,
+          byImage: g.instances.byImage.map((c) => ({
+            imageId: c.imageId,
+            count: c.count,
+            inService: c.inService,
+          })),
+        })),
+        rollout,
+        replacements: Object.entries(record?.replacements ?? {}).map(([instanceId, slot]) => ({
+          instanceId,
+          execution: slot.execution,
+          since: slot.since,
+        })),
+        timeline: [...rollouts, ...replacementsOf(f.fleet, outcomes)].sort((a, b) =>
+          b.at.localeCompare(a.at),
+        ),
+      });
+    }
+    return { at: now.toISOString(), fleets, outcomes: outcomes.reverse() };
+  } catch (error) {
+    return {
+      at: now.toISOString(),
+      fleets: [],
+      outcomes: outcomes.reverse(),
+      error: `cannot read the state: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
+    };
+  } finally {
+    sfn.destroy();
+  }
+}
