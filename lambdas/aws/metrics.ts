@@ -17,17 +17,8 @@
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DetailTypes, type OutcomeDetails, type OutcomeType } from '../domain/contract';
+import { PhoenixMetrics } from '../domain/metric-names';
 import { metrics } from '../powertools';
-
-/** The namespace and metric names (the dashboard and the alarms in lib/capabilities/observability.ts use them). */
-export const PhoenixMetrics = {
-  namespace: 'Phoenix',
-  /** The default dimension Powertools adds to every metric: `service`. */
-  service: 'phoenix',
-  outcomes: 'Outcomes',
-  replacements: 'Replacements',
-  throttles: 'Throttles',
-} as const;
 
 /** Outcomes that end a replacement, counted by cause as `Replacements`. */
 const REPLACEMENT_ENDS = new Set<OutcomeType>([DetailTypes.InstanceReplaced, DetailTypes.ReplacementFailed]);

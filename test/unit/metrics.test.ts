@@ -7,7 +7,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DetailTypes } from '../../lambdas/domain/contract';
 import { TransientAwsError } from '../../lambdas/domain/errors';
 import { aws } from '../../lambdas/aws/errors';
-import { PhoenixMetrics, recordOutcome } from '../../lambdas/aws/metrics';
+import { recordOutcome } from '../../lambdas/aws/metrics';
+import { PhoenixMetrics } from '../../lambdas/domain/metric-names';
 
 interface Emf {
   _aws: {
