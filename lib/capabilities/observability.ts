@@ -118,7 +118,7 @@ export class ObservabilityCapability extends Construct {
       graph('Replacements by cause', [
         new cloudwatch.MathExpression({
           expression: `SEARCH('{${PhoenixMetrics.namespace},Cause,Outcome,service} MetricName="${PhoenixMetrics.replacements}" service="${PhoenixMetrics.service}"', 'Sum', ${PERIOD.toSeconds()})`,
-          label: '',
+          label: '', // each series keeps CloudWatch's own label: its Outcome and Cause
           period: PERIOD,
         }),
       ]),
