@@ -132,6 +132,18 @@ export interface PhoenixControlPlaneProps extends OperatorProps {
    * @default - none
    */
   readonly goldenImageParameterPrefixes?: readonly string[];
+  /**
+   * A CloudWatch dashboard of the control plane: rollouts by outcome, replacements by cause, time
+   * to heal, executions in flight, dead-letter queue depths, circuit breaker, throttles, alarms
+   * (lib/capabilities/observability.ts, docs/alarms.md).
+   * @default true
+   */
+  readonly dashboard?: boolean;
+  /**
+   * An EventBridge schema registry with the JSON Schema of every outcome event (schemas/outcomes/).
+   * @default false
+   */
+  readonly schemaRegistry?: boolean;
 }
 
 /**
@@ -151,6 +163,9 @@ export function validateControlPlaneProps(props: PhoenixControlPlaneProps): void
     ...nameListProblems('flushDocuments', props.flushDocuments),
     ...nameListProblems('goldenImageParameterPrefixes', props.goldenImageParameterPrefixes),
     ...operatorTagProblems(props.operatorPrincipalTag),
+    // Observability (issue 12).
+    ...booleanProblems('dashboard', props.dashboard),
+    ...booleanProblems('schemaRegistry', props.schemaRegistry),
   ];
   if (problems.length > 0) throw new Error(`Invalid PhoenixControlPlane props: ${problems.join('; ')}`);
 }
@@ -264,4 +279,11 @@ function nameListProblems(prop: string, names: readonly string[] | undefined): s
 function operatorTagProblems(tag: { key: string; value: string } | undefined): string[] {
   if (tag === undefined || Token.isUnresolved(tag.key)) return [];
   return tag.key.trim() === '' ? [`operatorPrincipalTag.key must not be empty, got ${quote(tag)}`] : [];
+}
+
+/** A flag given from JavaScript or a JSON context may be a string: `'false'` would mean true. */
+function booleanProblems(name: string, value: unknown): string[] {
+  return value === undefined || typeof value === 'boolean'
+    ? []
+    : [`${name} must be true or false, got ${quote(value)}`];
 }

@@ -9,6 +9,7 @@ import { CommandAuthorization } from './capabilities/authorization';
 import { ChaosCapability } from './capabilities/chaos';
 import { DrainCapability } from './capabilities/drain';
 import { IntakeCapability } from './capabilities/intake';
+import { ObservabilityCapability } from './capabilities/observability';
 import { ReconcileCapability } from './capabilities/reconcile';
 import { ReplaceCapability } from './capabilities/replace';
 import { RolloutCapability } from './capabilities/rollout';
@@ -100,6 +101,8 @@ export class PhoenixControlPlane extends Construct {
   public readonly deadLetterQueues: readonly sqs.Queue[];
   /** One alarm per dead-letter queue: at least one message visible in 5 minutes. */
   public readonly deadLetterAlarms: readonly cloudwatch.Alarm[];
+  /** The outcome alarms, the dashboard and the optional schema registry (docs/alarms.md). */
+  public readonly observability: ObservabilityCapability;
 
   constructor(scope: Construct, id: string, props: PhoenixControlPlaneProps = {}) {
     super(scope, id);
@@ -190,5 +193,17 @@ export class PhoenixControlPlane extends Construct {
     const capabilities = [this.intake, this.reconcile, this.chaos, this.rollout, this.replace, this.drain];
     this.deadLetterQueues = capabilities.flatMap((c) => c.deadLetterQueues);
     this.deadLetterAlarms = capabilities.flatMap((c) => c.deadLetterAlarms);
+    const workflows = {
+      Rollout: this.rolloutWorkflow,
+      Replace: this.replaceWorkflow,
+      Drain: this.drainWorkflow,
+    };
+    this.observability = new ObservabilityCapability(this, 'ObservabilityCapability', {
+      workflows: Object.fromEntries(Object.entries(workflows).map(([n, w]) => [n, w.stateMachine])),
+      deadLetterQueues: this.deadLetterQueues,
+      alarms: [...this.deadLetterAlarms, ...Object.values(workflows).flatMap((w) => w.alarms)],
+      dashboard: props.dashboard,
+      schemaRegistry: props.schemaRegistry,
+    });
   }
 }

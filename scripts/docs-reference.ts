@@ -6,6 +6,8 @@
  *
  *   npm run docs            (tsx scripts/docs-reference.ts)
  *
+ * It writes the outcome events' JSON Schemas too (schemas/outcomes/, scripts/outcome-schemas.ts).
+ *
  * test/unit/docs-reference.test.ts regenerates it in memory and fails when the file differs.
  *
  * Where things are found: `SOURCES` below is the only place that names them. Declarations are
@@ -17,6 +19,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ts from 'typescript';
+import { writeOutcomeSchemas } from './outcome-schemas';
 
 // ---- What the reference is made of (the one place to change when code moves) -------------------
 
@@ -700,6 +703,8 @@ async function main() {
   const page = await generateReference(root);
   writeFileSync(path.join(root, SOURCES.output), page);
   process.stdout.write(`wrote ${SOURCES.output} (${page.split('\n').length} lines)\n`);
+  const schemas = await writeOutcomeSchemas(root);
+  process.stdout.write(`wrote ${schemas} outcome schemas into schemas/outcomes/\n`);
 }
 
 if (typeof require !== 'undefined' && require.main === module) {

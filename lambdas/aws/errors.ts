@@ -1,5 +1,6 @@
 import { isRetryableByTrait, isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 import { ConfigurationError, TransientAwsError } from '../domain/errors';
+import { recordThrottle } from './metrics';
 
 /**
  * Server faults some services name without a 5xx status (or that an emulator returns with
@@ -50,12 +51,14 @@ function sdkSaysTransient(error: ClassifiedError): boolean {
 
 /**
  * Run one AWS call; a transient failure (after the SDK's own retries) becomes a TransientAwsError
- * that the workflow retries, anything else passes through unchanged.
+ * that the workflow retries, anything else passes through unchanged. A throttled call is counted
+ * (metric `Throttles`, aws/metrics.ts).
  */
 export async function aws<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
+    if (isThrottled(error)) recordThrottle();
     if (isTransient(error)) {
       const e = error as SdkErrorShape;
       throw new TransientAwsError(`${what}: ${e.name ?? 'error'}: ${e.message ?? String(error)}`, {
@@ -64,6 +67,14 @@ export async function aws<T>(what: string, call: () => Promise<T>): Promise<T> {
     }
     throw error;
   }
+}
+
+/** Is this error (from an SDK call) throttling (by name, or 429), as the SDK's retry strategy tells? */
+export function isThrottled(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const e = error as SdkErrorShape;
+  if (isThrottlingError(error as ClassifiedError)) return true;
+  return e.code !== undefined && isThrottlingError({ name: e.code, message: '', $metadata: {} });
 }
 
 /** The name of an SDK error, or undefined. */

@@ -4,10 +4,12 @@ import { Env, OUTCOME_SOURCE, type OutcomeDetails, type OutcomeType } from '../d
 import { TransientAwsError } from '../domain/errors';
 import { aws, requireEnv } from './errors';
 import { eventBridge } from './clients';
+import { recordOutcome } from './metrics';
 
 /**
  * Put one outcome event on the Phoenix bus, its detail of the shape its detail-type declares
- * (OutcomeDetails); a rejected entry is a transient failure (retried).
+ * (OutcomeDetails); a rejected entry is a transient failure (retried). Once on the bus, the outcome
+ * is counted (metrics `Outcomes` and `Replacements`, aws/metrics.ts).
  */
 export async function putOutcome<T extends OutcomeType>(
   detailType: T,
@@ -35,4 +37,5 @@ export async function putOutcome<T extends OutcomeType>(
       `PutEvents rejected ${detailType}: ${entry?.ErrorCode ?? ''} ${entry?.ErrorMessage ?? ''}`,
     );
   }
+  recordOutcome(detailType, detail);
 }

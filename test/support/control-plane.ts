@@ -10,6 +10,7 @@ import { resetEmulator } from '../../local/emulator';
 import { LambdaFunctionError, mergeFunctionEnvironments } from '../../local/lambda-host';
 import { silentLogger } from '../../local/log';
 import { listenToOutcomes, type OutcomeListener } from '../../local/outcomes';
+import { checkingSchemas } from './outcome-schemas';
 import { provision, type RuleQueue } from '../../local/provision';
 import { LocalStepFunctions } from '../../local/stepfunctions';
 import {
@@ -116,7 +117,7 @@ export async function freshWorld(options: FreshWorldOptions = {}): Promise<Contr
   const busName = model.eventBuses[0]!.name;
   const outcomes =
     (options.outcomes ?? true)
-      ? await listenToOutcomes({ endpoint, region: REGION, eventBusName: busName })
+      ? checkingSchemas(await listenToOutcomes({ endpoint, region: REGION, eventBusName: busName }))
       : undefined;
   let service: LocalStepFunctions | undefined;
   const tasks = options.tasks;

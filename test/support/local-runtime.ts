@@ -8,6 +8,7 @@ import type { IntakeResult } from '../../lambdas/steps/intake';
 import { resetEmulator } from '../../local/emulator';
 import { silentLogger } from '../../local/log';
 import { type OutcomeListener, listenToOutcomes } from '../../local/outcomes';
+import { checkingSchemas } from './outcome-schemas';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import { World } from '../../local/world';
 import type { PhoenixStackProps } from '../../lib/phoenix-stack';
@@ -72,11 +73,14 @@ export function useLocalRuntime(
     handle.world = new World({ endpoint: handle.endpoint, region: REGION });
     handle.busName = handle.runtime.resources.eventBusName!;
     if (options.outcomes ?? true) {
-      handle.outcomes = await listenToOutcomes({
-        endpoint: handle.endpoint,
-        region: REGION,
-        eventBusName: handle.busName,
-      });
+      // Each outcome received is checked against its JSON Schema (./outcome-schemas.ts).
+      handle.outcomes = checkingSchemas(
+        await listenToOutcomes({
+          endpoint: handle.endpoint,
+          region: REGION,
+          eventBusName: handle.busName,
+        }),
+      );
     }
   });
   afterAll(async () => {
