@@ -393,7 +393,12 @@ class RolloutGraph {
     // Superseded or paused: a handled end (the execution succeeds), the outcome in its output.
     releaseAtSafePoint
       .next(reportStopped)
-      .next(k.handledEnd({ path: '$.safePoint.outcome' }, { reason: '$.safePoint.reason' }));
+      .next(
+        k.handledEnd(
+          { path: '$.safePoint.outcome', name: 'RolloutStopped' },
+          { reason: '$.safePoint.reason' },
+        ),
+      );
     const continueAsNew = continueAsNewStep(this.scope, 'ContinueAsNew', {
       namePath: '$.safePoint.continuation.name',
       resultPath: '$.continued',

@@ -253,14 +253,15 @@ export class WorkflowKit<S> {
    * A handled end (rejected, rolled back, superseded, paused): the outcome was reported and
    * nothing needs a human, so the execution SUCCEEDS (no failed-executions alarm) with the
    * output `HandledEndOutput` (see ./state.ts): a Pass `<outcome>Output` that builds it, then a
-   * Succeed named after the outcome. `outcome` is the outcome's name, or `{ path }` for one the
-   * state carries (a stop at a safe point); each field's path must be set on every way in.
+   * Succeed named after the outcome. `outcome` is the outcome's name, or, for an outcome the state
+   * carries (a stop at a safe point), its path and the Succeed's name; each field's path must be
+   * set on every way in.
    */
   handledEnd(
-    outcome: Outcome | { readonly path: StatePath<S> },
+    outcome: Outcome | { readonly path: StatePath<S>; readonly name: string },
     fields: { readonly reason: StatePath<S>; readonly error?: StatePath<S>; readonly step?: StatePath<S> },
-    name: string = typeof outcome === 'string' ? outcome : 'RolloutStopped',
   ): sfn.Chain {
+    const name = typeof outcome === 'string' ? outcome : outcome.name;
     const parameters: Record<string, unknown> = {
       ...(typeof outcome === 'string' ? { outcome } : { 'outcome.$': outcome.path }),
       'reason.$': fields.reason,
