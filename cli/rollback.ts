@@ -174,8 +174,11 @@ async function waitForExecution(
     const described = await stepFunctions().send(new DescribeExecutionCommand({ executionArn }));
     const status = described.status ?? 'UNKNOWN';
     if (entry !== undefined) {
+      // Only a failed rollout ends FAILED; a handled outcome (rolled back, rejected…) SUCCEEDS. The
+      // execution described may be a predecessor (continue-as-new) or not have ended yet.
+      const ends = entry.outcome === 'failed' ? 'FAILED' : 'SUCCEEDED';
       return {
-        status: entry.outcome === 'succeeded' ? 'SUCCEEDED' : status === 'RUNNING' ? 'FAILED' : status,
+        status: entry.execution === execution && status !== 'RUNNING' ? status : ends,
         outcome: entry.outcome,
         reason: entry.reason ?? null,
         step: entry.step ?? null,

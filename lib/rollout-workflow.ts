@@ -132,7 +132,8 @@ export class RolloutWorkflow extends Construct {
       encryptionKey: props.encryptionKey,
       comment: 'Phoenix rollout: one fleet onto one image, surge first, all or nothing',
       alarms: {
-        failed: 'A Phoenix rollout ended failed, rolled back or rejected',
+        failed:
+          'A Phoenix rollout failed (RolloutFailed): a rollback or a report failed, the fleet needs a human (rejected, rolled-back, superseded and paused rollouts end SUCCEEDED)',
         throttled: 'Phoenix rollout executions are throttled',
         aborted: 'A Phoenix rollout was aborted',
         timedOut: 'A Phoenix rollout timed out: its fleet may be half-rolled and needs attention',
@@ -389,9 +390,15 @@ class RolloutGraph {
       'ReportStopped',
     );
     k.catch(reportStopped, this.ends().reportFailed, { resultPath: '$.error' });
+    // Superseded or paused: a handled end (the execution succeeds), the outcome in its output.
     releaseAtSafePoint
       .next(reportStopped)
-      .next(k.stop('RolloutStopped', 'Superseded or paused at a safe point'));
+      .next(
+        k.handledEnd(
+          { path: '$.safePoint.outcome', name: 'RolloutStopped' },
+          { reason: '$.safePoint.reason' },
+        ),
+      );
     const continueAsNew = continueAsNewStep(this.scope, 'ContinueAsNew', {
       namePath: '$.safePoint.continuation.name',
       resultPath: '$.continued',
@@ -477,19 +484,37 @@ class RolloutGraph {
     return startRollback;
   }
 
-  /** The reports and the ends they lead to (each report's own failure still ends the execution). */
+  /**
+   * The reports and the ends they lead to. Rejected and rolled back are handled ends: the
+   * execution SUCCEEDS with `{ outcome, reason, error, step }` (`WorkflowKit.handledEnd`); only
+   * RolloutFailed (and a report that itself failed: no outcome event, the lock may be held) ends
+   * in a Fail, which the ExecutionsFailed alarm counts.
+   */
   private ends(): RolloutEnds {
     if (this.endsOf !== undefined) return this.endsOf;
     const { k } = this;
-    const report = (name: string, outcome: Outcome) => {
-      const end = k.fail(outcome, '$.error.Cause');
+    const failedEnd = k.fail(DetailTypes.RolloutFailed, '$.error.Cause');
+    const report = (name: string, outcome: Outcome, end: sfn.IChainable) => {
       const task = this.record(RecordSteps.ReportOutcome, '$.report', { outcome }, name);
-      k.catch(task, end, { resultPath: '$.reportError' });
-      return { end, chain: task.next(end) };
+      k.catch(task, failedEnd, { resultPath: '$.reportError' });
+      return task.next(end);
     };
-    const rejected = report('ReportRejected', DetailTypes.RolloutRejected);
-    const rolledBack = report('ReportRolledBack', DetailTypes.RolloutRolledBack);
-    const failed = report('ReportFailed', DetailTypes.RolloutFailed);
+    // Every way in has $.error (a Catch's); a rollback also $.failedStep (onFailure).
+    const rejected = report(
+      'ReportRejected',
+      DetailTypes.RolloutRejected,
+      k.handledEnd(DetailTypes.RolloutRejected, { reason: '$.error.Cause', error: '$.error.Error' }),
+    );
+    const rolledBack = report(
+      'ReportRolledBack',
+      DetailTypes.RolloutRolledBack,
+      k.handledEnd(DetailTypes.RolloutRolledBack, {
+        reason: '$.error.Cause',
+        error: '$.error.Error',
+        step: '$.failedStep',
+      }),
+    );
+    const failed = { end: failedEnd, chain: report('ReportFailed', DetailTypes.RolloutFailed, failedEnd) };
     // After the scaling processes were suspended, a failure resumes them (the fleet's limits are
     // left as they are: it needs a human) before RolloutFailed.
     const releaseAfterFailure = this.fleet(
@@ -501,8 +526,8 @@ class RolloutGraph {
     k.catch(releaseAfterFailure, failed.chain, { resultPath: '$.releaseError' });
     releaseAfterFailure.next(failed.chain);
     this.endsOf = {
-      reportRejected: rejected.chain,
-      reportRolledBack: rolledBack.chain,
+      reportRejected: rejected,
+      reportRolledBack: rolledBack,
       reportFailed: failed.chain,
       failed: failed.end,
       releaseAfterFailure,

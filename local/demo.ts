@@ -112,8 +112,20 @@ export async function runDemo(
 
   const onB = final.instances.filter((i) => i.imageId === imageB).length;
   out(`demo: +${(wallMs / 1000).toFixed(1)}s ${render(final, labels)}`);
+  // A handled outcome (rolled back, rejected…) ends SUCCEEDED too: say which (docs/architecture.md).
+  const endedAs = handledOutcomeOf(finished.output) ?? finished.status;
   out(
-    `demo: rollout ${finished.status} in ${(wallMs / 1000).toFixed(1)} s: ${onB} of ${final.instances.length} instances on image B, desired capacity ${final.desiredCapacity}`,
+    `demo: rollout ${endedAs} in ${(wallMs / 1000).toFixed(1)} s: ${onB} of ${final.instances.length} instances on image B, desired capacity ${final.desiredCapacity}`,
   );
   return { fleet, groupName, imageA, imageB, status: finished.status, wallMs, outcomes, final };
+}
+
+/** The outcome of a Rollout execution that ended in a handled outcome (`{ outcome, reason }` output). */
+function handledOutcomeOf(output: string | undefined): string | undefined {
+  try {
+    const outcome = (JSON.parse(output ?? 'null') as { outcome?: unknown } | null)?.outcome;
+    return typeof outcome === 'string' ? outcome : undefined;
+  } catch {
+    return undefined;
+  }
 }

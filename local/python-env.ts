@@ -7,12 +7,24 @@
  *
  * `ensurePythonEnv()` is cheap when the environment is current (two file reads and a hash). It
  * (re)installs when `.venv/bin/python` is missing or when the stamp `.venv/.phoenix-requirements.sha256`
- * differs from the hash of `requirements.txt`, streaming pip's progress to stderr.
- * `ensureScannerEnv()` does the same for `.venv/checkov/`.
+ * differs from the hash of `requirements.txt`. It prints one line per step (`creating .venv … done
+ * in 2.1 s`, `installing the AWS emulator (moto) into .venv … done in 41 s`); the full output of
+ * venv and pip goes to a log file (`.phoenix/pip-install.log`, `.phoenix/pip-install-checkov.log`),
+ * whose tail and path the error quotes when a step fails. `ensureScannerEnv()` does the same for
+ * `.venv/checkov/`.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import * as path from 'node:path';
 
 /** The repository root (this file lives in `<root>/local`). */
@@ -160,6 +172,7 @@ export async function ensurePythonEnv(options: EnsurePythonEnvOptions = {}): Pro
       requirements: paths.requirements,
       stamp: paths.stamp,
       lockName: 'python-env.lock',
+      logName: PIP_LOGS.emulator,
       isCurrent: () => isPythonEnvCurrent(paths),
       what: 'the AWS emulator (moto) into .venv',
       verify: () => {
@@ -169,7 +182,6 @@ export async function ensurePythonEnv(options: EnsurePythonEnvOptions = {}): Pro
           );
         }
       },
-      done: 'The AWS emulator is installed',
     },
     options,
   );
@@ -198,6 +210,7 @@ export async function ensureScannerEnv(options: EnsurePythonEnvOptions = {}): Pr
       requirements: paths.requirements,
       stamp: paths.stamp,
       lockName: 'scanner-env.lock',
+      logName: PIP_LOGS.scanner,
       isCurrent: () => isScannerEnvCurrent(paths),
       what: 'the template scanner (Checkov) into .venv/checkov',
       verify: () => {
@@ -207,7 +220,6 @@ export async function ensureScannerEnv(options: EnsurePythonEnvOptions = {}): Pr
           );
         }
       },
-      done: 'Checkov is installed',
     },
     options,
   );
@@ -223,13 +235,39 @@ interface VenvSpec {
   readonly stamp: string;
   /** The lock's directory name under `<root>/.phoenix`. */
   readonly lockName: string;
+  /** The install log's file name under `<root>/.phoenix` (see `PIP_LOGS`). */
+  readonly logName: string;
   readonly isCurrent: () => boolean;
-  /** For the progress line: `Installing <what> — first run only…`. */
+  /** For the progress line: `installing <what> (first run only) … done in 41 s`. */
   readonly what: string;
   /** Throws when the install left out what the environment is for. */
   readonly verify: () => void;
-  /** For the progress line: `<done> (<seconds> s).` */
-  readonly done: string;
+}
+
+/** The install logs (venv's and pip's whole output) under `<root>/.phoenix`, by environment. */
+export const PIP_LOGS = { emulator: 'pip-install.log', scanner: 'pip-install-checkov.log' } as const;
+
+/** How many of the log's last lines a failed step's error quotes. */
+const LOG_TAIL_LINES = 25;
+
+/**
+ * One step of an install as one line of progress: `<label> … ` when it starts, `done in 41 s` or
+ * `failed after 3.0 s` when it ends (the error says why).
+ */
+async function progressStep(progress: (text: string) => void, label: string, run: () => Promise<void>) {
+  const started = Date.now();
+  const took = () => {
+    const seconds = (Date.now() - started) / 1000;
+    return `${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)} s`;
+  };
+  progress(`${label} … `);
+  try {
+    await run();
+  } catch (error) {
+    progress(`failed after ${took()}\n`);
+    throw error;
+  }
+  progress(`done in ${took()}\n`);
 }
 
 /** Creates or updates one environment when needed; true when it did. */
@@ -249,32 +287,39 @@ async function ensureVenv(spec: VenvSpec, options: EnsurePythonEnvOptions): Prom
   try {
     // Another process may have finished the job while we waited.
     if (!options.force && spec.isCurrent()) return false;
-    const started = Date.now();
-    progress(`Installing ${spec.what} — first run only, about a minute…\n`);
+    const log = path.join(root, '.phoenix', spec.logName);
+    writeFileSync(log, `# ${new Date().toISOString()}: installing ${spec.what}\n`);
 
     if (existsSync(spec.python)) {
       const version = await pythonVersionOf(spec.python).catch(() => undefined);
       if (version === undefined || !isSupported(version)) {
-        progress(`The existing ${name} (Python ${version ?? 'unusable'}) is replaced.\n`);
+        progress(`the existing ${name} (Python ${version ?? 'unusable'}) is replaced\n`);
         rmSync(spec.venvDir, { recursive: true, force: true });
       }
     }
     if (!existsSync(spec.python)) {
       const basePython = options.python ?? process.env.PHOENIX_PYTHON ?? 'python3';
       const baseVersion = await checkBasePython(basePython);
-      progress(`Creating ${name} with ${basePython} (Python ${baseVersion})…\n`);
-      if (existsSync(spec.venvDir)) rmSync(spec.venvDir, { recursive: true, force: true });
-      await run(basePython, ['-m', 'venv', spec.venvDir], root, 'create the virtual environment');
+      await progressStep(
+        progress,
+        `creating ${name} with ${basePython} (Python ${baseVersion})`,
+        async () => {
+          if (existsSync(spec.venvDir)) rmSync(spec.venvDir, { recursive: true, force: true });
+          await run(basePython, ['-m', 'venv', spec.venvDir], root, 'create the virtual environment', log);
+        },
+      );
     }
-    await run(
-      spec.python,
-      ['-m', 'pip', 'install', '--disable-pip-version-check', '-r', spec.requirements],
-      root,
-      `install ${path.basename(spec.requirements)} into ${name} (pip needs to reach the Python package index)`,
-    );
-    spec.verify();
+    await progressStep(progress, `installing ${spec.what} (first run only)`, async () => {
+      await run(
+        spec.python,
+        ['-m', 'pip', 'install', '--disable-pip-version-check', '-r', spec.requirements],
+        root,
+        `install ${path.basename(spec.requirements)} into ${name} (pip needs to reach the Python package index)`,
+        log,
+      );
+      spec.verify();
+    });
     writeFileSync(spec.stamp, `${requirementsHash(spec.requirements)}\n`);
-    progress(`${spec.done} (${((Date.now() - started) / 1000).toFixed(1)} s).\n`);
     return true;
   } finally {
     release();
@@ -321,12 +366,18 @@ function pythonVersionOf(python: string): Promise<string> {
   });
 }
 
-/** Run a command with its stdout and stderr going to our stderr (pip's progress stays visible). */
-function run(command: string, args: string[], cwd: string, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
+/**
+ * Run a command with its stdout and stderr appended to the install log `log`; when it fails, the
+ * error quotes the log's last lines and names the file.
+ */
+function run(command: string, args: string[], cwd: string, what: string, log: string): Promise<void> {
+  const commandLine = [command, ...args].join(' ');
+  writeFileSync(log, `$ ${commandLine}\n`, { flag: 'a' });
+  const fd = openSync(log, 'a');
+  return new Promise<void>((resolve, reject) => {
     const child = spawn(command, args, {
       cwd,
-      stdio: ['ignore', 2, 2],
+      stdio: ['ignore', fd, fd],
       env: { ...process.env, PIP_NO_INPUT: '1' },
     });
     child.on('error', (error) =>
@@ -337,11 +388,20 @@ function run(command: string, args: string[], cwd: string, what: string): Promis
       else
         reject(
           new PythonEnvInstallError(
-            `Could not ${what}: \`${[command, ...args].join(' ')}\` exited with ${signal ?? `code ${String(code)}`} (see its output above).`,
+            `Could not ${what}: \`${commandLine}\` exited with ${signal ?? `code ${String(code)}`}. The last lines of its log (all of it in ${log}):\n${logTail(log)}`,
           ),
         );
     });
-  });
+  }).finally(() => closeSync(fd));
+}
+
+/** The last `LOG_TAIL_LINES` lines of a log, indented. */
+function logTail(log: string): string {
+  const lines = readFileSync(log, 'utf8').trimEnd().split('\n');
+  return lines
+    .slice(-LOG_TAIL_LINES)
+    .map((line) => `  ${line}`)
+    .join('\n');
 }
 
 /** A lock directory: mkdir is atomic. Stale after `timeoutMs` (a crashed installer). */

@@ -240,9 +240,36 @@ export class WorkflowKit<S> {
     return new sfn.Choice(this.scope, name);
   }
 
-  /** A failed end named after its outcome, the error's cause at `causePath`. */
+  /**
+   * A failed end named after its outcome, the error's cause at `causePath`: only for the outcomes
+   * that need a human (`RolloutFailed`, `ReplacementFailed`, `DrainFailed`), which the
+   * ExecutionsFailed alarm counts.
+   */
   fail(outcome: Outcome, causePath: StatePath<S>): sfn.Fail {
     return new sfn.Fail(this.scope, outcome, { error: outcome, causePath });
+  }
+
+  /**
+   * A handled end (rejected, rolled back, superseded, paused): the outcome was reported and
+   * nothing needs a human, so the execution SUCCEEDS (no failed-executions alarm) with the
+   * output `HandledEndOutput` (see ./state.ts): a Pass `<outcome>Output` that builds it, then a
+   * Succeed named after the outcome. `outcome` is the outcome's name, or, for an outcome the state
+   * carries (a stop at a safe point), its path and the Succeed's name; each field's path must be
+   * set on every way in.
+   */
+  handledEnd(
+    outcome: Outcome | { readonly path: StatePath<S>; readonly name: string },
+    fields: { readonly reason: StatePath<S>; readonly error?: StatePath<S>; readonly step?: StatePath<S> },
+  ): sfn.Chain {
+    const name = typeof outcome === 'string' ? outcome : outcome.name;
+    const parameters: Record<string, unknown> = {
+      ...(typeof outcome === 'string' ? { outcome } : { 'outcome.$': outcome.path }),
+      'reason.$': fields.reason,
+      ...(fields.error !== undefined ? { 'error.$': fields.error } : {}),
+      ...(fields.step !== undefined ? { 'step.$': fields.step } : {}),
+    };
+    const output = new sfn.Pass(this.scope, `${name}Output`, { parameters });
+    return output.next(new sfn.Succeed(this.scope, name));
   }
 
   /** A successful end named after its outcome. */

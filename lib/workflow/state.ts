@@ -15,6 +15,25 @@ export interface CaughtError {
   readonly Cause: string;
 }
 
+/**
+ * The output of an execution that ended in a handled outcome (`WorkflowKit.handledEnd`): the
+ * execution SUCCEEDED (nothing needs a human), and this says how it ended. Only `RolloutFailed`,
+ * `ReplacementFailed` and `DrainFailed` end FAILED (error = the outcome, cause = the error's cause).
+ */
+export interface HandledEndOutput {
+  /** The outcome reported: `RolloutRejected`, `RolloutRolledBack`, `RolloutSuperseded`, `RolloutPaused`. */
+  readonly outcome: string;
+  /**
+   * Why: the caught error's cause as Step Functions recorded it (for a Lambda error, the JSON
+   * `{errorType, errorMessage}`), or the safe point's reason for a stop.
+   */
+  readonly reason: string;
+  /** The caught error's name (`ImageRejectedError`, `AlarmBreachedError`…), when an error ended it. */
+  readonly error?: string;
+  /** The step that failed, for a rollback. */
+  readonly step?: string;
+}
+
 /** The Rollout workflow's state (rolling and blue-green): input, step results, caught errors. */
 export interface RolloutState extends BlueGreenWorkflowState {
   /** AcquireFleetLock asked the rollout to wait in line (`RolloutQueuedError`). */

@@ -163,7 +163,8 @@ describe('blue-green rollout', () => {
     await local.world.setAlarmState(alarm, 'ALARM');
 
     const execution = await ended;
-    expect(execution.error).toBe('RolloutRolledBack');
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(JSON.parse(execution.output!)).toMatchObject({ outcome: 'RolloutRolledBack' });
     const rolledBack = await local.outcomes.waitFor(
       (e) => e.detailType === DetailTypes.RolloutRolledBack && e.detail['fleet'] === fleet,
     );

@@ -140,8 +140,8 @@ describe('gates', () => {
     await local.world.setAlarmState(alarm, 'ALARM');
 
     const execution = await ended;
-    expect(execution.status).toBe('FAILED');
-    expect(execution.error).toBe('RolloutRolledBack');
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(JSON.parse(execution.output!)).toMatchObject({ outcome: 'RolloutRolledBack' });
     const rolledBack = await local.outcomes.waitFor(
       (e) => e.detailType === DetailTypes.RolloutRolledBack && e.detail['fleet'] === fleet,
     );
@@ -171,7 +171,8 @@ describe('gates', () => {
     const ended = executionEnd(fleet);
     await local.world.publishImage(local.busName, imageB);
     const execution = await ended;
-    expect(execution.error).toBe('RolloutRejected');
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(JSON.parse(execution.output!)).toMatchObject({ outcome: 'RolloutRejected' });
     const rejected = await local.outcomes.waitFor(
       (e) => e.detailType === DetailTypes.RolloutRejected && e.detail['fleet'] === fleet,
     );
@@ -187,8 +188,8 @@ describe('what is not rolled out', () => {
     const ended = executionEnd('safe');
     await local.world.publishImage(local.busName, 'ami-0000000000000dead', 'safe');
     const execution = await ended;
-    expect(execution.status).toBe('FAILED');
-    expect(execution.error).toBe('RolloutRejected');
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(JSON.parse(execution.output!)).toMatchObject({ outcome: 'RolloutRejected' });
     const rejected = await local.outcomes.waitFor(
       (e) => e.detailType === DetailTypes.RolloutRejected && e.detail['fleet'] === 'safe',
     );

@@ -195,7 +195,8 @@ describe('a rejected rollout', () => {
     const imageA = await local.world.registerImage('safe-a', 'safe');
     await local.world.createFleet({ fleet: 'safe', imageId: imageA, size: 2 });
     const rejected = await rollOut('safe', 'ami-0000000000000dead');
-    expect(rejected.error).toBe('RolloutRejected');
+    expect(rejected.status).toBe('SUCCEEDED');
+    expect(JSON.parse(rejected.output!)).toMatchObject({ outcome: 'RolloutRejected' });
 
     const afterRejection = await fleetStatus({ fleet: 'safe' });
     expect(afterRejection.fleets[0]).toMatchObject({

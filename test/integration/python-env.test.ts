@@ -1,14 +1,18 @@
 /**
  * The project's Python environment: current after the global setup, and a missing or too old
- * interpreter fails with a named error that says what to do.
+ * interpreter fails with a named error that says what to do. The first-run install prints one
+ * line per step, pip's whole output going to a log whose tail a failure quotes (a stand-in
+ * interpreter plays venv and pip, so no package index is needed).
  */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   ensurePythonEnv,
   isPythonEnvCurrent,
+  PIP_LOGS,
+  PythonEnvInstallError,
   pythonEnvPaths,
   PythonNotFoundError,
   PythonTooOldError,
@@ -60,4 +64,78 @@ describe('python environment', () => {
     expect((error as Error).message).toContain('is Python 3.8.10');
     expect(error).not.toBeInstanceOf(PythonNotFoundError);
   });
+
+  it("installs with one progress line per step, pip's output only in .phoenix/pip-install.log", async () => {
+    const root = fakeRoot();
+    const progress: string[] = [];
+    const env = await ensurePythonEnv({
+      root,
+      python: standIn('pip-ok', 0),
+      progress: (t) => progress.push(t),
+    });
+    expect(env.installed).toBe(true);
+    const lines = progress.join('').split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(/^creating \.venv with .*pip-ok \(Python 3\.11\.7\) … done in \d+(\.\d)? s$/),
+      expect.stringMatching(
+        /^installing the AWS emulator \(moto\) into \.venv \(first run only\) … done in \d+(\.\d)? s$/,
+      ),
+      '',
+    ]);
+    expect(progress.join('')).not.toContain('Collecting');
+    const log = readFileSync(path.join(root, '.phoenix', PIP_LOGS.emulator), 'utf8');
+    expect(log).toContain('-m venv');
+    expect(log).toContain('Collecting package-0\n');
+    expect(log).toContain('Successfully installed moto');
+    expect(isPythonEnvCurrent(pythonEnvPaths(root))).toBe(true);
+  });
+
+  it("fails a pip install with a named error quoting the log's tail and its path; the progress line says failed", async () => {
+    const root = fakeRoot();
+    const progress: string[] = [];
+    const error: unknown = await ensurePythonEnv({
+      root,
+      python: standIn('pip-fails', 1),
+      progress: (t) => progress.push(t),
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PythonEnvInstallError);
+    const message = (error as Error).message;
+    const logPath = path.join(root, '.phoenix', PIP_LOGS.emulator);
+    expect(message).toContain(logPath);
+    expect(message).toContain('ERROR: No matching distribution found for moto[server]==5.2.5');
+    expect(message).toContain('Collecting package-199');
+    expect(message).not.toContain('Collecting package-0\n');
+    expect(readFileSync(logPath, 'utf8')).toContain('Collecting package-0\n');
+    expect(progress.join('')).toMatch(/installing the AWS emulator .* … failed after \d+(\.\d)? s\n$/);
+    expect(progress.join('')).not.toContain('Collecting');
+    expect(existsSync(path.join(root, '.venv', '.phoenix-requirements.sha256'))).toBe(false);
+  });
 });
+
+/**
+ * A stand-in interpreter: reports Python 3.11.7; `-m venv DIR` makes DIR/bin/python (itself) and
+ * DIR/bin/moto_server; `-m pip install` prints 200 lines, then exits with `pipExit`.
+ */
+function standIn(name: string, pipExit: number): string {
+  const file = path.join(scratch, name);
+  writeFileSync(
+    file,
+    `#!/bin/sh
+case "$1" in
+  -c) echo 3.11.7 ;;
+  -m)
+    if [ "$2" = venv ]; then
+      mkdir -p "$3/bin" && cp "$0" "$3/bin/python" && printf '#!/bin/sh\\n' > "$3/bin/moto_server" && chmod +x "$3/bin/moto_server"
+      echo "venv created in $3"
+    else
+      i=0
+      while [ $i -lt 200 ]; do echo "Collecting package-$i"; i=$((i + 1)); done
+      if [ ${pipExit} -ne 0 ]; then echo "ERROR: No matching distribution found for moto[server]==5.2.5" >&2; exit ${pipExit}; fi
+      echo "Successfully installed moto"
+    fi ;;
+esac
+`,
+  );
+  chmodSync(file, 0o755);
+  return file;
+}

@@ -5,6 +5,7 @@
  * on one image at its capacity.
  */
 import { describe, expect, it } from 'vitest';
+import type { HandledEndOutput } from '../../lib/workflow/state';
 import { fail, type Script, type Scripts, useWorkflow } from '../support/workflow-harness';
 
 const OLD = 'ami-00000000000000001';
@@ -101,6 +102,12 @@ function scripts(canary = false): Scripts {
 }
 
 const wf = useWorkflow('Rollout', () => scripts());
+
+/** The output of an execution that ended in a handled outcome (`HandledEndOutput`, lib/workflow/state.ts). */
+function outputOf(record: { readonly output?: string }): HandledEndOutput {
+  expect(record.output).toBeDefined();
+  return JSON.parse(record.output!) as HandledEndOutput;
+}
 
 const input = { fleet: 'web', imageId: NEW, channel: 'web', cause: 'test', requestId: 'event-1' };
 const run = (name: string) => wf.run(name, input);
@@ -240,8 +247,13 @@ describe('Rollout workflow, blue-green branch (synthesized definition)', () => {
       throw fail('BatchNotHealthyError', 'after 5 checks, 0 of 4 instances of green group green are healthy');
     };
     const result = await run('bg-unhealthy');
-    expect(result.status).toBe('FAILED');
-    expect(result.error).toBe('RolloutRolledBack');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(outputOf(result)).toEqual({
+      outcome: 'RolloutRolledBack',
+      reason: expect.stringContaining('0 of 4 instances of green group green are healthy'),
+      error: 'BatchNotHealthyError',
+      step: 'CheckGreenCapacity',
+    });
     expect(fleetSteps().slice(-3)).toEqual(['CheckGreenHealth', 'DiscardGreen', 'ReportOutcome']);
     expect(reported()).toEqual(['RolloutRolledBack']);
     const state = wf.calls.at(-1)!.payload['state'];
@@ -258,8 +270,9 @@ describe('Rollout workflow, blue-green branch (synthesized definition)', () => {
       return { checked: 1 };
     };
     const result = await run('bg-alarm');
-    expect(result.error).toBe('RolloutRolledBack');
-    expect(result.cause).toContain('web-errors');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(outputOf(result).outcome).toBe('RolloutRolledBack');
+    expect(outputOf(result).reason).toContain('web-errors');
     expect(wf.calls.at(-1)!.payload['state'].failedStep).toBe('CheckAlarmsAfterGreenBake');
     expect(wf.steps()).not.toContain('CutOverToGreen');
     expect(wf.steps()).not.toContain('CommitRollout');
@@ -271,7 +284,8 @@ describe('Rollout workflow, blue-green branch (synthesized definition)', () => {
       throw fail('TransientAwsError', 'AttachLoadBalancerTargetGroups: ServiceUnavailable');
     };
     const result = await run('bg-exhausted');
-    expect(result.error).toBe('RolloutRolledBack');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(outputOf(result).outcome).toBe('RolloutRolledBack');
     // 1 attempt + 4 retries
     expect(wf.steps().filter((s) => s === 'AttachGreenTargetGroups')).toHaveLength(5);
     expect(wf.calls.at(-1)!.payload['state'].failedStep).toBe('AttachGreenTargetGroups');
@@ -284,7 +298,8 @@ describe('Rollout workflow, blue-green branch (synthesized definition)', () => {
       throw fail('AccessDenied', 'not authorized to perform autoscaling:DeleteTags');
     };
     const result = await run('bg-cutover');
-    expect(result.error).toBe('RolloutRolledBack');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(outputOf(result).outcome).toBe('RolloutRolledBack');
     expect(wf.calls.at(-1)!.payload['state'].failedStep).toBe('CutOverToGreen');
     expect(wf.steps()).not.toContain('RetireBlue');
     expectOneGroup(OLD);
@@ -313,6 +328,7 @@ describe('Rollout workflow, blue-green branch (synthesized definition)', () => {
       throw fail('ValidationError', 'cannot delete green');
     };
     const result = await run('bg-discard-failed');
+    expect(result.status).toBe('FAILED');
     expect(result.error).toBe('RolloutFailed');
     expect(reported()).toEqual(['RolloutFailed']);
   });

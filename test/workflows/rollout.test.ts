@@ -5,6 +5,7 @@
  * Catch, outcome path), not the steps themselves (see test/integration for those).
  */
 import { describe, expect, it } from 'vitest';
+import type { HandledEndOutput } from '../../lib/workflow/state';
 import { Handlers } from '../../lambdas/domain/contract';
 import {
   checkDeadline,
@@ -82,6 +83,12 @@ function happyScripts(): Scripts {
 }
 
 const wf = useWorkflow('Rollout', happyScripts);
+
+/** The output of an execution that ended in a handled outcome (`HandledEndOutput`, lib/workflow/state.ts). */
+function outputOf(record: { readonly output?: string }): HandledEndOutput {
+  expect(record.output).toBeDefined();
+  return JSON.parse(record.output!) as HandledEndOutput;
+}
 
 const input = {
   fleet: 'web',
@@ -236,9 +243,13 @@ describe('Rollout workflow (synthesized definition)', () => {
       throw fail('ImageRejectedError', 'image ami-00000000000000002 is pending, not available');
     };
     const result = await run('rejected');
-    expect(result.status).toBe('FAILED');
-    expect(result.error).toBe('RolloutRejected');
-    expect(result.cause).toContain('is pending, not available');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(outputOf(result).outcome).toBe('RolloutRejected');
+    expect(outputOf(result)).toEqual({
+      outcome: 'RolloutRejected',
+      reason: expect.stringContaining('is pending, not available'),
+      error: 'ImageRejectedError',
+    });
     expect(steps()).toEqual(['ReadImage', 'AcquireFleetLock', 'ValidateImage', 'ReportOutcome']);
     expect(reportedOutcomes()).toEqual(['RolloutRejected']);
     const report = wf.calls.at(-1)!.payload['state'];
@@ -250,8 +261,8 @@ describe('Rollout workflow (synthesized definition)', () => {
       throw fail('FleetBusyError', 'fleet web is already rolling out ami-00000000000000003');
     };
     const result = await run('busy');
-    expect(result.status).toBe('FAILED');
-    expect(result.error).toBe('RolloutRejected');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(outputOf(result).outcome).toBe('RolloutRejected');
     expect(steps()).toEqual(['ReadImage', 'AcquireFleetLock', 'ReportOutcome']);
   });
 
@@ -260,8 +271,17 @@ describe('Rollout workflow (synthesized definition)', () => {
       throw fail('BatchNotHealthyError', 'after 5 checks, 0 of 1 instances are InService and healthy');
     };
     const result = await run('unhealthy');
-    expect(result.status).toBe('FAILED');
-    expect(result.error).toBe('RolloutRolledBack');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(outputOf(result)).toEqual({
+      outcome: 'RolloutRolledBack',
+      reason: expect.stringContaining('0 of 1 instances are InService and healthy'),
+      error: 'BatchNotHealthyError',
+      step: 'CheckBatchHealth',
+    });
+    expect(result.events.at(-2)).toMatchObject({
+      type: 'SucceedStateExited',
+      stateExitedEventDetails: { name: 'RolloutRolledBack' },
+    });
     expect(steps()).toEqual([
       'ReadImage',
       'AcquireFleetLock',
@@ -287,7 +307,8 @@ describe('Rollout workflow (synthesized definition)', () => {
       throw fail('ValidationError', 'launch template lt-0123456789abcdef0 does not exist');
     };
     const result = await run('terminal');
-    expect(result.error).toBe('RolloutRolledBack');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(outputOf(result).outcome).toBe('RolloutRolledBack');
     expect(steps().filter((s) => s === 'ReconcileLaunchTemplate')).toHaveLength(1);
     expect(wf.calls.at(-1)!.payload['state'].failedStep).toBe('ReconcileLaunchTemplate');
     // Rolled back: the processes Phoenix suspended are resumed by FinishRollback (not a second step).
@@ -299,7 +320,8 @@ describe('Rollout workflow (synthesized definition)', () => {
       throw fail('TransientAwsError', 'TerminateInstanceInAutoScalingGroup: ServiceUnavailable');
     };
     const result = await run('exhausted');
-    expect(result.error).toBe('RolloutRolledBack');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(outputOf(result).outcome).toBe('RolloutRolledBack');
     // 1 attempt + 4 retries
     expect(steps().filter((s) => s === 'RetireBatch')).toHaveLength(5);
   });
@@ -314,7 +336,8 @@ describe('Rollout workflow (synthesized definition)', () => {
       checks: n + 1,
     });
     const result = await run('slow-rollback');
-    expect(result.error).toBe('RolloutRolledBack');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(outputOf(result).outcome).toBe('RolloutRolledBack');
     expect(steps().slice(-5)).toEqual([
       'CheckRollbackCapacity',
       'CheckRollbackCapacity',
@@ -338,6 +361,20 @@ describe('Rollout workflow (synthesized definition)', () => {
     const state = wf.calls.at(-1)!.payload['state'];
     expect(state.rollbackError.Error).toBe('ValidationError');
     expect(state.error.Error).toBe('BatchNotHealthyError');
+  });
+
+  it('ends FAILED (RolloutFailed) when the report of a handled outcome fails: nobody was told, it needs a human', async () => {
+    wf.scripts['ValidateImage'] = () => {
+      throw fail('ImageRejectedError', 'image ami-00000000000000002 is pending, not available');
+    };
+    wf.scripts['ReportOutcome'] = () => {
+      throw fail('ConfigurationError', 'PHOENIX_TABLE_NAME is not set');
+    };
+    const result = await run('report-failed');
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('RolloutFailed');
+    expect(result.cause).toContain('is pending, not available');
+    expect(steps()).toEqual(['ReadImage', 'AcquireFleetLock', 'ValidateImage', 'ReportOutcome']);
   });
 
   it('bakes after the last batch (a Wait of bake seconds), checks the alarms, then commits', async () => {
@@ -376,9 +413,9 @@ describe('Rollout workflow (synthesized definition)', () => {
       throw fail('AlarmBreachedError', 'alarm web-errors is in ALARM before the start');
     };
     const result = await run('alarm-before-start');
-    expect(result.status).toBe('FAILED');
-    expect(result.error).toBe('RolloutRejected');
-    expect(result.cause).toContain('web-errors');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(outputOf(result).outcome).toBe('RolloutRejected');
+    expect(outputOf(result).reason).toContain('web-errors');
     expect(steps()).toEqual([
       'ReadImage',
       'AcquireFleetLock',
@@ -396,9 +433,9 @@ describe('Rollout workflow (synthesized definition)', () => {
       return { checked: 1 };
     };
     const result = await run('alarm-at-batch');
-    expect(result.status).toBe('FAILED');
-    expect(result.error).toBe('RolloutRolledBack');
-    expect(result.cause).toContain('web-errors');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(outputOf(result).outcome).toBe('RolloutRolledBack');
+    expect(outputOf(result).reason).toContain('web-errors');
     // The second batch never retired anything: the alarm came first.
     expect(steps().filter((s) => s === 'RetireBatch')).toHaveLength(1);
     expect(steps().slice(-4)).toEqual([
@@ -419,7 +456,8 @@ describe('Rollout workflow (synthesized definition)', () => {
       return { checked: 1 };
     };
     const result = await run('alarm-after-bake');
-    expect(result.error).toBe('RolloutRolledBack');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(outputOf(result).outcome).toBe('RolloutRolledBack');
     expect(steps()).not.toContain('CommitRollout');
     expect(wf.calls.at(-1)!.payload['state'].failedStep).toBe('CheckAlarmsAfterBake');
   });
@@ -429,7 +467,8 @@ describe('Rollout workflow (synthesized definition)', () => {
       throw fail('InvalidFleetSettingError', 'tag phoenix:max-surge="lots" is invalid: expected …');
     };
     const result = await run('bad-setting');
-    expect(result.error).toBe('RolloutRejected');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(outputOf(result).outcome).toBe('RolloutRejected');
     expect(steps()).toEqual(['ReadImage', 'AcquireFleetLock', 'ValidateImage', 'ReportOutcome']);
   });
 
@@ -463,9 +502,9 @@ describe('Rollout workflow (synthesized definition)', () => {
       return { ...p['state'].progress, ready: false, checks: p['state'].progress.checks + 1 };
     };
     const result = await run('deadline');
-    expect(result.status).toBe('FAILED');
-    expect(result.error).toBe('RolloutRolledBack');
-    expect(result.cause).toContain('the rollout timed out in CheckBatchHealth');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(outputOf(result).outcome).toBe('RolloutRolledBack');
+    expect(outputOf(result).reason).toContain('the rollout timed out in CheckBatchHealth');
     // 2 h / 20 min: the seventh check is past the deadline.
     expect(steps().filter((s) => s === 'CheckBatchHealth')).toHaveLength(7);
     expect(steps().slice(-4)).toEqual([
@@ -490,7 +529,8 @@ describe('Rollout workflow (synthesized definition)', () => {
       return safePoint(p);
     };
     const result = await run('deadline-safe-point');
-    expect(result.error).toBe('RolloutRolledBack');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(outputOf(result).outcome).toBe('RolloutRolledBack');
     expect(wf.calls.at(-1)!.payload['state'].failedStep).toBe('CheckSafePoint');
   });
 
@@ -503,9 +543,9 @@ describe('Rollout workflow (synthesized definition)', () => {
       );
     };
     const result = await run('queued-timeout');
-    expect(result.status).toBe('FAILED');
-    expect(result.error).toBe('RolloutRejected');
-    expect(result.cause).toContain('timed out in AcquireFleetLock');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(outputOf(result).outcome).toBe('RolloutRejected');
+    expect(outputOf(result).reason).toContain('timed out in AcquireFleetLock');
     expect(steps()).toEqual([
       'ReadImage',
       'AcquireFleetLock',
@@ -527,8 +567,9 @@ describe('Rollout workflow (synthesized definition)', () => {
       );
     };
     const result = await run('late-image');
-    expect(result.error).toBe('RolloutRejected');
-    expect(result.cause).toContain('is not newer than');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(outputOf(result).outcome).toBe('RolloutRejected');
+    expect(outputOf(result).reason).toContain('is not newer than');
     expect(steps()).toEqual(['ReadImage', 'AcquireFleetLock', 'ReportOutcome']);
   });
 
@@ -541,6 +582,10 @@ describe('Rollout workflow (synthesized definition)', () => {
     });
     const result = await run('paused');
     expect(result.status).toBe('SUCCEEDED');
+    expect(outputOf(result)).toEqual({
+      outcome: 'RolloutPaused',
+      reason: 'fleet web was paused at … (maintenance)',
+    });
     expect(steps().slice(-4)).toEqual(['RetireBatch', 'CheckSafePoint', 'ReleaseFleet', 'ReportOutcome']);
     expect(steps()).not.toContain('StartRollback');
     expect(steps()).not.toContain('CommitRollout');
@@ -679,6 +724,7 @@ describe('Rollout workflow: supersede and late images (two executions, one simul
     wf.scripts = scripts;
     const first = await wf.run('older-running', older);
     expect(first.status).toBe('SUCCEEDED');
+    expect(outputOf(first)).toEqual({ outcome: 'RolloutSuperseded', reason: expect.any(String) });
     const second = await wf.service.waitForExecution(newerArn!, { timeoutMs: 30_000 });
     let last = second;
     while (last.output !== undefined && JSON.parse(last.output).continued) {
@@ -722,9 +768,9 @@ describe('Rollout workflow: supersede and late images (two executions, one simul
     const result = await wf.run('newer-running', newer);
     expect(result.status).toBe('SUCCEEDED');
     const late = await wf.service.waitForExecution(olderArn!, { timeoutMs: 30_000 });
-    expect(late.status).toBe('FAILED');
-    expect(late.error).toBe('RolloutRejected');
-    expect(late.cause).toContain('is not newer than ami-00000000000000003');
+    expect(late.status).toBe('SUCCEEDED');
+    expect(outputOf(late).outcome).toBe('RolloutRejected');
+    expect(outputOf(late).reason).toContain('is not newer than ami-00000000000000003');
     expect(wf.calls.filter((c) => c.payload['execution'] === 'late-older').map((c) => c.step)).toEqual([
       'ReadImage',
       'AcquireFleetLock',
