@@ -124,7 +124,7 @@ function simulateRolling(c: RollingCase) {
     if (c.deaths[round % Math.max(1, c.deaths.length)] === true) {
       const victim = splitByImage(present(), NEW).servingOthers[0];
       if (victim !== undefined) {
-        victim.lifecycleState = 'Terminated';
+        fleet.find((i) => i.instanceId === victim.instanceId)!.lifecycleState = 'Terminated';
         died.push(victim.instanceId);
         fill(target);
       }
@@ -332,7 +332,7 @@ describe('circuit breaker (evaluateCircuit)', () => {
           const start = Date.UTC(2026, 0, 1);
           let t = 0;
           let state: CircuitState | undefined;
-          let modelOpen = false;
+          let modelOpen: boolean = false;
           const history: { instanceId: string; at: number }[] = [];
           for (const e of events) {
             t += e.afterSeconds;
@@ -344,8 +344,8 @@ describe('circuit breaker (evaluateCircuit)', () => {
             const flagged = new Set(history.filter(inWindow).map((h) => h.instanceId));
             // The model: once open, open while any flag stays within the window; closed, open
             // when more than `limit` distinct instances were flagged within it.
-            const wasOpen = modelOpen;
-            const cleared = wasOpen && prior.size === 0;
+            const wasOpen: boolean = modelOpen;
+            const cleared: boolean = wasOpen && prior.size === 0;
             modelOpen = wasOpen && !cleared ? true : flagged.size > limit;
             const d = evaluateCircuit(
               state,
