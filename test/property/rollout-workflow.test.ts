@@ -22,7 +22,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { continuationName, segmentHistory } from '../../lambdas/domain/rollout';
-import { fail, type Scripts, type StepName, useWorkflow } from '../support/workflow-harness';
+import { type Scripts, type StepName, useWorkflow } from '../support/workflow-harness';
+import {
+  type Entry,
+  type Fault,
+  faultOf,
+  injectFaults,
+  lastIndex,
+  persistentFaults,
+  traceOf,
+} from './faults';
 import { asyncPropertyParameters } from './seed';
 
 const FILE = 'test/property/rollout-workflow.test.ts';
@@ -49,19 +58,10 @@ const FAULTABLE = [
 ] as const satisfies readonly StepName[];
 type FaultStep = (typeof FAULTABLE)[number];
 
-type FaultKind = 'transient' | 'persistent' | 'terminal' | 'gate';
-
-interface Fault {
-  readonly step: FaultStep;
-  /** The step's call (0-based, counted over the whole rollout) that fails; `persistent`: and every later one. */
-  readonly call: number;
-  readonly kind: FaultKind;
-}
-
 interface WorkflowCase {
   readonly desired: number;
   readonly batchSize: number;
-  readonly faults: readonly Fault[];
+  readonly faults: readonly Fault<FaultStep>[];
   /** CheckSafePoint says the fleet was paused when this many old instances remain. */
   readonly pauseAt?: number;
   /** CheckSafePoint hands over to a continuation when this many old instances remain. */
@@ -70,25 +70,12 @@ interface WorkflowCase {
   readonly checksToHealthy: number;
 }
 
-const fault: fc.Arbitrary<Fault> = fc
-  .record({
-    step: fc.constantFrom(...FAULTABLE),
-    call: fc.integer({ min: 0, max: 2 }),
-    kind: fc.oneof(
-      { weight: 1, arbitrary: fc.constant<FaultKind>('transient') },
-      { weight: 2, arbitrary: fc.constantFrom<FaultKind>('persistent', 'terminal', 'gate') },
-    ),
-  })
-  // A report that fails for good leaves nothing to observe the outcome by (it is the outcome):
-  // the report path is checked under retried-away faults only.
-  .map((f) => (f.step === 'ReportOutcome' ? { ...f, kind: 'transient' as const } : f));
-
 const workflowCase: fc.Arbitrary<WorkflowCase> = fc.integer({ min: 1, max: 5 }).chain((desired) =>
   fc.record(
     {
       desired: fc.constant(desired),
       batchSize: fc.integer({ min: 1, max: desired }),
-      faults: fc.array(fault, { minLength: 1, maxLength: 3 }),
+      faults: fc.array(faultOf(FAULTABLE, ['ReportOutcome']), { minLength: 1, maxLength: 3 }),
       pauseAt: fc.integer({ min: 1, max: desired }),
       continueAt: fc.integer({ min: 1, max: desired }),
       checksToHealthy: fc.integer({ min: 1, max: 2 }),
@@ -97,16 +84,8 @@ const workflowCase: fc.Arbitrary<WorkflowCase> = fc.integer({ min: 1, max: 5 }).
   ),
 );
 
-/** What the doubles saw: every call, in order, with its fault or its result. */
-interface Entry {
-  readonly step: string;
-  readonly payload: Record<string, any>;
-  readonly fault?: FaultKind;
-  readonly result?: any;
-}
-
 /** A `gate` fault: the step's own handled failure (a gate that fails, a rejection); other steps: terminal. */
-const GATE_ERRORS: Partial<Record<FaultStep, string>> = {
+const GATE_ERRORS: Readonly<Record<string, string>> = {
   ReadImage: 'ImageRejectedError',
   AcquireFleetLock: 'FleetBusyError',
   ValidateImage: 'InvalidFleetSettingError',
@@ -186,26 +165,7 @@ function scriptsFor(c: WorkflowCase, log: Entry[]): Scripts {
     CheckRollbackCapacity: (p) => ({ ...p['state'].rollback, ready: true, checks: 1 }),
     FinishRollback: (p) => ({ ...p['state'].rollback, removedNew: c.desired - remainingOld }),
   };
-  const wrapped: Record<string, (p: Record<string, any>, n: number) => unknown> = {};
-  for (const [step, script] of Object.entries(base) as [string, (p: any, n: number) => unknown][]) {
-    wrapped[step] = (p, n) => {
-      const f = c.faults.find(
-        (x) => x.step === step && (x.kind === 'persistent' ? n >= x.call : n === x.call),
-      );
-      if (f !== undefined) {
-        log.push({ step, payload: p, fault: f.kind });
-        const gate = GATE_ERRORS[f.step];
-        if (f.kind === 'gate' && gate !== undefined) throw fail(gate, `${step}: injected failed gate`);
-        if (f.kind === 'terminal' || f.kind === 'gate')
-          throw fail('ValidationError', `${step}: injected terminal error`);
-        throw fail('TransientAwsError', `${step}: injected ServiceUnavailable`);
-      }
-      const result = script(p, n);
-      log.push({ step, payload: p, result });
-      return result;
-    };
-  }
-  return wrapped as Scripts;
+  return injectFaults(base, c.faults, log, GATE_ERRORS);
 }
 
 /** The outcomes the rollout reported: CommitRollout's, and each ReportOutcome's. */
@@ -216,26 +176,6 @@ function reportedOutcomes(log: readonly Entry[]): string[] {
     if (e.step === 'ReportOutcome') return [String(e.payload['outcome'])];
     return [];
   });
-}
-
-const lastIndex = (log: readonly Entry[], pred: (e: Entry) => boolean) => {
-  for (let i = log.length - 1; i >= 0; i--) if (pred(log[i]!)) return i;
-  return -1;
-};
-
-/**
- * A fault that was not retried away: terminal, a gate, or a transient one whose retries (the
- * step's next calls, with no other step in between) all failed too.
- */
-function persistentFaults(log: readonly Entry[]): Entry[] {
-  const retriedAway = (i: number): boolean => {
-    const e = log[i]!;
-    if (e.fault !== 'transient' && e.fault !== 'persistent') return false;
-    const next = log[i + 1];
-    if (next === undefined || next.step !== e.step) return false;
-    return next.fault === undefined || retriedAway(i + 1);
-  };
-  return log.filter((e, i) => e.fault !== undefined && !retriedAway(i));
 }
 
 /** Steps whose handled failure rejects the rollout (CheckAlarms: its first call, before the start). */
@@ -252,7 +192,7 @@ const RECOVERY = [
 ];
 
 function checkInvariants(log: readonly Entry[]) {
-  const trace = log.map((e) => (e.fault ? `${e.step}!${e.fault}` : e.step)).join(' → ');
+  const trace = traceOf(log);
   const outcomes = reportedOutcomes(log);
   // Exactly one outcome (and so the lock AcquireFleetLock took is released by it).
   expect(outcomes, `one outcome: ${trace}`).toHaveLength(1);
