@@ -53,7 +53,7 @@ export default defineConfig({
           // The workflow files mostly wait on timers (the local Step Functions service), the infra
           // files mostly compute: more workers than cores lets the one overlap the other.
           maxWorkers: 3,
-          include: ['test/unit/**/*.test.ts', 'test/infra/**/*.test.ts', 'test/workflows/**/*.test.ts'],
+          include: ['test/{unit,infra,workflows,property}/**/*.test.ts'],
           exclude: [MUST_ALLOW],
           setupFiles: ['test/setup/env.ts', 'test/setup/unit.ts'],
         },

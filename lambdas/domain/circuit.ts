@@ -99,8 +99,10 @@ export function flagsInWindow(
 }
 
 /**
- * The state with `flag` added: one flag per instance (the first stands), flags outside the window
- * dropped, at most CIRCUIT_FLAG_LIMIT (the newest kept).
+ * The state with `flag` added: one flag per instance (the newest stands: an instance flagged again
+ * is flagged within the window from then on), flags outside the window dropped, at most
+ * CIRCUIT_FLAG_LIMIT (the newest kept). (Keeping the first let a re-flagged instance drop out of
+ * the count while its latest flag was still within the window: found by test/property/planners.test.ts.)
  */
 export function addFlag(
   state: CircuitState | undefined,
@@ -109,7 +111,7 @@ export function addFlag(
   windowSeconds: number,
 ): CircuitState {
   const kept = flagsInWindow(state, now, windowSeconds);
-  const flags = kept.some((f) => f.instanceId === flag.instanceId) ? kept : [...kept, flag];
+  const flags = [...kept.filter((f) => f.instanceId !== flag.instanceId), flag];
   return {
     flags: flags.slice(-CIRCUIT_FLAG_LIMIT),
     ...(state?.openedAt !== undefined ? { openedAt: state.openedAt } : {}),

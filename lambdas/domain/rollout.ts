@@ -237,23 +237,35 @@ export function splitByImage(instances: readonly FleetInstance[], imageId: strin
  * Which old instances to retire so that the group is back at its desired capacity: the surplus,
  * those already out of service first, then the oldest (ties by id, so the choice is
  * deterministic). Computed from the actual count, so a retried step never retires more than the
- * surplus.
+ * surplus. A serving instance is retired only while at least `minServing` (the rollout's floor)
+ * would still serve after it: when an instance the group launched in the meantime is not serving
+ * yet, the rest of the surplus waits for the next batch (found by test/property/planners.test.ts).
  */
 export function instancesToRetire(
   instances: readonly FleetInstance[],
   imageId: string,
   desiredCapacity: number,
+  minServing = 0,
 ): FleetInstance[] {
   const { present, others } = splitByImage(instances, imageId);
   const surplus = Math.max(0, present.length - desiredCapacity);
-  return [...others]
-    .sort((a, b) => {
-      const servingFirst = Number(isServing(a)) - Number(isServing(b));
-      const ta = a.launchTime?.getTime() ?? 0;
-      const tb = b.launchTime?.getTime() ?? 0;
-      return servingFirst || ta - tb || a.instanceId.localeCompare(b.instanceId);
-    })
-    .slice(0, surplus);
+  let spareServing = Math.max(0, present.filter(isServing).length - minServing);
+  const sorted = [...others].sort((a, b) => {
+    const servingFirst = Number(isServing(a)) - Number(isServing(b));
+    const ta = a.launchTime?.getTime() ?? 0;
+    const tb = b.launchTime?.getTime() ?? 0;
+    return servingFirst || ta - tb || a.instanceId.localeCompare(b.instanceId);
+  });
+  const retire: FleetInstance[] = [];
+  for (const instance of sorted) {
+    if (retire.length >= surplus) break;
+    if (isServing(instance)) {
+      if (spareServing === 0) break;
+      spareServing -= 1;
+    }
+    retire.push(instance);
+  }
+  return retire;
 }
 
 /**

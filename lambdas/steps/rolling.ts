@@ -112,7 +112,7 @@ export async function retireBatch(request: FleetStepRequest): Promise<Progress> 
   if (!progress) throw new ConfigurationError('workflow state has no progress: LaunchBatch did not run');
   const group = await rereadGroup(fs);
   const instances = await fleetInstances(group);
-  const retire = instancesToRetire(instances, request.state.imageId, fs.desiredCapacity);
+  const retire = instancesToRetire(instances, request.state.imageId, fs.desiredCapacity, fs.minHealthy);
   for (const instance of retire) await retireInstance(instance.instanceId);
   const remainingOld = splitByImage(instances, request.state.imageId).others.length - retire.length;
   if (remainingOld === 0) {
