@@ -122,7 +122,10 @@ export interface WatchModel {
   readonly fleet: string;
   readonly channel: string | null;
   readonly strategy: 'rolling' | 'blue-green' | null;
-  /** The image the fleet runs as Phoenix last committed it. */
+  /**
+   * The image the fleet runs as Phoenix last committed it; before its first rollout, the image of
+   * the launch template the rollout found (its fleetState).
+   */
   readonly currentImage: string | null;
   /** The image being rolled out, else the desired image. */
   readonly targetImage: string | null;
@@ -278,7 +281,7 @@ export function buildWatchModel(input: WatchInput): WatchModel {
     fleet: s.fleet,
     channel: s.channel,
     strategy: detail?.fleetState?.strategy ?? (detail?.fleetState !== undefined ? 'rolling' : null),
-    currentImage: s.desiredImage,
+    currentImage: s.desiredImage ?? detail?.fleetState?.previousImageId ?? null,
     targetImage: target,
     phase,
     rollout,
