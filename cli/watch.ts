@@ -222,10 +222,18 @@ export class FrameWriter {
         this.cursorHidden = true;
       }
       if (this.previous.length > 0) parts.push(`\x1b[${this.previous.length}A\r`);
+      // Unchanged lines are stepped over (one cursor-down per run of them), changed ones rewritten.
+      let skip = 0;
       fitted.forEach((line, i) => {
-        if (i < this.previous.length && this.previous[i] === line) parts.push('\x1b[1B');
-        else parts.push(`${line}\x1b[K\r\n`);
+        if (i < this.previous.length && this.previous[i] === line) {
+          skip += 1;
+          return;
+        }
+        if (skip > 0) parts.push(`\x1b[${skip}B`);
+        skip = 0;
+        parts.push(`${line}\x1b[K\r\n`);
       });
+      if (skip > 0) parts.push(`\x1b[${skip}B`);
       if (fitted.length < this.previous.length) parts.push('\x1b[J');
       this.previous = fitted;
       text = parts.join('');
