@@ -4,14 +4,20 @@
  * rolling rollout goes batch by batch, and `publish --wait` follows the rollouts its PublishImage
  * starts to their outcome.
  */
+import { execFile } from 'node:child_process';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { fleetStatus } from '../../cli/status';
 import { readWatchModel } from '../../cli/watch';
 import { publishImage } from '../../cli/publish';
+import { rollbackFleet } from '../../cli/rollback';
 import type { WatchModel } from '../../cli/watch-model';
 import { EXIT_CODES } from '../../cli/exit-codes';
 import { Env } from '../../lambdas/domain/contract';
-import { useLocalRuntime } from '../support/local-runtime';
+import { REGION, useLocalRuntime } from '../support/local-runtime';
+
+const ROOT = path.resolve(__dirname, '../..');
 
 const local = useLocalRuntime({ outcomes: false });
 
@@ -134,5 +140,60 @@ describe('publish --wait', () => {
     const report = await publishImage(untagged, { eventBusName: local.busName, wait: true, pollMs: 100 });
     expect(report).toMatchObject({ exit: 'rejected', results: [] });
     expect(report.note).toContain('phoenix:channel');
+  });
+});
+
+describe('the CLI process', () => {
+  it('status --watch --until-done off a TTY: one snapshot without escape codes, the exit code of the last outcome', async () => {
+    // The fleet `pub` above ended on a rejected publication: exit code 3, at once (no rollout active).
+    const base = Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([key]) => !/^(AWS_ENDPOINT_URL|AWS_REGION|AWS_DEFAULT_REGION|PHOENIX_)/.test(key),
+      ),
+    );
+    const run = await promisify(execFile)(
+      'node',
+      ['bin/phoenix.js', 'status', 'pub', '--watch', '--until-done'],
+      {
+        cwd: ROOT,
+        timeout: 60_000,
+        env: {
+          ...base,
+          NO_COLOR: '',
+          AWS_ACCESS_KEY_ID: 'test',
+          AWS_SECRET_ACCESS_KEY: 'test',
+          AWS_ENDPOINT_URL: local.runtime.endpoint,
+          AWS_ENDPOINT_URL_SFN: local.runtime.stepFunctionsEndpoint,
+          AWS_DEFAULT_REGION: REGION,
+          PHOENIX_TABLE_NAME: local.runtime.resources.tableName!,
+          PHOENIX_ROLLOUT_STATE_MACHINE_ARN: local.runtime.resources.stateMachineArn!,
+        },
+      },
+    ).then(
+      (r) => ({ code: 0, stdout: r.stdout }),
+      (e: { code?: number; stdout?: string }) => ({ code: e.code ?? -1, stdout: e.stdout ?? '' }),
+    );
+    expect(run.code).toBe(EXIT_CODES.rejected.code);
+    expect(run.stdout).toMatch(/^Fleet pub /);
+    expect(run.stdout).toContain('✖ rejected');
+    expect(run.stdout).not.toContain('\x1b');
+  });
+});
+
+describe('rollback --wait', () => {
+  it('shows the live tree of the fleet while it rolls back, then its outcome and exit', async () => {
+    pointAtRuntime();
+    const frames: string[] = [];
+    const report = await rollbackFleet('pub', {
+      wait: true,
+      pollMs: 100,
+      progress: { write: (text: string) => frames.push(text), isTTY: false },
+    });
+    expect(report.result).toMatchObject({ outcome: 'succeeded', exit: 'succeeded' });
+    const shown = frames.join('');
+    expect(shown).toContain(`Rolling back pub to ${report.imageId}`);
+    expect(shown).toMatch(/Fleet pub /);
+    expect(shown).toContain('group pub-asg');
+    expect(shown).not.toContain('\x1b');
   });
 });
