@@ -8,6 +8,8 @@
  *   1. `cdk synth` wall time: `npx cdk synth --no-notices --quiet -o <tmp>/cdk.out`, once, with
  *      CDK_DISABLE_CLI_TELEMETRY=true, CDK_HOME=<tmp>/cdk-home and every AWS_* variable unset.
  *   CLI: `phoenix --help` start-up, median of 7 fresh processes (bench/cli-startup.ts); target 1 s.
+ *   Watch: `status --watch` build + render of one 20-instance frame, and bytes per redraw
+ *      (bench/status-watch.ts, pure, no target).
  *   2. Per Lambda asset of that cdk.out (function → S3Key → `*.assets.json` source path, cross-checked
  *      with the `aws:asset:path` metadata; handler name from the `phoenix:handler` metadata):
  *      - bundle size = size in bytes of the asset's `index.js` as written by esbuild (uncompressed,
@@ -61,6 +63,7 @@ import { performance } from 'node:perf_hooks';
 import { measureCliStartup } from './cli-startup';
 import { benchReplacement } from './replacement';
 import { benchRollouts } from './rollout';
+import { benchStatusWatch } from './status-watch';
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS_DIR = path.join(__dirname, 'results');
@@ -875,6 +878,12 @@ async function main(): Promise<void> {
     const cdkOut = await benchSynth(tmp);
     step('CLI start-up: phoenix --help');
     await benchCliStartup();
+    step('status --watch redraw cost (bench/status-watch.ts)');
+    try {
+      benchStatusWatch(record);
+    } catch (error) {
+      failed('status --watch redraw cost', 'ms', null, 'npx tsx bench/status-watch.ts', error);
+    }
     step('2/5 Lambda bundle sizes and cold load');
     await benchAssets(cdkOut);
     step('3/5 phoenix local ready time');

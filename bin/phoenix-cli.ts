@@ -5,6 +5,8 @@
  *   phoenix events classify FILE...                            what Phoenix makes of each event
  *   phoenix setup                                              install the Python side (.venv, .venv/checkov)
  *   phoenix status [<fleet>] [--json]                          fleets: desired image, instances, rollout
+ *   phoenix status <fleet> --watch [--interval s] [--until-done] a live tree of the fleet and its rollout
+ *   phoenix publish <ami> [--channel C] [--wait] [--timeout s]  PublishImage on the bus; --wait follows the rollouts
  *   phoenix history <fleet> [--json]                           a fleet's image history, newest first
  *   phoenix report <fleet|execution> [-o report.html] [--json] an HTML timeline: instances × time, batches, gates
  *   phoenix pause <fleet> [--reason <text>] [--json]           no automation starts for the fleet
@@ -28,6 +30,9 @@ import type { TargetOptions } from '../cli/target';
 const load = {
   chaos: () => require('../cli/chaos') as typeof import('../cli/chaos'),
   pause: () => require('../cli/pause') as typeof import('../cli/pause'),
+  publish: () => require('../cli/publish') as typeof import('../cli/publish'),
+  watch: () => require('../cli/watch') as typeof import('../cli/watch'),
+  exitCodes: () => require('../cli/exit-codes') as typeof import('../cli/exit-codes'),
   reconcile: () => require('../cli/reconcile') as typeof import('../cli/reconcile'),
   resume: () => require('../cli/resume') as typeof import('../cli/resume'),
   rollback: () => require('../cli/rollback') as typeof import('../cli/rollback'),
@@ -156,22 +161,100 @@ function registerEvents(program: Command, load: Loaders): void {
     });
 }
 
-/** `phoenix status`: the managed fleets. */
+/** `phoenix status`: the managed fleets; `--watch`: a live tree of one. */
 function registerStatus(program: Command, load: Loaders): void {
   withTarget(
     program
       .command('status')
       .description(
         'Show each managed fleet (or the one named): its group, channel, desired image (from the fleet record), ' +
-          'instances per image (from EC2), capacity, and the active rollout with its execution status and step.',
+          'instances per image (from EC2), capacity, and the active rollout with its execution status and step. ' +
+          'During a rollout the image being rolled out is named and its instances count as new. ' +
+          '--watch: a live tree of the fleet (strategy, images, batch N/M, gate and countdown, alarms, each instance).',
       )
-      .argument('[fleet]', 'only this fleet'),
-  ).action(async (fleet: string | undefined, options: TargetOptions & { json: boolean }) => {
-    load.target().applyTarget(options);
-    const { fleetStatus, renderStatus } = load.status();
-    const report = await fleetStatus(fleet !== undefined ? { fleet } : {});
-    print(options.json ? JSON.stringify(report, null, 2) : renderStatus(report));
-  });
+      .argument('[fleet]', 'only this fleet')
+      .option(
+        '--watch',
+        'redraw a live tree of the fleet until interrupted (--json: one JSON document per change)',
+        false,
+      )
+      .addOption(
+        new Option('--interval <seconds>', 'with --watch: seconds between reads')
+          .argParser(parseLimit)
+          .default(2),
+      )
+      .option(
+        '--until-done',
+        'with --watch: exit when no rollout is active, with the exit code of its outcome',
+        false,
+      ),
+  ).action(
+    async (
+      fleet: string | undefined,
+      options: TargetOptions & { json: boolean; watch: boolean; interval: number; untilDone: boolean },
+    ) => {
+      load.target().applyTarget(options);
+      if (options.watch) {
+        if (fleet === undefined)
+          throw new InvalidArgumentError('--watch needs a fleet: phoenix status <fleet> --watch');
+        const exit = await load.watch().watchFleet(fleet, {
+          json: options.json,
+          intervalSeconds: options.interval,
+          untilDone: options.untilDone,
+        });
+        process.exitCode = load.exitCodes().EXIT_CODES[exit].code;
+        return;
+      }
+      const { fleetStatus, renderStatus } = load.status();
+      const report = await fleetStatus(fleet !== undefined ? { fleet } : {});
+      print(options.json ? JSON.stringify(report, null, 2) : renderStatus(report));
+    },
+  );
+}
+
+/** `phoenix publish`: the PublishImage command on the Phoenix bus; `--wait` follows its rollouts. */
+function registerPublish(program: Command, load: Loaders): void {
+  withTarget(
+    program
+      .command('publish')
+      .description(
+        'Put the PublishImage command on the Phoenix bus (as `aws events put-events` would): the fleets of the ' +
+          "image's channel (or --channel) roll onto it. --wait follows their rollouts live and exits with the code of the " +
+          'worst outcome: 0 succeeded, 3 rejected, 4 rolled back, 5 failed, 6 timed out, 7 stopped (docs/operator-commands.md).',
+      )
+      .argument('<ami>', 'the image id')
+      .option('--channel <channel>', "the channel (default: the image's phoenix:channel tag)")
+      .option(...busOption)
+      .option('--wait', 'follow the rollouts started until each ends', false)
+      .addOption(
+        new Option('--timeout <seconds>', 'with --wait: give up after this long (default 7200)').argParser(
+          parseLimit,
+        ),
+      ),
+  ).action(
+    async (
+      ami: string,
+      options: TargetOptions & {
+        json: boolean;
+        channel?: string;
+        eventBusName?: string;
+        wait: boolean;
+        timeout?: number;
+      },
+    ) => {
+      load.target().applyTarget(options);
+      const { publishImage, renderPublish } = load.publish();
+      const report = await publishImage(ami, {
+        ...(options.channel !== undefined ? { channel: options.channel } : {}),
+        ...(options.eventBusName !== undefined ? { eventBusName: options.eventBusName } : {}),
+        wait: options.wait,
+        ...(options.timeout !== undefined ? { timeoutSeconds: options.timeout } : {}),
+        ...(options.wait && !options.json ? { progress: process.stdout } : {}),
+      });
+      print(options.json ? JSON.stringify(report, null, 2) : renderPublish(report));
+      if (report.exit !== undefined) process.exitCode = load.exitCodes().EXIT_CODES[report.exit].code;
+    },
+  );
 }
 
 /** `phoenix history`: a fleet's image history. */
@@ -317,7 +400,7 @@ function registerRollback(program: Command, load: Loaders): void {
       )
       .option(
         '--wait',
-        'wait for the execution to end and print its outcome (exit code 1 unless it succeeded)',
+        'follow the execution live to its end and exit with the code of its outcome (as publish --wait)',
         false,
       )
       .addOption(
@@ -341,9 +424,11 @@ function registerRollback(program: Command, load: Loaders): void {
         ...(options.requestId !== undefined ? { requestId: options.requestId } : {}),
         wait: options.wait,
         ...(options.waitTimeout !== undefined ? { waitTimeoutSeconds: options.waitTimeout } : {}),
+        ...(options.wait && !options.json ? { progress: process.stdout } : {}),
       });
       print(options.json ? JSON.stringify(report, null, 2) : renderRollback(report));
-      if (report.result !== undefined && report.result.outcome !== 'succeeded') process.exitCode = 1;
+      if (report.result !== undefined)
+        process.exitCode = load.exitCodes().EXIT_CODES[report.result.exit].code;
     },
   );
 }
@@ -474,6 +559,7 @@ export function buildProgram(): Command {
   registerLocal(program, load);
   registerEvents(program, load);
   registerStatus(program, load);
+  registerPublish(program, load);
   registerHistory(program, load);
   registerReport(program, load);
   registerPause(program, load);

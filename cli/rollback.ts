@@ -25,7 +25,9 @@ import { executionName, type RolloutInput } from '../lambdas/domain/rollout';
 import { stepFunctions } from '../lambdas/aws/clients';
 import { startRollout } from '../lambdas/aws/executions';
 import { readFleetRecord } from '../lambdas/aws/store/fleet-records';
+import { EXIT_CODES, exitOfOutcome, type ExitName } from './exit-codes';
 import { checkFleetName } from './pause';
+import { type Output, readWatchModel, WatchDisplay } from './watch';
 
 export const ROLLBACK_CAUSE = 'phoenix rollback';
 
@@ -40,6 +42,8 @@ export interface RollbackOptions {
   readonly waitTimeoutSeconds?: number;
   /** With `wait`: how often to ask (default 2 s). */
   readonly pollMs?: number;
+  /** With `wait`: where the live progress goes (the tree of cli/watch.ts; none: no progress shown). */
+  readonly progress?: Output;
   readonly now?: Date;
 }
 
@@ -62,6 +66,8 @@ export interface RollbackReport {
     readonly outcome: string | null;
     readonly reason: string | null;
     readonly step: string | null;
+    /** The exit it maps to (cli/exit-codes.ts). */
+    readonly exit: ExitName;
   };
 }
 
@@ -143,8 +149,28 @@ export async function rollbackFleet(fleet: string, options: RollbackOptions = {}
     requestId,
   };
   if (!options.wait) return report;
-  return { ...report, result: await waitForExecution(fleet, executionArn, execution, options) };
+  const display = options.progress !== undefined ? new WatchDisplay(options.progress, false) : undefined;
+  const showProgress = async () => {
+    if (display !== undefined)
+      display.show([await readWatchModel(fleet)], `Rolling back ${fleet} to ${imageId}`);
+  };
+  try {
+    const result = await waitForExecution(fleet, executionArn, execution, options, showProgress);
+    await showProgress();
+    return { ...report, result: { ...result, exit: resultExit(result) } };
+  } finally {
+    display?.close();
+  }
 }
+
+/** The exit of a rollback's result: from its outcome, else (no outcome recorded) failed or timed out. */
+function resultExit(result: { status: string; outcome: string | null }): ExitName {
+  if (result.outcome !== null) return exitOfOutcome(result.outcome);
+  return result.status === WAIT_TIMED_OUT ? 'timedOut' : 'failed';
+}
+
+/** The status of a result when `--wait-timeout` ran out first. */
+const WAIT_TIMED_OUT = 'WAIT_TIMED_OUT';
 
 /** Is `name` the execution `execution` or one of its continuations (continue-as-new, `-c<n>`)? */
 export function inChain(name: string, execution: string): boolean {
@@ -163,7 +189,8 @@ async function waitForExecution(
   executionArn: string,
   execution: string,
   options: RollbackOptions,
-): Promise<NonNullable<RollbackReport['result']>> {
+  onPoll: () => Promise<void>,
+): Promise<Omit<NonNullable<RollbackReport['result']>, 'exit'>> {
   const deadline = Date.now() + (options.waitTimeoutSeconds ?? 2 * 60 * 60) * 1000;
   const pollMs = options.pollMs ?? 2000;
   for (;;) {
@@ -190,10 +217,14 @@ async function waitForExecution(
       return { status, outcome: null, reason: described.cause ?? described.error ?? null, step: null };
     }
     if (Date.now() > deadline) {
-      throw new ConfigurationError(
-        `execution ${execution} is still running after ${options.waitTimeoutSeconds ?? 7200} s; follow it with phoenix status ${fleet}`,
-      );
+      return {
+        status: WAIT_TIMED_OUT,
+        outcome: null,
+        reason: `execution ${execution} is still running after ${options.waitTimeoutSeconds ?? 7200} s; follow it with phoenix status ${fleet} --watch`,
+        step: null,
+      };
     }
+    await onPoll();
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }
@@ -210,6 +241,7 @@ export function renderRollback(report: RollbackReport): string {
         ? `succeeded: fleet ${report.fleet} is on ${report.imageId} and pinned to it (phoenix unpin ${report.fleet} releases it)`
         : `ended ${r.status}${r.outcome !== null ? ` (${r.outcome})` : ''}${r.step !== null ? ` at ${r.step}` : ''}${r.reason !== null ? `: ${r.reason}` : ''}`,
     );
+    lines.push(`exit ${EXIT_CODES[r.exit].code} (${r.exit})`);
   } else {
     lines.push(`follow it with: phoenix status ${report.fleet}`);
   }

@@ -26,7 +26,7 @@ export interface ImageCount {
   readonly imageId: string | null;
   readonly count: number;
   readonly inService: number;
-  /** Is this the fleet's desired image? */
+  /** Is this the fleet's target image (the one being rolled out, else the desired one)? */
   readonly desired: boolean;
 }
 
@@ -39,7 +39,7 @@ export interface GroupStatus {
   readonly instances: {
     /** Every instance the group lists, whatever its lifecycle state. */
     readonly total: number;
-    /** null while the desired image is unknown. */
+    /** On the target image (during a rollout: the new instances); null while it is unknown. */
     readonly onDesiredImage: number | null;
     readonly onOtherImages: number | null;
     /** Most instances first. */
@@ -80,6 +80,11 @@ export interface FleetStatus {
   /** From the fleet record; null when Phoenix has not rolled the fleet out yet (no record). */
   readonly desiredImage: string | null;
   readonly previousImage: string | null;
+  /**
+   * The image the fleet converges to: during a rollout the image being rolled out (its instances
+   * count as on it), else the desired image.
+   */
+  readonly targetImage: string | null;
   readonly groups: readonly GroupStatus[];
   readonly activeRollout: ActiveRolloutStatus | null;
   /** The newest history entry. */
@@ -185,9 +190,11 @@ async function statusOf(
 ): Promise<FleetStatus> {
   const record = known ?? (await readFleetRecord(fleet));
   const desiredImage = record?.desiredImage ?? null;
-  const groups: GroupStatus[] = [];
-  for (const member of members) groups.push(await groupStatus(member, desiredImage));
   const lock = record?.activeRollout;
+  const targetImage = lock?.imageId ?? desiredImage;
+  const groups: GroupStatus[] = [];
+  for (const member of members) groups.push(await groupStatus(member, targetImage));
+
   const history = record?.imageHistory ?? [];
   const last = history[history.length - 1];
   return {
@@ -195,6 +202,7 @@ async function statusOf(
     channel: record?.channel ?? members[0]?.channel ?? null,
     desiredImage,
     previousImage: record?.previousImage ?? null,
+    targetImage,
     groups,
     activeRollout:
       lock === undefined
@@ -345,15 +353,15 @@ export function table(header: readonly string[], rows: readonly (readonly string
 /** ISO-8601 to the second. */
 const time = (iso: string) => iso.replace(/\.\d+Z$/, 'Z');
 
-function instancesCell(g: GroupStatus): string {
+function instancesCell(g: GroupStatus, rolling: boolean): string {
   if (g.instances.total === 0) return '0';
   const name = (id: string | null) => id ?? '(unknown image)';
   const others = g.instances.byImage.filter((c) => !c.desired).map((c) => `${name(c.imageId)} ×${c.count}`);
   if (g.instances.onDesiredImage === null) return others.join(', ');
-  const desired = `${g.instances.onDesiredImage} on desired`;
+  const desired = `${g.instances.onDesiredImage} ${rolling ? 'new' : 'on desired'}`;
   return others.length === 0
     ? desired
-    : `${desired}, ${g.instances.onOtherImages} other (${others.join(', ')})`;
+    : `${desired}, ${g.instances.onOtherImages} ${rolling ? 'old' : 'other'} (${others.join(', ')})`;
 }
 
 function workflowText(w: WorkflowView): string {
@@ -383,8 +391,10 @@ export function renderStatus(report: StatusReport): string {
         f.fleet,
         g?.name ?? '(no group)',
         g?.channel ?? f.channel ?? '-',
-        f.desiredImage ?? 'unknown',
-        g !== undefined ? instancesCell(g) : '-',
+        f.activeRollout !== null
+          ? `${f.activeRollout.imageId} (rolling out, from ${f.desiredImage ?? 'unknown'})`
+          : (f.desiredImage ?? 'unknown'),
+        g !== undefined ? instancesCell(g, f.activeRollout !== null) : '-',
         g !== undefined ? `${g.desiredCapacity}/${g.minSize}/${g.maxSize}` : '-',
         rollout,
       ]);
