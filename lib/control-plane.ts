@@ -9,6 +9,7 @@ import { CommandAuthorization } from './capabilities/authorization';
 import { ChaosCapability } from './capabilities/chaos';
 import { DrainCapability } from './capabilities/drain';
 import { IntakeCapability } from './capabilities/intake';
+import { OutcomeArchive } from './capabilities/outcome-archive';
 import { ReconcileCapability } from './capabilities/reconcile';
 import { ReplaceCapability } from './capabilities/replace';
 import { RolloutCapability } from './capabilities/rollout';
@@ -52,6 +53,8 @@ export class PhoenixControlPlane extends Construct {
   public readonly reconcile: ReconcileCapability;
   /** Chaos mode and its schedule. */
   public readonly chaos: ChaosCapability;
+  /** The outcome archive: every outcome event into a log group (`phoenix events` reads it). */
+  public readonly outcomeArchive: OutcomeArchive;
   /** Who may put commands on the bus and publish images: the bus policy and the publish guard. */
   public readonly authorization: CommandAuthorization;
   /**
@@ -168,6 +171,7 @@ export class PhoenixControlPlane extends Construct {
       ownRoles: [...ownRoles, this.intake.function.role, this.reconcile.function.role],
     });
     this.publishGuard = this.authorization.publishGuard;
+    this.outcomeArchive = new OutcomeArchive(this, 'OutcomeArchive', { ...common });
 
     this.eventBus = this.state.eventBus;
     this.table = this.state.table;
@@ -187,7 +191,10 @@ export class PhoenixControlPlane extends Construct {
     this.amiAvailableRule = this.intake.rule('AmiAvailableRule');
     this.channelParameterRule = this.intake.rule('ChannelParameterRule');
     this.publishImageRule = this.intake.rule('PublishImageRule');
-    const capabilities = [this.intake, this.reconcile, this.chaos, this.rollout, this.replace, this.drain];
+    const capabilities = [
+      ...[this.intake, this.reconcile, this.chaos, this.rollout, this.replace, this.drain],
+      this.outcomeArchive,
+    ];
     this.deadLetterQueues = capabilities.flatMap((c) => c.deadLetterQueues);
     this.deadLetterAlarms = capabilities.flatMap((c) => c.deadLetterAlarms);
   }
