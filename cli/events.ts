@@ -177,12 +177,14 @@ async function readAll(
       if (record === undefined || (options.fleet !== undefined && record.fleet !== options.fleet)) continue;
       records.push({
         record,
-        eventId: event.eventId ?? `${event.logStreamName ?? ''}/${event.timestamp ?? 0}/${records.length}`,
-        timestamp: event.timestamp ?? 0,
+        // Event ids are unique within the log group in AWS; the stream name keeps them so anywhere.
+        eventId: `${event.logStreamName ?? ''}/${event.eventId ?? `${event.timestamp ?? 0}/${records.length}`}`,
+        timestamp: Math.floor(event.timestamp ?? 0),
       });
     }
-    nextToken = page.nextToken;
-  } while (nextToken !== undefined && nextToken !== '');
+    // The service leaves nextToken out on the last page; an emulator may send null.
+    nextToken = typeof page.nextToken === 'string' && page.nextToken !== '' ? page.nextToken : undefined;
+  } while (nextToken !== undefined);
   records.sort((a, b) => a.record.time.localeCompare(b.record.time) || a.timestamp - b.timestamp);
   return { records };
 }

@@ -3,9 +3,12 @@
  * stdout when ready, run until SIGINT/SIGTERM, then stop everything and exit 0. A crash of the
  * emulator ends the process with status 1 and the emulator's last words.
  */
+import { OUTCOME_LOG_GROUP_ENV, useColour } from '../cli/events';
 import { Env } from '../lambdas/domain/contract';
+import { outcomeLogGroupName } from '../lib/capabilities/outcome-archive';
 import { runDemo } from './demo';
 import { createLogger, describeError } from './log';
+import { printOutcomes } from './outcomes';
 import { type LocalRuntime, startLocalRuntime } from './runtime';
 
 export interface LocalCommandOptions {
@@ -26,6 +29,7 @@ function howToDrive(runtime: LocalRuntime, fleet: string): string {
     `${Env.tableName}=${runtime.resources.tableName ?? '<table>'}`,
     `${Env.eventBusName}=${bus}`,
     `${Env.rolloutStateMachineArn}=${runtime.resources.stateMachineArn ?? '<arn>'}`,
+    `${OUTCOME_LOG_GROUP_ENV}=${outcomeLogGroupName(bus)}`,
   ];
   return [
     '',
@@ -37,6 +41,7 @@ function howToDrive(runtime: LocalRuntime, fleet: string): string {
     '  aws ec2 create-tags --resources $IMG --tags Key=phoenix:channel,Value=demo',
     `  aws events put-events --entries '[{"Source":"phoenix.command","DetailType":"PublishImage","EventBusName":"${bus}","Detail":"{\\"imageId\\":\\"'$IMG'\\"}"}]'`,
     '  node bin/phoenix.js status             # fleets: desired image, instances per image, active rollout (--json for scripts)',
+    '  node bin/phoenix.js events --follow    # every outcome Phoenix decides (also printed here as it happens)',
     `  node bin/phoenix.js history ${fleet}       # the fleet's image history, newest first`,
     `  aws stepfunctions list-executions --endpoint-url ${runtime.stepFunctionsEndpoint} --state-machine-arn ${runtime.resources.stateMachineArn ?? '<arn>'}`,
     `  aws dynamodb scan --table-name ${runtime.resources.tableName ?? '<table>'}   # fleet records: desired image, history`,
@@ -75,6 +80,15 @@ export async function runLocal(options: LocalCommandOptions): Promise<void> {
   process.stdout.write(`PHOENIX_ENDPOINT=${runtime.endpoint}\n`);
   say(`phoenix local: ready in ${(runtime.readyMs / 1000).toFixed(1)} s (time scale ${options.timeScale})`);
 
+  // Every outcome, as it happens: followed from the outcome archive, as `phoenix events --follow` does.
+  printOutcomes({
+    endpoint: runtime.endpoint,
+    region: runtime.region,
+    logGroupName: outcomeLogGroupName(runtime.resources.eventBusName ?? 'phoenix'),
+    out: say,
+    colour: useColour(process.stderr),
+  });
+
   if (options.demo) {
     try {
       await runDemo(
@@ -82,6 +96,7 @@ export async function runLocal(options: LocalCommandOptions): Promise<void> {
           endpoint: runtime.endpoint,
           region: runtime.region,
           eventBusName: runtime.resources.eventBusName ?? 'phoenix',
+          timeScale: options.timeScale,
           onExecutionEnd: (listener) => runtime.stepFunctions.onExecutionEnd(listener),
         },
         say,
