@@ -62,7 +62,8 @@ export function parseSince(value: string, now: number = Date.now()): number {
 export type OutcomeKind = 'succeeded' | 'handled' | 'failed' | 'info';
 
 const FAILED = /Failed$|CircuitOpen$|ImageMissing$/;
-const HANDLED = /Rejected$|RolledBack$|Skipped$|Deferred$|Superseded$|Paused$|Queued$|Ignored$|Invalid$|^StrayInstance$/;
+const HANDLED =
+  /Rejected$|RolledBack$|Skipped$|Deferred$|Superseded$|Paused$|Queued$|Ignored$|Invalid$|^StrayInstance$/;
 const SUCCEEDED = /Succeeded$|Replaced$|Drained$|CircuitClosed$|Resumed$|Unpinned$/;
 
 export function outcomeKind(type: string): OutcomeKind {

@@ -93,9 +93,10 @@ export function logsApi(options: LogsApiOptions): LogsApi {
     const text = await response.text();
     const parsed = (text === '' ? {} : JSON.parse(text)) as Record<string, unknown>;
     if (!response.ok) {
-      const type = String(parsed['__type'] ?? response.headers.get('x-amzn-errortype') ?? 'LogsError');
+      const field = (name: string) => (typeof parsed[name] === 'string' ? parsed[name] : undefined);
+      const type = field('__type') ?? response.headers.get('x-amzn-errortype') ?? 'LogsError';
       const code = type.split('#').pop()!.split(':')[0]!;
-      const message = String(parsed['message'] ?? parsed['Message'] ?? text);
+      const message = field('message') ?? field('Message') ?? text;
       throw new LogsApiError(code, message, response.status);
     }
     return parsed as T;

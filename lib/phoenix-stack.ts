@@ -36,7 +36,8 @@ export class PhoenixStack extends Stack {
       value: this.controlPlane.authorization.publishGuardScp(),
     });
     new CfnOutput(this, 'OutcomeLogGroupName', {
-      description: 'The outcome archive: every outcome event (phoenix events reads it: PHOENIX_OUTCOME_LOG_GROUP)',
+      description:
+        'The outcome archive: every outcome event (phoenix events reads it: PHOENIX_OUTCOME_LOG_GROUP)',
       value: this.controlPlane.outcomeArchive.logGroup.logGroupName,
     });
     new CfnOutput(this, 'TableName', {

@@ -55,11 +55,13 @@ export async function runLocal(options: LocalCommandOptions): Promise<void> {
   const runtime = await startLocalRuntime({ region: options.region, timeScale: options.timeScale, log });
 
   let stopping = false;
+  const printer: { outcomes?: { stop(): Promise<void> } } = {};
   const stop = async (why: string, code: number) => {
     if (stopping) return;
     stopping = true;
     log.info(`${why}: stopping`);
     try {
+      await printer.outcomes?.stop();
       await runtime.stop();
     } catch (error) {
       log.error(`stopping failed: ${describeError(error)}`);
@@ -81,7 +83,7 @@ export async function runLocal(options: LocalCommandOptions): Promise<void> {
   say(`phoenix local: ready in ${(runtime.readyMs / 1000).toFixed(1)} s (time scale ${options.timeScale})`);
 
   // Every outcome, as it happens: followed from the outcome archive, as `phoenix events --follow` does.
-  printOutcomes({
+  printer.outcomes = printOutcomes({
     endpoint: runtime.endpoint,
     region: runtime.region,
     logGroupName: outcomeLogGroupName(runtime.resources.eventBusName ?? 'phoenix'),

@@ -4,7 +4,7 @@
  *
  * Watchable: the demo fleet's warm-up and bake tags are set so that, whatever `--time-scale`,
  * each batch takes about `DEMO_WARMUP_REAL_SECONDS` of wall time and the bake
- * `DEMO_BAKE_REAL_SECONDS` (4 batches: about 30 s in all). Phoenix's handlers are not touched: the
+ * `DEMO_BAKE_REAL_SECONDS` (4 batches: 25–30 s in all on an idle machine). Phoenix's handlers are not touched: the
  * tags are the fleet's own settings. The outcomes are printed by `phoenix local` itself
  * (local/outcomes.ts `printOutcomes`), not here.
  */
@@ -14,9 +14,9 @@ import type { ExecutionRecord } from './stepfunctions';
 import { type FleetView, World } from './world';
 
 /** Wall-clock seconds each new instance warms up in the demo (the tag is this / time scale). */
-export const DEMO_WARMUP_REAL_SECONDS = 5;
+export const DEMO_WARMUP_REAL_SECONDS = 4;
 /** Wall-clock seconds of the demo's bake after the last batch. */
-export const DEMO_BAKE_REAL_SECONDS = 4;
+export const DEMO_BAKE_REAL_SECONDS = 3;
 
 /** The demo fleet's setting tags for a time scale: warm-up and bake that last the real seconds above. */
 export function demoFleetTags(timeScale: number): Record<string, string> {

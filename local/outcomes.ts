@@ -165,11 +165,13 @@ export function printOutcomes(options: {
           pollMs: options.pollMs ?? 250,
           signal: stop.signal,
         })) {
-          if (!quiet(record)) options.out(`outcome: ${formatOutcome(record, { colour: options.colour ?? false })}`);
+          if (!quiet(record))
+            options.out(`outcome: ${formatOutcome(record, { colour: options.colour ?? false })}`);
         }
       } catch (error) {
         if (stop.signal.aborted) return;
-        if (failures++ === 0) options.out(`outcome: (reading ${options.logGroupName} failed: ${describeError(error)})`);
+        if (failures++ === 0)
+          options.out(`outcome: (reading ${options.logGroupName} failed: ${describeError(error)})`);
         await new Promise((resolve) => setTimeout(resolve, 1_000));
       }
     }

@@ -57,9 +57,7 @@ describe('the outcome line', () => {
   });
 
   it('names the instance (or instances) when the outcome is about instances, and - when about neither', () => {
-    expect(formatOutcome(record('InstanceReplaced', { fleet: 'web', instanceId: 'i-1' }))).toContain(
-      '  i-1',
-    );
+    expect(formatOutcome(record('InstanceReplaced', { fleet: 'web', instanceId: 'i-1' }))).toContain('  i-1');
     expect(
       formatOutcome(record('ReplacementSkipped', { instanceIds: ['i-1', 'i-2'], reason: 'not managed' })),
     ).toMatch(/^\S+ {2}- +ReplacementSkipped +i-1,i-2 {2}— not managed$/);
@@ -69,7 +67,12 @@ describe('the outcome line', () => {
   it('colours by kind: succeeded green, handled yellow, failed red', () => {
     const coloured = (type: string) => formatOutcome(record(type, { fleet: 'web' }), { colour: true });
     expect(coloured('RolloutSucceeded')).toContain('\u001b[32mRolloutSucceeded');
-    for (const type of ['RolloutRejected', 'RolloutRolledBack', 'ReplacementSkipped', 'ReplacementDeferred']) {
+    for (const type of [
+      'RolloutRejected',
+      'RolloutRolledBack',
+      'ReplacementSkipped',
+      'ReplacementDeferred',
+    ]) {
       expect(coloured(type)).toContain(`\u001b[33m${type}`);
     }
     expect(coloured('RolloutFailed')).toContain('\u001b[31mRolloutFailed');
