@@ -228,7 +228,7 @@ export async function provision(
 
 /**
  * The log group of a log-group rule target (the outcome archive): the emulator's EventBridge
- * writes into it, and fails the PutEvents of a matching event when it does not exist.
+ * writes into it (moto creates the stream, not the group).
  */
 async function createTargetLogGroup(arn: string, options: AwsClientOptions): Promise<void> {
   const logGroupName = arn.replace(/^arn:[^:]+:logs:[^:]*:[^:]*:log-group:/, '').replace(/:\*$/, '');
