@@ -2,6 +2,7 @@
  * The `phoenix` command line.
  *
  *   phoenix local [--demo] [--time-scale <n>] [--region <r>]   the embedded local cloud
+ *   phoenix events [--follow] [--fleet F] [--since T] [--json] every outcome Phoenix decided (the outcome archive)
  *   phoenix events classify FILE...                            what Phoenix makes of each event
  *   phoenix setup                                              install the Python side (.venv, .venv/checkov)
  *   phoenix status [<fleet>] [--json]                          fleets: desired image, instances, rollout
@@ -40,6 +41,8 @@ const load = {
   report: () => require('../cli/report') as typeof import('../cli/report'),
   target: () => require('../cli/target') as typeof import('../cli/target'),
   classify: () => require('../local/classify') as typeof import('../local/classify'),
+  events: () => require('../cli/events') as typeof import('../cli/events'),
+  logsApi: () => require('../cli/logs-api') as typeof import('../cli/logs-api'),
   local: () => require('../local/cli-local') as typeof import('../local/cli-local'),
   pythonEnv: () => require('../local/python-env') as typeof import('../local/python-env'),
 };
@@ -47,6 +50,17 @@ const load = {
 
 /** The modules the commands load when they run. */
 type Loaders = typeof load;
+
+/** The options of `phoenix events`. */
+interface EventsOptions {
+  follow: boolean;
+  fleet?: string;
+  since?: string;
+  json: boolean;
+  logGroup?: string;
+  region?: string;
+  endpointUrl?: string;
+}
 
 function parseTimeScale(value: string): number {
   const n = Number(value);
@@ -145,11 +159,36 @@ function registerLocal(program: Command, load: Loaders): void {
     );
 }
 
-/** `phoenix events classify`: what Phoenix makes of each event. */
+/** `phoenix events`: the outcome archive; `phoenix events classify`: what Phoenix makes of each event. */
 function registerEvents(program: Command, load: Loaders): void {
-  program
+  const events = program
     .command('events')
-    .description('Work with events')
+    .description(
+      'Print every outcome Phoenix decided, oldest first, one line each (time, fleet, type, image or instance, reason), ' +
+        'from the outcome archive log group. `events classify FILE...`: what Phoenix makes of event files.',
+    )
+    .option('--follow', 'keep printing new outcomes as they are archived (Ctrl-C to stop)', false)
+    .option('--fleet <fleet>', 'only the outcomes of this fleet')
+    .option('--since <time>', 'only outcomes since an ISO 8601 time or a duration ago (10m, 2h, 1d)')
+    .option('--json', 'one JSON object per line', false)
+    .option('--log-group <name>', 'the outcome archive (default: $PHOENIX_OUTCOME_LOG_GROUP)')
+    .option('--region <region>', 'default: $AWS_REGION, then $AWS_DEFAULT_REGION')
+    .option('--endpoint-url <url>', 'AWS endpoint, e.g. phoenix local (default: $AWS_ENDPOINT_URL)')
+    .action(async (options: EventsOptions) => {
+      const { runEvents, useColour } = load.events();
+      const region = options.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'];
+      if (region === undefined || region === '') {
+        throw new InvalidArgumentError('no region: pass --region <region> or set AWS_REGION');
+      }
+      const reader = load.logsApi().logsApi({
+        region,
+        ...(options.endpointUrl !== undefined ? { endpoint: options.endpointUrl } : {}),
+      });
+      const stop = new AbortController();
+      process.once('SIGINT', () => stop.abort());
+      await runEvents(reader, options, print, { colour: useColour(), signal: stop.signal });
+    });
+  events
     .command('classify')
     .description(
       'Print what Phoenix makes of each event file (one EventBridge event per file): one JSON object per line. ' +

@@ -10,6 +10,7 @@ import { ChaosCapability } from './capabilities/chaos';
 import { DrainCapability } from './capabilities/drain';
 import { IntakeCapability } from './capabilities/intake';
 import { ObservabilityCapability } from './capabilities/observability';
+import { OutcomeArchive } from './capabilities/outcome-archive';
 import { ReconcileCapability } from './capabilities/reconcile';
 import { ReplaceCapability } from './capabilities/replace';
 import { RolloutCapability } from './capabilities/rollout';
@@ -53,6 +54,8 @@ export class PhoenixControlPlane extends Construct {
   public readonly reconcile: ReconcileCapability;
   /** Chaos mode and its schedule. */
   public readonly chaos: ChaosCapability;
+  /** The outcome archive: every outcome event into a log group (`phoenix events` reads it). */
+  public readonly outcomeArchive: OutcomeArchive;
   /** Who may put commands on the bus and publish images: the bus policy and the publish guard. */
   public readonly authorization: CommandAuthorization;
   /**
@@ -171,6 +174,7 @@ export class PhoenixControlPlane extends Construct {
       ownRoles: [...ownRoles, this.intake.function.role, this.reconcile.function.role],
     });
     this.publishGuard = this.authorization.publishGuard;
+    this.outcomeArchive = new OutcomeArchive(this, 'OutcomeArchive', { ...common });
 
     this.eventBus = this.state.eventBus;
     this.table = this.state.table;
@@ -190,7 +194,10 @@ export class PhoenixControlPlane extends Construct {
     this.amiAvailableRule = this.intake.rule('AmiAvailableRule');
     this.channelParameterRule = this.intake.rule('ChannelParameterRule');
     this.publishImageRule = this.intake.rule('PublishImageRule');
-    const capabilities = [this.intake, this.reconcile, this.chaos, this.rollout, this.replace, this.drain];
+    const capabilities = [
+      ...[this.intake, this.reconcile, this.chaos, this.rollout, this.replace, this.drain],
+      this.outcomeArchive,
+    ];
     this.deadLetterQueues = capabilities.flatMap((c) => c.deadLetterQueues);
     this.deadLetterAlarms = capabilities.flatMap((c) => c.deadLetterAlarms);
     const workflows = {

@@ -2,6 +2,7 @@ export * from './capabilities/authorization';
 export * from './capabilities/chaos';
 export * from './capabilities/drain';
 export * from './capabilities/intake';
+export * from './capabilities/outcome-archive';
 export * from './capabilities/reconcile';
 export * from './capabilities/replace';
 export * from './capabilities/rollout';

@@ -35,6 +35,11 @@ export class PhoenixStack extends Stack {
       description: 'The publish guard as a service control policy (for the organization)',
       value: this.controlPlane.authorization.publishGuardScp(),
     });
+    new CfnOutput(this, 'OutcomeLogGroupName', {
+      description:
+        'The outcome archive: every outcome event (phoenix events reads it: PHOENIX_OUTCOME_LOG_GROUP)',
+      value: this.controlPlane.outcomeArchive.logGroup.logGroupName,
+    });
     new CfnOutput(this, 'TableName', {
       description: 'The fleet records table',
       value: this.controlPlane.table.tableName,

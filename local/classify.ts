@@ -1,7 +1,7 @@
 /**
  * `phoenix events classify FILE...`: what Phoenix makes of each event ("why did Phoenix react to
  * this?"), with the intake's own normalization and the default configuration. One JSON object per
- * file, one per line, in order; a file that is not JSON or not an EventBridge event gets a message
+ * file, one per line, in order, each naming its `file` (as given on the command line); a file that is not JSON or not an EventBridge event gets a message
  * on stderr (and no line), the others are still classified, and the exit status is then 2.
  */
 import { readFileSync } from 'node:fs';
@@ -71,13 +71,17 @@ export function classifyFiles(
       continue;
     }
     try {
-      out(JSON.stringify(classification(normalizeEvent(raw, DEFAULT_INTAKE_CONFIG))));
+      out(JSON.stringify({ file, ...classification(normalizeEvent(raw, DEFAULT_INTAKE_CONFIG)) }));
     } catch (error) {
       // An event whose payload breaks its own contract (a malformed Phoenix command): the intake
       // sends it to its dead-letter queue; here it is reported as what Phoenix does with it.
       if (!(error instanceof MalformedEventError)) throw error;
       out(
-        JSON.stringify({ intent: 'ignore', reason: `rejected to the dead-letter queue: ${error.message}` }),
+        JSON.stringify({
+          file,
+          intent: 'ignore',
+          reason: `rejected to the dead-letter queue: ${error.message}`,
+        }),
       );
     }
   }

@@ -3,10 +3,13 @@
  * stdout when ready, run until SIGINT/SIGTERM, then stop everything and exit 0. A crash of the
  * emulator ends the process with status 1 and the emulator's last words.
  */
+import { OUTCOME_LOG_GROUP_ENV, useColour } from '../cli/events';
 import { Env } from '../lambdas/domain/contract';
+import { outcomeLogGroupName } from '../lib/capabilities/outcome-archive';
 import { runDemo } from './demo';
 import type { RealismConfig } from './emulator';
 import { createLogger, describeError } from './log';
+import { printOutcomes } from './outcomes';
 import { type LocalRuntime, startLocalRuntime } from './runtime';
 import { startWebView, type WebView } from './web/view';
 
@@ -41,6 +44,7 @@ function howToDrive(runtime: LocalRuntime, fleet: string): string {
     `${Env.tableName}=${runtime.resources.tableName ?? '<table>'}`,
     `${Env.eventBusName}=${bus}`,
     `${Env.rolloutStateMachineArn}=${runtime.resources.stateMachineArn ?? '<arn>'}`,
+    `${OUTCOME_LOG_GROUP_ENV}=${outcomeLogGroupName(bus)}`,
   ];
   return [
     '',
@@ -52,6 +56,7 @@ function howToDrive(runtime: LocalRuntime, fleet: string): string {
     '  aws ec2 create-tags --resources $IMG --tags Key=phoenix:channel,Value=demo',
     `  aws events put-events --entries '[{"Source":"phoenix.command","DetailType":"PublishImage","EventBusName":"${bus}","Detail":"{\\"imageId\\":\\"'$IMG'\\"}"}]'`,
     '  node bin/phoenix.js status             # fleets: desired image, instances per image, active rollout (--json for scripts)',
+    '  node bin/phoenix.js events --follow    # every outcome Phoenix decides (also printed here as it happens)',
     `  node bin/phoenix.js history ${fleet}       # the fleet's image history, newest first`,
     `  node bin/phoenix.js report ${fleet} -o report.html   # an HTML timeline: instances × time, batches, gates, rollbacks`,
     `  aws stepfunctions list-executions --endpoint-url ${runtime.stepFunctionsEndpoint} --state-machine-arn ${runtime.resources.stateMachineArn ?? '<arn>'}`,
@@ -76,11 +81,13 @@ export async function runLocal(options: LocalCommandOptions): Promise<void> {
   });
 
   let stopping = false;
+  const printer: { outcomes?: { stop(): Promise<void> } } = {};
   const stop = async (why: string, code: number) => {
     if (stopping) return;
     stopping = true;
     log.info(`${why}: stopping`);
     try {
+      await printer.outcomes?.stop();
       await web?.stop();
       await runtime.stop();
     } catch (error) {
@@ -107,6 +114,15 @@ export async function runLocal(options: LocalCommandOptions): Promise<void> {
       `boot ${String(realism.bootSeconds)} s, API limits ${realism.throttling === true ? 'on' : 'off'})`,
   );
 
+  // Every outcome, as it happens: followed from the outcome archive, as `phoenix events --follow` does.
+  printer.outcomes = printOutcomes({
+    endpoint: runtime.endpoint,
+    region: runtime.region,
+    logGroupName: outcomeLogGroupName(runtime.resources.eventBusName ?? 'phoenix'),
+    out: say,
+    colour: useColour(process.stderr),
+  });
+
   if (options.demo) {
     try {
       await runDemo(
@@ -114,6 +130,7 @@ export async function runLocal(options: LocalCommandOptions): Promise<void> {
           endpoint: runtime.endpoint,
           region: runtime.region,
           eventBusName: runtime.resources.eventBusName ?? 'phoenix',
+          timeScale: options.timeScale,
           onExecutionEnd: (listener) => runtime.stepFunctions.onExecutionEnd(listener),
         },
         say,

@@ -1,15 +1,37 @@
 /**
  * The demo: a fleet of 4 on image A, image B published the way a user would publish it (tag the
  * AMI into the fleet's channel, and the AMI State Change event), and the rollout shown live.
+ *
+ * Watchable: the demo fleet's warm-up and bake tags are set so that, whatever `--time-scale`,
+ * each batch takes about `DEMO_WARMUP_REAL_SECONDS` of wall time and the bake
+ * `DEMO_BAKE_REAL_SECONDS` (4 batches: 25–30 s in all on an idle machine). Phoenix's handlers are not touched: the
+ * tags are the fleet's own settings. The outcomes are printed by `phoenix local` itself
+ * (local/outcomes.ts `printOutcomes`), not here.
  */
+import { SettingTags } from '../lambdas/domain/fleet-settings';
 import { listenToOutcomes } from './outcomes';
 import type { ExecutionRecord } from './stepfunctions';
 import { type FleetView, World } from './world';
+
+/** Wall-clock seconds each new instance warms up in the demo (the tag is this / time scale). */
+export const DEMO_WARMUP_REAL_SECONDS = 4;
+/** Wall-clock seconds of the demo's bake after the last batch. */
+export const DEMO_BAKE_REAL_SECONDS = 3;
+
+/** The demo fleet's setting tags for a time scale: warm-up and bake that last the real seconds above. */
+export function demoFleetTags(timeScale: number): Record<string, string> {
+  return {
+    [SettingTags.warmupSeconds]: String(Math.round(DEMO_WARMUP_REAL_SECONDS / timeScale)),
+    [SettingTags.bakeSeconds]: String(Math.round(DEMO_BAKE_REAL_SECONDS / timeScale)),
+  };
+}
 
 export interface DemoRuntime {
   readonly endpoint: string;
   readonly region: string;
   readonly eventBusName: string;
+  /** The runtime's `--time-scale` (default 1: the tags are then the real seconds). */
+  readonly timeScale?: number;
   onExecutionEnd(listener: (record: ExecutionRecord) => void): () => void;
 }
 
@@ -51,10 +73,14 @@ export async function runDemo(
 
   out(`demo: registering image A and a fleet "${fleet}" of ${size} instances on it`);
   const imageA = await world.registerImage(`${fleet}-image-a`, fleet);
-  const groupName = await world.createFleet({ fleet, imageId: imageA, size });
+  const tags = demoFleetTags(runtime.timeScale ?? 1);
+  const groupName = await world.createFleet({ fleet, imageId: imageA, size, tags });
   const labels = new Map([[imageA, 'A']]);
   out(
     `demo: fleet ${fleet} (Auto Scaling group ${groupName}, tag phoenix:fleet=${fleet}) ${render(await world.viewFleet(groupName), labels)}`,
+  );
+  out(
+    `demo: each new instance warms up (${SettingTags.warmupSeconds}=${tags[SettingTags.warmupSeconds]}, ~${DEMO_WARMUP_REAL_SECONDS} s here) and the fleet bakes at the end (${SettingTags.bakeSeconds}=${tags[SettingTags.bakeSeconds]}, ~${DEMO_BAKE_REAL_SECONDS} s)`,
   );
 
   const outcomes: string[] = [];
@@ -63,14 +89,7 @@ export async function runDemo(
     region: runtime.region,
     eventBusName: runtime.eventBusName,
     name: 'phoenix-demo-outcomes',
-    onOutcome: ({ detailType, detail }) => {
-      outcomes.push(detailType);
-      const text = (value: unknown) => (typeof value === 'string' ? value : '-');
-      const reason = typeof detail['reason'] === 'string' ? ` — ${detail['reason']}` : '';
-      out(
-        `demo: outcome ${detailType} fleet=${text(detail['fleet'])} image=${text(detail['imageId'])}${reason}`,
-      );
-    },
+    onOutcome: ({ detailType }) => void outcomes.push(detailType),
   });
 
   const ended = new Promise<ExecutionRecord>((resolve) => {
@@ -117,6 +136,11 @@ export async function runDemo(
   out(
     `demo: rollout ${endedAs} in ${(wallMs / 1000).toFixed(1)} s: ${onB} of ${final.instances.length} instances on image B, desired capacity ${final.desiredCapacity}`,
   );
+  out(`demo: keep watching (another terminal, with the export line below):`);
+  out(`demo:   node bin/phoenix.js status ${fleet} --watch    # the fleet live: batches, gates, instances`);
+  out(`demo:   node bin/phoenix.js events --follow        # every outcome Phoenix decides`);
+  out(`demo:   the web view: its URL is printed with the endpoint when phoenix local serves it`);
+  out(`demo: everything you do next is printed here as "outcome:" lines`);
   return { fleet, groupName, imageA, imageB, status: finished.status, wallMs, outcomes, final };
 }
 

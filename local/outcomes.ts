@@ -1,6 +1,7 @@
 /**
  * Listen to Phoenix's outcome events the way an operator would: a rule on the Phoenix bus with an
- * SQS queue target, in the emulator, polled. Used by the demo and the tests.
+ * SQS queue target, in the emulator, polled (used by the demo and the tests); and `printOutcomes`,
+ * which follows the outcome archive for `phoenix local`.
  */
 import { EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import {
@@ -10,7 +11,10 @@ import {
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { OUTCOME_SOURCE } from '../lambdas/domain/contract';
+import { followOutcomes, formatOutcome, type OutcomeRecord } from '../cli/events';
+import { logsApi } from '../cli/logs-api';
+import { DetailTypes, OUTCOME_SOURCE } from '../lambdas/domain/contract';
+import { describeError } from './log';
 import { emulatorClientConfig } from './provision';
 
 export interface OutcomeEvent {
@@ -115,6 +119,66 @@ export async function listenToOutcomes(options: {
     },
     async stop() {
       stopped = true;
+      await loop;
+    },
+  };
+}
+
+/**
+ * `phoenix local` prints each outcome as it happens: it follows the outcome archive log group
+ * exactly as `phoenix events --follow` does (FilterLogEvents against the emulator), one line per
+ * outcome through the same formatter (quiet sweeps left out). A failed poll is one line, never a stack trace; the next
+ * poll carries on. `stop()` ends it.
+ */
+/** A reconcile sweep that found no difference and started nothing (every few seconds locally). */
+export function isQuietOutcome(record: OutcomeRecord): boolean {
+  return (
+    record.type === DetailTypes.ReconcileCompleted &&
+    record.detail['differences'] === 0 &&
+    record.detail['started'] === 0
+  );
+}
+
+export function printOutcomes(options: {
+  endpoint: string;
+  region: string;
+  logGroupName: string;
+  out: (line: string) => void;
+  colour?: boolean;
+  pollMs?: number;
+  /** Only outcomes archived from this time on (epoch ms; default: now). */
+  since?: number;
+  /** Outcomes not printed (default `isQuietOutcome`: sweeps that found nothing to do). */
+  quiet?: (record: OutcomeRecord) => boolean;
+}): { stop(): Promise<void> } {
+  const quiet = options.quiet ?? isQuietOutcome;
+  const reader = logsApi(emulatorClientConfig(options));
+  const stop = new AbortController();
+  const since = options.since ?? Date.now();
+  const loop = (async () => {
+    let failures = 0;
+    while (!stop.signal.aborted) {
+      try {
+        for await (const record of followOutcomes(reader, {
+          logGroupName: options.logGroupName,
+          since,
+          pollMs: options.pollMs ?? 250,
+          signal: stop.signal,
+        })) {
+          if (!quiet(record))
+            options.out(`outcome: ${formatOutcome(record, { colour: options.colour ?? false })}`);
+        }
+      } catch (error) {
+        if (stop.signal.aborted) return;
+        if (failures++ === 0)
+          options.out(`outcome: (reading ${options.logGroupName} failed: ${describeError(error)})`);
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+    }
+  })();
+  return {
+    async stop() {
+      stop.abort();
       await loop;
     },
   };

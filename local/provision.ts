@@ -23,6 +23,7 @@ import {
 } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { createHash } from 'node:crypto';
+import { logsApi } from '../cli/logs-api';
 import { createLogger, type LocalLogger } from './log';
 import type { LocalModel, LocalRule, LocalRuleTarget } from './template';
 
@@ -189,6 +190,7 @@ export async function provision(
             ...(target.inputTransformer !== undefined ? { InputTransformer: target.inputTransformer } : {}),
           });
         } else {
+          if (target.kind === 'log-group') await createTargetLogGroup(target.arn, options);
           if (target.input !== undefined || target.inputPath !== undefined) {
             log.warn(
               `rule ${rule.logicalId} target ${target.id}: the emulator ignores Input/InputPath on ${target.kind} targets; the event is delivered whole`,
@@ -222,6 +224,18 @@ export async function provision(
     events.destroy();
     sqs.destroy();
   }
+}
+
+/**
+ * The log group of a log-group rule target (the outcome archive): the emulator's EventBridge
+ * writes into it (moto creates the stream, not the group).
+ */
+async function createTargetLogGroup(arn: string, options: AwsClientOptions): Promise<void> {
+  const logGroupName = arn.replace(/^arn:[^:]+:logs:[^:]*:[^:]*:log-group:/, '').replace(/:\*$/, '');
+  const config = emulatorClientConfig(options);
+  await existing(`log group ${logGroupName}`, ['ResourceAlreadyExistsException'], () =>
+    logsApi(config).createLogGroup({ logGroupName }),
+  );
 }
 
 async function createQueue(

@@ -94,7 +94,7 @@ export interface LocalFunction {
   };
 }
 
-export type LocalRuleTargetKind = 'lambda' | 'state-machine' | 'sqs' | 'event-bus';
+export type LocalRuleTargetKind = 'lambda' | 'state-machine' | 'sqs' | 'event-bus' | 'log-group';
 
 export interface LocalRuleTarget {
   readonly id: string;

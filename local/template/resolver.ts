@@ -96,6 +96,7 @@ const NAME_LIMITS: Record<string, number> = {
   'AWS::DynamoDB::Table': 255,
   'AWS::DynamoDB::GlobalTable': 255,
   'AWS::IAM::Role': 64,
+  'AWS::Logs::LogGroup': 512,
 };
 
 const NAME_PROPERTIES: Record<string, string> = {
@@ -107,6 +108,7 @@ const NAME_PROPERTIES: Record<string, string> = {
   'AWS::DynamoDB::Table': 'TableName',
   'AWS::DynamoDB::GlobalTable': 'TableName',
   'AWS::IAM::Role': 'RoleName',
+  'AWS::Logs::LogGroup': 'LogGroupName',
 };
 
 /** `phoenix-<logicalId>`, or its head plus an 8-character hash when longer than `limit`. */
@@ -239,6 +241,7 @@ function refOfResource(ctx: Context, target: string, where: string): unknown {
     case 'AWS::DynamoDB::GlobalTable':
     case 'AWS::Events::EventBus':
     case 'AWS::IAM::Role':
+    case 'AWS::Logs::LogGroup':
       return nameOf(ctx, target);
     default:
       throw new UnsupportedIntrinsicError(

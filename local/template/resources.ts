@@ -323,7 +323,9 @@ function targetKindOf(
   if (machine !== undefined) return { kind: 'state-machine', targetLogicalId: machine.logicalId };
   if (/^arn:[^:]+:sqs:/.test(arn)) return { kind: 'sqs' };
   if (/^arn:[^:]+:events:[^:]*:[^:]*:event-bus\//.test(arn)) return { kind: 'event-bus' };
+  // The emulator's EventBridge writes into CloudWatch Logs log groups itself (a log stream per event).
+  if (/^arn:[^:]+:logs:[^:]*:[^:]*:log-group:/.test(arn)) return { kind: 'log-group' };
   throw new UnsupportedIntrinsicError(
-    `${where}: the local runtime cannot deliver to target ${quote(arn)} (supported: this template's functions and state machines, SQS queues, event buses)`,
+    `${where}: the local runtime cannot deliver to target ${quote(arn)} (supported: this template's functions and state machines, SQS queues, event buses, log groups)`,
   );
 }

@@ -71,9 +71,9 @@ describe('event rules', () => {
     expect(Object.keys(cp().rules).sort()).toEqual(EVENT_SOURCES.map((s) => s.ruleId).sort());
     for (const [ruleId, rule] of Object.entries(cp().rules)) expect(rule.node.id).toBe(ruleId);
     // … and the schedules of the reconcile sweep (test/infra/reconcile.test.ts) and chaos mode
-    // (test/infra/chaos.test.ts).
+    // (test/infra/chaos.test.ts), and the outcome archive's rule (test/infra/outcome-archive.test.ts).
     expect(Object.keys(phoenix.template.findResources('AWS::Events::Rule'))).toHaveLength(
-      EVENT_SOURCES.length + 2,
+      EVENT_SOURCES.length + 3,
     );
   });
 

@@ -41,7 +41,7 @@ describe('encryptionKey given', () => {
     }
   });
 
-  it('encrypts every log group with the key: the functions’ and the workflows’', () => {
+  it('encrypts every log group with the key: the functions’, the workflows’ and the outcome archive’s', () => {
     const groups = ofType(template, 'AWS::Logs::LogGroup');
     const workflows = [cp.rolloutWorkflow, cp.replaceWorkflow, cp.drainWorkflow];
     const functions = [
@@ -53,7 +53,11 @@ describe('encryptionKey given', () => {
       cp.reconcileFunction,
       cp.chaosFunction,
     ];
-    const expected = [...functions.map((f) => f.functionLogGroup), ...workflows.map((w) => w.logGroup)];
+    const expected = [
+      ...functions.map((f) => f.functionLogGroup),
+      ...workflows.map((w) => w.logGroup),
+      cp.outcomeArchive.logGroup,
+    ];
     expect(groups.map(([id]) => id).sort()).toStrictEqual(
       expected.map((g) => stack.resolve((g.node.defaultChild as CfnResource).logicalId) as string).sort(),
     );

@@ -20,29 +20,38 @@ function run(files: string[]) {
 }
 
 describe('phoenix events classify', () => {
-  it('prints one object per file, in order, in the documented shapes', () => {
-    const { status, out, err } = run([
+  it('prints one object per file, in order, in the documented shapes, each naming its file', () => {
+    const files = [
       fixture('aws.imagebuilder', 'image-state-change-available'),
       fixture('aws.ec2', 'spot-interruption-warning'),
       fixture('aws.autoscaling', 'launch-successful'),
       fixture('aws.ssm', 'parameter-store-change-create'),
-    ]);
+    ];
+    const { status, out, err } = run(files);
     expect(status).toBe(0);
     expect(err).toEqual([]);
     expect(out).toHaveLength(4);
+    expect(out.map((o) => o['file'])).toEqual(files);
     expect(out[0]).toEqual({
+      file: files[0],
       intent: 'rollout',
       image: { imageBuilderArn: expect.stringMatching(/^arn:aws:imagebuilder:/) },
       reason: expect.any(String),
     });
     expect(out[1]).toEqual({
+      file: files[1],
       intent: 'replace',
       cause: 'interruption',
       instanceIds: ['i-1234567890abcdef0'],
       reason: expect.any(String),
     });
-    expect(out[2]).toEqual({ intent: 'ignore', reason: expect.stringContaining('Auto Scaling') });
+    expect(out[2]).toEqual({
+      file: files[2],
+      intent: 'ignore',
+      reason: expect.stringContaining('Auto Scaling'),
+    });
     expect(out[3]).toEqual({
+      file: files[3],
       intent: 'rollout',
       image: { parameterName: 'MyGoldenAMI' },
       reason: expect.any(String),
