@@ -131,7 +131,7 @@ describe('the replacement history', () => {
         Error: 'ReplacementNotHealthyError',
         Cause: JSON.stringify({ errorMessage: 'after 40 checks, 1 of 2 instances are InService' }),
       },
-    } as ReplaceState;
+    };
     await run(ReplaceSteps.ReleaseReplacementSlot, execution, s, { outcome: DetailTypes.ReplacementFailed });
     const record = await readFleetRecord(fleet);
     expect(record?.replacementsInFlight).toBe(0);
