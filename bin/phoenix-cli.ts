@@ -1,7 +1,7 @@
 /**
  * The `phoenix` command line.
  *
- *   phoenix local [--demo] [--time-scale <n>] [--region <r>]   the embedded local cloud
+ *   phoenix local [--demo] [--time-scale <n>] [--region <r>] [--port <n>] [--json]   the embedded local cloud
  *   phoenix events classify FILE...                            what Phoenix makes of each event
  *   phoenix setup                                              install the Python side (.venv, .venv/checkov)
  *   phoenix status [<fleet>] [--json]                          fleets: desired image, instances, rollout
@@ -63,6 +63,14 @@ function parseLimit(value: string): number {
   return n;
 }
 
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1024 || n > 65534) {
+    throw new InvalidArgumentError(`must be a port in 1024–65534, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
 /** Where a reading command looks: see cli/target.ts. */
 function withTarget(command: Command): Command {
   return command
@@ -109,9 +117,22 @@ function registerLocal(program: Command, load: Loaders): void {
         process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? 'us-east-1',
       ),
     )
-    .action(async (options: { demo: boolean; timeScale: number; region: string }) => {
-      await load.local().runLocal(options);
-    });
+    .addOption(
+      new Option(
+        '--port <n>',
+        'a stable endpoint: the emulator on this loopback port, Step Functions on the next (default: free ports)',
+      ).argParser(parsePort),
+    )
+    .option(
+      '--json',
+      'print the endpoint and the environment as one JSON document on stdout when ready',
+      false,
+    )
+    .action(
+      async (options: { demo: boolean; timeScale: number; region: string; port?: number; json: boolean }) => {
+        await load.local().runLocal(options);
+      },
+    );
 }
 
 /** `phoenix events classify`: what Phoenix makes of each event. */
