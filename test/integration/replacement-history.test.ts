@@ -18,6 +18,7 @@ import { DrainSteps, ReplaceSteps, RetireInstanceStep } from '../../lambdas/doma
 import { runDrainStep } from '../../lambdas/steps/drain';
 import { runReplaceStep } from '../../lambdas/steps/replace';
 import { readFleetRecord } from '../../lambdas/aws/store/fleet-records';
+import { recordOutcome } from '../../lambdas/aws/store/history';
 import { fleetHistory, renderHistory, type ReplacementItem } from '../../cli/history';
 import { World } from '../../local/world';
 import { freshWorld } from '../support/control-plane';
@@ -206,5 +207,37 @@ describe('the replacement history', () => {
     expect(kept).toHaveLength(REPLACEMENT_HISTORY_LIMIT);
     expect(kept[0]?.reason).toBe('#2');
     expect(kept[kept.length - 1]?.reason).toBe(`#${total - 1}`);
+  });
+
+  it('marks a committed rollback as a rollback, beside the rollout it undid', async () => {
+    const { fleet, imageId } = await fleetOf(1);
+    const at = (s: number) => new Date(Date.UTC(2026, 11, 1, 12, 0, s));
+    await recordOutcome({
+      fleet,
+      execution: 'rollout-1',
+      entry: {
+        imageId: 'ami-0123456789abcdef0',
+        outcome: 'succeeded',
+        at: at(1).toISOString(),
+        execution: 'rollout-1',
+      },
+      desiredImage: 'ami-0123456789abcdef0',
+      previousImage: imageId,
+      now: at(1),
+    });
+    await recordOutcome({
+      fleet,
+      execution: 'rollback-1',
+      entry: { imageId, outcome: 'succeeded', at: at(2).toISOString(), execution: 'rollback-1' },
+      desiredImage: imageId,
+      pin: { imageId, at: at(2).toISOString(), execution: 'rollback-1' },
+      now: at(2),
+    });
+    const report = await fleetHistory(fleet);
+    expect(report.history.map((h) => [h.kind, h.execution])).toEqual([
+      ['rollback', 'rollback-1'],
+      ['rollout', 'rollout-1'],
+    ]);
+    expect(renderHistory(report)).toMatch(new RegExp(`rollback\\s+${imageId}\\s+succeeded\\s+rollback-1`));
   });
 });
