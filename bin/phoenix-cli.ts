@@ -1,25 +1,30 @@
 /**
  * The `phoenix` command line.
  *
- *   phoenix local [--demo] [--time-scale <n>] [--region <r>]   the embedded local cloud
+ *   phoenix local [--demo] [--time-scale <n>] [--region <r>] [--port <n>] [--json]   the embedded local cloud
  *   phoenix events [--follow] [--fleet F] [--since T] [--json] every outcome Phoenix decided (the outcome archive)
  *   phoenix events classify FILE...                            what Phoenix makes of each event
  *   phoenix setup                                              install the Python side (.venv, .venv/checkov)
  *   phoenix status [<fleet>] [--json]                          fleets: desired image, instances, rollout
  *   phoenix status <fleet> --watch [--interval s] [--until-done] a live tree of the fleet and its rollout
  *   phoenix publish <ami> [--channel C] [--wait] [--timeout s]  PublishImage on the bus; --wait follows the rollouts
- *   phoenix history <fleet> [--json]                           a fleet's image history, newest first
+ *   phoenix history <fleet> [--json]                           a fleet's rollouts and replacements, newest first
+ *   phoenix describe <execution> [--json]                      an execution's steps, times, failing step, outcome
  *   phoenix report <fleet|execution> [-o report.html] [--json] an HTML timeline: instances × time, batches, gates
  *   phoenix pause <fleet> [--reason <text>] [--json]           no automation starts for the fleet
  *   phoenix resume <fleet> [--json]                            clear a pause, close the circuit breaker, reconcile
  *   phoenix rollback <fleet> [--to <image>] [--wait] [--json]  roll back to an image of its history, pin it
  *   phoenix unpin <fleet> [--json]                             release a rollback's pin
  *   phoenix reconcile [<fleet>] [--dry-run]                     the reconcile sweep, now (prints JSON)
- *   phoenix chaos [--at <ISO time>] [--dry-run]                 one chaos period, now (or as if at a time)
+ *   phoenix chaos [--at <ISO time>] [--dry-run] [--yes]         one chaos period, now (or as if at a time)
+ *   phoenix --version                                          the version (package.json)
+ *
+ * Exit codes: cli/exit-codes.ts, documented in docs/cli.md.
  */
 import { writeFileSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { TargetOptions } from '../cli/target';
+import { ExitCodes } from '../cli/exit-codes';
 
 /*
  * Each command loads what it needs when it runs, not when the CLI starts: the SDK clients, the
@@ -30,6 +35,8 @@ import type { TargetOptions } from '../cli/target';
 /* eslint-disable @typescript-eslint/no-require-imports */
 const load = {
   chaos: () => require('../cli/chaos') as typeof import('../cli/chaos'),
+  describe: () => require('../cli/describe') as typeof import('../cli/describe'),
+  history: () => require('../cli/history') as typeof import('../cli/history'),
   pause: () => require('../cli/pause') as typeof import('../cli/pause'),
   publish: () => require('../cli/publish') as typeof import('../cli/publish'),
   watch: () => require('../cli/watch') as typeof import('../cli/watch'),
@@ -83,6 +90,14 @@ function parseLimit(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) {
     throw new InvalidArgumentError(`must be a positive integer, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1024 || n > 65534) {
+    throw new InvalidArgumentError(`must be a port in 1024–65534, got ${JSON.stringify(value)}`);
   }
   return n;
 }
@@ -146,6 +161,17 @@ function registerLocal(program: Command, load: Loaders): void {
       "throttle the emulator's APIs with AWS's token buckets and throttling errors",
       false,
     )
+    .addOption(
+      new Option(
+        '--port <n>',
+        'a stable endpoint: the emulator on this loopback port, Step Functions on the next (default: free ports)',
+      ).argParser(parsePort),
+    )
+    .option(
+      '--json',
+      'print the endpoint and the environment as one JSON document on stdout when ready',
+      false,
+    )
     .action(
       async (options: {
         demo: boolean;
@@ -153,6 +179,8 @@ function registerLocal(program: Command, load: Loaders): void {
         region: string;
         bootSeconds: number;
         apiLimits: boolean;
+        port?: number;
+        json: boolean;
       }) => {
         await load.local().runLocal(options);
       },
@@ -302,13 +330,14 @@ function registerHistory(program: Command, load: Loaders): void {
     program
       .command('history')
       .description(
-        "Show a fleet's image history from its fleet record, newest first: time, image, outcome, execution, failed step, reason.",
+        'Show what Phoenix did to a fleet, from its fleet record, newest first: rollouts (a rollback marked as one) with ' +
+          'image, outcome, execution, failed step, reason; and replacements with instance, cause, replacement, outcome.',
       )
       .argument('<fleet>', 'the fleet')
       .addOption(new Option('--limit <n>', 'only the newest n entries').argParser(parseLimit)),
   ).action(async (fleet: string, options: TargetOptions & { json: boolean; limit?: number }) => {
     load.target().applyTarget(options);
-    const { fleetHistory, renderHistory } = load.status();
+    const { fleetHistory, renderHistory } = load.history();
     const report = await fleetHistory(fleet, options.limit !== undefined ? { limit: options.limit } : {});
     print(options.json ? JSON.stringify(report, null, 2) : renderHistory(report));
   });
@@ -338,6 +367,41 @@ function registerReport(program: Command, load: Loaders): void {
         ? JSON.stringify(model, null, 2)
         : `Wrote ${options.output}: fleet ${model.fleet}, ${model.instances.length} instances, ${model.executions.length} executions`,
     );
+  });
+}
+
+/** `phoenix describe`: one execution's steps. */
+function registerDescribe(program: Command, load: Loaders): void {
+  withTarget(
+    program
+      .command('describe')
+      .description(
+        "Show one workflow execution from Step Functions' history: each step (Task, Wait, Choice …) entered and exited " +
+          'with its time, duration and retries; the failing step with its error and cause; the final status and outcome. ' +
+          'The execution is an ARN, or a name looked up in the Rollout, Replace and Drain state machines.',
+      )
+      .argument('<execution>', 'the execution: its ARN, or its name')
+      .option(
+        '--replace-state-machine-arn <arn>',
+        'the Replace state machine, to find a name (default: $PHOENIX_REPLACE_STATE_MACHINE_ARN)',
+      )
+      .option(
+        '--drain-state-machine-arn <arn>',
+        'the Drain state machine, to find a name (default: $PHOENIX_DRAIN_STATE_MACHINE_ARN)',
+      ),
+  ).action(async (execution: string, options: TargetOptions & { json: boolean }) => {
+    const target = load.target().applyTarget(options);
+    const { describeExecution, renderDescribe } = load.describe();
+    const report = await describeExecution(execution, {
+      ...(target.stateMachineArn !== undefined ? { stateMachineArn: target.stateMachineArn } : {}),
+      ...(target.replaceStateMachineArn !== undefined
+        ? { replaceStateMachineArn: target.replaceStateMachineArn }
+        : {}),
+      ...(target.drainStateMachineArn !== undefined
+        ? { drainStateMachineArn: target.drainStateMachineArn }
+        : {}),
+    });
+    print(options.json ? JSON.stringify(report, null, 2) : renderDescribe(report));
   });
 }
 
@@ -550,7 +614,8 @@ function registerChaos(program: Command, load: Loaders): void {
         ).argParser(parseLimit),
       )
       .option('--event-bus-name <name>', 'the Phoenix bus (default: $PHOENIX_EVENT_BUS_NAME, then phoenix)')
-      .option('--dry-run', 'only decide: terminate nothing, record nothing, put no outcome', false),
+      .option('--dry-run', 'only decide: terminate nothing, record nothing, put no outcome', false)
+      .option('--yes', 'do not ask for confirmation (needed without a terminal, unless --dry-run)', false),
   ).action(
     async (
       options: TargetOptions & {
@@ -559,10 +624,23 @@ function registerChaos(program: Command, load: Loaders): void {
         periodSeconds?: number;
         eventBusName?: string;
         dryRun: boolean;
+        yes: boolean;
       },
     ) => {
-      load.target().applyTarget(options);
-      const { chaosNow, renderChaos } = load.chaos();
+      const target = load.target().applyTarget(options);
+      const { chaosNow, renderChaos, confirmChaos, ChaosNotConfirmedError } = load.chaos();
+      try {
+        await confirmChaos({
+          yes: options.yes,
+          dryRun: options.dryRun,
+          target: `${target.endpointUrl ?? `AWS ${target.region}`}`,
+        });
+      } catch (error) {
+        if (!(error instanceof ChaosNotConfirmedError)) throw error;
+        process.stderr.write(`${error.message}\n`);
+        process.exitCode = ExitCodes.usage;
+        return;
+      }
       const report = await chaosNow({
         ...(options.at !== undefined ? { at: options.at } : {}),
         ...(options.periodSeconds !== undefined ? { periodSeconds: options.periodSeconds } : {}),
@@ -594,13 +672,16 @@ export function buildProgram(): Command {
   const program = new Command()
     .name('phoenix')
     .description('Phoenix: an event-driven control plane for immutable server fleets on AWS')
-    .showHelpAfterError();
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .showHelpAfterError()
+    .exitOverride();
   registerLocal(program, load);
   registerEvents(program, load);
   registerStatus(program, load);
   registerPublish(program, load);
   registerHistory(program, load);
   registerReport(program, load);
+  registerDescribe(program, load);
   registerPause(program, load);
   registerResume(program, load);
   registerRollback(program, load);
@@ -611,6 +692,21 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** The version in package.json (read when asked: `phoenix --version`). */
+function packageVersion(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('../package.json') as { version: string }).version;
+}
+
 export async function main(argv: string[]): Promise<void> {
-  await buildProgram().parseAsync(argv);
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    // Commander's own exits (help, version, a usage error it has already printed), through exitOverride.
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode === 0 ? ExitCodes.ok : ExitCodes.usage;
+      return;
+    }
+    throw error;
+  }
 }

@@ -7,8 +7,12 @@ require('tsx/cjs');
 require('./phoenix-cli.ts')
   .main(process.argv)
   .catch((error) => {
-    process.stderr.write(
-      `phoenix: ${error && error.name ? `${error.name}: ` : ''}${error && error.message ? error.message : String(error)}\n`,
-    );
-    process.exit(1);
+    // A refused connection is said plainly (the endpoint, is `phoenix local` running?), not as the
+    // SDK's TransientAwsError … ECONNREFUSED.
+    const unreachable = require('../cli/target.ts').unreachableMessage(error);
+    const message =
+      unreachable ??
+      `${error && error.name ? `${error.name}: ` : ''}${error && error.message ? error.message : String(error)}`;
+    process.stderr.write(`phoenix: ${message}\n`);
+    process.exit(require('../cli/exit-codes.ts').ExitCodes.failure);
   });

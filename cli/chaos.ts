@@ -5,7 +5,11 @@
  * or with `--dry-run` only the decisions. The period is `--period-seconds`, else
  * `$PHOENIX_CHAOS_PERIOD_SECONDS`, else 3600 (the default schedule); the bus `--event-bus-name`,
  * `$PHOENIX_EVENT_BUS_NAME`, else `phoenix`.
+ *
+ * It terminates instances: it asks for confirmation on a terminal unless `--yes`, and without a
+ * terminal it refuses unless `--yes` or `--dry-run` (`confirmChaos`).
  */
+import { createInterface } from 'node:readline/promises';
 import { Env } from '../lambdas/domain/contract';
 import { ConfigurationError } from '../lambdas/domain/errors';
 import { type ChaosReport, runChaos } from '../lambdas/steps/chaos';
@@ -61,4 +65,44 @@ export function renderChaos(report: ChaosReport, dryRun: boolean): string {
   }
   if (report.decisions.length === 0) lines.push(`  no group is tagged phoenix:chaos`);
   return lines.join('\n');
+}
+
+/** `phoenix chaos` was not confirmed: declined at the prompt, or no terminal to ask and no --yes. */
+export class ChaosNotConfirmedError extends Error {
+  override readonly name = 'ChaosNotConfirmedError';
+}
+
+export interface ConfirmOptions {
+  readonly yes?: boolean;
+  readonly dryRun?: boolean;
+  /** Where the answer comes from (default stdin) and the question goes (default stderr). */
+  readonly input?: NodeJS.ReadableStream & { isTTY?: boolean };
+  readonly output?: NodeJS.WritableStream;
+  /** Named in the question: where the kills would happen. */
+  readonly target?: string;
+}
+
+/**
+ * Go ahead with a chaos period? `--yes` or `--dry-run`: yes. Otherwise ask on the terminal (an
+ * answer of y or yes goes ahead); without a terminal, or declined: ChaosNotConfirmedError.
+ */
+export async function confirmChaos(options: ConfirmOptions): Promise<void> {
+  if (options.yes === true || options.dryRun === true) return;
+  const input = options.input ?? process.stdin;
+  if (input.isTTY !== true) {
+    throw new ChaosNotConfirmedError(
+      'phoenix chaos terminates instances and there is no terminal to confirm it: pass --yes to run it, or --dry-run to only see the decisions',
+    );
+  }
+  const rl = createInterface({ input, output: options.output ?? process.stderr, terminal: false });
+  try {
+    const answer = await rl.question(
+      `phoenix chaos may terminate a random instance of each fleet tagged phoenix:chaos${options.target !== undefined ? ` (${options.target})` : ''}. Go ahead? [y/N] `,
+    );
+    if (!/^\s*y(es)?\s*$/i.test(answer)) {
+      throw new ChaosNotConfirmedError('phoenix chaos: not confirmed, nothing done');
+    }
+  } finally {
+    rl.close();
+  }
 }

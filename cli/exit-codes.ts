@@ -1,7 +1,8 @@
 /**
- * The exit codes of the commands that follow a rollout to its end (`phoenix publish --wait`,
- * `phoenix rollback --wait`, `phoenix status --watch --until-done`), one table a CI pipeline can
- * branch on. docs/cli.md documents it from `EXIT_CODES`.
+ * The `phoenix` CLI's exit codes, one table a CI pipeline can branch on: every command exits 0, 1
+ * or 2; the commands that follow a rollout to its end (`phoenix publish --wait`, `phoenix rollback
+ * --wait`, `phoenix status --watch --until-done`) exit with the code of the worst outcome they
+ * followed. docs/cli.md documents this table (test/unit/cli-habits.test.ts checks it).
  */
 export interface ExitCode {
   readonly code: number;
@@ -11,7 +12,15 @@ export interface ExitCode {
 
 export const EXIT_CODES = {
   succeeded: { code: 0, meaning: 'every rollout followed succeeded (or there was nothing to wait for)' },
-  error: { code: 1, meaning: 'the command itself failed (bad arguments, configuration, AWS unreachable)' },
+  error: {
+    code: 1,
+    meaning: 'the command itself failed (AWS unreachable, a missing resource, a failed call)',
+  },
+  usage: {
+    code: 2,
+    meaning:
+      'bad usage: an unknown option, a bad argument, a refused confirmation, a file that is not an event',
+  },
   rejected: {
     code: 3,
     meaning: 'a rollout was rejected (image policy, unknown image, older image): nothing changed',
@@ -50,6 +59,7 @@ export function exitOfOutcome(outcome: string | null): ExitName {
 /** Worst first: the exit of several rollouts is that of the worst one. */
 const SEVERITY: readonly ExitName[] = [
   'error',
+  'usage',
   'failed',
   'timedOut',
   'rolledBack',
@@ -63,3 +73,15 @@ export function worstExit(names: readonly ExitName[]): ExitName {
   for (const name of SEVERITY) if (names.includes(name)) return name;
   return 'succeeded';
 }
+
+/** The codes by name, for the commands' own exits. */
+export const ExitCodes = {
+  ok: EXIT_CODES.succeeded.code,
+  failure: EXIT_CODES.error.code,
+  usage: EXIT_CODES.usage.code,
+  rejected: EXIT_CODES.rejected.code,
+  rolledBack: EXIT_CODES.rolledBack.code,
+  failed: EXIT_CODES.failed.code,
+  timedOut: EXIT_CODES.timedOut.code,
+  stopped: EXIT_CODES.stopped.code,
+} as const;

@@ -29,7 +29,7 @@ export async function reconcileNow(
   const arn = options.replaceStateMachineArn?.trim() || env[Env.replaceStateMachineArn]?.trim();
   if (!options.dryRun && !arn) {
     throw new ConfigurationError(
-      `no Replace state machine: pass --replace-state-machine-arn <arn> or set ${Env.replaceStateMachineArn} (or --dry-run)`,
+      `no Replace state machine: pass --replace-state-machine-arn <arn> or set ${Env.replaceStateMachineArn} (phoenix local prints it in its export line; in AWS it is the stack output ReplaceStateMachineArn), or --dry-run`,
     );
   }
   if (arn) env[Env.replaceStateMachineArn] = arn;

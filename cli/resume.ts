@@ -99,7 +99,7 @@ export async function resumeFleet(
             }),
           )
         : {
-            skipped: `no Replace state machine: pass --replace-state-machine-arn <arn> or set ${Env.replaceStateMachineArn}, or run phoenix reconcile ${fleet}`,
+            skipped: `no Replace state machine: pass --replace-state-machine-arn <arn> or set ${Env.replaceStateMachineArn} (phoenix local prints it in its export line; in AWS it is the stack output ReplaceStateMachineArn), then run phoenix reconcile ${fleet}`,
           };
   return { ...report, pauseCleared, reconcile };
 }

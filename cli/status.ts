@@ -1,5 +1,5 @@
 /**
- * `phoenix status [<fleet>]` and `phoenix history <fleet>`: what Phoenix and AWS say about the
+ * `phoenix status [<fleet>]`: what Phoenix and AWS say about the
  * managed fleets, read from the real state: the fleet records (DynamoDB), the groups (Auto Scaling),
  * their instances' images (EC2) and, for a rollout in progress, its execution (Step Functions).
  *
@@ -9,15 +9,13 @@ import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient } from 
 import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
 import { Env, NAME_PATTERN, Tags } from '../lambdas/domain/contract';
 import { ConfigurationError } from '../lambdas/domain/errors';
-import type {
-  FleetPause,
-  FleetRecord,
-  HistoryEntry,
-  PinnedImage,
-  RolloutQueue,
-} from '../lambdas/domain/fleet-record';
+import type { FleetPause, FleetRecord, PinnedImage, RolloutQueue } from '../lambdas/domain/fleet-record';
 import { fleetInstances, groupsOfFleet, type ManagedGroup, managedGroups } from '../lambdas/aws/fleets';
 import { readFleetRecord } from '../lambdas/aws/store/fleet-records';
+import { historyItem, type HistoryItem } from './history';
+
+// `phoenix history` lives in cli/history.ts; re-exported here for the importers of before.
+export { fleetHistory, renderHistory, type HistoryItem, type HistoryReport } from './history';
 
 // ---- the reports (what --json prints) ----------------------------------------------------------
 
@@ -99,25 +97,6 @@ export interface StatusReport {
   readonly fleets: readonly FleetStatus[];
 }
 
-export interface HistoryItem {
-  readonly at: string;
-  readonly imageId: string;
-  readonly outcome: string;
-  readonly execution: string;
-  readonly reason: string | null;
-  readonly step: string | null;
-}
-
-export interface HistoryReport {
-  readonly fleet: string;
-  /** false: Phoenix has no record of the fleet (never rolled out). */
-  readonly recorded: boolean;
-  readonly desiredImage: string | null;
-  readonly previousImage: string | null;
-  /** Newest first. */
-  readonly history: readonly HistoryItem[];
-}
-
 // ---- reading -----------------------------------------------------------------------------------
 
 export interface StatusOptions {
@@ -135,15 +114,6 @@ function checkFleetName(fleet: string): void {
     );
   }
 }
-
-const historyItem = (entry: HistoryEntry): HistoryItem => ({
-  at: entry.at,
-  imageId: entry.imageId,
-  outcome: entry.outcome,
-  execution: entry.execution,
-  reason: entry.reason ?? null,
-  step: entry.step ?? null,
-});
 
 export async function fleetStatus(options: StatusOptions = {}): Promise<StatusReport> {
   const now = options.now ?? new Date();
@@ -324,19 +294,6 @@ function continuationOf(output: string | undefined): string | undefined {
   }
 }
 
-export async function fleetHistory(fleet: string, options: { limit?: number } = {}): Promise<HistoryReport> {
-  checkFleetName(fleet);
-  const record = await readFleetRecord(fleet);
-  const history = [...(record?.imageHistory ?? [])].reverse().map(historyItem);
-  return {
-    fleet,
-    recorded: record !== undefined,
-    desiredImage: record?.desiredImage ?? null,
-    previousImage: record?.previousImage ?? null,
-    history: options.limit !== undefined ? history.slice(0, options.limit) : history,
-  };
-}
-
 // ---- rendering ---------------------------------------------------------------------------------
 
 /** Columns padded to their widest cell; the last column is not padded. */
@@ -435,25 +392,4 @@ export function renderStatus(report: StatusReport): string {
     }
   }
   return out.join('\n');
-}
-
-export function renderHistory(report: HistoryReport): string {
-  const head = report.recorded
-    ? `Fleet ${report.fleet}: desired image ${report.desiredImage ?? 'unknown'}${report.previousImage !== null ? ` (previous ${report.previousImage})` : ''}`
-    : `Fleet ${report.fleet}: no record yet (Phoenix has not rolled it out)`;
-  if (report.history.length === 0) return `${head}\nNo history.`;
-  return [
-    head,
-    table(
-      ['TIME', 'IMAGE', 'OUTCOME', 'EXECUTION', 'STEP', 'REASON'],
-      report.history.map((h) => [
-        time(h.at),
-        h.imageId,
-        h.outcome,
-        h.execution,
-        h.step ?? '-',
-        h.reason ?? '-',
-      ]),
-    ),
-  ].join('\n');
 }

@@ -1,6 +1,6 @@
 /**
  * Which Phoenix installation a CLI command reads: region, endpoints, the fleet table and the
- * Rollout state machine, from the command's options or the environment.
+ * state machines (Rollout, Replace, Drain), from the command's options or the environment.
  *
  * The commands reuse the handlers' adapters (lambdas/aws), which read the SDK's environment
  * (`AWS_REGION`, `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SFN`) and Phoenix's own (`PHOENIX_TABLE_NAME`,
@@ -21,6 +21,10 @@ export interface TargetOptions {
   readonly endpointUrl?: string;
   /** Step Functions (default `$AWS_ENDPOINT_URL_SFN`, else `endpointUrl`). */
   readonly sfnEndpointUrl?: string;
+  /** The Replace state machine (default `$PHOENIX_REPLACE_STATE_MACHINE_ARN`). */
+  readonly replaceStateMachineArn?: string;
+  /** The Drain state machine (default `$PHOENIX_DRAIN_STATE_MACHINE_ARN`). */
+  readonly drainStateMachineArn?: string;
 }
 
 export interface Target {
@@ -29,6 +33,8 @@ export interface Target {
   readonly stateMachineArn?: string;
   readonly endpointUrl?: string;
   readonly sfnEndpointUrl?: string;
+  readonly replaceStateMachineArn?: string;
+  readonly drainStateMachineArn?: string;
 }
 
 const nonEmpty = (value: string | undefined) =>
@@ -53,10 +59,16 @@ export function resolveTarget(options: TargetOptions, env: NodeJS.ProcessEnv = p
     );
   }
   const stateMachineArn = nonEmpty(options.stateMachineArn) ?? nonEmpty(env[Env.rolloutStateMachineArn]);
+  const replaceStateMachineArn =
+    nonEmpty(options.replaceStateMachineArn) ?? nonEmpty(env[Env.replaceStateMachineArn]);
+  const drainStateMachineArn =
+    nonEmpty(options.drainStateMachineArn) ?? nonEmpty(env[Env.drainStateMachineArn]);
   return {
     region,
     tableName,
     ...(stateMachineArn !== undefined ? { stateMachineArn } : {}),
+    ...(replaceStateMachineArn !== undefined ? { replaceStateMachineArn } : {}),
+    ...(drainStateMachineArn !== undefined ? { drainStateMachineArn } : {}),
     ...(endpointUrl !== undefined ? { endpointUrl } : {}),
     ...(sfnEndpointUrl !== undefined ? { sfnEndpointUrl } : {}),
   };
@@ -68,7 +80,56 @@ export function applyTarget(options: TargetOptions, env: NodeJS.ProcessEnv = pro
   env['AWS_REGION'] = target.region;
   env[Env.tableName] = target.tableName;
   if (target.stateMachineArn !== undefined) env[Env.rolloutStateMachineArn] = target.stateMachineArn;
+  if (target.replaceStateMachineArn !== undefined)
+    env[Env.replaceStateMachineArn] = target.replaceStateMachineArn;
+  if (target.drainStateMachineArn !== undefined) env[Env.drainStateMachineArn] = target.drainStateMachineArn;
   if (target.endpointUrl !== undefined) env['AWS_ENDPOINT_URL'] = target.endpointUrl;
   if (target.sfnEndpointUrl !== undefined) env['AWS_ENDPOINT_URL_SFN'] = target.sfnEndpointUrl;
   return target;
+}
+
+/** The network error codes of an endpoint nobody listens on (or that cannot be reached at all). */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH']);
+
+/** The first network error in `error`, its causes and an AggregateError's errors. */
+function networkError(
+  error: unknown,
+  depth = 0,
+): { code: string; address?: string; port?: number } | undefined {
+  if (typeof error !== 'object' || error === null || depth > 6) return undefined;
+  const e = error as { code?: unknown; address?: unknown; port?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof e.code === 'string' && UNREACHABLE.has(e.code)) {
+    return {
+      code: e.code,
+      ...(typeof e.address === 'string' ? { address: e.address } : {}),
+      ...(typeof e.port === 'number' ? { port: e.port } : {}),
+    };
+  }
+  for (const inner of [e.cause, ...(Array.isArray(e.errors) ? (e.errors as unknown[]) : [])]) {
+    const found = networkError(inner, depth + 1);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/**
+ * What to tell the operator when the endpoint refused the connection (or was not found): the
+ * endpoint and whether `phoenix local` is running; undefined for any other error.
+ */
+export function unreachableMessage(error: unknown, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const found = networkError(error);
+  if (found === undefined) return undefined;
+  const configured = nonEmpty(env['AWS_ENDPOINT_URL']);
+  const sfn = nonEmpty(env['AWS_ENDPOINT_URL_SFN']);
+  const seen =
+    found.address !== undefined && found.port !== undefined ? `${found.address}:${found.port}` : undefined;
+  const endpoint =
+    sfn !== undefined && found.port !== undefined && sfn.endsWith(`:${found.port}`)
+      ? sfn
+      : (configured ?? sfn ?? seen ?? 'the AWS endpoint');
+  if (configured !== undefined || sfn !== undefined) {
+    const what = found.code === 'ECONNREFUSED' ? 'refused the connection' : 'cannot be reached';
+    return `is \`phoenix local\` running? (endpoint ${endpoint} ${what}: ${found.code}; phoenix local prints the export line to use)`;
+  }
+  return `cannot reach AWS (${found.code}${seen !== undefined ? ` at ${seen}` : ''}): check the network and --region, or set AWS_ENDPOINT_URL (is \`phoenix local\` running?)`;
 }

@@ -1,7 +1,9 @@
 /**
- * `phoenix local [--demo]`: start the embedded local cloud, print `PHOENIX_ENDPOINT=<url>` on
- * stdout when ready, run until SIGINT/SIGTERM, then stop everything and exit 0. A crash of the
- * emulator ends the process with status 1 and the emulator's last words.
+ * `phoenix local [--demo] [--port <n>]`: start the embedded local cloud, print `PHOENIX_ENDPOINT=<url>`
+ * on stdout when ready (with `--json`: the endpoint and the environment the commands need), then
+ * the export line with every ARN the commands need on stderr; run until SIGINT/SIGTERM, then stop
+ * everything and exit 0. A crash of the emulator ends the process with status 1 and the
+ * emulator's last words.
  */
 import { OUTCOME_LOG_GROUP_ENV, useColour } from '../cli/events';
 import { Env } from '../lambdas/domain/contract';
@@ -21,6 +23,10 @@ export interface LocalCommandOptions {
   readonly bootSeconds?: number;
   /** AWS's API limits (token buckets per API) in the emulator. */
   readonly apiLimits?: boolean;
+  /** A stable endpoint: the emulator on this port, Step Functions on the next (default: free ports). */
+  readonly port?: number;
+  /** Print the environment as one JSON document on stdout when ready (instead of PHOENIX_ENDPOINT=…). */
+  readonly json?: boolean;
 }
 
 /** The realism options of `phoenix local` (docs/local-runtime.md, "Realism"). */
@@ -34,18 +40,35 @@ export const DEFAULT_BOOT_SECONDS = 30;
 
 const say = (line: string) => void process.stderr.write(`${line}\n`);
 
+/** The state machine of the template whose logical id names `what` (Rollout, Replace, Drain). */
+function stateMachineArn(runtime: LocalRuntime, what: string): string | undefined {
+  const found = Object.entries(runtime.resources.stateMachines).find(([id]) =>
+    id.includes(`${what}StateMachine`),
+  );
+  return found?.[1].arn;
+}
+
+/** The environment every `phoenix` command (and the AWS CLI) needs to reach this runtime. */
+export function localEnvironment(runtime: LocalRuntime): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL: runtime.endpoint,
+    AWS_ENDPOINT_URL_SFN: runtime.stepFunctionsEndpoint,
+    AWS_DEFAULT_REGION: runtime.region,
+    AWS_REGION: runtime.region,
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    [Env.tableName]: runtime.resources.tableName ?? '<table>',
+    [Env.eventBusName]: runtime.resources.eventBusName ?? 'phoenix',
+    [Env.rolloutStateMachineArn]:
+      stateMachineArn(runtime, 'Rollout') ?? runtime.resources.stateMachineArn ?? '<arn>',
+    [Env.replaceStateMachineArn]: stateMachineArn(runtime, 'Replace') ?? '<arn>',
+    [Env.drainStateMachineArn]: stateMachineArn(runtime, 'Drain') ?? '<arn>',
+    [OUTCOME_LOG_GROUP_ENV]: outcomeLogGroupName(runtime.resources.eventBusName ?? 'phoenix'),
+  };
+}
+
 function howToDrive(runtime: LocalRuntime, fleet: string): string {
-  const bus = runtime.resources.eventBusName ?? 'phoenix';
-  const exports = [
-    `AWS_ENDPOINT_URL=${runtime.endpoint}`,
-    `AWS_ENDPOINT_URL_SFN=${runtime.stepFunctionsEndpoint}`,
-    `AWS_DEFAULT_REGION=${runtime.region}`,
-    'AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test',
-    `${Env.tableName}=${runtime.resources.tableName ?? '<table>'}`,
-    `${Env.eventBusName}=${bus}`,
-    `${Env.rolloutStateMachineArn}=${runtime.resources.stateMachineArn ?? '<arn>'}`,
-    `${OUTCOME_LOG_GROUP_ENV}=${outcomeLogGroupName(bus)}`,
-  ];
+  const exports = Object.entries(localEnvironment(runtime)).map(([k, v]) => `${k}=${v}`);
   return [
     '',
     'Phoenix is running against the local emulator. Drive it with the AWS CLI (any dummy credentials) and the phoenix CLI:',
@@ -54,11 +77,14 @@ function howToDrive(runtime: LocalRuntime, fleet: string): string {
     '  # publish a new image into channel "demo": register it, tag it, announce it',
     '  IMG=$(aws ec2 register-image --name my-image --architecture x86_64 --root-device-name /dev/xvda --query ImageId --output text)',
     '  aws ec2 create-tags --resources $IMG --tags Key=phoenix:channel,Value=demo',
-    `  aws events put-events --entries '[{"Source":"phoenix.command","DetailType":"PublishImage","EventBusName":"${bus}","Detail":"{\\"imageId\\":\\"'$IMG'\\"}"}]'`,
+    '  node bin/phoenix.js publish $IMG --wait   # the PublishImage command; follows the rollouts it starts (exit code: docs/cli.md)',
+    '  node bin/phoenix.js status demo --watch   # a live tree of the fleet and its rollout',
     '  node bin/phoenix.js status             # fleets: desired image, instances per image, active rollout (--json for scripts)',
     '  node bin/phoenix.js events --follow    # every outcome Phoenix decides (also printed here as it happens)',
-    `  node bin/phoenix.js history ${fleet}       # the fleet's image history, newest first`,
+    `  node bin/phoenix.js history ${fleet}       # the fleet's rollouts and replacements, newest first`,
+    '  node bin/phoenix.js describe <execution>   # one execution: its steps with times, the failing step',
     `  node bin/phoenix.js report ${fleet} -o report.html   # an HTML timeline: instances × time, batches, gates, rollbacks`,
+    `  node bin/phoenix.js reconcile --dry-run    # what the reconcile sweep would replace`,
     `  aws stepfunctions list-executions --endpoint-url ${runtime.stepFunctionsEndpoint} --state-machine-arn ${runtime.resources.stateMachineArn ?? '<arn>'}`,
     `  aws dynamodb scan --table-name ${runtime.resources.tableName ?? '<table>'}   # fleet records: desired image, history`,
     'Press Ctrl-C to stop.',
@@ -73,6 +99,7 @@ export async function runLocal(options: LocalCommandOptions): Promise<void> {
     timeScale: options.timeScale,
     realism: localRealism(options),
     log,
+    ...(options.port !== undefined ? { port: options.port } : {}),
   });
 
   const web: WebView | undefined = await startWebView(runtime).catch((error: unknown) => {
@@ -106,7 +133,11 @@ export async function runLocal(options: LocalCommandOptions): Promise<void> {
     void stop('emulator crashed', 1);
   });
 
-  process.stdout.write(`PHOENIX_ENDPOINT=${runtime.endpoint}\n`);
+  process.stdout.write(
+    options.json === true
+      ? `${JSON.stringify({ endpoint: runtime.endpoint, environment: localEnvironment(runtime) })}\n`
+      : `PHOENIX_ENDPOINT=${runtime.endpoint}\n`,
+  );
   if (web !== undefined) process.stdout.write(`PHOENIX_WEB_URL=${web.url}\n`);
   const realism = localRealism(options);
   say(

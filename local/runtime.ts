@@ -39,6 +39,11 @@ export interface LocalRuntimeOptions {
   readonly realism?: RealismConfig;
   /** Fire `rate(...)` schedules. Default true. */
   readonly fireSchedules?: boolean;
+  /**
+   * A stable endpoint (`phoenix local --port`): the emulator on this loopback port, Step Functions
+   * on the next one. Default: free ports.
+   */
+  readonly port?: number;
   readonly log?: LocalLogger;
 }
 
@@ -106,7 +111,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       endpoint = options.emulatorEndpoint.replace(/\/+$/, '');
     } else {
       await ensurePythonEnv();
-      emulator = await startEmulator({ log });
+      emulator = await startEmulator({ log, ...(options.port !== undefined ? { port: options.port } : {}) });
       const owned = emulator;
       cleanups.push(() => owned.stop());
       endpoint = emulator.endpoint;
@@ -134,6 +139,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // 3. Step Functions (tasks call the host, created next).
     const hostRef: { current?: LambdaHost } = {};
     const stepFunctions = await LocalStepFunctions.start({
+      ...(options.port !== undefined ? { port: options.port + 1 } : {}),
       region,
       account: model.account,
       timeScale,

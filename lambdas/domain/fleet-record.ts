@@ -20,6 +20,29 @@ export interface HistoryEntry {
   readonly execution: string;
   readonly reason?: string;
   readonly step?: string;
+  /** `rollback`: the execution was a `phoenix rollback` (absent: a rollout of a published image). */
+  readonly mode?: 'rollback';
+}
+
+/** How a replacement ended (the Replace workflow's outcome: InstanceReplaced, ReplacementFailed, ReplacementSkipped). */
+export type ReplacementOutcome = 'replaced' | 'failed' | 'skipped';
+
+/** One ended replacement, recorded on the fleet record when its Replace workflow ends. */
+export interface ReplacementEntry {
+  readonly instanceId: string;
+  /** Why it was replaced (the intent's cause: `status-check`, `interruption`, `drift` …). */
+  readonly cause: string;
+  readonly outcome: ReplacementOutcome;
+  /** ISO-8601: when the workflow ended. */
+  readonly at: string;
+  readonly execution: string;
+  /** The image the replaced instance ran, when known. */
+  readonly imageId?: string;
+  /** The instance that took its place, when known. */
+  readonly replacementInstanceId?: string;
+  readonly reason?: string;
+  /** The step that failed. */
+  readonly step?: string;
 }
 
 export interface ActiveRollout {
@@ -99,6 +122,8 @@ export interface FleetRecord {
   readonly desiredImage?: string;
   readonly previousImage?: string;
   readonly imageHistory?: readonly HistoryEntry[];
+  /** Ended replacements, oldest first (kept within REPLACEMENT_HISTORY_LIMIT). */
+  readonly replacementHistory?: readonly ReplacementEntry[];
   readonly activeRollout?: ActiveRollout;
   /** Replacements in flight (the disruption budget's slots), by instance id. */
   readonly replacements?: Readonly<Record<string, ReplacementSlot>>;
@@ -123,6 +148,9 @@ export interface FleetRecord {
 
 /** How many history entries a fleet record keeps (newest last). */
 export const HISTORY_LIMIT = 50;
+
+/** How many replacement entries a fleet record keeps (newest last). */
+export const REPLACEMENT_HISTORY_LIMIT = 50;
 
 export const fleetKey = (fleet: string) => `FLEET#${fleet}`;
 
@@ -250,6 +278,21 @@ export const parseHistoryEntry: Read<HistoryEntry> = part((f, what) => ({
   execution: required(f, what, 'execution', string),
   reason: optional(f, what, 'reason', string),
   step: optional(f, what, 'step', string),
+  mode: optional(f, what, 'mode', oneOf(['rollback'] as const)),
+}));
+
+const REPLACEMENT_OUTCOMES: readonly ReplacementOutcome[] = ['replaced', 'failed', 'skipped'];
+
+export const parseReplacementEntry: Read<ReplacementEntry> = part((f, what) => ({
+  instanceId: required(f, what, 'instanceId', string),
+  cause: required(f, what, 'cause', string),
+  outcome: required(f, what, 'outcome', oneOf(REPLACEMENT_OUTCOMES)),
+  at: required(f, what, 'at', string),
+  execution: required(f, what, 'execution', string),
+  imageId: optional(f, what, 'imageId', string),
+  replacementInstanceId: optional(f, what, 'replacementInstanceId', string),
+  reason: optional(f, what, 'reason', string),
+  step: optional(f, what, 'step', string),
 }));
 
 export const parseActiveRollout: Read<ActiveRollout> = part((f, what) => ({
@@ -324,6 +367,7 @@ export function parseFleetRecord(value: unknown, fleet: string): FleetRecord {
     desiredImage: optional(f, what, 'desiredImage', string),
     previousImage: optional(f, what, 'previousImage', string),
     imageHistory: optional(f, what, 'imageHistory', listOf(parseHistoryEntry)),
+    replacementHistory: optional(f, what, 'replacementHistory', listOf(parseReplacementEntry)),
     activeRollout: optional(f, what, 'activeRollout', parseActiveRollout),
     replacements: optional(f, what, 'replacements', mapOf(parseReplacementSlot)),
     replacementsInFlight: optional(f, what, 'replacementsInFlight', number),

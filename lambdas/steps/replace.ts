@@ -29,6 +29,8 @@ import {
 import { putOutcome } from '../aws/outcomes';
 import { readFleetRecord } from '../aws/store/fleet-records';
 import { acquireSlot, releaseSlot } from '../aws/store/replacement-slots';
+import { releaseSlotAndRecord } from '../aws/store/history';
+import type { ReplacementOutcome } from '../domain/fleet-record';
 import { updateCircuit } from '../aws/circuit';
 import {
   CIRCUIT_CAUSES,
@@ -402,7 +404,17 @@ function drainDetail(state: ReplaceState) {
   };
 }
 
-/** Give the slot back (if held) and report how the replacement ended. */
+/** The replacement history's word for each outcome ReleaseReplacementSlot reports. */
+const RECORDED: Readonly<Record<string, ReplacementOutcome>> = {
+  [DetailTypes.InstanceReplaced]: 'replaced',
+  [DetailTypes.ReplacementFailed]: 'failed',
+  [DetailTypes.ReplacementSkipped]: 'skipped',
+};
+
+/**
+ * Give the slot back (if held), record the replacement on the fleet's replacement history (in the
+ * same conditional update) and report how it ended.
+ */
 export async function releaseReplacementSlot(request: ReplaceStepRequest) {
   const outcome = request.outcome;
   if (outcome === undefined || !REPORTABLE.has(outcome)) {
@@ -411,15 +423,39 @@ export async function releaseReplacementSlot(request: ReplaceStepRequest) {
     );
   }
   const { fleet, instanceId, cause, reason, requestId } = request.state;
-  const { released } = await releaseSlot({
+  const replacement = request.state.health?.replacementInstanceId;
+  const error = request.state.error;
+  const why =
+    outcome === DetailTypes.InstanceReplaced
+      ? reason
+      : outcome === DetailTypes.ReplacementSkipped
+        ? (request.state.slot?.skip ?? request.state.instance?.skip ?? 'unknown')
+        : error
+          ? causeMessage(error.Cause)
+          : 'unknown';
+  const failedStep = outcome === DetailTypes.ReplacementFailed ? request.state.failedStep : undefined;
+  const now = clock.now();
+  const { released } = await releaseSlotAndRecord({
     fleet,
-    instanceId,
     execution: request.execution,
-    now: clock.now(),
+    entry: {
+      instanceId,
+      cause,
+      outcome: RECORDED[outcome]!,
+      at: now.toISOString(),
+      execution: request.execution,
+      ...(request.state.instance?.imageId ? { imageId: request.state.instance.imageId } : {}),
+      ...(outcome === DetailTypes.InstanceReplaced && replacement !== undefined
+        ? { replacementInstanceId: replacement }
+        : {}),
+      reason: why,
+      ...(failedStep !== undefined ? { step: failedStep } : {}),
+    },
+    slotAcquired: request.state.slot?.acquired === true,
+    now,
   });
   const base = { fleet, instanceId, cause, execution: request.execution, eventId: requestId };
   if (outcome === DetailTypes.InstanceReplaced) {
-    const replacement = request.state.health?.replacementInstanceId;
     await putOutcome(outcome, {
       ...base,
       reason,
@@ -428,17 +464,13 @@ export async function releaseReplacementSlot(request: ReplaceStepRequest) {
       ...drainDetail(request.state),
     });
   } else if (outcome === DetailTypes.ReplacementSkipped) {
-    await putOutcome(outcome, {
-      ...base,
-      reason: request.state.slot?.skip ?? request.state.instance?.skip ?? 'unknown',
-    });
+    await putOutcome(outcome, { ...base, reason: why });
   } else {
-    const error = request.state.error;
     await putOutcome(DetailTypes.ReplacementFailed, {
       ...base,
-      reason: error ? causeMessage(error.Cause) : 'unknown',
+      reason: why,
       error: error?.Error ?? 'unknown',
-      ...(request.state.failedStep !== undefined ? { step: request.state.failedStep } : {}),
+      ...(failedStep !== undefined ? { step: failedStep } : {}),
       ...drainDetail(request.state),
     });
   }

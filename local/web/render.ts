@@ -92,7 +92,7 @@ export interface WebRollout {
 
 export interface WebHistoryItem {
   readonly at: string;
-  readonly kind: 'rollout' | 'replacement';
+  readonly kind: 'rollout' | 'rollback' | 'replacement';
   readonly imageId?: string;
   readonly instanceId?: string;
   readonly outcome: string;

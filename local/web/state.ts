@@ -1,10 +1,11 @@
 /**
  * What the web view shows, read from the real state with the CLI's own readers (cli/status.ts
- * `fleetStatus`, `fleetHistory`; the fleet record for replacements in flight; the Rollout
+ * `fleetStatus`, cli/history.ts `fleetHistory`: rollouts and replacements; the fleet record for replacements in flight; the Rollout
  * execution's history for batch and gate) plus the outcomes the runtime has received.
  */
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { fleetHistory, fleetStatus } from '../../cli/status';
+import { fleetHistory, type HistoryLine } from '../../cli/history';
+import { fleetStatus } from '../../cli/status';
 import { readFleetRecord } from '../../lambdas/aws/store/fleet-records';
 import { executionArnOf, readExecutionTimeline, rolloutProgress } from './execution';
 import type { FeedItem, WebFleet, WebHistoryItem, WebState } from './render';
@@ -19,17 +20,18 @@ export interface WebStateOptions {
   readonly now?: () => Date;
 }
 
-/** Outcome detail-types of replacements carry `instanceId`; rollouts' do not. */
-function replacementsOf(fleet: string, outcomes: readonly FeedItem[]): WebHistoryItem[] {
-  return outcomes
-    .filter((o) => o.detail['fleet'] === fleet && typeof o.detail['instanceId'] === 'string')
-    .map((o) => ({
-      at: o.at ?? '',
-      kind: 'replacement' as const,
-      instanceId: o.detail['instanceId'] as string,
-      outcome: o.detailType,
-      ...(typeof o.detail['reason'] === 'string' ? { reason: o.detail['reason'] } : {}),
-    }));
+/** A line of the fleet's history (cli/history.ts: rollouts, rollbacks, replacements) for the timeline. */
+function timelineItem(h: HistoryLine): WebHistoryItem {
+  const common = { at: h.at, outcome: h.outcome, execution: h.execution, reason: h.reason };
+  if (h.kind === 'replacement') {
+    return {
+      ...common,
+      kind: 'replacement',
+      instanceId: h.instanceId,
+      reason: h.reason ?? `cause ${h.cause}`,
+    };
+  }
+  return { ...common, kind: h.kind, imageId: h.imageId };
 }
 
 export async function collectWebState(options: WebStateOptions): Promise<WebState> {
@@ -67,14 +69,6 @@ export async function collectWebState(options: WebStateOptions): Promise<WebStat
           ...(note !== undefined ? { note } : {}),
         };
       }
-      const rollouts: WebHistoryItem[] = history.history.map((h) => ({
-        at: h.at,
-        kind: 'rollout',
-        imageId: h.imageId,
-        outcome: h.outcome,
-        execution: h.execution,
-        reason: h.reason,
-      }));
       fleets.push({
         fleet: f.fleet,
         channel: f.channel,
@@ -96,9 +90,8 @@ export async function collectWebState(options: WebStateOptions): Promise<WebStat
           execution: slot.execution,
           since: slot.since,
         })),
-        timeline: [...rollouts, ...replacementsOf(f.fleet, outcomes)].sort((a, b) =>
-          b.at.localeCompare(a.at),
-        ),
+        // The fleet record's history (newest first): rollouts, rollbacks and replacements.
+        timeline: history.history.map(timelineItem),
       });
     }
     return { at: now.toISOString(), fleets, outcomes: outcomes.reverse() };

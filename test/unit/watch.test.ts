@@ -172,6 +172,7 @@ describe('the watch model', () => {
           desiredImage: NEW,
           targetImage: NEW,
           lastOutcome: {
+            kind: 'rollout',
             at: '',
             imageId: NEW,
             outcome: 'succeeded',

@@ -1,9 +1,17 @@
 /**
- * The fleet's image history: a rollout's outcome appended (kept within its limit), the lock and
- * the execution's global rollout slot released, the desired image (and a rollback's pin) recorded.
+ * The fleet's histories on its record: a rollout's outcome appended to `imageHistory` (kept within
+ * its limit), the lock and the execution's global rollout slot released, the desired image (and a
+ * rollback's pin) recorded; a replacement's end appended to `replacementHistory` as its slot of the
+ * disruption budget is given back, in the same conditional update.
  */
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { type HistoryEntry, historyOverflow, type PinnedImage } from '../../domain/fleet-record';
+import {
+  type HistoryEntry,
+  historyOverflow,
+  type PinnedImage,
+  REPLACEMENT_HISTORY_LIMIT,
+  type ReplacementEntry,
+} from '../../domain/fleet-record';
 import { aws } from '../errors';
 import { dynamo } from '../clients';
 import { type Item, isConditionFailure, key, table, toAttr, updateFailed } from './items';
@@ -25,8 +33,10 @@ export async function recordOutcome(args: {
   pin?: PinnedImage;
   now: Date;
 }): Promise<void> {
+  // A committed rollback (it pins the fleet) is marked as one in the history.
+  const entry: HistoryEntry = args.pin !== undefined ? { ...args.entry, mode: 'rollback' } : args.entry;
   const values: Item = {
-    ':entry': toAttr([args.entry]),
+    ':entry': toAttr([entry]),
     ':empty': { L: [] },
     ':now': toAttr(args.now.toISOString()),
     ':fleet': toAttr(args.fleet),
@@ -76,18 +86,89 @@ export async function recordOutcome(args: {
   }
   // Wherever the fleet lock is released, so is the execution's global rollout slot (idempotent).
   await releaseRolloutSlot(args.execution, args.now);
-  const length = result.Attributes?.['imageHistory']?.L?.length ?? 0;
-  const overflow = historyOverflow(length);
-  if (overflow > 0) {
-    const drop = Array.from({ length: overflow }, (_, i) => `imageHistory[${i}]`).join(', ');
-    await aws('UpdateItem', () =>
-      dynamo().send(
+  await trimList(args.fleet, 'imageHistory', result.Attributes?.['imageHistory']?.L?.length ?? 0);
+}
+
+/** Drop the oldest entries of a history list so that it fits its limit again. */
+async function trimList(fleet: string, list: string, length: number, limit?: number): Promise<void> {
+  const overflow = historyOverflow(length, limit);
+  if (overflow === 0) return;
+  const drop = Array.from({ length: overflow }, (_, i) => `${list}[${i}]`).join(', ');
+  await aws('UpdateItem', () =>
+    dynamo().send(
+      new UpdateItemCommand({
+        TableName: table(),
+        Key: key(fleet),
+        UpdateExpression: `REMOVE ${drop}`,
+      }),
+    ),
+  );
+}
+
+/**
+ * A replacement ended: give back the slot `execution` holds for the instance (if it holds it) and
+ * append `entry` to the fleet's replacement history, in one conditional update, so that the entry
+ * is written once per slot. When the execution holds no slot: with `slotAcquired` false (it never
+ * had one: skipped, or failed before) the entry is appended to an existing fleet record (a fleet
+ * Phoenix has no record of gets none); with `slotAcquired` true the slot was given back already
+ * (a retried step) and nothing is written again. Kept within REPLACEMENT_HISTORY_LIMIT.
+ */
+export async function releaseSlotAndRecord(args: {
+  fleet: string;
+  execution: string;
+  entry: ReplacementEntry;
+  /** Did the workflow take a slot (its state says so)? */
+  slotAcquired: boolean;
+  now: Date;
+}): Promise<{ released: boolean; recorded: boolean }> {
+  const append =
+    'replacementHistory = list_append(if_not_exists(replacementHistory, :empty), :entry), updatedAt = :now';
+  const values: Item = {
+    ':entry': toAttr([args.entry]),
+    ':empty': { L: [] },
+    ':now': toAttr(args.now.toISOString()),
+  };
+  let result;
+  let released = false;
+  try {
+    result = await dynamo().send(
+      new UpdateItemCommand({
+        TableName: table(),
+        Key: key(args.fleet),
+        UpdateExpression: `REMOVE replacements.#id SET replacementsInFlight = replacementsInFlight - :one, ${append}`,
+        ConditionExpression: 'replacements.#id.execution = :execution',
+        ExpressionAttributeNames: { '#id': args.entry.instanceId },
+        ExpressionAttributeValues: { ...values, ':execution': toAttr(args.execution), ':one': toAttr(1) },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    released = true;
+  } catch (error) {
+    if (!isConditionFailure(error)) return updateFailed(error);
+  }
+  if (!released) {
+    if (args.slotAcquired) return { released: false, recorded: false };
+    try {
+      result = await dynamo().send(
         new UpdateItemCommand({
           TableName: table(),
           Key: key(args.fleet),
-          UpdateExpression: `REMOVE ${drop}`,
+          UpdateExpression: `SET ${append}`,
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: values,
+          ReturnValues: 'UPDATED_NEW',
         }),
-      ),
-    );
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) return { released: false, recorded: false };
+      return updateFailed(error);
+    }
   }
+  await trimList(
+    args.fleet,
+    'replacementHistory',
+    result?.Attributes?.['replacementHistory']?.L?.length ?? 0,
+    REPLACEMENT_HISTORY_LIMIT,
+  );
+  return { released, recorded: true };
 }
