@@ -9,6 +9,8 @@
  *   bus. The circuit breaker opening and closing are `Outcome=FleetCircuitOpen|FleetCircuitClosed`.
  * - `Replacements` (Count), dimensions `Outcome` (InstanceReplaced or ReplacementFailed) and
  *   `Cause` (health, interruption, retirement, drift, shell-access): one per replacement ended.
+ * - `TimeToHeal` (Seconds), dimension `Cause`: one per `InstanceReplaced` whose need has a time
+ *   (`healSeconds`: the event's time, or the sweep's, to the replacement serving).
  * - `Throttles` (Count), no other dimension: an AWS call still throttled after the SDK's retries.
  *
  * No fleet dimension: fleets are many and named at run time (one metric each would be billed).
@@ -29,11 +31,16 @@ function inLambda(): boolean {
 }
 
 /** One metric with its own dimensions, written at once. */
-function emit(name: string, dimensions: Readonly<Record<string, string>>): void {
+function emit(
+  name: string,
+  dimensions: Readonly<Record<string, string>>,
+  value = 1,
+  unit: (typeof MetricUnit)[keyof typeof MetricUnit] = MetricUnit.Count,
+): void {
   if (!inLambda()) return;
   const single = metrics.singleMetric();
-  for (const [key, value] of Object.entries(dimensions)) single.addDimension(key, value);
-  single.addMetric(name, MetricUnit.Count, 1);
+  for (const [key, v] of Object.entries(dimensions)) single.addDimension(key, v);
+  single.addMetric(name, unit, value);
 }
 
 /** An outcome was put on the bus: `Outcomes{Outcome}`, and `Replacements{Outcome, Cause}` for a replacement's end. */
@@ -42,6 +49,12 @@ export function recordOutcome<T extends OutcomeType>(detailType: T, detail: Outc
   if (REPLACEMENT_ENDS.has(detailType)) {
     const { cause } = detail as { cause?: string };
     emit(PhoenixMetrics.replacements, { Outcome: detailType, Cause: cause ?? 'unknown' });
+  }
+  if (detailType === DetailTypes.InstanceReplaced) {
+    const { cause, healSeconds } = detail as OutcomeDetails['InstanceReplaced'];
+    if (healSeconds !== undefined) {
+      emit(PhoenixMetrics.timeToHeal, { Cause: cause }, healSeconds, MetricUnit.Seconds);
+    }
   }
 }
 

@@ -234,6 +234,8 @@ export interface InstanceReplacedDetail {
   readonly replacementInstanceId?: string;
   readonly mode?: 'surge' | 'terminate';
   readonly drain?: DrainDetail;
+  readonly detectedAt?: string;
+  readonly healSeconds?: number;
 }
 
 export interface ReplacementFailedDetail {

@@ -65,6 +65,8 @@ export interface ReplaceIntent {
   readonly instanceIds: readonly string[];
   readonly eventId: string;
   readonly reason: string;
+  /** When the event that asked for it happened (its `time`, when valid): where time to heal starts. */
+  readonly detectedAt?: string;
 }
 
 export interface IgnoreIntent {
@@ -192,7 +194,17 @@ function replace(event: EventEnvelope, cause: ReplaceCause, candidates: unknown[
   if (ids.length === 0) {
     return ignore(event, `${reason}, but names no valid instance id (got ${quote(candidates)})`);
   }
-  return { kind: 'replace', cause, instanceIds: ids, eventId: event.id, reason };
+  return {
+    kind: 'replace',
+    cause,
+    instanceIds: ids,
+    eventId: event.id,
+    reason,
+    // A published sample may carry a placeholder time ("yyyy-mm-ddThh:mm:ssZ"): only a real one counts.
+    ...(event.time !== undefined && Number.isFinite(Date.parse(event.time))
+      ? { detectedAt: event.time }
+      : {}),
+  };
 }
 
 // ---- image publication -----------------------------------------------------------------------------

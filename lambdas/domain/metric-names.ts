@@ -13,6 +13,8 @@ export const PhoenixMetrics = {
   outcomes: 'Outcomes',
   /** Count, dimensions `Outcome` (InstanceReplaced, ReplacementFailed) and `Cause`: one per replacement ended. */
   replacements: 'Replacements',
+  /** Seconds, dimension `Cause`: from the need seen (the event's time) to the replacement serving. */
+  timeToHeal: 'TimeToHeal',
   /** Count: an AWS call still throttled after the SDK's own retries. */
   throttles: 'Throttles',
 } as const;

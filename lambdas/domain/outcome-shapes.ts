@@ -214,6 +214,8 @@ export const OUTCOME_SHAPES = {
       replacementInstanceId: opt(str('the instance that took its place')),
       mode: opt(str('`surge` (launch first) or `terminate` (terminate first)')),
       drain,
+      detectedAt: opt(str("when the need was seen (the event's time, or the sweep's)")),
+      healSeconds: opt(num('time to heal: seconds from `detectedAt` to the replacement serving')),
     },
   },
   ReplacementFailed: {

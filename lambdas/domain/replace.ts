@@ -13,6 +13,8 @@ export interface ReplaceInput {
   readonly reason: string;
   /** The id of the event that asked for the replacement. */
   readonly requestId: string;
+  /** When the need was seen (the event's `time`, or the sweep's): where time to heal starts. */
+  readonly detectedAt?: string;
 }
 
 /** What ResolveInstance records (`$.instance`). */

@@ -215,6 +215,8 @@ async function handleReplace(intent: ReplaceIntent): Promise<IntakeResult> {
           cause: intent.cause,
           reason: intent.reason,
           requestId: intent.eventId,
+          // Without a valid event time, the need was seen now.
+          detectedAt: intent.detectedAt ?? clock.now().toISOString(),
         },
         { reattempt: inService === true },
       );

@@ -422,7 +422,7 @@ export async function releaseReplacementSlot(request: ReplaceStepRequest) {
       `ReleaseReplacementSlot needs outcome in ${[...REPORTABLE].join(', ')}, got ${String(outcome)}`,
     );
   }
-  const { fleet, instanceId, cause, reason, requestId } = request.state;
+  const { fleet, instanceId, cause, reason, requestId, detectedAt } = request.state;
   const replacement = request.state.health?.replacementInstanceId;
   const error = request.state.error;
   const why =
@@ -462,6 +462,7 @@ export async function releaseReplacementSlot(request: ReplaceStepRequest) {
       ...(replacement !== undefined ? { replacementInstanceId: replacement } : {}),
       ...(request.state.replacement ? { mode: request.state.replacement.mode } : {}),
       ...drainDetail(request.state),
+      ...healTime(detectedAt, now),
     });
   } else if (outcome === DetailTypes.ReplacementSkipped) {
     await putOutcome(outcome, { ...base, reason: why });
@@ -475,6 +476,14 @@ export async function releaseReplacementSlot(request: ReplaceStepRequest) {
     });
   }
   return { outcome, released };
+}
+
+/** `detectedAt` and the seconds since (time to heal), when the need's time is known and valid. */
+function healTime(detectedAt: string | undefined, now: Date): { detectedAt?: string; healSeconds?: number } {
+  if (detectedAt === undefined) return {};
+  const seen = Date.parse(detectedAt);
+  if (!Number.isFinite(seen)) return {};
+  return { detectedAt, healSeconds: Math.max(0, Math.round((now.getTime() - seen) / 100) / 10) };
 }
 
 const steps: Record<

@@ -124,14 +124,19 @@ export class ObservabilityCapability extends Construct {
       ]),
     );
     dashboard.addWidgets(
-      graph(
-        'Time to heal: Replace executions, start (the event) to end (replacement serving)',
-        replace === undefined
+      graph('Time to heal: the event seen → the replacement serving (seconds)', [
+        ...(['p50', 'p90', 'Maximum'] as const).map(
+          (statistic) =>
+            new cloudwatch.MathExpression({
+              expression: `SEARCH('{${PhoenixMetrics.namespace},Cause,service} MetricName="${PhoenixMetrics.timeToHeal}" service="${PhoenixMetrics.service}"', '${statistic}', ${PERIOD.toSeconds()})`,
+              label: statistic,
+              period: PERIOD,
+            }),
+        ),
+        ...(replace === undefined
           ? []
-          : (['p50', 'p90', 'Maximum'] as const).map((statistic) =>
-              replace.metricTime({ period: PERIOD, statistic, label: `Replace execution time ${statistic}` }),
-            ),
-      ),
+          : [replace.metricTime({ period: PERIOD, statistic: 'p90', label: 'Replace execution time p90' })]),
+      ]),
       graph(
         'Executions in flight (started minus ended within the range)',
         workflows.map(

@@ -34,7 +34,12 @@ export interface ExecutionTimeline {
   readonly endedAt?: string;
   /** The execution's input (parsed JSON). */
   readonly input: unknown;
-  /** The error it failed with (`RolloutRolledBack`, `RolloutRejected` …). */
+  /**
+   * The handled outcome it ended with (`RolloutRolledBack`, `RolloutRejected` …: the `outcome` of a
+   * SUCCEEDED execution's output, lib/workflow/state.ts `HandledEndOutput`).
+   */
+  readonly outcome?: string;
+  /** The error it failed with (`RolloutFailed` …). */
   readonly error?: string;
   readonly cause?: string;
   /** In the order they were entered. */
@@ -50,6 +55,11 @@ function parse(text: string | undefined): unknown {
   } catch {
     return undefined;
   }
+}
+
+function outcomeOf(output: unknown): { outcome?: string } {
+  const outcome = (output as { outcome?: unknown } | undefined)?.outcome;
+  return typeof outcome === 'string' ? { outcome } : {};
 }
 
 /** The execution and its whole history (forward, every page). Throws what the SDK throws. */
@@ -76,6 +86,7 @@ export async function readExecutionTimeline(
     startedAt: iso(described.startDate) ?? new Date(0).toISOString(),
     ...(described.stopDate !== undefined ? { endedAt: described.stopDate.toISOString() } : {}),
     input: parse(described.input),
+    ...outcomeOf(parse(described.output)),
     ...(described.error !== undefined ? { error: described.error } : {}),
     ...(described.cause !== undefined ? { cause: described.cause } : {}),
     visits: visitsOf(events),

@@ -275,9 +275,12 @@ export interface ReportModel {
 
 /** An execution's outcome word: `rolled-back` for `RolloutRolledBack`, else the status. */
 export function executionOutcome(e: ExecutionTimeline): string {
-  if (e.error === 'RolloutRolledBack') return 'rolled-back';
-  if (e.error === 'RolloutRejected') return 'rejected';
-  if (e.error === 'RolloutSuperseded') return 'superseded';
+  // A handled outcome ends the execution SUCCEEDED with it in the output; RolloutFailed fails it.
+  const ended = e.outcome ?? e.error;
+  if (ended === 'RolloutRolledBack') return 'rolled-back';
+  if (ended === 'RolloutRejected') return 'rejected';
+  if (ended === 'RolloutSuperseded') return 'superseded';
+  if (ended === 'RolloutPaused') return 'paused';
   return e.status.toLowerCase();
 }
 

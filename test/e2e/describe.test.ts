@@ -84,21 +84,23 @@ describe('phoenix describe', () => {
     expect(text).not.toContain('Failing step');
   });
 
-  it('a rejected rollout: the failing step with its error and cause, the final status', async () => {
+  it('a rejected rollout: the failing step with its error and cause, the final status and outcome', async () => {
     const rejected = await rollOut('desc', 'ami-0000000000000dead');
-    expect(rejected.status).toBe('FAILED');
+    // A handled outcome ends the execution SUCCEEDED, with the outcome in its output (docs/rollouts.md).
+    expect(rejected.status).toBe('SUCCEEDED');
     const report = await describeExecution(rejected.executionArn);
-    expect(report.status).toBe('FAILED');
-    expect(report.error).toBe('RolloutRejected');
+    expect(report.status).toBe('SUCCEEDED');
+    expect(report.error).toBeNull();
+    expect(report.outcome).toMatchObject({ outcome: 'RolloutRejected' });
+    expect(JSON.stringify(report.outcome)).toContain('ami-0000000000000dead');
     expect(report.failedStep).not.toBeNull();
     expect(isStepName(report.failedStep!.name)).toBe(true);
     expect(report.failedStep!.error).toMatch(/Error$/);
-    expect(report.cause).toContain('ami-0000000000000dead');
     const failing = report.steps.find((s) => s.name === report.failedStep!.name && s.status === 'failed');
     expect(failing?.durationMs).toBeGreaterThanOrEqual(0);
-    // The path after the catch is in the history too: the outcome reported, then the Fail state.
+    // The path after the catch is in the history too: the outcome reported, then the Succeed state.
     expect(report.steps.map((s) => s.name)).toContain('ReportRejected');
-    expect(report.steps[report.steps.length - 1]?.type).toBe('Fail');
+    expect(report.steps[report.steps.length - 1]).toMatchObject({ type: 'Succeed', name: 'RolloutRejected' });
     expect(renderDescribe(report)).toContain(
       `Failing step: ${report.failedStep!.name}: ${report.failedStep!.error}`,
     );

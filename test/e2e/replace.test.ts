@@ -85,7 +85,9 @@ describe('each replace event replaces the instance on the desired image, capacit
       const { fleet, image, group, instances } = await fleetOf(`rep${n}`);
       const target = instances[0]!;
       const watcher = watch(group);
-      const result = await deliver(c.event(target));
+      const event = c.event(target);
+      const delivered = Date.now();
+      const result = await deliver(event);
       expect(result.intent).toBe('replace');
       expect(result.replacements).toEqual([
         expect.objectContaining({ instanceId: target, execution: replaceExecutionName(fleet, target) }),
@@ -96,6 +98,14 @@ describe('each replace event replaces the instance on the desired image, capacit
       );
       const seen = await watcher.stop();
       expect(replaced.detail).toMatchObject({ fleet, cause: c.cause, mode: c.mode });
+      // Time to heal runs from the event's time (the sample's own, or the bus's when it re-stamps
+      // the event, or the intake's when the sample's is a placeholder) to the replacement serving.
+      const eventTime = Date.parse((event as unknown as { time: string }).time);
+      const seenAt = Date.parse(String(replaced.detail['detectedAt']));
+      expect(seenAt === eventTime || seenAt >= delivered - 1000).toBe(true);
+      const heal = Number(replaced.detail['healSeconds']);
+      expect(heal).toBeGreaterThanOrEqual(0);
+      expect(heal).toBeLessThanOrEqual((Date.now() - seenAt) / 1000 + 1);
       const view = await local.world.viewFleet(group);
       expect(view.desiredCapacity).toBe(2);
       const serving = view.instances.filter((i) => i.lifecycleState === 'InService');

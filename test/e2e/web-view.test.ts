@@ -197,7 +197,9 @@ describe('the report of a rolled-back rollout', () => {
     }
     await local.world.setAlarmState(alarm, 'ALARM');
     const execution = await ended;
-    expect(execution.error).toBe('RolloutRolledBack');
+    // A handled outcome: the execution SUCCEEDED, the outcome is in its output.
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(JSON.parse(execution.output ?? '{}')).toMatchObject({ outcome: 'RolloutRolledBack' });
     await local.outcomes.waitFor(
       (e) => e.detailType === DetailTypes.RolloutRolledBack && e.detail['fleet'] === fleet,
     );

@@ -193,6 +193,8 @@ describe('image publication', () => {
       cause: 'interruption',
       reason: 'EC2 Spot Instance Interruption Warning',
       requestId: 'evt-sick',
+      // The published sample's time is a placeholder: the need was seen when the intake handled it.
+      detectedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     });
     // No rollout, and nothing but the workflow reports on a managed instance.
     expect(startedSince()).toHaveLength(0);

@@ -106,6 +106,26 @@ describe('outcome metrics', () => {
     ]);
   });
 
+  it('a replacement whose need has a time records its time to heal, in seconds, by cause', () => {
+    recordOutcome(DetailTypes.InstanceReplaced, {
+      ...replaced,
+      detectedAt: '2026-12-01T10:00:00.000Z',
+      healSeconds: 272.5,
+    });
+    const heal = emitted()
+      .map(metricOf)
+      .filter((m) => m.name === PhoenixMetrics.timeToHeal);
+    expect(heal).toEqual([
+      {
+        namespace: PhoenixMetrics.namespace,
+        name: 'TimeToHeal',
+        unit: 'Seconds',
+        dimensions: { service: 'phoenix', Cause: 'health' },
+        value: 272.5,
+      },
+    ]);
+  });
+
   it('counts circuit transitions as their outcomes', () => {
     recordOutcome(DetailTypes.FleetCircuitClosed, { fleet: 'web', reason: 'window cleared' });
     expect(emitted().map((d) => metricOf(d).dimensions.Outcome)).toEqual(['FleetCircuitClosed']);

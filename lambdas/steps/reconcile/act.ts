@@ -140,5 +140,6 @@ function replaceInput(d: InstanceDifference, now: Date) {
     cause: d.cause,
     reason: d.reason,
     requestId: `reconcile-${now.toISOString()}`,
+    detectedAt: now.toISOString(),
   };
 }
