@@ -182,6 +182,12 @@ function registerLocal(program: Command, load: Loaders): void {
         port?: number;
         json: boolean;
       }) => {
+        // Before anything loads lambdas/powertools.ts (the web view and the outcome printer import
+        // the CLI's readers, which import the handlers' adapters): its logger and metrics read these
+        // once, when built. Handler logs below WARN and EMF metrics stay out of the terminal, as the
+        // Lambda host intends (local/lambda-host/environment.ts); outcomes are printed instead.
+        process.env['POWERTOOLS_LOG_LEVEL'] ??= 'WARN';
+        process.env['POWERTOOLS_METRICS_DISABLED'] ??= 'true';
         await load.local().runLocal(options);
       },
     );
