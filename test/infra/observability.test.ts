@@ -71,7 +71,7 @@ describe('dashboard', () => {
     expect(titles).toEqual([
       'Rollouts by outcome',
       'Replacements by cause',
-      'Time to heal: Replace executions, start (the event) to end (replacement serving)',
+      'Time to heal: the event seen → the replacement serving (seconds)',
       'Executions in flight (started minus ended within the range)',
       'Dead-letter queue depths',
       'Circuit breaker: opened and closed',
@@ -86,12 +86,11 @@ describe('dashboard', () => {
     expect(JSON.stringify(widget('Replacements by cause').properties.metrics)).toContain(
       'MetricName=\\"Replacements\\"',
     );
-    expect(
-      JSON.stringify(
-        widget('Time to heal: Replace executions, start (the event) to end (replacement serving)').properties
-          .metrics,
-      ),
-    ).toContain('"ExecutionTime"');
+    const heal = JSON.stringify(
+      widget('Time to heal: the event seen → the replacement serving (seconds)').properties.metrics,
+    );
+    expect(heal).toContain('MetricName=\\"TimeToHeal\\"');
+    expect(heal).toContain('"ExecutionTime"');
     const inFlight = JSON.stringify(
       widget('Executions in flight (started minus ended within the range)').properties.metrics,
     );
