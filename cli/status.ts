@@ -5,6 +5,7 @@
  *
  * The environment says where (see cli/target.ts). Nothing here writes anything.
  */
+import { table, time } from './render';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
 import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
 import { Env, NAME_PATTERN, Tags } from '../lambdas/domain/contract';
@@ -296,19 +297,8 @@ function continuationOf(output: string | undefined): string | undefined {
 
 // ---- rendering ---------------------------------------------------------------------------------
 
-/** Columns padded to their widest cell; the last column is not padded. */
-export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
-}
-
-/** ISO-8601 to the second. */
-const time = (iso: string) => iso.replace(/\.\d+Z$/, 'Z');
+/** The shared renderers (cli/render.ts); `table` stays exported from here for older imports. */
+export { table } from './render';
 
 function instancesCell(g: GroupStatus, rolling: boolean): string {
   if (g.instances.total === 0) return '0';

@@ -160,11 +160,13 @@ describe('chaos against the emulator', () => {
       now: new Date(),
     });
     const invalid = await chaosFleet('invalid', 2, { [Tags.chaos]: 'sometimes' });
-    const asleep = await chaosFleet('asleep', 2, { [Tags.chaosHours]: '09-17' });
+    // Now, in real time: the lock and the slot above are real-time (valid for the next hour), so a
+    // fixed hour of today could lie past their expiry. `asleep`'s hours are the half of the day
+    // that does not hold the current hour.
+    const now = new Date();
+    const hours = now.getUTCHours() < 12 ? '13-23' : '01-11';
+    const asleep = await chaosFleet('asleep', 2, { [Tags.chaosHours]: hours });
 
-    // Now (the locks are real-time): 03:00 UTC of today's date is outside `asleep`'s hours.
-    const today = new Date();
-    const now = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate(), 3, 10));
     const report = await runChaos({ now, periodSeconds: HOUR });
     expect(of('rolling', report)).toMatchObject([{ action: 'skip', code: 'rollout-in-flight' }]);
     expect(of('replacing', report)).toMatchObject([{ action: 'skip', code: 'replacement-in-flight' }]);
