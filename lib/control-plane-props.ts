@@ -9,6 +9,7 @@ import { DEFAULT_MAX_CONCURRENT_ROLLOUTS } from '../lambdas/domain/fleet-record'
 import { DEFAULT_RESERVED_CONCURRENCY } from './phoenix-function';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type { OperatorProps } from './capabilities/authorization';
+import type { ChannelProps } from './channel-props';
 
 /** What EventBridge accepts as a custom bus name (the `default` bus and partner buses excluded). */
 const EVENT_BUS_NAME_PATTERN = /^[.\-_A-Za-z0-9]{1,256}$/;
@@ -144,6 +145,14 @@ export interface PhoenixControlPlaneProps extends OperatorProps {
    * @default false
    */
   readonly schemaRegistry?: boolean;
+
+  // Promotion and validation (issue 13).
+  /**
+   * Channels with a promotion rule or an image validation, by channel name (lib/channel-props.ts,
+   * docs/promotion.md). Channels not named here work as before.
+   * @default - none
+   */
+  readonly channels?: Readonly<Record<string, ChannelProps>>;
 }
 
 /**

@@ -11,6 +11,7 @@ export * from './capabilities/state';
 export * from './compliance';
 export * from './control-plane';
 export * from './control-plane-props';
+export * from './channel-props';
 export * from './drain-workflow';
 export * from './phoenix-function';
 export * from './phoenix-stack';

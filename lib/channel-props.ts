@@ -1,0 +1,43 @@
+/**
+ * Channels as the control plane's props declare them (issue 13): a channel may be promoted from
+ * an upstream channel (promotion: lib/capabilities/promotion.ts) and may validate every image
+ * before its fleets see it (validation: lib/capabilities/validation.ts). A channel that is not
+ * named here works as before: it is the stream of images published to it.
+ *
+ *   channels: {
+ *     staging: { validation: { group: 'web-validation', testDocument: 'web-smoke' } },
+ *     prod: { promoteFrom: 'staging', after: Duration.hours(4), approval: true },
+ *   }
+ */
+import type { Duration } from 'aws-cdk-lib';
+
+/** One channel's declaration. Every field is optional; `{}` declares the channel and changes nothing. */
+export interface ChannelProps {
+  // --- promotion (issue 13 §1) -------------------------------------------------------------------
+  /**
+   * The upstream channel this channel's images come from. An image is promoted from there when
+   * the evidence of every fleet following the upstream channel says so (docs/promotion.md).
+   * @default - none: images are published to this channel directly
+   */
+  readonly promoteFrom?: string;
+  /**
+   * How long every upstream fleet must have run the image, fully rolled, before it is promoted.
+   * @default Duration.hours(4)
+   */
+  readonly after?: Duration;
+  // --- post-creation image validation (issue 13 §2) ---------------------------------------------
+  /**
+   * Validate each image before this channel's fleets see it (once per image).
+   * @default - no validation
+   */
+  readonly validation?: ImageValidationProps;
+}
+
+/** Post-creation image validation: one instance launched from the image, the deployer's test run on it. */
+export interface ImageValidationProps {
+  /**
+   * The Auto Scaling group (its name) the validation instance is launched in. Phoenix manages its
+   * capacity (0 at rest, 1 while validating) and its launch template version.
+   */
+  readonly group: string;
+}
