@@ -23,7 +23,7 @@ import { readFleetRecord } from '../lambdas/aws/store/fleet-records';
 import { EXIT_CODES, exitOfOutcome, type ExitName, worstExit } from './exit-codes';
 import { useBus } from './pause';
 import { inChain } from './rollback';
-import { type Output, readWatchModel, WatchDisplay } from './watch';
+import { type Output, readWatchModel, TolerantReader, WatchDisplay, withNote } from './watch';
 import type { WatchModel } from './watch-model';
 
 export interface PublishOptions {
@@ -217,6 +217,11 @@ export async function followRollouts(
   const pollMs = options.pollMs ?? 2000;
   const done = new Map<string, FleetResult>();
   const display = options.progress !== undefined ? new WatchDisplay(options.progress, false) : undefined;
+  const reader = new TolerantReader(async () => {
+    const models: WatchModel[] = [];
+    for (const f of followed) models.push(await readWatchModel(f.fleet));
+    return models;
+  });
   try {
     for (;;) {
       for (const f of followed) {
@@ -225,15 +230,14 @@ export async function followRollouts(
         if (result !== undefined) done.set(f.fleet, result);
       }
       if (display !== undefined) {
-        const models: WatchModel[] = [];
-        for (const f of followed) models.push(await readWatchModel(f.fleet));
+        const { value: models, note } = await reader.next();
         const summary = followed
           .map((f) => {
             const r = done.get(f.fleet);
             return `${f.fleet} ${r === undefined ? '◌ rolling' : `${r.exit === 'succeeded' ? '✔' : '✖'} ${r.outcome ?? r.exit}`}`;
           })
           .join(', ');
-        display.show(models, `Following ${followed.map((f) => f.imageId)[0]}: ${summary}`);
+        display.show(models, withNote(`Following ${followed.map((f) => f.imageId)[0]}: ${summary}`, note));
       }
       if (done.size === followed.length) break;
       if (Date.now() > deadline) {

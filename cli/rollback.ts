@@ -27,7 +27,7 @@ import { startRollout } from '../lambdas/aws/executions';
 import { readFleetRecord } from '../lambdas/aws/store/fleet-records';
 import { EXIT_CODES, exitOfOutcome, type ExitName } from './exit-codes';
 import { checkFleetName } from './pause';
-import { type Output, readWatchModel, WatchDisplay } from './watch';
+import { type Output, readWatchModel, TolerantReader, WatchDisplay, withNote } from './watch';
 
 export const ROLLBACK_CAUSE = 'phoenix rollback';
 
@@ -150,9 +150,11 @@ export async function rollbackFleet(fleet: string, options: RollbackOptions = {}
   };
   if (!options.wait) return report;
   const display = options.progress !== undefined ? new WatchDisplay(options.progress, false) : undefined;
+  const reader = new TolerantReader(() => readWatchModel(fleet));
   const showProgress = async () => {
-    if (display !== undefined)
-      display.show([await readWatchModel(fleet)], `Rolling back ${fleet} to ${imageId}`);
+    if (display === undefined) return;
+    const { value, note } = await reader.next();
+    display.show([value], withNote(`Rolling back ${fleet} to ${imageId}`, note));
   };
   try {
     const result = await waitForExecution(fleet, executionArn, execution, options, showProgress);

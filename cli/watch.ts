@@ -307,6 +307,50 @@ export class WatchDisplay {
   }
 }
 
+/** How many reads in a row may fail before a watch gives up (the first read may not fail at all). */
+export const MAX_FAILED_READS = 5;
+
+/**
+ * A watch's reads, tolerant of a passing failure: a read that fails (throttling, a dropped
+ * connection) keeps the last good value on screen with a note saying so, and the next interval
+ * reads again. The first read failing (nothing to show: a wrong endpoint, no such fleet) or
+ * `MAX_FAILED_READS` failures in a row throw the last error.
+ */
+export class TolerantReader<T> {
+  private last: { readonly value: T; readonly at: Date } | undefined;
+  private failures = 0;
+
+  constructor(
+    private readonly read: () => Promise<T>,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** The value read now, or the last good one with `note` saying why and since when. */
+  async next(): Promise<{ readonly value: T; readonly note?: string }> {
+    try {
+      const value = await this.read();
+      this.last = { value, at: this.now() };
+      this.failures = 0;
+      return { value };
+    } catch (error) {
+      this.failures += 1;
+      if (this.last === undefined || this.failures >= MAX_FAILED_READS) throw error;
+      const why = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      const at = this.last.at.toISOString().slice(11, 19);
+      return {
+        value: this.last.value,
+        note: `! read failed (${this.failures} of ${MAX_FAILED_READS} in a row, reading again): ${why} — shown as of ${at} UTC`,
+      };
+    }
+  }
+}
+
+/** A frame's header with a reader's note under it. */
+export function withNote(header: string | undefined, note: string | undefined): string | undefined {
+  if (note === undefined) return header;
+  return header === undefined ? note : `${header}\n${note}`;
+}
+
 export interface WatchOptions extends ReadWatchOptions {
   /** Seconds between frames (default 2). */
   readonly intervalSeconds?: number;
@@ -326,10 +370,11 @@ export async function watchFleet(fleet: string, options: WatchOptions = {}): Pro
   const out = options.out ?? process.stdout;
   const display = new WatchDisplay(out, options.json === true);
   const intervalMs = (options.intervalSeconds ?? 2) * 1000;
+  const reader = new TolerantReader(() => readWatchModel(fleet, options));
   try {
     for (let frame = 1; ; frame += 1) {
-      const model = await readWatchModel(fleet, options);
-      display.show([model]);
+      const { value: model, note } = await reader.next();
+      display.show([model], note);
       if (options.untilDone && model.rollout === null) return model.last?.exit ?? 'succeeded';
       if (options.maxFrames !== undefined && frame >= options.maxFrames) return 'succeeded';
       await new Promise((resolve) => setTimeout(resolve, intervalMs));

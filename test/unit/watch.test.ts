@@ -6,7 +6,15 @@
 import { describe, expect, it } from 'vitest';
 import { EXIT_CODES, exitOfOutcome, worstExit } from '../../cli/exit-codes';
 import type { FleetStatus } from '../../cli/status';
-import { changeKey, FrameWriter, renderModels, useColour } from '../../cli/watch';
+import {
+  changeKey,
+  FrameWriter,
+  MAX_FAILED_READS,
+  renderModels,
+  TolerantReader,
+  useColour,
+  withNote,
+} from '../../cli/watch';
 import {
   buildWatchModel,
   type ExecutionDetail,
@@ -304,5 +312,46 @@ describe('exit codes', () => {
     expect(exitOfOutcome(null)).toBe('failed');
     expect(worstExit(['succeeded', 'rejected', 'rolledBack'])).toBe('rolledBack');
     expect(worstExit([])).toBe('succeeded');
+  });
+});
+
+describe('a watch that meets a failed read', () => {
+  const at = new Date('2026-12-02T03:04:05Z');
+  const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+
+  it('keeps the last frame with a note, reads again, and clears the note once a read works', async () => {
+    const answers: (number | Error)[] = [1, throttled, throttled, 2];
+    const reader = new TolerantReader(
+      () => {
+        const next = answers.shift()!;
+        return next instanceof Error ? Promise.reject(next) : Promise.resolve(next);
+      },
+      () => at,
+    );
+    expect(await reader.next()).toEqual({ value: 1 });
+    const failed = await reader.next();
+    expect(failed.value).toBe(1);
+    expect(failed.note).toBe(
+      `! read failed (1 of ${MAX_FAILED_READS} in a row, reading again): ThrottlingException: Rate exceeded — shown as of 03:04:05 UTC`,
+    );
+    expect((await reader.next()).note).toContain(`(2 of ${MAX_FAILED_READS} in a row`);
+    expect(await reader.next()).toEqual({ value: 2 });
+  });
+
+  it('gives up on the first read, and after MAX_FAILED_READS failures in a row', async () => {
+    await expect(new TolerantReader(() => Promise.reject(throttled)).next()).rejects.toBe(throttled);
+    let calls = 0;
+    const reader = new TolerantReader(() =>
+      calls++ === 0 ? Promise.resolve('frame') : Promise.reject(throttled),
+    );
+    await reader.next();
+    for (let i = 1; i < MAX_FAILED_READS; i += 1) expect((await reader.next()).value).toBe('frame');
+    await expect(reader.next()).rejects.toBe(throttled);
+  });
+
+  it('puts the note under a header', () => {
+    expect(withNote('Rolling back web', undefined)).toBe('Rolling back web');
+    expect(withNote(undefined, '! note')).toBe('! note');
+    expect(withNote('Rolling back web', '! note')).toBe('Rolling back web\n! note');
   });
 });
