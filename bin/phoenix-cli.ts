@@ -65,6 +65,7 @@ interface EventsOptions {
   since?: string;
   json: boolean;
   logGroup?: string;
+  all: boolean;
   region?: string;
   endpointUrl?: string;
 }
@@ -206,6 +207,7 @@ function registerEvents(program: Command, load: Loaders): void {
     .option('--since <time>', 'only outcomes since an ISO 8601 time or a duration ago (10m, 2h, 1d)')
     .option('--json', 'one JSON object per line', false)
     .option('--log-group <name>', 'the outcome archive (default: $PHOENIX_OUTCOME_LOG_GROUP)')
+    .option('--all', 'also the reconcile sweeps that found nothing to do (left out by default)', false)
     .option('--region <region>', 'default: $AWS_REGION, then $AWS_DEFAULT_REGION')
     .option('--endpoint-url <url>', 'AWS endpoint, e.g. phoenix local (default: $AWS_ENDPOINT_URL)')
     .action(async (options: EventsOptions) => {

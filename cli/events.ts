@@ -1,11 +1,12 @@
 /**
- * `phoenix events [--follow] [--fleet F] [--since T] [--json]`: every outcome Phoenix decided, one
+ * `phoenix events [--follow] [--fleet F] [--since T] [--json] [--all]`: every outcome Phoenix decided, one
  * line each, read from the outcome archive (the log group a rule on the Phoenix bus writes every
  * outcome event into: lib/capabilities/outcome-archive.ts). The same in AWS and against
  * `phoenix local`: the command reads the log group with FilterLogEvents, nothing else.
  *
  * The formatter (`formatOutcome`) is also what `phoenix local` prints as each outcome happens.
  */
+import { DetailTypes } from '../lambdas/domain/contract';
 import { ConfigurationError } from '../lambdas/domain/errors';
 import type { FilterLogEventsInput, FilterLogEventsOutput } from './logs-api';
 
@@ -238,12 +239,27 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 // ---- the command -------------------------------------------------------------------------------
 
+/**
+ * A reconcile sweep that found no difference, started nothing and reclaimed no slot: one every
+ * sweep (every few seconds locally), left out unless `--all`. Every other outcome is shown.
+ */
+export function isQuietOutcome(record: OutcomeRecord): boolean {
+  return (
+    record.type === DetailTypes.ReconcileCompleted &&
+    record.detail['differences'] === 0 &&
+    record.detail['started'] === 0 &&
+    (record.detail['reclaimedSlots'] ?? 0) === 0
+  );
+}
+
 export interface EventsCommandOptions {
   readonly follow?: boolean;
   readonly fleet?: string;
   readonly since?: string;
   readonly json?: boolean;
   readonly logGroup?: string;
+  /** Also the quiet sweeps (`isQuietOutcome`). */
+  readonly all?: boolean;
 }
 
 /** The archive's log group from `--log-group` or `$PHOENIX_OUTCOME_LOG_GROUP`. */
@@ -272,8 +288,9 @@ export async function runEvents(
   };
   const line = (record: OutcomeRecord) =>
     options.json === true ? outcomeJson(record) : formatOutcome(record, { colour: context.colour ?? false });
+  const shown = (record: OutcomeRecord) => options.all === true || !isQuietOutcome(record);
   if (options.follow !== true) {
-    for (const record of await readOutcomes(reader, read)) out(line(record));
+    for (const record of await readOutcomes(reader, read)) if (shown(record)) out(line(record));
     return;
   }
   for await (const record of followOutcomes(reader, {
@@ -281,6 +298,6 @@ export async function runEvents(
     ...(context.signal !== undefined ? { signal: context.signal } : {}),
     ...(context.pollMs !== undefined ? { pollMs: context.pollMs } : {}),
   })) {
-    out(line(record));
+    if (shown(record)) out(line(record));
   }
 }

@@ -11,9 +11,9 @@ import {
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { followOutcomes, formatOutcome, type OutcomeRecord } from '../cli/events';
+import { followOutcomes, formatOutcome, isQuietOutcome, type OutcomeRecord } from '../cli/events';
 import { logsApi } from '../cli/logs-api';
-import { DetailTypes, OUTCOME_SOURCE } from '../lambdas/domain/contract';
+import { OUTCOME_SOURCE } from '../lambdas/domain/contract';
 import { describeError } from './log';
 import { emulatorClientConfig } from './provision';
 
@@ -130,15 +130,6 @@ export async function listenToOutcomes(options: {
  * outcome through the same formatter (quiet sweeps left out). A failed poll is one line, never a stack trace; the next
  * poll carries on. `stop()` ends it.
  */
-/** A reconcile sweep that found no difference and started nothing (every few seconds locally). */
-export function isQuietOutcome(record: OutcomeRecord): boolean {
-  return (
-    record.type === DetailTypes.ReconcileCompleted &&
-    record.detail['differences'] === 0 &&
-    record.detail['started'] === 0
-  );
-}
-
 export function printOutcomes(options: {
   endpoint: string;
   region: string;

@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   formatOutcome,
+  isQuietOutcome,
+  type OutcomeLogReader,
   outcomeJson,
   outcomeKind,
   outcomeLogGroup,
   parseOutcome,
   parseSince,
+  runEvents,
   useColour,
   type OutcomeRecord,
 } from '../../cli/events';
@@ -139,5 +142,49 @@ describe('the outcome log group', () => {
   it('fails with a ConfigurationError that says what to pass', () => {
     expect(() => outcomeLogGroup({}, {})).toThrow(ConfigurationError);
     expect(() => outcomeLogGroup({}, {})).toThrow(/--log-group <name> or set PHOENIX_OUTCOME_LOG_GROUP/);
+  });
+});
+
+describe('quiet sweeps', () => {
+  const sweep = (detail: Record<string, unknown>) =>
+    record(DetailTypes.ReconcileCompleted, { fleets: 2, instances: 4, apiCalls: 5, ...detail });
+
+  it('a sweep that found nothing, started nothing and reclaimed nothing is quiet; any other outcome is not', () => {
+    expect(isQuietOutcome(sweep({ differences: 0, started: 0, reclaimedSlots: 0 }))).toBe(true);
+    expect(isQuietOutcome(sweep({ differences: 1, started: 0, reclaimedSlots: 0 }))).toBe(false);
+    expect(isQuietOutcome(sweep({ differences: 0, started: 1, reclaimedSlots: 0 }))).toBe(false);
+    expect(isQuietOutcome(sweep({ differences: 0, started: 0, reclaimedSlots: 1 }))).toBe(false);
+    expect(isQuietOutcome(record(DetailTypes.RolloutSucceeded, { differences: 0, started: 0 }))).toBe(false);
+  });
+
+  it('phoenix events leaves them out unless --all', async () => {
+    const message = (id: string, type: string, detail: Record<string, unknown>) =>
+      JSON.stringify({ id, 'detail-type': type, source: 'phoenix', time: '2026-12-01T10:00:00Z', detail });
+    const reader: OutcomeLogReader = {
+      filterLogEvents: () =>
+        Promise.resolve({
+          events: [
+            {
+              message: message('a', DetailTypes.ReconcileCompleted, {
+                differences: 0,
+                started: 0,
+                reclaimedSlots: 0,
+              }),
+              timestamp: 1,
+            },
+            {
+              message: message('b', DetailTypes.RolloutSucceeded, { fleet: 'web', imageId: 'ami-1' }),
+              timestamp: 2,
+            },
+          ],
+        }),
+    };
+    const read = async (all: boolean) => {
+      const lines: string[] = [];
+      await runEvents(reader, { logGroup: 'g', json: true, all }, (l) => lines.push(l));
+      return lines.map((l) => (JSON.parse(l) as { type: string }).type);
+    };
+    expect(await read(false)).toEqual([DetailTypes.RolloutSucceeded]);
+    expect(await read(true)).toEqual([DetailTypes.ReconcileCompleted, DetailTypes.RolloutSucceeded]);
   });
 });
