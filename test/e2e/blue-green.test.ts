@@ -17,26 +17,9 @@ import {
 import { describe, expect, it } from 'vitest';
 import { DetailTypes } from '../../lambdas/domain/contract';
 import { readFleetRecord } from '../../lambdas/aws/store/fleet-records';
-import type { ExecutionRecord } from '../../local/stepfunctions';
 import { REGION, useLocalRuntime } from '../support/local-runtime';
 
 const local = useLocalRuntime();
-
-function executionEnd(fleet: string, timeoutMs = 90_000): Promise<ExecutionRecord> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`no rollout of ${fleet} ended within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const off = local.runtime.stepFunctions.onExecutionEnd((record) => {
-      if ((JSON.parse(record.input) as { fleet?: string }).fleet === fleet) {
-        clearTimeout(timer);
-        off();
-        resolve(record);
-      }
-    });
-  });
-}
 
 function clients() {
   const config = {
@@ -71,7 +54,7 @@ async function rollBlueGreen(fleet: string, size: number, tags: Record<string, s
     new AttachLoadBalancerTargetGroupsCommand({ AutoScalingGroupName: groupName, TargetGroupARNs: [tg] }),
   );
   const imageB = await local.world.registerImage(`${fleet}-b`, fleet);
-  const ended = executionEnd(fleet);
+  const ended = local.executionEnd(fleet);
   await local.world.publishImage(local.busName, imageB);
   const execution = await ended;
 
@@ -144,7 +127,7 @@ describe('blue-green rollout', () => {
     );
     const blueIds = (await local.world.viewFleet(groupName)).instances.map((i) => i.instanceId).sort();
     const imageB = await local.world.registerImage(`${fleet}-b`, fleet);
-    const ended = executionEnd(fleet);
+    const ended = local.executionEnd(fleet);
     await local.world.publishImage(local.busName, imageB);
 
     // Once green is attached to the target group (it bakes next), the alarm fires.

@@ -8,28 +8,11 @@ import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/c
 import { describe, expect, it } from 'vitest';
 import { DetailTypes, Handlers } from '../../lambdas/domain/contract';
 import { readFleetRecord } from '../../lambdas/aws/store/fleet-records';
-import type { ExecutionRecord } from '../../local/stepfunctions';
 import { REGION, useLocalRuntime } from '../support/local-runtime';
 
 const local = useLocalRuntime();
 
 /** The next execution for `fleet` to end. */
-function executionEnd(fleet: string, timeoutMs = 60_000): Promise<ExecutionRecord> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`no rollout of ${fleet} ended within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const off = local.runtime.stepFunctions.onExecutionEnd((record) => {
-      if ((JSON.parse(record.input) as { fleet?: string }).fleet === fleet) {
-        clearTimeout(timer);
-        off();
-        resolve(record);
-      }
-    });
-  });
-}
-
 const executionsOf = (fleet: string) =>
   local.runtime.stepFunctions
     .listExecutions()
@@ -48,7 +31,7 @@ describe('a published image rolls the fleet', () => {
   it('AMI State Change: every instance ends on the new image, recorded, announced, delivered once', async () => {
     const { groupName, imageA } = await fleetOf('web');
     const imageB = await local.world.registerImage('web-b', 'web');
-    const ended = executionEnd('web');
+    const ended = local.executionEnd('web');
 
     // Duplicate delivery: hand the intake the very event EventBridge delivered, a second time.
     const intakeRuleQueue = local.runtime.resources.ruleQueues.find((q) =>
@@ -96,7 +79,7 @@ describe('a published image rolls the fleet', () => {
   it('SSM channel parameter: the fleet rolls onto the image the parameter names', async () => {
     const { groupName } = await fleetOf('golden', 2);
     const imageB = await local.world.registerImage('golden-b');
-    const ended = executionEnd('golden');
+    const ended = local.executionEnd('golden');
     await local.world.setChannelParameter('golden', imageB);
     expect((await ended).status).toBe('SUCCEEDED');
     const running = await inService(groupName);
@@ -106,7 +89,7 @@ describe('a published image rolls the fleet', () => {
   it('PublishImage command: rolls the fleets of the image channel', async () => {
     const { groupName } = await fleetOf('api', 3);
     const imageB = await local.world.registerImage('api-b', 'api');
-    const ended = executionEnd('api');
+    const ended = local.executionEnd('api');
     await local.world.publishImage(local.busName, imageB);
     expect((await ended).status).toBe('SUCCEEDED');
     expect((await inService(groupName)).every((i) => i.imageId === imageB)).toBe(true);
@@ -127,7 +110,7 @@ describe('gates', () => {
       tags: { 'phoenix:alarms': alarm, 'phoenix:max-surge': '2', 'phoenix:bake-seconds': '300' },
     });
     const imageB = await local.world.registerImage(`${fleet}-b`, fleet);
-    const ended = executionEnd(fleet);
+    const ended = local.executionEnd(fleet);
     await local.world.publishImage(local.busName, imageB);
 
     // Once the first new instance serves, the alarm fires.
@@ -168,7 +151,7 @@ describe('gates', () => {
     });
     const imageB = await local.world.registerImage(`${fleet}-b`, fleet);
     const before = await local.world.viewFleet(groupName);
-    const ended = executionEnd(fleet);
+    const ended = local.executionEnd(fleet);
     await local.world.publishImage(local.busName, imageB);
     const execution = await ended;
     expect(execution.status).toBe('SUCCEEDED');
@@ -185,7 +168,7 @@ describe('what is not rolled out', () => {
   it('an image that does not exist is rejected with RolloutRejected, and the fleet is untouched', async () => {
     const { groupName } = await fleetOf('safe', 2);
     const before = await local.world.viewFleet(groupName);
-    const ended = executionEnd('safe');
+    const ended = local.executionEnd('safe');
     await local.world.publishImage(local.busName, 'ami-0000000000000dead', 'safe');
     const execution = await ended;
     expect(execution.status).toBe('SUCCEEDED');

@@ -17,24 +17,8 @@ const ROOT = path.resolve(__dirname, '../..');
 const local = useLocalRuntime({ outcomes: false });
 
 /** The next execution for `fleet` to end. */
-function executionEnd(fleet: string, timeoutMs = 60_000): Promise<ExecutionRecord> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`no rollout of ${fleet} ended within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const off = local.runtime.stepFunctions.onExecutionEnd((record) => {
-      if ((JSON.parse(record.input) as { fleet?: string }).fleet === fleet) {
-        clearTimeout(timer);
-        off();
-        resolve(record);
-      }
-    });
-  });
-}
-
 async function rollOut(fleet: string, imageId: string): Promise<ExecutionRecord> {
-  const ended = executionEnd(fleet);
+  const ended = local.executionEnd(fleet);
   await local.world.publishImage(local.busName, imageId, fleet);
   return ended;
 }

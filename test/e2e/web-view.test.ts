@@ -12,7 +12,6 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DetailTypes } from '../../lambdas/domain/contract';
 import { buildReport, renderReport } from '../../cli/report';
-import type { ExecutionRecord } from '../../local/stepfunctions';
 import { startWebServer, type WebServer } from '../../local/web/server';
 import { useLocalRuntime } from '../support/local-runtime';
 
@@ -44,22 +43,6 @@ afterAll(async () => {
 });
 
 /** The next execution for `fleet` to end. */
-function executionEnd(fleet: string, timeoutMs = 90_000): Promise<ExecutionRecord> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`no rollout of ${fleet} ended within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const off = local.runtime.stepFunctions.onExecutionEnd((record) => {
-      if ((JSON.parse(record.input) as { fleet?: string }).fleet === fleet) {
-        clearTimeout(timer);
-        off();
-        resolve(record);
-      }
-    });
-  });
-}
-
 /** Instances shown per image for `fleet` on the page, and the rollout line. */
 async function shown(page: Page, fleet: string, images: readonly string[]) {
   return page.evaluate(
@@ -112,7 +95,7 @@ describe('the web view during a rolling rollout', () => {
       await sleep(100);
     }
 
-    const ended = executionEnd(fleet);
+    const ended = local.executionEnd(fleet);
     let done = false;
     void ended.finally(() => (done = true));
     await local.world.publishImage(local.busName, imageB);
@@ -187,7 +170,7 @@ describe('the report of a rolled-back rollout', () => {
       tags: { 'phoenix:alarms': alarm, 'phoenix:max-surge': '1', 'phoenix:warmup-seconds': '300' },
     });
     const imageB = await local.world.registerImage(`${fleet}-b`, fleet);
-    const ended = executionEnd(fleet);
+    const ended = local.executionEnd(fleet);
     await local.world.publishImage(local.busName, imageB);
     for (let i = 0; ; i += 1) {
       const view = await local.world.viewFleet(groupName);

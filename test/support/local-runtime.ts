@@ -10,6 +10,7 @@ import { silentLogger } from '../../local/log';
 import { type OutcomeListener, listenToOutcomes } from '../../local/outcomes';
 import { checkingSchemas } from './outcome-schemas';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import type { ExecutionRecord } from '../../local/stepfunctions';
 import { World } from '../../local/world';
 import type { PhoenixStackProps } from '../../lib/phoenix-stack';
 import { entryOf } from './replace-events';
@@ -30,6 +31,11 @@ export interface LocalRuntimeHandle {
    * the intake's result.
    */
   readonly deliver: (event: Record<string, any>) => Promise<IntakeResult>;
+  /**
+   * The next execution (of any workflow) whose input names `fleet` to end; rejects after
+   * `timeoutMs` (default 90 s). Call it before what starts the execution.
+   */
+  readonly executionEnd: (fleet: string, timeoutMs?: number) => Promise<ExecutionRecord>;
 }
 
 export function useLocalRuntime(
@@ -48,6 +54,20 @@ export function useLocalRuntime(
   } = {},
 ): LocalRuntimeHandle {
   const handle = {
+    executionEnd: (fleet: string, timeoutMs = 90_000) =>
+      new Promise<ExecutionRecord>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          off();
+          reject(new Error(`no execution of ${fleet} ended within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const off = handle.runtime.stepFunctions.onExecutionEnd((record) => {
+          if ((JSON.parse(record.input) as { fleet?: string }).fleet === fleet) {
+            clearTimeout(timer);
+            off();
+            resolve(record);
+          }
+        });
+      }),
     deliver: async (event: Record<string, any>) => {
       const marker = JSON.stringify(event['detail']);
       const delivered = handle.runtime.router.waitForDelivery(
