@@ -2,7 +2,8 @@
  * The construct as a package: `npm pack` (its `prepack` builds dist/), then `npm i` of the tarball
  * in a fresh CDK app in a temporary directory, where `new PhoenixControlPlane(stack, 'P')`
  * synthesizes with the handlers bundled by esbuild from the package's `lambdas/` sources, and a
- * TypeScript file type-checks against the package's `.d.ts`. The npm cache is expected warm
+ * TypeScript file type-checks against the package's `.d.ts`, and the installed `phoenix` command
+ * runs (its version, `events classify` on a real sample). The npm cache is expected warm
  * (`--prefer-offline`); no emulator needed.
  */
 import { execFileSync } from 'node:child_process';
@@ -53,6 +54,10 @@ describe('the phoenix package', () => {
     expect(packed).toContain('package/dist/lib/index.js');
     expect(packed).toContain('package/dist/lib/index.d.ts');
     expect(packed).toContain('package/lambdas/intake.ts');
+    // The operator CLI ships with it (bin/phoenix.js runs the TypeScript through tsx, a dependency).
+    expect(packed).toContain('package/bin/phoenix.js');
+    expect(packed).toContain('package/local/realism/phoenix_realism.py');
+    expect(packed).toContain('package/requirements.txt');
 
     const app = path.join(scratch, 'app');
     fs.mkdirSync(app);
@@ -84,6 +89,24 @@ describe('the phoenix package', () => {
     expect(synthesized.functions).toHaveLength(7);
     // Bundled (an asset per function), not a placeholder.
     for (const code of synthesized.functions) expect(String(code.S3Key)).toMatch(/^[0-9a-f]{64}\.zip$/);
+
+    // The installed `phoenix` command runs: its version, and the intake's verdict on a real sample.
+    const phoenix = path.join(app, 'node_modules', '.bin', 'phoenix');
+    const own = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    expect(run(phoenix, ['--version'], app).trim()).toBe(own.version);
+    const sample = path.join(
+      REPO_ROOT,
+      'test',
+      'fixtures',
+      'events',
+      'aws.ec2',
+      'ami-state-change-available.json',
+    );
+    expect(JSON.parse(run(phoenix, ['events', 'classify', sample], app).split('\n')[0]!)).toMatchObject({
+      intent: 'ignore',
+    });
 
     fs.writeFileSync(path.join(app, 'types.ts'), TYPES_TS);
     const tsc = path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
