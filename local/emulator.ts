@@ -3,8 +3,10 @@
  * port.
  *
  * No orphans: the child is killed when this process exits or receives SIGINT/SIGTERM (SIGTERM, then
- * SIGKILL after 3 s), and it also exits by itself when its stdin closes, which happens when this
- * process dies in any way, even by SIGKILL. An unexpected exit of the emulator is reported to
+ * SIGKILL after 3 s; when another handler of the signal stops gracefully — `phoenix local` — it is
+ * left to that stop, with a 15 s fallback), and it also exits by itself when its stdin closes, which
+ * happens when this process dies in any way, even by SIGKILL. It ignores SIGINT itself (a
+ * terminal's Ctrl-C reaches the whole process group). An unexpected exit of the emulator is reported to
  * every `onExit` listener with its exit code and the tail of its stderr, and logged when nobody
  * listens.
  */
@@ -102,8 +104,11 @@ const LAUNCHER = [
   'sys.path.insert(0, os.environ["PHOENIX_REALISM_DIR"])',
   'import phoenix_realism',
   'phoenix_realism.install(moto.server)',
-  // moto's own SIGTERM/SIGINT handler calls sys.exit(), which waits for the watcher thread.
-  'moto.server.signal_handler = lambda *_: os._exit(0)',
+  // moto's own SIGTERM/SIGINT handler calls sys.exit(), which waits for the watcher thread. A
+  // terminal's Ctrl-C reaches the whole process group: the emulator ignores SIGINT and lets its
+  // parent stop it (SIGTERM) after the router and the handlers, so that their last calls succeed.
+  'import signal',
+  'moto.server.signal_handler = lambda signum, *_: None if signum == signal.SIGINT else os._exit(0)',
   'sys.argv[0] = "moto_server"',
   'sys.exit(moto.server.main())',
 ].join('\n');
@@ -413,6 +418,8 @@ async function terminate(child: ChildProcess, exited: Promise<EmulatorExit>): Pr
 // ---- process-wide cleanup: no orphans ---------------------------------------------------------
 
 const processRegistry = new Set<ChildProcess>();
+/** How long a graceful stop (another signal handler) may take before the children are killed anyway. */
+const GRACEFUL_STOP_MS = 15_000;
 let handlersInstalled = false;
 let shuttingDown = false;
 
@@ -426,6 +433,15 @@ function installProcessHandlers(): void {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     const onSignal = (): void => {
       shuttingDown = true;
+      if (process.listenerCount(signal) > 1) {
+        // Someone else handles this signal (the CLI's graceful stop): it stops the router and the
+        // handlers first, then the emulator. Killing the emulator now would fail their last calls
+        // (every queue poll refused). Only if that stop hangs are the children killed, later.
+        setTimeout(() => {
+          for (const child of processRegistry) child.kill('SIGKILL');
+        }, GRACEFUL_STOP_MS).unref();
+        return;
+      }
       const children = [...processRegistry];
       for (const child of children) child.kill('SIGTERM');
       const killTimer = setTimeout(() => {
@@ -440,12 +456,9 @@ function installProcessHandlers(): void {
       );
       void Promise.all(gone).then(() => {
         clearTimeout(killTimer);
-        // Someone else handles this signal (e.g. the CLI's graceful stop): leave the exit to them.
-        // Otherwise restore the default behaviour: die of the signal.
-        if (process.listenerCount(signal) === 1) {
-          process.removeListener(signal, onSignal);
-          process.kill(process.pid, signal);
-        }
+        // Nobody else handles this signal: restore the default behaviour, die of it.
+        process.removeListener(signal, onSignal);
+        process.kill(process.pid, signal);
       });
     };
     process.on(signal, onSignal);
