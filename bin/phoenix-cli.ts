@@ -87,6 +87,24 @@ function parseBootSeconds(value: string): number {
   return n;
 }
 
+/** `phoenix local --faults` / `--event-loss`: a probability. */
+function parseProbability(value: string): number {
+  const n = value.trim() === '' ? Number.NaN : Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) {
+    throw new InvalidArgumentError(`must be a probability in [0, 1], got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/** `phoenix local --seed`: an integer. */
+function parseSeed(value: string): number {
+  const n = /^-?\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw new InvalidArgumentError(`must be an integer, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
 function parseLimit(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) {
@@ -164,6 +182,24 @@ function registerLocal(program: Command, load: Loaders): void {
     )
     .addOption(
       new Option(
+        '--faults <rate>',
+        "inject faults at this rate: the handlers' API calls, Lambda invocations, event duplicates and delays; event loss at rate ÷ 10",
+      ).argParser(parseProbability),
+    )
+    .addOption(
+      new Option(
+        '--event-loss <rate>',
+        'the rate of lost events (default with --faults: rate ÷ 10)',
+      ).argParser(parseProbability),
+    )
+    .addOption(
+      new Option(
+        '--seed <n>',
+        'the seed of the injected faults, printed at start (default: 20260101)',
+      ).argParser(parseSeed),
+    )
+    .addOption(
+      new Option(
         '--port <n>',
         'a stable endpoint: the emulator on this loopback port, Step Functions on the next (default: free ports)',
       ).argParser(parsePort),
@@ -180,6 +216,9 @@ function registerLocal(program: Command, load: Loaders): void {
         region: string;
         bootSeconds: number;
         apiLimits: boolean;
+        faults?: number;
+        eventLoss?: number;
+        seed?: number;
         port?: number;
         json: boolean;
       }) => {

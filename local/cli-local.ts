@@ -10,6 +10,7 @@ import { Env } from '../lambdas/domain/contract';
 import { outcomeLogGroupName } from '../lib/capabilities/outcome-archive';
 import { runDemo } from './demo';
 import type { RealismConfig } from './emulator';
+import { faultsFromRate, type FaultConfig } from './faults/config';
 import { createLogger, describeError } from './log';
 import { printOutcomes } from './outcomes';
 import { type LocalRuntime, startLocalRuntime } from './runtime';
@@ -23,6 +24,12 @@ export interface LocalCommandOptions {
   readonly bootSeconds?: number;
   /** AWS's API limits (token buckets per API) in the emulator. */
   readonly apiLimits?: boolean;
+  /** `--faults <rate>`: API, Lambda, duplicate and delay faults at the rate, loss at rate ÷ 10. */
+  readonly faults?: number;
+  /** `--event-loss <rate>`: overrides the loss rate. */
+  readonly eventLoss?: number;
+  /** `--seed <n>`: the faults' seed (default DEFAULT_FAULT_SEED). */
+  readonly seed?: number;
   /** A stable endpoint: the emulator on this port, Step Functions on the next (default: free ports). */
   readonly port?: number;
   /** Print the environment as one JSON document on stdout when ready (instead of PHOENIX_ENDPOINT=…). */
@@ -33,6 +40,15 @@ export interface LocalCommandOptions {
 export function localRealism(options: LocalCommandOptions): RealismConfig {
   const bootSeconds = options.bootSeconds ?? DEFAULT_BOOT_SECONDS;
   return { bootSeconds, targetHealthChecks: bootSeconds > 0, throttling: options.apiLimits ?? false };
+}
+
+/** The fault options of `phoenix local` (docs/local-runtime.md, "Faults"); undefined: off. */
+export function localFaults(options: LocalCommandOptions): FaultConfig | undefined {
+  return faultsFromRate({
+    ...(options.faults !== undefined ? { rate: options.faults } : {}),
+    ...(options.eventLoss !== undefined ? { eventLoss: options.eventLoss } : {}),
+    ...(options.seed !== undefined ? { seed: options.seed } : {}),
+  });
 }
 
 /** `phoenix local --boot-seconds` default: a mild 30 simulated seconds. */
@@ -94,10 +110,18 @@ function howToDrive(runtime: LocalRuntime, fleet: string): string {
 export async function runLocal(options: LocalCommandOptions): Promise<void> {
   process.env['AWS_REGION'] = options.region;
   const log = createLogger();
+  const faults = localFaults(options);
+  if (faults !== undefined) {
+    say(
+      `phoenix local: faults on, seed ${faults.seed} (replay with --seed ${faults.seed}): API ${faults.api}, ` +
+        `Lambda ${faults.lambda}, event duplicates ${faults.eventDuplicate}, delays ${faults.eventDelay}, loss ${faults.eventLoss}`,
+    );
+  }
   const runtime = await startLocalRuntime({
     region: options.region,
     timeScale: options.timeScale,
     realism: localRealism(options),
+    ...(faults !== undefined ? { faults } : {}),
     log,
     ...(options.port !== undefined ? { port: options.port } : {}),
   });

@@ -37,6 +37,7 @@ export {
   type InvokeOptions,
   LambdaFunctionError,
   type LambdaHost,
+  type LambdaFaults,
   type LambdaHostOptions,
 } from './lambda-host/types';
 
@@ -58,7 +59,14 @@ export async function createLambdaHost(options: LambdaHostOptions): Promise<Lamb
     throw error;
   }
 
-  const state: HostState = { model, log, handlers, inFlight: 0, idleWaiters: new Set() };
+  const state: HostState = {
+    model,
+    log,
+    handlers,
+    inFlight: 0,
+    idleWaiters: new Set(),
+    ...(options.faults !== undefined ? { faults: options.faults } : {}),
+  };
   return {
     functions: model.functions,
     environment,

@@ -10,6 +10,9 @@
  */
 import './polyfills';
 import { configureRealism, startEmulator, type Emulator, type RealismConfig } from './emulator';
+import type { FaultConfig } from './faults/config';
+import { startApiProxy } from './faults/api-proxy';
+import { FaultInjector, type Faults } from './faults/injector';
 import { createLambdaHost, type LambdaHost } from './lambda-host';
 import { createLogger, describeError, type LocalLogger } from './log';
 import { provision, type RuleQueue } from './provision';
@@ -44,6 +47,12 @@ export interface LocalRuntimeOptions {
    * on the next one. Default: free ports.
    */
   readonly port?: number;
+  /**
+   * Seeded fault injection (docs/local-runtime.md, "Faults"): API faults on the handlers' AWS
+   * calls (through a proxy in front of the emulator and of Step Functions), Lambda crashes and
+   * timeouts, event duplicates, delays and losses. Default: none.
+   */
+  readonly faults?: FaultConfig;
   readonly log?: LocalLogger;
 }
 
@@ -82,6 +91,13 @@ export interface LocalRuntime {
   readonly host: LambdaHost;
   /** The emulator this runtime started (undefined when `emulatorEndpoint` was given). */
   readonly emulator: Emulator | undefined;
+  /** The injected faults (counts by site and kind, lost events); undefined when faults are off. */
+  readonly faults: Faults | undefined;
+  /**
+   * The endpoints the handlers use: the fault proxies when faults are on, else `endpoint` and
+   * `stepFunctionsEndpoint`.
+   */
+  readonly handlerEndpoints: { readonly emulator: string; readonly stepFunctions: string };
   /** Stop the router, abort running executions, wait for handlers, close the services, restore env. */
   stop(): Promise<void>;
 }
@@ -92,6 +108,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
   const timeScale = options.timeScale ?? 0.02;
   const cleanups: (() => Promise<void> | void)[] = [];
+  const proxies: { close(): Promise<void> }[] = [];
   const cleanup = async () => {
     for (const step of cleanups.reverse()) {
       try {
@@ -163,12 +180,34 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       });
     }
 
-    // 4. The handlers, with their environment.
+    // 4. The faults, if any: the handlers reach the emulator and Step Functions through proxies.
+    const faults =
+      options.faults !== undefined ? new FaultInjector(options.faults, { timeScale }) : undefined;
+    const handlerEndpoints = { emulator: endpoint, stepFunctions: stepFunctions.endpoint };
+    if (faults !== undefined) {
+      const emulatorProxy = await startApiProxy({ upstream: endpoint, injector: faults });
+      cleanups.push(() => emulatorProxy.close());
+      const sfnProxy = await startApiProxy({
+        upstream: stepFunctions.endpoint,
+        injector: faults,
+        defaultService: 'states',
+      });
+      cleanups.push(() => sfnProxy.close());
+      handlerEndpoints.emulator = emulatorProxy.endpoint;
+      handlerEndpoints.stepFunctions = sfnProxy.endpoint;
+      proxies.push(emulatorProxy, sfnProxy);
+      log.info('fault injection on', { ...faults.config });
+    }
+
+    // 5. The handlers, with their environment.
     const host = await createLambdaHost({
       model,
-      emulatorEndpoint: endpoint,
-      stepFunctionsEndpoint: stepFunctions.endpoint,
+      emulatorEndpoint: handlerEndpoints.emulator,
+      stepFunctionsEndpoint: handlerEndpoints.stepFunctions,
       ...(options.handlersDir !== undefined ? { handlersDir: options.handlersDir } : {}),
+      ...(faults !== undefined
+        ? { faults: { decide: (handler: string) => faults.lambdaFault(handler), timeScale } }
+        : {}),
       log,
     });
     hostRef.current = host;
@@ -178,11 +217,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       await loadedHost.idle(10_000);
     });
 
-    // 5. The resources, in the emulator.
+    // 6. The resources, in the emulator.
     const provisioned = await provision(model, { endpoint, region, log });
     log.debug('resources provisioned', { ms: provisioned.durationMs });
 
-    // 6. The router.
+    // 7. The router.
     const router = startRouter({
       endpoint,
       region,
@@ -192,6 +231,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       stepFunctions,
       timeScale,
       fireSchedules: options.fireSchedules ?? true,
+      ...(faults !== undefined ? { faults } : {}),
       log,
     });
     cleanups.push(() => router.stop());
@@ -236,6 +276,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       router,
       host,
       emulator,
+      faults,
+      handlerEndpoints,
       stop() {
         stopping ??= (async () => {
           cleanups.length = 0;
@@ -244,6 +286,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
             ['abort executions and close Step Functions', () => stepFunctions.close()],
             ['wait for running handlers', () => loadedHost.idle(10_000)],
             ['restore the environment', () => loadedHost.restoreEnvironment()],
+            ['close the fault proxies', () => Promise.all(proxies.map((proxy) => proxy.close()))],
             ['stop the emulator', () => emulator?.stop()],
           ];
           for (const [what, step] of steps) {

@@ -84,8 +84,13 @@ export const RetireInstanceStep = 'RetireInstance';
 
 /**
  * Errors that a retry may cure (throttling, a 5xx from a service, a network fault). Each task of a
- * workflow retries these, with the Lambda service's own transient errors; everything else is
- * terminal and goes to the task's Catch.
+ * workflow retries these, with the Lambda service's own transient errors and the runtime's death
+ * (`Runtime.ExitError`: the runtime exited, e.g. killed or out of memory; `Sandbox.Timedout`: the
+ * function ran out of time; `Lambda.Unknown`: how Step Functions names an unhandled Lambda error
+ * such as these, docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
+ * The runtime may die before or after a step's side effect: every step is idempotent (it reads
+ * what is there before it acts, and a retry of a step that took effect finds it done), so a retry
+ * is safe. Everything else is terminal and goes to the task's Catch.
  */
 export const TRANSIENT_ERRORS = [
   ErrorNames.TransientAwsError,
@@ -93,4 +98,7 @@ export const TRANSIENT_ERRORS = [
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
   'Lambda.TooManyRequestsException',
+  'Lambda.Unknown',
+  'Runtime.ExitError',
+  'Sandbox.Timedout',
 ] as const;

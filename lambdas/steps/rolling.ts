@@ -49,7 +49,7 @@ export async function launchBatch(request: FleetStepRequest): Promise<Progress> 
   const fs = requireFleetState(request.state);
   const group = await rereadGroup(fs);
   const instances = await fleetInstances(group);
-  const { onImage, others } = splitByImage(instances, request.state.imageId);
+  const { others } = splitByImage(instances, request.state.imageId);
   // Canary (`phoenix:canary=true`): the first batch is exactly one instance, validated (healthy, in
   // the target groups, warm-up, alarms) before any old instance goes; the normal batches follow.
   const canaryBatch = fs.canary === true && request.state.progress === undefined;
@@ -61,9 +61,13 @@ export async function launchBatch(request: FleetStepRequest): Promise<Progress> 
   } else if (target !== group.DesiredCapacity) {
     await setDesiredCapacity(fs.groupName, target);
   }
+  // The new instances the batch ends with, from the old ones (which the surge leaves in place):
+  // the same on a retry after the surge took effect (the runtime died before answering), when the
+  // batch's own instance already counts among those on the image.
+  const expectedNew = Math.min(fs.desiredCapacity, Math.max(0, target - others.length));
   return {
     batch,
-    expectedNew: Math.min(fs.desiredCapacity, onImage.length + batch),
+    expectedNew,
     remainingOld: others.length,
     ready: false,
     checks: 0,
@@ -119,7 +123,10 @@ export async function retireBatch(request: FleetStepRequest): Promise<Progress> 
     // The last batch: give the group back its own limits.
     await updateGroup({ groupName: fs.groupName, desiredCapacity: fs.desiredCapacity, maxSize: fs.maxSize });
   }
-  return { ...progress, remainingOld, replaced: progress.replaced + retire.length };
+  // Counted from the old instances left (not from this call's retirements): a retry after the
+  // retirement took effect retires nothing more, and counts the batch once.
+  const replaced = progress.replaced + Math.max(retire.length, progress.remainingOld - remainingOld);
+  return { ...progress, remainingOld, replaced };
 }
 
 /**

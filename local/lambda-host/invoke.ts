@@ -38,7 +38,17 @@ export async function invoke(
   invokeOptions.onStart?.(requestId);
   state.inFlight++;
   let timer: NodeJS.Timeout | undefined;
+  const fault = state.faults?.decide(fn.handler);
+  const died = () =>
+    new LambdaFunctionError({
+      errorType: 'Runtime.ExitError',
+      errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: exit status 1`,
+      functionName: fn.name,
+      requestId,
+    });
   try {
+    // An injected fault (local/faults): the runtime dies before the handler runs.
+    if (fault === 'crash-before') throw died();
     // Names the invocation for the test suite's AWS call recording (off unless enabled: a plain call).
     const run = inHandlerContext(fn.handler, () => callHandler(handler, event, context));
     const timeout = new Promise<never>((_, reject) => {
@@ -54,10 +64,23 @@ export async function invoke(
       }, timeoutMs);
     });
     const result = await Promise.race([run, timeout]);
+    // Injected faults after the handler's side effects: the runtime dies before answering, or the
+    // function is reported timed out (after its timeout, scaled); the result is lost either way.
+    if (fault === 'crash-after') throw died();
+    if (fault === 'timeout') {
+      clearTimeout(timer);
+      await new Promise((resolve) => setTimeout(resolve, timeoutMs * (state.faults?.timeScale ?? 1)));
+      throw new LambdaFunctionError({
+        errorType: 'Sandbox.Timedout',
+        errorMessage: `RequestId: ${requestId} Error: Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`,
+        functionName: fn.name,
+        requestId,
+      });
+    }
     return result === undefined ? null : (JSON.parse(JSON.stringify(result)) as unknown);
   } catch (error) {
     if (error instanceof LambdaFunctionError) {
-      if (error.errorType === 'Sandbox.Timedout') {
+      if (error.errorType === 'Sandbox.Timedout' && fault !== 'timeout') {
         log.warn(
           `function ${fn.name} timed out after ${fn.timeoutSeconds} s (its handler keeps running in-process)`,
         );

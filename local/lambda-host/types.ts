@@ -1,5 +1,6 @@
 /** The Lambda host's public vocabulary (options, errors, the host) and the state its parts share. */
 import type { Context } from 'aws-lambda';
+import type { LambdaFaultKind } from '../faults/config';
 import type { LocalLogger } from '../log';
 import type { LocalFunction, LocalModel } from '../template';
 
@@ -60,6 +61,16 @@ export interface LambdaHostOptions {
   /** Where handler modules live: `<dir>/<handler>.ts`. Default `<root>/lambdas`. */
   readonly handlersDir?: string;
   readonly log?: LocalLogger;
+  /** Injected Lambda faults (local/faults): none by default. */
+  readonly faults?: LambdaFaults;
+}
+
+/** Decides, per invocation, whether the runtime dies or times out (local/faults/injector.ts). */
+export interface LambdaFaults {
+  /** The fault this invocation of `handler` (its `phoenix:handler` name) meets, if any. */
+  decide(handler: string): LambdaFaultKind | undefined;
+  /** An injected timeout is reported after the function's timeout × this. */
+  readonly timeScale: number;
 }
 
 export interface InvokeOptions {
@@ -93,4 +104,5 @@ export interface HostState {
   inFlight: number;
   /** Woken when `inFlight` drops to 0. */
   readonly idleWaiters: Set<() => void>;
+  readonly faults?: LambdaFaults;
 }

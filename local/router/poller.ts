@@ -55,8 +55,57 @@ async function receive(ctx: RouterContext, route: RuleQueue, room: number): Prom
 }
 
 async function handleMessage(ctx: RouterContext, route: RuleQueue, message: Message): Promise<void> {
+  const fault = ctx.options.faults?.eventFault(route.rule.logicalId);
+  if (fault?.lose === true) {
+    // Injected loss: the event is consumed and never delivered (recorded for the checkers).
+    ctx.options.faults!.recordLost({ rule: route.rule.logicalId, ...eventIdentity(message.Body) });
+    ctx.log.debug(`fault injected: an event of rule ${route.rule.name} is lost`);
+    await deleteMessage(ctx, route, message);
+    return;
+  }
+  if (fault !== undefined && fault.delayMs > 0) {
+    // Injected delay: later events overtake this one. Stopped meanwhile: it stays in its queue.
+    if (!(await pause(ctx, fault.delayMs))) return;
+  }
+  // Injected duplicate: the same event delivered a second time, a little later, concurrently.
+  const duplicate =
+    fault?.duplicate === true
+      ? pause(ctx, fault.duplicateAfterMs).then((go) => (go ? deliver(ctx, route, message) : undefined))
+      : Promise.resolve(undefined);
   const delivery = await deliver(ctx, route, message);
+  const second = await duplicate;
+  if (second !== undefined) emit(ctx, second);
   if (delivery === undefined) return;
+  await deleteMessage(ctx, route, message);
+  emit(ctx, delivery);
+}
+
+/** Wait `ms`; false when the router stopped meanwhile. */
+async function pause(ctx: RouterContext, ms: number): Promise<boolean> {
+  try {
+    await ctx.sleep(ms);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The event's id, detail-type and source, when the body is an EventBridge event. */
+function eventIdentity(body: string | undefined): {
+  id: string | undefined;
+  detailType: string | undefined;
+  source: string | undefined;
+} {
+  try {
+    const event = JSON.parse(body ?? '') as Record<string, unknown>;
+    const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+    return { id: text(event.id), detailType: text(event['detail-type']), source: text(event.source) };
+  } catch {
+    return { id: undefined, detailType: undefined, source: undefined };
+  }
+}
+
+async function deleteMessage(ctx: RouterContext, route: RuleQueue, message: Message): Promise<void> {
   try {
     await ctx.sqs.send(
       new DeleteMessageCommand({ QueueUrl: route.queueUrl, ReceiptHandle: message.ReceiptHandle }),
@@ -66,7 +115,6 @@ async function handleMessage(ctx: RouterContext, route: RuleQueue, message: Mess
       error: describeError(error),
     });
   }
-  emit(ctx, delivery);
 }
 
 /** The delivery of one message; undefined when it could not be handled (it stays in its queue). */

@@ -1,5 +1,6 @@
 /** The router's public vocabulary (options, deliveries) and the context its parts share. */
 import type { MessageAttributeValue, SQSClient } from '@aws-sdk/client-sqs';
+import type { EventDecision, LostEvent } from '../faults/injector';
 import type { LocalLogger } from '../log';
 import type { AwsClientOptions, RuleQueue } from '../provision';
 import type { LocalFunction, LocalModel, LocalRuleTarget } from '../template';
@@ -31,6 +32,14 @@ export interface RouterOptions extends AwsClientOptions {
   /** Deliveries running at once per queue. Default 10. */
   readonly concurrencyPerQueue?: number;
   readonly log?: LocalLogger;
+  /** Injected delivery faults (local/faults): duplicates, delays, losses. None by default. */
+  readonly faults?: EventFaults;
+}
+
+/** Decides, per event and rule target, whether it is lost, duplicated or delayed (local/faults/injector.ts). */
+export interface EventFaults {
+  eventFault(rule: string): EventDecision;
+  recordLost(event: Omit<LostEvent, 'at'>): void;
 }
 
 export type DeliveryOutcome = 'succeeded' | 'dead-lettered' | 'dropped';
