@@ -15,6 +15,7 @@
  *   phoenix resume <fleet> [--json]                            clear a pause, close the circuit breaker, reconcile
  *   phoenix rollback <fleet> [--to <image>] [--wait] [--json]  roll back to an image of its history, pin it
  *   phoenix unpin <fleet> [--json]                             release a rollback's pin
+ *   phoenix release <image> [--reason <text>] [--json]         clear an image's quarantine
  *   phoenix reconcile [<fleet>] [--dry-run]                     the reconcile sweep, now (prints JSON)
  *   phoenix chaos [--at <ISO time>] [--dry-run] [--yes]         one chaos period, now (or as if at a time)
  *   phoenix --version                                          the version (package.json)
@@ -25,6 +26,7 @@ import { writeFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { TargetOptions } from '../cli/target';
 import { ExitCodes } from '../cli/exit-codes';
+import { isAmiId } from '../lambdas/domain/ids';
 
 /*
  * Each command loads what it needs when it runs, not when the CLI starts: the SDK clients, the
@@ -38,6 +40,7 @@ const load = {
   describe: () => require('../cli/describe') as typeof import('../cli/describe'),
   history: () => require('../cli/history') as typeof import('../cli/history'),
   pause: () => require('../cli/pause') as typeof import('../cli/pause'),
+  release: () => require('../cli/release') as typeof import('../cli/release'),
   publish: () => require('../cli/publish') as typeof import('../cli/publish'),
   watch: () => require('../cli/watch') as typeof import('../cli/watch'),
   exitCodes: () => require('../cli/exit-codes') as typeof import('../cli/exit-codes'),
@@ -487,6 +490,39 @@ function registerPause(program: Command, load: Loaders): void {
   );
 }
 
+/** `phoenix release`: clear an image's quarantine (issue 13 §3). */
+function registerRelease(program: Command, load: Loaders): void {
+  withTarget(
+    program
+      .command('release')
+      .description(
+        'Release a quarantined image: remove its phoenix:quarantined tag (every channel accepts it again), record ' +
+          'the release (who: the caller identity, when, why) on the image record, and put ImageReleased on the bus.',
+      )
+      .argument('<image>', 'the AMI id', (value: string) => {
+        if (!isAmiId(value)) {
+          throw new InvalidArgumentError(`not an AMI id: ${JSON.stringify(value)}`);
+        }
+        return value;
+      })
+      .option('--reason <text>', 'why (recorded and reported)')
+      .option(...busOption),
+  ).action(
+    async (
+      image: string,
+      options: TargetOptions & { json: boolean; reason?: string; eventBusName?: string },
+    ) => {
+      load.target().applyTarget(options);
+      const { releaseImage, renderRelease } = load.release();
+      const report = await releaseImage(image, {
+        ...(options.reason !== undefined ? { reason: options.reason } : {}),
+        ...(options.eventBusName !== undefined ? { eventBusName: options.eventBusName } : {}),
+      });
+      print(options.json ? JSON.stringify(report, null, 2) : renderRelease(report));
+    },
+  );
+}
+
 /** `phoenix resume`: clear a pause, close the circuit breaker, reconcile. */
 function registerResume(program: Command, load: Loaders): void {
   withTarget(
@@ -732,6 +768,7 @@ export function buildProgram(): Command {
   registerPause(program, load);
   registerResume(program, load);
   registerRollback(program, load);
+  registerRelease(program, load);
   registerUnpin(program, load);
   registerReconcile(program, load);
   registerChaos(program, load);

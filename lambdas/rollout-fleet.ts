@@ -31,6 +31,7 @@ const steps: Record<FleetStep, (request: FleetStepRequest) => Promise<unknown>> 
   [FleetSteps.ReadImage]: fleet.readImage,
   [FleetSteps.SuspendScalingProcesses]: fleet.suspendScalingProcesses,
   [FleetSteps.ReleaseFleet]: fleet.releaseFleet,
+  [FleetSteps.QuarantineImage]: fleet.quarantineImage,
 };
 
 export async function runFleetStep(request: FleetStepRequest): Promise<unknown> {

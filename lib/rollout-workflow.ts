@@ -227,7 +227,7 @@ interface RolloutEnds {
  *   finish:     Bake → CheckAlarmsAfterBake → ReleaseFleetBeforeCommit → commit
  *   commit:     CommitRollout → RolloutSucceeded
  *   rollback:   (any failure after the first change) StartRollback → CheckRollbackCapacity
- *               (↺ WaitForRollbackCapacity) → FinishRollback → ReportRolledBack
+ *               (↺ WaitForRollbackCapacity) → FinishRollback → QuarantineImage → ReportRolledBack
  */
 class RolloutGraph {
   private readonly k: WorkflowKit<RolloutState>;
@@ -505,7 +505,7 @@ class RolloutGraph {
       DetailTypes.RolloutRejected,
       k.handledEnd(DetailTypes.RolloutRejected, { reason: '$.error.Cause', error: '$.error.Error' }),
     );
-    const rolledBack = report(
+    const reportRolledBack = report(
       'ReportRolledBack',
       DetailTypes.RolloutRolledBack,
       k.handledEnd(DetailTypes.RolloutRolledBack, {
@@ -514,6 +514,12 @@ class RolloutGraph {
         step: '$.failedStep',
       }),
     );
+    // Quarantine (lambdas/domain/quarantine.ts): a rollback the image caused tags the AMI before
+    // the report (which records it and puts ImageQuarantined). A quarantine that fails is caught
+    // and reported in RolloutRolledBack: it never turns a clean rollback into RolloutFailed.
+    const quarantine = this.fleet(FleetSteps.QuarantineImage, '$.quarantine');
+    k.catch(quarantine, reportRolledBack, { resultPath: '$.quarantineError' });
+    const rolledBack = quarantine.next(reportRolledBack);
     const failed = { end: failedEnd, chain: report('ReportFailed', DetailTypes.RolloutFailed, failedEnd) };
     // After the scaling processes were suspended, a failure resumes them (the fleet's limits are
     // left as they are: it needs a human) before RolloutFailed.

@@ -42,6 +42,11 @@ export const Tags = {
   chaos: 'phoenix:chaos',
   /** On an Auto Scaling group: the UTC hours chaos may kill in, `HH-HH` (default `09-17`). */
   chaosHours: 'phoenix:chaos-hours',
+  /**
+   * On an AMI, set by Phoenix: the image is quarantined, and why (`health`, `alarm`, `bake`,
+   * `validation`): every channel's rollouts refuse it until `phoenix release` removes the tag.
+   */
+  quarantined: 'phoenix:quarantined',
 } as const;
 
 /** SSM parameters `/phoenix/channels/<channel>` (data type `aws:ec2:image`) name a channel's golden image. */
@@ -108,6 +113,10 @@ export const DetailTypes = {
   ChaosKill: 'ChaosKill',
   /** Chaos mode held back: a kill was due but unsafe (rollout, replacement, pause, capacity), or a chaos tag is invalid. */
   ChaosSkipped: 'ChaosSkipped',
+  /** An image rolled back because of the image (health gate, gating alarm, bake, validation) is quarantined. */
+  ImageQuarantined: 'ImageQuarantined',
+  /** `phoenix release`: an operator cleared an image's quarantine. */
+  ImageReleased: 'ImageReleased',
 } as const;
 
 /** The detail-types Phoenix puts on its bus (every detail-type but the `PublishImage` command). */
@@ -152,6 +161,18 @@ export interface RolloutSucceededDetail {
   readonly pinned?: PinnedImageDetail;
 }
 
+/**
+ * RolloutRolledBack: what the rollback did to the image (quarantine, issue 13 §3). Present only
+ * when the rollback was the image's fault; `tagged`/`recorded` false (with `error`) when that part
+ * of the quarantine failed (the rollback itself stays clean).
+ */
+export interface QuarantineDetail {
+  readonly reason: string;
+  readonly tagged: boolean;
+  readonly recorded: boolean;
+  readonly error?: string;
+}
+
 /** RolloutRejected, RolloutRolledBack, RolloutFailed. */
 export interface RolloutFailureDetail {
   readonly fleet: string;
@@ -162,6 +183,27 @@ export interface RolloutFailureDetail {
   readonly error: string;
   readonly step?: string;
   readonly previousImageId?: string;
+  readonly quarantine?: QuarantineDetail;
+}
+
+export interface ImageQuarantinedDetail {
+  readonly imageId: string;
+  readonly reason: string;
+  readonly fleet?: string;
+  readonly channel?: string;
+  readonly execution: string;
+  readonly step?: string;
+  readonly cause: string;
+  readonly tagged: boolean;
+}
+
+export interface ImageReleasedDetail {
+  readonly imageId: string;
+  readonly releasedBy: string;
+  readonly at: string;
+  readonly reason: string;
+  readonly quarantineReason?: string;
+  readonly quarantinedAt?: string;
 }
 
 /** RolloutSuperseded, RolloutPaused: stopped cleanly at a safe point. */
@@ -412,6 +454,8 @@ export interface OutcomeDetails {
   readonly FleetUnpinned: FleetUnpinnedDetail;
   readonly ChaosKill: ChaosKillDetail;
   readonly ChaosSkipped: ChaosSkippedDetail;
+  readonly ImageQuarantined: ImageQuarantinedDetail;
+  readonly ImageReleased: ImageReleasedDetail;
 }
 
 /**

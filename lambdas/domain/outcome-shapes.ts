@@ -84,6 +84,11 @@ const rolloutFailure = {
     error: str('the error name (e.g. ImageRejectedError, BatchNotHealthyError)'),
     step,
     previousImageId,
+    quarantine: opt(
+      map(
+        'RolloutRolledBack because of the image: `{reason, tagged, recorded, error?}`, the image was quarantined (docs/quarantine-and-validation.md)',
+      ),
+    ),
   },
 } as const;
 
@@ -387,6 +392,33 @@ export const OUTCOME_SHAPES = {
       probability: opt(num('the chance of a kill this period')),
       tag: opt(str('the invalid tag')),
       value: opt(str('its value')),
+    },
+  },
+  ImageQuarantined: {
+    description:
+      'A rollout rolled back because of the image (health gate, gating alarm, bake, validation): the image is quarantined, refused by every channel until `phoenix release`.',
+    fields: {
+      imageId,
+      reason: str('why it is quarantined: health, alarm, bake or validation (the tag value)'),
+      fleet: opt(str('the fleet whose rollout rolled back (absent for a failed validation)')),
+      channel: opt(str('the channel the rollout followed (or the channel that validated it)')),
+      execution: str('the workflow execution that quarantined it'),
+      step: opt(str('the workflow step that failed')),
+      cause: str('the failure, in words'),
+      tagged: bool(
+        'the AMI carries the tag `phoenix:quarantined` (false: tagging failed, rollouts do not refuse it)',
+      ),
+    },
+  },
+  ImageReleased: {
+    description: "`phoenix release`: an operator cleared the image's quarantine; rollouts accept it again.",
+    fields: {
+      imageId,
+      releasedBy: str('the caller identity ARN (STS GetCallerIdentity)'),
+      at: str('when (ISO-8601)'),
+      reason,
+      quarantineReason: opt(str('why it had been quarantined')),
+      quarantinedAt: opt(str('when it had been quarantined (ISO-8601)')),
     },
   },
 } as const satisfies { readonly [T in OutcomeType]: OutcomeShape<OutcomeDetails[T]> };

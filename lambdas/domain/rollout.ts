@@ -164,6 +164,10 @@ export interface WorkflowState extends RolloutInput {
   /** Set when a rollback step itself failed. */
   readonly rollbackError?: { readonly Error?: string; readonly Cause?: string };
   readonly failedStep?: string;
+  /** QuarantineImage (after a rollback): the image's quarantine, when the image caused it. */
+  readonly quarantine?: { readonly reason?: string; readonly tagged: boolean };
+  /** QuarantineImage itself failed: the rollback is reported all the same, with this. */
+  readonly quarantineError?: { readonly Error?: string; readonly Cause?: string };
 }
 
 /** One instance of a fleet, as Auto Scaling and EC2 report it together. */

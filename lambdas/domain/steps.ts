@@ -37,6 +37,11 @@ export const FleetSteps = {
   RetireBlue: 'RetireBlue',
   /** Blue-green rollback: the identity back on blue if needed, green detached and deleted. */
   DiscardGreen: 'DiscardGreen',
+  /**
+   * After a rollback, before its report: when the image caused it (domain/quarantine.ts), tag the
+   * AMI `phoenix:quarantined=<reason>`. Its failure never fails the rollback (reported instead).
+   */
+  QuarantineImage: 'QuarantineImage',
 } as const;
 export type FleetStep = (typeof FleetSteps)[keyof typeof FleetSteps];
 

@@ -17,6 +17,7 @@ import { minHealthyCount, parseFleetSettings, surgeSize } from '../domain/fleet-
 import { isAmiId } from '../domain/ids';
 import { launchTemplateViolation } from '../domain/adoption';
 import { imageViolation, parseAllowedOwners } from '../domain/image-policy';
+import { quarantinedMessage, quarantineOf, quarantineReason } from '../domain/quarantine';
 import { type FleetState, processesToSuspend, splitByImage } from '../domain/rollout';
 import { alarmStates } from '../aws/alarms';
 import { requireEnv } from '../aws/errors';
@@ -30,6 +31,7 @@ import {
   suspendProcesses,
   updateGroup,
 } from '../aws/fleets';
+import { tagImageQuarantined } from '../aws/images';
 import { type FleetStepRequest, requireFleetState } from './fleet-request';
 import { describeLaunchTemplate } from '../aws/launch-templates';
 
@@ -80,6 +82,10 @@ export async function validateImage(request: FleetStepRequest): Promise<FleetSta
   const image = await describeImage(imageId);
   if (!image)
     throw new ImageRejectedError(`image ${imageId} does not exist (or is not visible to this account)`);
+  // Quarantine (issue 13 §3): every channel refuses an image rolled back because of itself, until
+  // an operator releases it (phoenix release). Also for `phoenix rollback` onto it.
+  const quarantined = quarantineOf(image.tags);
+  if (quarantined !== undefined) throw new ImageRejectedError(quarantinedMessage(imageId, quarantined));
 
   const current = await describeLaunchTemplateVersion(lt.id, lt.version);
   const currentImage =
@@ -199,4 +205,19 @@ export async function checkAlarms(request: FleetStepRequest): Promise<{ checked:
     throw new AlarmBreachedError(`alarm ${missing.join(', ')} (tag phoenix:alarms) does not exist`);
   }
   return { checked: names.length };
+}
+
+/**
+ * After a rollback (before its report): when the image caused it (a health gate, a gating alarm,
+ * the bake: `quarantineReason`), tag the AMI `phoenix:quarantined=<reason>`, which every channel's
+ * ValidateImage refuses. Idempotent. The workflow catches its failure: the rollback is reported
+ * all the same (RolloutRolledBack's `quarantine` says what failed), never RolloutFailed.
+ */
+export async function quarantineImage(
+  request: FleetStepRequest,
+): Promise<{ reason?: string; tagged: boolean }> {
+  const reason = quarantineReason(request.state);
+  if (reason === undefined) return { tagged: false };
+  await tagImageQuarantined(request.state.imageId, reason);
+  return { reason, tagged: true };
 }

@@ -3,7 +3,7 @@
  * desired image and history, and the outcome event that ends every rollout.
  */
 import * as clock from '../domain/clock';
-import { DetailTypes, Env, type OutcomeType } from '../domain/contract';
+import { DetailTypes, Env, type OutcomeType, type QuarantineDetail } from '../domain/contract';
 import {
   causeMessage,
   ConfigurationError,
@@ -29,7 +29,9 @@ import {
   segmentHistory,
   type WorkflowState,
 } from '../domain/rollout';
+import { quarantineReason } from '../domain/quarantine';
 import { RecordSteps, type RecordStep } from '../domain/steps';
+import { logger } from '../powertools';
 import { putOutcome } from '../aws/outcomes';
 import {
   acquireLock,
@@ -40,6 +42,7 @@ import {
   takeOverLock,
 } from '../aws/store/fleet-records';
 import { recordOutcome } from '../aws/store/history';
+import { recordQuarantine } from '../aws/store/images';
 import { acquireRolloutSlot, transferRolloutSlot } from '../aws/store/rollout-slots';
 
 export interface RecordStepRequest {
@@ -415,6 +418,8 @@ export async function reportOutcome(request: RecordStepRequest) {
       ...(previousImageId !== undefined ? { previousImageId } : {}),
     });
   } else {
+    const quarantine =
+      type === DetailTypes.RolloutRolledBack ? await quarantineAfterRollback(request, cause) : undefined;
     await putOutcome(type, {
       fleet,
       channel,
@@ -424,9 +429,74 @@ export async function reportOutcome(request: RecordStepRequest) {
       error: error?.Error ?? 'unknown',
       ...(step !== undefined ? { step } : {}),
       ...(previousImageId !== undefined ? { previousImageId } : {}),
+      ...(quarantine !== undefined ? { quarantine } : {}),
     });
   }
   return { outcome: type };
+}
+
+/**
+ * A rollback the image caused (domain/quarantine.ts; QuarantineImage tagged the AMI before this
+ * report): record the quarantine on `IMAGE#<imageId>` (the first one wins) and put
+ * ImageQuarantined (again on a retry of this step by the same execution: at least once). Never
+ * throws: what failed is reported in RolloutRolledBack's `quarantine` (the rollback itself was
+ * clean). Not retried later: the tag is what makes rollouts refuse the image; an untagged one
+ * that is still broken rolls back in the next fleet and is quarantined then.
+ */
+async function quarantineAfterRollback(
+  request: RecordStepRequest,
+  cause: string,
+): Promise<QuarantineDetail | undefined> {
+  const reason = quarantineReason(request.state);
+  if (reason === undefined) return undefined;
+  const { fleet, channel, imageId } = request.state;
+  const tagged = request.state.quarantine?.tagged === true;
+  const errors: string[] = [];
+  if (!tagged) {
+    const failure = request.state.quarantineError;
+    errors.push(
+      `tagging the image failed: ${failure ? `${failure.Error ?? 'Error'}: ${causeMessage(failure.Cause)}` : 'QuarantineImage did not tag it'}`,
+    );
+  }
+  const step = request.state.failedStep;
+  let recorded = false;
+  try {
+    const now = clock.now();
+    const result = await recordQuarantine(
+      imageId,
+      {
+        reason,
+        at: now.toISOString(),
+        execution: request.execution,
+        fleet,
+        channel,
+        cause,
+        ...(step !== undefined ? { step } : {}),
+      },
+      now,
+    );
+    recorded = true;
+    // This execution's quarantine (new, or its own on a retry): one ImageQuarantined per quarantine.
+    if (result.quarantine.execution === request.execution) {
+      await putOutcome(DetailTypes.ImageQuarantined, {
+        imageId,
+        reason,
+        fleet,
+        channel,
+        execution: request.execution,
+        ...(step !== undefined ? { step } : {}),
+        cause,
+        tagged,
+      });
+    }
+  } catch (thrown) {
+    const message = thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown);
+    errors.push(`${recorded ? 'ImageQuarantined' : 'recording the quarantine'} failed: ${message}`);
+  }
+  if (errors.length > 0) {
+    logger.warn('quarantine incomplete after a rollback', { imageId, reason, errors });
+  }
+  return { reason, tagged, recorded, ...(errors.length > 0 ? { error: errors.join('; ') } : {}) };
 }
 
 const steps: Record<RecordStep, (request: RecordStepRequest) => Promise<unknown>> = {

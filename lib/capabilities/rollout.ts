@@ -317,6 +317,7 @@ function grantLaunch(
       'ec2:CreateTags only as part of a launch (ec2:CreateAction = RunInstances): the tags a fleet template version puts on what it launches, which a group update with that version requires of the caller.',
     ]);
   }
+  grantImageQuarantine(scope, fleetFn);
   if (instanceRoles.length === 0) return;
   fleetFn.addToRolePolicy(
     new iam.PolicyStatement({
@@ -327,6 +328,36 @@ function grantLaunch(
       },
     }),
   );
+}
+
+/**
+ * Quarantine (issue 13 §3): tag an image `phoenix:quarantined=<reason>`, and no other key. On
+ * images only (`arn:aws:ec2:<region>::image/*`: image ARNs carry no account), the request's tag
+ * keys all `phoenix:quarantined` (ForAllValues) and the tag present in the request. Removing the
+ * tag is an operator's act (`phoenix release`, the operator's own credentials), not Phoenix's.
+ */
+export function grantImageQuarantine(scope: Construct, fn: PhoenixFunction): void {
+  const images = Stack.of(scope).formatArn({
+    service: 'ec2',
+    account: '',
+    resource: 'image',
+    resourceName: '*',
+  });
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['ec2:CreateTags'],
+      resources: [images],
+      conditions: {
+        'ForAllValues:StringEquals': { 'aws:TagKeys': [Tags.quarantined] },
+        // ForAllValues holds for a request without tag keys: they must be there.
+        Null: { 'aws:TagKeys': 'false' },
+        StringLike: { [`aws:RequestTag/${Tags.quarantined}`]: '*' },
+      },
+    }),
+  );
+  acknowledge(fn.role, wildcardResourceFinding(scope, images), [
+    `ec2:CreateTags on images only with the one tag key ${Tags.quarantined} (aws:TagKeys ForAllValues, aws:RequestTag): the quarantine of an image that failed a rollout or a validation is known only at run time, and image ARNs carry no account.`,
+  ]);
 }
 
 /** What a launch template version's TagSpecifications may tag at launch. */

@@ -12,6 +12,9 @@ module changes what those APIs answer, as AWS would.
   only here) is `unhealthy` (`Target.FailedHealthChecks`) in its target groups, `impaired` in
   DescribeInstanceStatus, and `Unhealthy` in its Auto Scaling group once booted.
 - A bad zone (`badZones`): its instances are unhealthy/impaired the same way.
+- Run Command on a broken image: an SSM command (SendCommand) on an instance launched from an AMI
+  tagged `phoenix-world:broken=true` ends `Failed` (GetCommandInvocation: ResponseCode 1, the
+  failure in StandardErrorContent) instead of moto's `Success` for any document.
 - API limits (`throttling`): token buckets per API, answering AWS's own throttling errors.
 
 Control endpoint: `GET /phoenix-world/config` returns the configuration, `POST` merges a JSON
@@ -352,6 +355,52 @@ def _control(environ, start_response):
     return _json_response(start_response, "405 Method Not Allowed", {"error": "MethodNotAllowed"})
 
 
+def _broken_image_instance(account_id, region, instance_id):
+    """The instance, when it was launched from an image tagged broken (and broken images are on)."""
+    if not _config["brokenImages"]:
+        return None
+    from moto.ec2.models import ec2_backends
+
+    backend = ec2_backends[account_id][region]
+    instance = backend.get_instance_by_id(instance_id)
+    if instance is None:
+        return None
+    tags = backend.tags.get(instance.image_id, {})
+    return instance if str(tags.get(BROKEN_TAG_KEY, "")).lower() == "true" else None
+
+
+def _patch_ssm():
+    """SSM Run Command: a command on an instance of a broken image ends `Failed` (the world's own
+    failure, with output text), instead of moto's `Success` at once for any document."""
+    from moto.ssm.models import Command
+
+    original_invocation = Command.invocation_response
+
+    def invocation_response(self, instance_id, plugin_name):
+        invocation = original_invocation(self, instance_id, plugin_name)
+        instance = _broken_image_instance(self.account_id, self.backend_region, instance_id)
+        if instance is None:
+            return invocation
+        invocation.update(
+            {
+                "ResponseCode": 1,
+                "Status": "Failed",
+                "StatusDetails": "Failed",
+                "StandardOutputContent": f"{self.document_name}: running on {instance_id}\n",
+                "StandardErrorContent": (
+                    f"{self.document_name} failed on {instance_id}: image {instance.image_id} is broken "
+                    f"(world tag {BROKEN_TAG_KEY}=true)\n"
+                ),
+            }
+        )
+        self.status = "Failed"
+        self.status_details = "Failed"
+        self.error_count = getattr(self, "error_count", 0) + 1
+        return invocation
+
+    Command.invocation_response = invocation_response
+
+
 _patched = False
 _patch_lock = threading.Lock()
 
@@ -367,6 +416,7 @@ def _ensure_patched():
             _patch_instances()
             _patch_autoscaling()
             _patch_elbv2()
+            _patch_ssm()
             _patched = True
 
 

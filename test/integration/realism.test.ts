@@ -30,6 +30,7 @@ import {
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resetEmulator } from '../../local/emulator';
 import { type ControlPlaneWorld, freshWorld, REGION } from '../support/control-plane';
@@ -170,6 +171,29 @@ describe('the realism layer', () => {
       ['InService', 'Unhealthy'],
       ['InService', 'Unhealthy'],
     ]);
+  });
+
+  it('fails an SSM command on an instance of a broken image (with output), and only there; off with brokenImages false', async () => {
+    const ssm = new SSMClient(fx.clientConfig);
+    const broken = await fx.world.registerImage('realism-ssm-broken');
+    await fx.world.markImageBroken(broken);
+    const good = await fx.world.registerImage('realism-ssm-good');
+    const onBroken = await fx.world.runStrayInstance(broken);
+    const onGood = await fx.world.runStrayInstance(good);
+    const run = async (instanceId: string) => {
+      const sent = await ssm.send(
+        new SendCommandCommand({ DocumentName: 'web-smoke', InstanceIds: [instanceId] }),
+      );
+      return ssm.send(
+        new GetCommandInvocationCommand({ CommandId: sent.Command!.CommandId!, InstanceId: instanceId }),
+      );
+    };
+    const failed = await run(onBroken);
+    expect(failed).toMatchObject({ Status: 'Failed', ResponseCode: 1 });
+    expect(failed.StandardErrorContent).toContain(`image ${broken} is broken`);
+    expect(await run(onGood)).toMatchObject({ Status: 'Success', ResponseCode: 0 });
+    await fx.world.configureRealism({ brokenImages: false });
+    expect(await run(onBroken)).toMatchObject({ Status: 'Success' });
   });
 
   it('fails the instances of a bad zone, and only them, until the zone recovers', async () => {

@@ -47,6 +47,7 @@ interface StepFunctions {
   [FleetSteps.CutOverToGreen]: typeof blueGreen.cutOverToGreen;
   [FleetSteps.RetireBlue]: typeof blueGreen.retireBlue;
   [FleetSteps.DiscardGreen]: typeof blueGreen.discardGreen;
+  [FleetSteps.QuarantineImage]: typeof fleet.quarantineImage;
   [RecordSteps.AcquireFleetLock]: typeof record.acquireFleetLock;
   [RecordSteps.CommitRollout]: typeof record.commitRollout;
   [RecordSteps.ReportOutcome]: typeof record.reportOutcome;

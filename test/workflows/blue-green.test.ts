@@ -255,6 +255,8 @@ describe('Rollout workflow, blue-green branch (synthesized definition)', () => {
       step: 'CheckGreenCapacity',
     });
     expect(fleetSteps().slice(-3)).toEqual(['CheckGreenHealth', 'DiscardGreen', 'ReportOutcome']);
+    // The image caused it: QuarantineImage runs between the discard and the report.
+    expect(wf.steps().slice(-3)).toEqual(['DiscardGreen', 'QuarantineImage', 'ReportOutcome']);
     expect(reported()).toEqual(['RolloutRolledBack']);
     const state = wf.calls.at(-1)!.payload['state'];
     expect(state.failedStep).toBe('CheckGreenCapacity');

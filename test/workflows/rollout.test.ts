@@ -79,6 +79,7 @@ function happyScripts(): Scripts {
     StartRollback: () => ({ ready: false, checks: 0, nothingToUndo: false }),
     CheckRollbackCapacity: (p) => ({ ...p['state'].rollback, ready: true, checks: 1 }),
     FinishRollback: (p) => ({ ...p['state'].rollback, removedNew: 1 }),
+    QuarantineImage: () => ({ tagged: false }),
   };
 }
 
@@ -294,12 +295,42 @@ describe('Rollout workflow (synthesized definition)', () => {
       'StartRollback',
       'CheckRollbackCapacity',
       'FinishRollback',
+      'QuarantineImage',
       'ReportOutcome',
     ]);
     expect(reportedOutcomes()).toEqual(['RolloutRolledBack']);
     const state = wf.calls.at(-1)!.payload['state'];
     expect(state.failedStep).toBe('CheckBatchHealth');
     expect(state.error.Error).toBe('BatchNotHealthyError');
+  });
+
+  it('quarantines before the report of a rollback, and a quarantine that fails still ends RolloutRolledBack', async () => {
+    wf.scripts['CheckBatchHealth'] = () => {
+      throw fail('BatchNotHealthyError', 'after 40 checks, 0 of 1 instances are InService and healthy');
+    };
+    wf.scripts['QuarantineImage'] = () => {
+      throw fail('UnauthorizedOperation', 'not authorized to perform ec2:CreateTags');
+    };
+    const result = await run('quarantine-failed');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(outputOf(result).outcome).toBe('RolloutRolledBack');
+    expect(steps().slice(-3)).toEqual(['FinishRollback', 'QuarantineImage', 'ReportOutcome']);
+    expect(reportedOutcomes()).toEqual(['RolloutRolledBack']);
+    const state = wf.calls.at(-1)!.payload['state'];
+    expect(state.quarantineError.Error).toBe('UnauthorizedOperation');
+    expect(state.error.Error).toBe('BatchNotHealthyError');
+  });
+
+  it('passes the tag result to the report (QuarantineImage at $.quarantine)', async () => {
+    wf.scripts['CheckBatchHealth'] = () => {
+      throw fail('BatchNotHealthyError', 'unhealthy');
+    };
+    wf.scripts['QuarantineImage'] = () => ({ reason: 'health', tagged: true });
+    const result = await run('quarantined');
+    expect(outputOf(result).outcome).toBe('RolloutRolledBack');
+    const state = wf.calls.at(-1)!.payload['state'];
+    expect(state.quarantine).toEqual({ reason: 'health', tagged: true });
+    expect(state.quarantineError).toBeUndefined();
   });
 
   it('does not retry a terminal error: one attempt, then rollback', async () => {
@@ -338,11 +369,12 @@ describe('Rollout workflow (synthesized definition)', () => {
     const result = await run('slow-rollback');
     expect(result.status).toBe('SUCCEEDED');
     expect(outputOf(result).outcome).toBe('RolloutRolledBack');
-    expect(steps().slice(-5)).toEqual([
+    expect(steps().slice(-6)).toEqual([
       'CheckRollbackCapacity',
       'CheckRollbackCapacity',
       'CheckRollbackCapacity',
       'FinishRollback',
+      'QuarantineImage',
       'ReportOutcome',
     ]);
   });
@@ -438,10 +470,11 @@ describe('Rollout workflow (synthesized definition)', () => {
     expect(outputOf(result).reason).toContain('web-errors');
     // The second batch never retired anything: the alarm came first.
     expect(steps().filter((s) => s === 'RetireBatch')).toHaveLength(1);
-    expect(steps().slice(-4)).toEqual([
+    expect(steps().slice(-5)).toEqual([
       'StartRollback',
       'CheckRollbackCapacity',
       'FinishRollback',
+      'QuarantineImage',
       'ReportOutcome',
     ]);
     const state = wf.calls.at(-1)!.payload['state'];
@@ -507,10 +540,11 @@ describe('Rollout workflow (synthesized definition)', () => {
     expect(outputOf(result).reason).toContain('the rollout timed out in CheckBatchHealth');
     // 2 h / 20 min: the seventh check is past the deadline.
     expect(steps().filter((s) => s === 'CheckBatchHealth')).toHaveLength(7);
-    expect(steps().slice(-4)).toEqual([
+    expect(steps().slice(-5)).toEqual([
       'StartRollback',
       'CheckRollbackCapacity',
       'FinishRollback',
+      'QuarantineImage',
       'ReportOutcome',
     ]);
     expect(reportedOutcomes()).toEqual(['RolloutRolledBack']);
