@@ -2,7 +2,7 @@
  * End to end under injected faults: a rolling rollout of a small fleet with API faults (throttling,
  * 5xx, resets before and after the call took effect, timeouts, latency) on every handler's AWS
  * call and Lambda faults (crashes before and after the side effect, timeouts) on every invocation,
- * at a high rate, seeded. It must end RolloutSucceeded with every instance on the new image, or
+ * at a high rate, and events delivered twice or late (half of them), seeded. It must end RolloutSucceeded with every instance on the new image, or
  * RolloutRolledBack with the fleet intact on its previous image: never half-rolled, never a
  * group left with other limits or suspended processes. The seed is printed; the same seed replays
  * the same decisions per site.
@@ -40,7 +40,7 @@ beforeAll(async () => {
     region: REGION,
     timeScale: 0.01,
     fireSchedules: false,
-    faults: { seed: SEED, api: RATE, lambda: RATE },
+    faults: { seed: SEED, api: RATE, lambda: RATE, eventDuplicate: 0.5, eventDelay: 0.5 },
     log: silentLogger,
   });
   world = new World({ endpoint, region: REGION });
