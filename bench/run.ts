@@ -42,7 +42,7 @@
  *   9–11. Rollouts in the local runtime (see bench/rollout.ts, run as a child process): rolling 20
  *      and 8 instances, blue-green 20; wall time against the minimum of their waits, AWS calls per
  *      replaced instance and per batch, states entered and AWS history events.
- *   Scale (bench/scale.ts, one child per K = maxConcurrentRollouts, default 5, 10, 20, 40): one
+ *   Scale (bench/scale.ts, one child per K = maxConcurrentRollouts, default 10, 20, 40): one
  *      publication, 200 fleets of 2 (rolling, one channel), boot time and AWS's token buckets on;
  *      fleets left behind (target 0), throttling errors escaped into an outcome (target 0), the
  *      peak call rate per API ÷ its bucket (target 1), wall time ÷ ⌈fleets ÷ K⌉ × one rollout's
