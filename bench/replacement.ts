@@ -10,6 +10,9 @@
  *      deregistration delay). AWS calls per replacement: every request the handlers' SDK clients
  *      (lambdas/aws/clients.ts) sent, counted by an SDK middleware added here (the handlers are
  *      not changed), from the event to `InstanceReplaced`.
+ *      The floor with boot time on: the same with the realism layer's boot time and target health
+ *      checks on, event → the replacement InService and healthy ÷ (drain + boot + warm-up; a
+ *      replacement has no warm-up), target ≤ 1.05.
  *   7. A storm: STORM_EVENTS events (10 per instance: status-check alarms, StartSession, Config
  *      changes, Config NON_COMPLIANT, and exact repeats of each) for STORM_FLEETS × STORM_SIZE
  *      instances, put 10 per PutEvents in a shuffled (seeded) order → Replace executions started,
@@ -31,6 +34,7 @@ import {
 import { DescribeVpcsCommand } from '@aws-sdk/client-ec2';
 import {
   CreateTargetGroupCommand,
+  DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
   ModifyTargetGroupAttributesCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -82,6 +86,13 @@ const SINGLE_TIMEOUT_MS = 120_000;
  */
 const SINGLE_DEREGISTRATION_DELAY_SECONDS = 120;
 const STORM_TIMEOUT_MS = 600_000;
+/**
+ * The floor with boot time on: the same replacement with the realism layer's boot time and target
+ * health checks (interval × healthy threshold) on; minimum = drain + boot + target health.
+ */
+const SINGLE_BOOT_SECONDS = 60;
+const SINGLE_HEALTH_INTERVAL = 10;
+const SINGLE_HEALTHY_THRESHOLD = 2;
 
 export interface Recorder {
   record(figure: {
@@ -241,12 +252,18 @@ function collectStates(definition: Definition, into = new Map<string, StateDef>(
 
 // ---- 6. one replacement ------------------------------------------------------------------------
 
-async function single(ctx: Context, rec: Recorder): Promise<void> {
-  const name = 'replacement: event → replacement InService';
-  const command = `in-process local runtime (time scale ${TIME_SCALE}): status-check alarm → InstanceReplaced`;
+async function single(ctx: Context, rec: Recorder, boot = false): Promise<void> {
+  const fleetName = boot ? 'oneboot' : 'one';
+  const bootSeconds = boot ? SINGLE_BOOT_SECONDS : 0;
+  const healthSeconds = boot ? SINGLE_HEALTH_INTERVAL * SINGLE_HEALTHY_THRESHOLD : 0;
+  const name = boot
+    ? `floor with boot on: event → replacement serving ÷ (drain + boot + warm-up) (boot ${bootSeconds} s + target health ${healthSeconds} s)`
+    : 'replacement: event → replacement InService';
+  const command = `in-process local runtime (time scale ${TIME_SCALE}): status-check alarm → InstanceReplaced${boot ? ` and the replacement InService and healthy in its target group; boot ${bootSeconds} s, target health checks ${SINGLE_HEALTH_INTERVAL} s × ${SINGLE_HEALTHY_THRESHOLD}` : ''}`;
   try {
-    const image = await ctx.world.registerImage('one-a');
-    const group = await fleet(ctx, 'one', 2, image);
+    await ctx.world.configureRealism({ timeScale: TIME_SCALE, bootSeconds, targetHealthChecks: boot });
+    const image = await ctx.world.registerImage(`${fleetName}-a`);
+    const group = await fleet(ctx, fleetName, 2, image);
     await ctx.clients.autoScaling.send(
       new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: group, MaxSize: 3 }),
     );
@@ -258,7 +275,18 @@ async function single(ctx: Context, rec: Recorder): Promise<void> {
     const vpcId = (await ctx.clients.ec2.send(new DescribeVpcsCommand({}))).Vpcs![0]!.VpcId!;
     const tg = (
       await elb.send(
-        new CreateTargetGroupCommand({ Name: 'one-tg', Protocol: 'HTTP', Port: 80, VpcId: vpcId }),
+        new CreateTargetGroupCommand({
+          Name: `${fleetName}-tg`,
+          Protocol: 'HTTP',
+          Port: 80,
+          VpcId: vpcId,
+          ...(boot
+            ? {
+                HealthCheckIntervalSeconds: SINGLE_HEALTH_INTERVAL,
+                HealthyThresholdCount: SINGLE_HEALTHY_THRESHOLD,
+              }
+            : {}),
+        }),
       )
     ).TargetGroups![0]!.TargetGroupArn!;
     await elb.send(
@@ -272,6 +300,8 @@ async function single(ctx: Context, rec: Recorder): Promise<void> {
     await ctx.clients.autoScaling.send(
       new AttachLoadBalancerTargetGroupsCommand({ AutoScalingGroupName: group, TargetGroupARNs: [tg] }),
     );
+    // The fleet's own instances boot and pass their checks first.
+    if (boot) await sleep((bootSeconds + healthSeconds) * TIME_SCALE * 1000 + 500);
     const [target] = (await ctx.world.viewFleet(group)).instances;
     const t0 = performance.now();
     await ctx.world.putRaw(entry(statusCheckAlarm(target!.instanceId)));
@@ -284,7 +314,11 @@ async function single(ctx: Context, rec: Recorder): Promise<void> {
     let tInService = tReplaced;
     for (;;) {
       const view = await ctx.world.viewFleet(group);
-      if (view.instances.some((i) => i.instanceId === fresh && i.lifecycleState === 'InService')) break;
+      if (
+        view.instances.some((i) => i.instanceId === fresh && i.lifecycleState === 'InService') &&
+        (!boot || (await healthyIn(elb, tg, fresh)))
+      )
+        break;
       if (performance.now() - t0 > SINGLE_TIMEOUT_MS) throw new Error(`${fresh} never InService`);
       await sleep(20);
       tInService = performance.now();
@@ -296,12 +330,12 @@ async function single(ctx: Context, rec: Recorder): Promise<void> {
     const waited = waitedSeconds(ctx, execution);
     // Simulated seconds (real ÷ time scale), against boot 0 + warm-up 0 + drain.
     const simulated = Math.round((tInService - t0) / TIME_SCALE / 10) / 100;
-    const minimum = SINGLE_DEREGISTRATION_DELAY_SECONDS;
+    const minimum = SINGLE_DEREGISTRATION_DELAY_SECONDS + bootSeconds + healthSeconds;
     rec.record({
       name,
-      value: simulated,
-      unit: 's',
-      target: Math.round(minimum * 1.05 * 100) / 100,
+      value: boot ? Math.round((simulated / minimum) * 1000) / 1000 : simulated,
+      unit: boot ? '×' : 's',
+      target: boot ? 1.05 : Math.round(minimum * 1.05 * 100) / 100,
       command,
       detail: {
         minimumSeconds: minimum,
@@ -313,9 +347,11 @@ async function single(ctx: Context, rec: Recorder): Promise<void> {
         mode: replaced.detail['mode'],
         drain: replaced.detail['drain'],
         timeScale: TIME_SCALE,
-        note: `simulated seconds (real ÷ time scale); minimum = boot 0 (the emulator) + warm-up 0 + drain ${SINGLE_DEREGISTRATION_DELAY_SECONDS} s (the target group's deregistration delay)`,
+        simulatedSeconds: simulated,
+        note: `simulated seconds (real ÷ time scale); minimum = boot ${bootSeconds} s${boot ? ` + target health ${healthSeconds} s` : ' (the emulator)'} + warm-up 0 (a replacement has none) + drain ${SINGLE_DEREGISTRATION_DELAY_SECONDS} s (the target group's deregistration delay)`,
       },
     });
+    if (boot) return;
     rec.record({
       name: 'replacement: AWS calls per replacement',
       value: total(calls),
@@ -326,9 +362,20 @@ async function single(ctx: Context, rec: Recorder): Promise<void> {
       detail: { calls },
     });
   } catch (error) {
-    rec.failed(name, 's', null, command, error);
-    rec.failed('replacement: AWS calls per replacement', 'calls', null, command, error);
+    rec.failed(name, boot ? '×' : 's', null, command, error);
+    if (!boot) rec.failed('replacement: AWS calls per replacement', 'calls', null, command, error);
+  } finally {
+    await ctx.world.configureRealism({ bootSeconds: 0, targetHealthChecks: false });
   }
+}
+
+/** Whether the instance is `healthy` in the target group. */
+async function healthyIn(elb: ElasticLoadBalancingV2Client, tg: string, instanceId: string | undefined) {
+  if (instanceId === undefined) return false;
+  const health = await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: tg }));
+  return (health.TargetHealthDescriptions ?? []).some(
+    (d) => d.Target?.Id === instanceId && d.TargetHealth?.State === 'healthy',
+  );
 }
 
 // ---- 7. the storm ------------------------------------------------------------------------------
@@ -583,9 +630,10 @@ export async function benchReplacement(rec: Recorder): Promise<void> {
         .arn,
     };
     await single(ctx, rec);
+    await single(ctx, rec, true);
     const stormGroups = await storm(ctx, rec);
     // The sweep covers only its own fleets: the groups of 6 and 7 go first.
-    for (const group of ['one-asg', ...stormGroups]) {
+    for (const group of ['one-asg', 'oneboot-asg', ...stormGroups]) {
       await ctx.clients.autoScaling
         .send(new DeleteAutoScalingGroupCommand({ AutoScalingGroupName: group, ForceDelete: true }))
         .catch(() => undefined);

@@ -1,8 +1,13 @@
 /**
  * Phoenix benchmark — measures, records, asserts nothing (except that each measurement ran).
  *
- *   npm run bench               figures 1–4 and 6–8
- *   npm run bench -- --full     figures 1–8 (5 adds a cold `npm ci` in a fresh clone and `npm test`)
+ *   npm run bench               figures 1–4 and 6–11, the scale figures
+ *   npm run bench -- --full     figures 1–11 and scale (5 adds a cold `npm ci` in a fresh clone and `npm test`)
+ *   npm run bench -- --only scale            one figure group alone (or several: --only rollouts,replacement);
+ *                                            groups: synth, cli, watch, assets (with synth), ready, demo,
+ *                                            replacement, rollouts, scale. Results are written only
+ *                                            for a whole run (not with --only): they are committed.
+ *   npm run bench -- --only scale --scale-k 10,20 --scale-fleets 50   the scale group for these K, fleets
  *
  * Figures (every target is an upper bound in the figure's own unit; `met` = value ≤ target):
  *   1. `cdk synth` wall time: `npx cdk synth --no-notices --quiet -o <tmp>/cdk.out`, once, with
@@ -37,6 +42,12 @@
  *   9–11. Rollouts in the local runtime (see bench/rollout.ts, run as a child process): rolling 20
  *      and 8 instances, blue-green 20; wall time against the minimum of their waits, AWS calls per
  *      replaced instance and per batch, states entered and AWS history events.
+ *   Scale (bench/scale.ts, one child per K = maxConcurrentRollouts, default 10, 20, 40): one
+ *      publication, 200 fleets of 2 (rolling, one channel), boot time and AWS's token buckets on;
+ *      fleets left behind (target 0), throttling errors escaped into an outcome (target 0), the
+ *      peak call rate per API ÷ its bucket (target 1), wall time ÷ ⌈fleets ÷ K⌉ × one rollout's
+ *      minimum (target 1.10), rollout slots held at the end (target 0). The floors with boot time
+ *      on are figures of groups rollouts (rolling 8, boot 60 s) and replacement (event → serving).
  *
  * A figure without a target has `target: null`; its `met` only says that the measurement ran.
  * A measurement that could not run has `value: null`, `met: false` and an `error`; the process then
@@ -63,11 +74,31 @@ import { performance } from 'node:perf_hooks';
 import { measureCliStartup } from './cli-startup';
 import { benchReplacement } from './replacement';
 import { benchRollouts } from './rollout';
+import { benchScale } from './scale';
 import { benchStatusWatch } from './status-watch';
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS_DIR = path.join(__dirname, 'results');
 const FULL = process.argv.slice(2).includes('--full');
+/** `--only a,b`: run these figure groups only (results are then not written). */
+function option(name: string): string | undefined {
+  const args = process.argv.slice(2);
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+const GROUPS = ['synth', 'cli', 'watch', 'assets', 'ready', 'demo', 'replacement', 'rollouts', 'scale'];
+const ONLY = option('--only')
+  ?.split(',')
+  .map((g) => g.trim())
+  .filter(Boolean);
+for (const g of ONLY ?? [])
+  if (!GROUPS.includes(g)) throw new Error(`--only: unknown group ${g} (groups: ${GROUPS.join(', ')})`);
+const want = (group: string) => ONLY === undefined || ONLY.includes(group);
+const SCALE_K = option('--scale-k')
+  ?.split(',')
+  .map(Number)
+  .filter((n) => Number.isInteger(n) && n > 0);
+const SCALE_FLEETS = option('--scale-fleets') === undefined ? undefined : Number(option('--scale-fleets'));
 
 const MIB = 1_048_576;
 /** The bundle target, read strictly: 1 MB = 1,000,000 bytes (below 1 MiB too). */
@@ -82,7 +113,7 @@ const SHUTDOWN_LIMIT_MS = 10_000;
 const NPM_CI_TIMEOUT_MS = 900_000;
 const NPM_TEST_TIMEOUT_MS = 1_200_000;
 /** Overall bound: all timeouts above for the steps that run, with some slack. */
-const OVERALL_TIMEOUT_MS = FULL ? 60 * 60_000 : 25 * 60_000;
+const OVERALL_TIMEOUT_MS = FULL ? 75 * 60_000 : 45 * 60_000;
 
 // ---- results ------------------------------------------------------------------------------------
 
@@ -874,28 +905,57 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'phoenix-bench-'));
   const step = (what: string) => process.stderr.write(`bench: ${what}\n`);
   try {
-    step('1/5 cdk synth');
-    const cdkOut = await benchSynth(tmp);
-    step('CLI start-up: phoenix --help');
-    await benchCliStartup();
-    step('status --watch redraw cost (bench/status-watch.ts)');
-    try {
-      benchStatusWatch(record);
-    } catch (error) {
-      failed('status --watch redraw cost', 'ms', null, 'npx tsx bench/status-watch.ts', error);
+    let cdkOut: string | undefined;
+    if (want('synth') || want('assets')) {
+      step('1/5 cdk synth');
+      cdkOut = await benchSynth(tmp);
     }
-    step('2/5 Lambda bundle sizes and cold load');
-    await benchAssets(cdkOut);
-    step('3/5 phoenix local ready time');
-    await benchReady();
-    step('4/5 demo rollout');
-    await benchDemo();
-    step('5/5 replacement, storm and reconcile sweep (local runtime, in-process)');
-    await benchReplacementFigures();
-    step('rollouts: rolling 20 and 8, blue-green 20 (bench/rollout.ts, in a child process)');
-    await benchRollouts(record).catch((error: unknown) =>
-      failed('rollout benchmarks (local runtime)', 's', null, 'npx tsx bench/rollout.ts --json', error),
-    );
+    if (want('cli')) {
+      step('CLI start-up: phoenix --help');
+      await benchCliStartup();
+    }
+    if (want('watch')) {
+      step('status --watch redraw cost (bench/status-watch.ts)');
+      try {
+        benchStatusWatch(record);
+      } catch (error) {
+        failed('status --watch redraw cost', 'ms', null, 'npx tsx bench/status-watch.ts', error);
+      }
+    }
+    if (want('assets')) {
+      step('2/5 Lambda bundle sizes and cold load');
+      await benchAssets(cdkOut);
+    }
+    if (want('ready')) {
+      step('3/5 phoenix local ready time');
+      await benchReady();
+    }
+    if (want('demo')) {
+      step('4/5 demo rollout');
+      await benchDemo();
+    }
+    if (want('replacement')) {
+      step('5/5 replacement, storm and reconcile sweep (local runtime, in-process)');
+      await benchReplacementFigures();
+    }
+    if (want('rollouts')) {
+      step(
+        'rollouts: rolling 20 and 8, blue-green 20, rolling 8 with boot (bench/rollout.ts, in a child process)',
+      );
+      await benchRollouts(record).catch((error: unknown) =>
+        failed('rollout benchmarks (local runtime)', 's', null, 'npx tsx bench/rollout.ts --json', error),
+      );
+    }
+    if (want('scale')) {
+      step('scale: 200 fleets under API limits, per maxConcurrentRollouts (bench/scale.ts, one child per K)');
+      await benchScale(record, {
+        ...(SCALE_K !== undefined && SCALE_K.length > 0 ? { concurrency: SCALE_K } : {}),
+        ...(SCALE_FLEETS !== undefined ? { fleets: SCALE_FLEETS } : {}),
+        progress: step,
+      }).catch((error: unknown) =>
+        failed('scale benchmarks (local runtime)', 's', null, 'npx tsx bench/scale.ts --json', error),
+      );
+    }
     if (FULL) {
       step('--full: npm ci (cold) in a fresh clone');
       await benchNpmCi(tmp);
@@ -910,7 +970,7 @@ async function main(): Promise<void> {
   const cpus = os.cpus();
   const meta = {
     date: new Date().toISOString(),
-    command: `npm run bench${FULL ? ' -- --full' : ''}`,
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     node: process.version,
     cpus: cpus.length,
     cpuModel: cpus[0]?.model.trim() ?? 'unknown',
@@ -918,9 +978,16 @@ async function main(): Promise<void> {
     full: FULL,
   };
   const table = markdown(meta);
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(path.join(RESULTS_DIR, 'latest.json'), `${JSON.stringify({ ...meta, figures }, null, 2)}\n`);
-  writeFileSync(path.join(RESULTS_DIR, 'latest.md'), table);
+  if (ONLY === undefined) {
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    writeFileSync(
+      path.join(RESULTS_DIR, 'latest.json'),
+      `${JSON.stringify({ ...meta, figures }, null, 2)}\n`,
+    );
+    writeFileSync(path.join(RESULTS_DIR, 'latest.md'), table);
+  } else {
+    process.stderr.write(`bench: --only ${ONLY.join(',')}: bench/results not written\n`);
+  }
   process.stdout.write(`${table}\n`);
   if (measurementFailed) {
     process.stderr.write('bench: at least one measurement did not run (see ERROR rows)\n');

@@ -82,7 +82,7 @@ export interface PhoenixControlPlaneProps extends OperatorProps {
    * The fan-out limit: how many rollouts (all fleets together) may run at once. One image followed
    * by many fleets rolls them concurrently up to this many; the others wait (`RolloutQueued`, with
    * the fleet lock held) for a slot. An integer from 1 to 1000.
-   * @default 10 - `DEFAULT_MAX_CONCURRENT_ROLLOUTS`
+   * @default 20 - `DEFAULT_MAX_CONCURRENT_ROLLOUTS` (chosen from bench/scale.ts, see docs/rollouts.md)
    */
   readonly maxConcurrentRollouts?: number;
 

@@ -43,6 +43,8 @@ export interface Emulator {
   realism(): Promise<RealismState>;
   /** Merge options into the realism layer's configuration (`POST /phoenix-world/config`). */
   configureRealism(config: RealismConfig): Promise<RealismState>;
+  /** The calls answered and throttled per API, with their peak rates (`GET /phoenix-world/calls`; `{ reset: true }`: then start over). */
+  apiCalls(options?: { reset?: boolean }): Promise<ApiCalls>;
   /** Called once when the process exits, expected or not. Returns an unsubscribe function. */
   onExit(listener: (exit: EmulatorExit) => void): () => void;
   /** What the emulator wrote lately (for error messages). */
@@ -273,6 +275,7 @@ async function launch(python: string, port: number, options: StartEmulatorOption
     },
     realism: () => readRealism(endpoint),
     configureRealism: (config) => configureRealism(endpoint, config),
+    apiCalls: (options) => readApiCalls(endpoint, options),
     async reset() {
       if (exitInfo !== undefined) {
         throw new EmulatorApiError(`Cannot reset the emulator: it has exited (${describeExit(exitInfo)})`);
@@ -360,6 +363,60 @@ async function realismCall(endpoint: string, init: RequestInit): Promise<Realism
     throw new EmulatorApiError(`The realism layer at ${endpoint} answered HTTP ${response.status}: ${body}`);
   }
   return JSON.parse(body) as RealismState;
+}
+
+/** What the realism layer counted for one `service:Action` (`GET /phoenix-world/calls`). */
+export interface ApiCallCount {
+  /** Calls passed on to moto (not throttled). */
+  readonly answered: number;
+  /** Calls answered with the API's throttling error. */
+  readonly throttled: number;
+  /** The most calls answered in any 1-second window (real seconds). */
+  readonly peakPerSecond: number;
+  /** With a token bucket over this API (`throttling`): the bucket and the most calls answered in any window of its refill period. */
+  readonly bucket?: {
+    /** The bucket's key: `service:Action`, `service:*read` or `service:*mutating` (shared by every action under it). */
+    readonly key: string;
+    readonly burst: number;
+    readonly rate: number;
+    /** The refill period: burst / rate seconds. */
+    readonly windowSeconds: number;
+    /** The most calls of this action answered in any such window. */
+    readonly peakInWindow: number;
+    /** What the bucket lets through at most in one window: burst + rate × window. */
+    readonly allowedInWindow: number;
+    /** What it lets through at most in one second: burst + rate. */
+    readonly allowedPerSecond: number;
+  };
+}
+
+/** Per `service:Action` (`ec2:RunInstances`), since the emulator started or was reset. */
+export type ApiCalls = Readonly<Record<string, ApiCallCount>>;
+
+/** `GET /phoenix-world/calls` on any running emulator; `reset`: the counts so far, then `DELETE` (start over). */
+export async function readApiCalls(endpoint: string, options: { reset?: boolean } = {}): Promise<ApiCalls> {
+  const counts = await callsRequest(endpoint, 'GET');
+  if (options.reset === true) await callsRequest(endpoint, 'DELETE');
+  return counts;
+}
+
+async function callsRequest(endpoint: string, method: 'GET' | 'DELETE'): Promise<ApiCalls> {
+  let response: Response;
+  try {
+    response = await fetch(`${endpoint}/phoenix-world/calls`, {
+      method,
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (error) {
+    throw new EmulatorApiError(
+      `Could not reach the realism layer's call counts at ${endpoint}: ${(error as Error).message}`,
+    );
+  }
+  const body = await response.text();
+  if (!response.ok) {
+    throw new EmulatorApiError(`The realism layer at ${endpoint} answered HTTP ${response.status}: ${body}`);
+  }
+  return JSON.parse(body) as ApiCalls;
 }
 
 /** `POST /moto-api/reset` on any running emulator. */

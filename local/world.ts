@@ -31,8 +31,10 @@ import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { randomUUID } from 'node:crypto';
 import { CHANNEL_PARAMETER_PREFIX, COMMAND_SOURCE, DetailTypes, Tags } from '../lambdas/domain/contract';
 import {
+  type ApiCalls,
   BROKEN_IMAGE_TAG,
   configureRealism,
+  readApiCalls,
   readRealism,
   type RealismConfig,
   type RealismState,
@@ -379,6 +381,11 @@ export class World {
   /** Merge options into the emulator's realism configuration (boot time, API limits…). */
   configureRealism(config: RealismConfig): Promise<RealismState> {
     return configureRealism(this.options.endpoint, config);
+  }
+
+  /** The calls answered and throttled per `service:Action`, with their peak rates; `{ reset: true }`: then start over. */
+  apiCalls(options?: { reset?: boolean }): Promise<ApiCalls> {
+    return readApiCalls(this.options.endpoint, options);
   }
 
   /**

@@ -478,7 +478,7 @@ export const Env = {
   drainStateMachineArn: 'PHOENIX_DRAIN_STATE_MACHINE_ARN',
   /** Comma-separated account ids (and `amazon`) whose images a rollout accepts (rollout-fleet). */
   allowedImageOwners: 'PHOENIX_ALLOWED_IMAGE_OWNERS',
-  /** How many rollouts (all fleets) may hold a rollout slot at once (rollout-record); default 10. */
+  /** How many rollouts (all fleets) may hold a rollout slot at once (rollout-record); default 20. */
   maxConcurrentRollouts: 'PHOENIX_MAX_CONCURRENT_ROLLOUTS',
   /** The chaos schedule's period in seconds (chaos). */
   chaosPeriodSeconds: 'PHOENIX_CHAOS_PERIOD_SECONDS',

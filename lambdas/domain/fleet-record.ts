@@ -172,8 +172,8 @@ export interface RolloutSlots {
   readonly inFlight: number;
 }
 
-/** Default `maxConcurrentRollouts`. */
-export const DEFAULT_MAX_CONCURRENT_ROLLOUTS = 10;
+/** Default `maxConcurrentRollouts`: 20, measured by bench/scale.ts (docs/rollouts.md, "Fan-out is bounded"). */
+export const DEFAULT_MAX_CONCURRENT_ROLLOUTS = 20;
 
 /**
  * The images a fleet may be rolled back to, newest first: images of its succeeded history entries

@@ -18,10 +18,15 @@ module changes what those APIs answer, as AWS would.
 - API limits (`throttling`): token buckets per API, answering AWS's own throttling errors.
 
 Control endpoint: `GET /phoenix-world/config` returns the configuration, `POST` merges a JSON
-object into it; `POST /moto-api/reset` also resets it. The state machines of moto are not
+object into it; `POST /moto-api/reset` also resets it. `GET /phoenix-world/calls`: per
+`service:Action`, the calls answered (passed on to moto), the calls throttled, and the peak rate
+answered: the most calls in any 1-second window, and, for an API under a bucket, in any window of
+the bucket's refill period (burst / rate seconds) with the most the bucket lets through in it
+(burst + rate x window); `DELETE /phoenix-world/calls` (or `POST /moto-api/reset`) starts them over. The state machines of moto are not
 changed: only what is reported (moto's own capacity logic still counts the instances InService).
 """
 
+import collections
 import copy
 import json
 import threading
@@ -69,6 +74,8 @@ _config = copy.deepcopy(DEFAULTS)
 _buckets = {}
 _throttled = {}
 _born = {}
+# Per "service:Action": answered calls, and the times of the recent ones for the peak windows.
+_calls = {}
 
 
 def _now():
@@ -104,6 +111,7 @@ def reset():
         _buckets.clear()
         _throttled.clear()
         _born.clear()
+        _calls.clear()
 
 
 # ---- instances -----------------------------------------------------------------------------------
@@ -247,17 +255,94 @@ def _bucket_key(table, service, action):
     return key if key in table else None
 
 
+def _refill_seconds(spec):
+    """The bucket's refill period: the seconds it takes to refill from empty (burst / rate)."""
+    rate = float(spec["rate"])
+    return float(spec["burst"]) / rate if rate > 0 else 0.0
+
+
+def _count_answered(service, action, key, spec, now):
+    """Count a call passed on to moto and keep the peaks (call with _lock held)."""
+    name = f"{service}:{action}"
+    entry = _calls.get(name)
+    if entry is None:
+        entry = _calls[name] = {
+            "answered": 0,
+            "peakPerSecond": 0,
+            "second": collections.deque(),
+            "bucket": None,
+            "window": collections.deque(),
+            "windowSeconds": 0.0,
+            "peakInWindow": 0,
+        }
+    entry["answered"] += 1
+    second = entry["second"]
+    second.append(now)
+    while second and second[0] <= now - 1.0:
+        second.popleft()
+    entry["peakPerSecond"] = max(entry["peakPerSecond"], len(second))
+    if spec is None:
+        return
+    window_seconds = _refill_seconds(spec)
+    if entry["bucket"] != key or entry["windowSeconds"] != window_seconds:
+        entry["bucket"], entry["windowSeconds"] = key, window_seconds
+        entry["window"].clear()
+        entry["peakInWindow"] = 0
+        entry["spec"] = {"burst": spec["burst"], "rate": spec["rate"]}
+    if window_seconds <= 0:
+        return
+    window = entry["window"]
+    window.append(now)
+    while window and window[0] <= now - window_seconds:
+        window.popleft()
+    entry["peakInWindow"] = max(entry["peakInWindow"], len(window))
+
+
+def calls():
+    """Per service:Action: answered, throttled, peak per second, and the bucket's window peak."""
+    with _lock:
+        names = sorted(set(_calls) | set(_throttled))
+        out = {}
+        for name in names:
+            entry = _calls.get(name)
+            item = {
+                "answered": entry["answered"] if entry else 0,
+                "throttled": _throttled.get(name, 0),
+                "peakPerSecond": entry["peakPerSecond"] if entry else 0,
+            }
+            if entry and entry["bucket"] is not None:
+                spec = entry["spec"]
+                window_seconds = entry["windowSeconds"]
+                item["bucket"] = {
+                    "key": entry["bucket"],
+                    "burst": spec["burst"],
+                    "rate": spec["rate"],
+                    "windowSeconds": window_seconds,
+                    "peakInWindow": entry["peakInWindow"],
+                    # The most any bucket can let through in one refill period (full at its start).
+                    "allowedInWindow": float(spec["burst"]) + float(spec["rate"]) * window_seconds,
+                    "allowedPerSecond": float(spec["burst"]) + float(spec["rate"]),
+                }
+            out[name] = item
+        return out
+
+
+def reset_calls():
+    with _lock:
+        _calls.clear()
+        _throttled.clear()
+
+
 def _take(service, action):
     """True when the call may go; False when its bucket is empty (and counts the throttled call)."""
     with _lock:
+        now = _now()
         table = _bucket_table()
-        if table is None:
-            return True
-        key = _bucket_key(table, service, action)
+        key = _bucket_key(table, service, action) if table is not None else None
         if key is None:
+            _count_answered(service, action, None, None, now)
             return True
         spec = table[key]
-        now = _now()
         tokens, at = _buckets.get(key, (float(spec["burst"]), now))
         tokens = min(float(spec["burst"]), tokens + (now - at) * float(spec["rate"]))
         if tokens < 1:
@@ -265,6 +350,7 @@ def _take(service, action):
             _throttled[f"{service}:{action}"] = _throttled.get(f"{service}:{action}", 0) + 1
             return False
         _buckets[key] = (tokens - 1, now)
+        _count_answered(service, action, key, spec, now)
         return True
 
 
@@ -401,6 +487,16 @@ def _patch_ssm():
     Command.invocation_response = invocation_response
 
 
+def _calls_control(environ, start_response):
+    method = environ.get("REQUEST_METHOD")
+    if method == "GET":
+        return _json_response(start_response, "200 OK", calls())
+    if method == "DELETE":
+        reset_calls()
+        return _json_response(start_response, "200 OK", calls())
+    return _json_response(start_response, "405 Method Not Allowed", {"error": "MethodNotAllowed"})
+
+
 _patched = False
 _patch_lock = threading.Lock()
 
@@ -428,11 +524,13 @@ def wrap(app_class):
             path = environ.get("PATH_INFO", "")
             if path.rstrip("/") == "/phoenix-world/config":
                 return _control(environ, start_response)
+            if path.rstrip("/") == "/phoenix-world/calls":
+                return _calls_control(environ, start_response)
             if path.startswith("/moto-api/reset") and environ.get("REQUEST_METHOD") == "POST":
                 reset()
             elif not path.startswith("/moto-api"):
                 _ensure_patched()
-            if _bucket_table() is not None and not path.startswith("/moto-api"):
+            if not path.startswith("/moto-api"):
                 service = _service_of(environ)
                 if service:
                     action, _ = _action_of(environ)

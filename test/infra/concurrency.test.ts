@@ -74,7 +74,7 @@ describe('reserved concurrency', () => {
 
   it('rejects a Rollout step reservation below maxConcurrentRollouts', () => {
     expect(() => build({ reservedConcurrency: { [Handlers.rolloutFleet]: 5 } })).toThrow(
-      /reservedConcurrency\.rollout-fleet must be at least maxConcurrentRollouts \(10\).*got 5/,
+      /reservedConcurrency\.rollout-fleet must be at least maxConcurrentRollouts \(20\).*got 5/,
     );
     expect(() =>
       build({ maxConcurrentRollouts: 30, reservedConcurrency: { [Handlers.rolloutRecord]: 20 } }),

@@ -29,9 +29,9 @@ function environmentOf(template: Template, handler: string): Record<string, unkn
 }
 
 describe('maxConcurrentRollouts', () => {
-  it('defaults to 10 and reaches rollout-record only', () => {
+  it('defaults to 20 and reaches rollout-record only', () => {
     const { template } = synth();
-    expect(environmentOf(template, Handlers.rolloutRecord)[Env.maxConcurrentRollouts]).toBe('10');
+    expect(environmentOf(template, Handlers.rolloutRecord)[Env.maxConcurrentRollouts]).toBe('20');
     expect(environmentOf(template, Handlers.intake)[Env.maxConcurrentRollouts]).toBeUndefined();
   });
 

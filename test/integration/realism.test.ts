@@ -330,6 +330,53 @@ describe('the realism layer', () => {
     });
   });
 
+  it('counts the calls answered and throttled per API, with the peak per second and per refill period of its bucket', async () => {
+    await fx.world.apiCalls({ reset: true });
+    await fx.world.configureRealism({ throttling: { 'ec2:DescribeInstances': { burst: 4, rate: 2 } } });
+    const noRetry = new EC2Client({ ...fx.clientConfig, maxAttempts: 1 });
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, () => noRetry.send(new DescribeInstancesCommand({}))),
+    );
+    const ok = results.filter((r) => r.status === 'fulfilled').length;
+    await new EC2Client(fx.clientConfig).send(new DescribeInstanceStatusCommand({}));
+    const calls = await fx.world.apiCalls();
+    const described = calls['ec2:DescribeInstances']!;
+    expect(described.answered).toBe(ok);
+    expect(described.throttled).toBe(10 - ok);
+    // A burst of 4 (and at most a token back while the 10 calls ran): never more through than the bucket allows.
+    expect(described.answered).toBeGreaterThanOrEqual(4);
+    expect(described.peakPerSecond).toBe(described.answered);
+    expect(described.bucket).toMatchObject({
+      key: 'ec2:DescribeInstances',
+      burst: 4,
+      rate: 2,
+      windowSeconds: 2,
+      peakInWindow: described.answered,
+      allowedInWindow: 8,
+      allowedPerSecond: 6,
+    });
+    expect(described.bucket!.peakInWindow).toBeLessThanOrEqual(described.bucket!.allowedInWindow);
+    // Under the AWS table's `ec2:*read` bucket (this one only overrides DescribeInstances).
+    expect(calls['ec2:DescribeInstanceStatus']).toMatchObject({
+      answered: 1,
+      throttled: 0,
+      peakPerSecond: 1,
+      bucket: { key: 'ec2:*read', burst: 100, rate: 20, windowSeconds: 5 },
+    });
+  });
+
+  it('counts calls with the API limits off too (no bucket), and starts over on request', async () => {
+    await fx.world.apiCalls({ reset: true });
+    for (let i = 0; i < 3; i++) await fx.clients.autoScaling.send(new DescribeAutoScalingGroupsCommand({}));
+    const before = await fx.world.apiCalls({ reset: true });
+    expect(before['autoscaling:DescribeAutoScalingGroups']).toEqual({
+      answered: 3,
+      throttled: 0,
+      peakPerSecond: 3,
+    });
+    expect(await fx.world.apiCalls()).toEqual({});
+  });
+
   // Last: a reset forgets the control plane's resources too.
   it('turns every option off again on POST /moto-api/reset', async () => {
     await fx.world.configureRealism({ bootSeconds: 60, badZones: ['us-east-1a'], throttling: true });
@@ -343,5 +390,6 @@ describe('the realism layer', () => {
       throttling: false,
       throttledCalls: {},
     });
+    expect(await fx.world.apiCalls()).toEqual({});
   });
 });

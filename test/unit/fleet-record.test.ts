@@ -52,7 +52,7 @@ describe('rollbackCandidates', () => {
 
 describe('maxConcurrentRollouts (rollout-record environment)', () => {
   it('defaults to 10; takes a positive integer; rejects anything else, naming the variable', () => {
-    expect(maxConcurrentRollouts({})).toBe(10);
+    expect(maxConcurrentRollouts({})).toBe(20);
     expect(maxConcurrentRollouts({ PHOENIX_MAX_CONCURRENT_ROLLOUTS: '2' })).toBe(2);
     for (const bad of ['0', '-1', 'ten', '1.5']) {
       expect(() => maxConcurrentRollouts({ PHOENIX_MAX_CONCURRENT_ROLLOUTS: bad })).toThrow(
