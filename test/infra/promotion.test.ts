@@ -36,7 +36,7 @@ describe('PromotionCapability', () => {
 
   const template = synth({ channels });
   it('creates the promote function with its rules and a 5-minute schedule', () => {
-    const [[, fn]] = promoteFunctions(template) as [[string, { Properties: Record<string, any> }]];
+    const [[, fn]] = promoteFunctions(template) as unknown as [[string, { Properties: Record<string, any> }]];
     const rules = JSON.parse(fn.Properties['Environment'].Variables['PHOENIX_PROMOTION_RULES']);
     expect(rules).toEqual([
       {
