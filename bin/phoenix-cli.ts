@@ -18,6 +18,9 @@
  *   phoenix release <image> [--reason <text>] [--json]         clear an image's quarantine
  *   phoenix reconcile [<fleet>] [--dry-run]                     the reconcile sweep, now (prints JSON)
  *   phoenix chaos [--at <ISO time>] [--dry-run] [--yes]         one chaos period, now (or as if at a time)
+ *   phoenix channels [--json]                                   the pipeline: channels, images, waiting promotions, quarantine
+ *   phoenix approve <channel> <image> [--json]                  approve an image's promotion into a channel
+ *   phoenix promote [<channel>] [--dry-run]                     the promotion check, now (prints JSON)
  *   phoenix --version                                          the version (package.json)
  *
  * Exit codes: cli/exit-codes.ts, documented in docs/cli.md.
@@ -37,6 +40,8 @@ import { isAmiId } from '../lambdas/domain/ids';
 /* eslint-disable @typescript-eslint/no-require-imports */
 const load = {
   chaos: () => require('../cli/chaos') as typeof import('../cli/chaos'),
+  approve: () => require('../cli/approve') as typeof import('../cli/approve'),
+  channels: () => require('../cli/channels') as typeof import('../cli/channels'),
   describe: () => require('../cli/describe') as typeof import('../cli/describe'),
   history: () => require('../cli/history') as typeof import('../cli/history'),
   pause: () => require('../cli/pause') as typeof import('../cli/pause'),
@@ -680,6 +685,89 @@ function registerReconcile(program: Command, load: Loaders): void {
   );
 }
 
+const rulesOption = [
+  '--rules <json>',
+  'the promotion rules as JSON (default: $PHOENIX_PROMOTION_RULES, then the rules the promotion check recorded)',
+] as const;
+
+/** `phoenix channels`: the pipeline. */
+function registerChannels(program: Command, load: Loaders): void {
+  withTarget(
+    program
+      .command('channels')
+      .description(
+        'Show the pipeline: each channel with its upstream, its current image, the image waiting for promotion and what it ' +
+          'waits for (fleets not yet rolled, time left, approval, window) or why it is blocked, and the quarantined images.',
+      )
+      .option(...rulesOption),
+  ).action(async (options: TargetOptions & { json: boolean; rules?: string }) => {
+    load.target().applyTarget(options);
+    const { channelsCommand, renderChannels } = load.channels();
+    const model = await channelsCommand(options.rules !== undefined ? { rules: options.rules } : {});
+    print(options.json ? JSON.stringify(model, null, 2) : renderChannels(model));
+  });
+}
+
+/** `phoenix approve`: approve an image's promotion into a channel. */
+function registerApprove(program: Command, load: Loaders): void {
+  withTarget(
+    program
+      .command('approve')
+      .description(
+        'Approve the promotion of an image into a channel whose rule asks for an approval: who (your identity ARN) and ' +
+          'when are recorded, PromotionApproved is reported; the next promotion check promotes it if the evidence holds.',
+      )
+      .argument('<channel>', 'the downstream channel')
+      .argument('<image>', 'the AMI id')
+      .option(...busOption),
+  ).action(
+    async (
+      channel: string,
+      image: string,
+      options: TargetOptions & { json: boolean; eventBusName?: string },
+    ) => {
+      load.target().applyTarget(options);
+      const { approveCommand, renderApprove } = load.approve();
+      const report = await approveCommand(
+        channel,
+        image,
+        options.eventBusName !== undefined ? { eventBusName: options.eventBusName } : {},
+      );
+      print(options.json ? JSON.stringify(report, null, 2) : renderApprove(report));
+    },
+  );
+}
+
+/** `phoenix promote`: the promotion check, now. */
+function registerPromote(program: Command, load: Loaders): void {
+  withTarget(
+    program
+      .command('promote')
+      .description(
+        'Run the promotion check now (what the scheduled promote function runs): each channel with promoteFrom is checked ' +
+          'against the evidence of its upstream fleets and promoted when it holds; prints the result as JSON.',
+      )
+      .argument('[channel]', 'only this downstream channel')
+      .option(...rulesOption)
+      .option(...busOption)
+      .option('--dry-run', 'only decide: promote nothing, announce nothing', false),
+  ).action(
+    async (
+      channel: string | undefined,
+      options: TargetOptions & { json: boolean; rules?: string; eventBusName?: string; dryRun: boolean },
+    ) => {
+      load.target().applyTarget(options);
+      const report = await load.channels().promoteNow({
+        ...(channel !== undefined ? { channel } : {}),
+        ...(options.rules !== undefined ? { rules: options.rules } : {}),
+        ...(options.eventBusName !== undefined ? { eventBusName: options.eventBusName } : {}),
+        dryRun: options.dryRun,
+      });
+      print(JSON.stringify(report, null, 2));
+    },
+  );
+}
+
 /** `phoenix chaos`: one chaos period, now. */
 function registerChaos(program: Command, load: Loaders): void {
   withTarget(
@@ -772,6 +860,9 @@ export function buildProgram(): Command {
   registerUnpin(program, load);
   registerReconcile(program, load);
   registerChaos(program, load);
+  registerChannels(program, load);
+  registerApprove(program, load);
+  registerPromote(program, load);
   registerSetup(program, load);
   return program;
 }

@@ -25,12 +25,41 @@ export interface ChannelProps {
    * @default Duration.hours(4)
    */
   readonly after?: Duration;
+  /**
+   * An operator must approve each image before it is promoted (`phoenix approve <channel> <image>`).
+   * @default false
+   */
+  readonly approval?: boolean;
+  /**
+   * When promotions may happen (UTC), e.g. `{ days: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri'], fromHour: 9, toHour: 16 }`.
+   * @default - any time
+   */
+  readonly window?: PromotionWindowProps;
+  /**
+   * How many replacements of cause `health` (all upstream fleets together) are tolerated while the
+   * upstream fleets run the image; more block the promotion (`PromotionBlocked`).
+   * @default 0
+   */
+  readonly maxHealthReplacements?: number;
   // --- post-creation image validation (issue 13 §2) ---------------------------------------------
   /**
    * Validate each image before this channel's fleets see it (once per image).
    * @default - no validation
    */
   readonly validation?: ImageValidationProps;
+}
+
+/** A promotion window, UTC: on `days` (default every day), from `fromHour` (included) to `toHour` (excluded). */
+export interface PromotionWindowProps {
+  /**
+   * The weekdays: `Sun`, `Mon`, `Tue`, `Wed`, `Thu`, `Fri`, `Sat`.
+   * @default - every day
+   */
+  readonly days?: readonly ('Sun' | 'Mon' | 'Tue' | 'Wed' | 'Thu' | 'Fri' | 'Sat')[];
+  /** 0..23 (UTC). */
+  readonly fromHour: number;
+  /** 1..24 (UTC), greater than `fromHour`. */
+  readonly toHour: number;
 }
 
 /** Post-creation image validation: one instance launched from the image, the deployer's test run on it. */

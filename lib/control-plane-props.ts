@@ -10,6 +10,13 @@ import { DEFAULT_RESERVED_CONCURRENCY } from './phoenix-function';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type { OperatorProps } from './capabilities/authorization';
 import type { ChannelProps } from './channel-props';
+import { NAME_PATTERN } from '../lambdas/domain/contract';
+import {
+  DEFAULT_MAX_HEALTH_REPLACEMENTS,
+  DEFAULT_PROMOTION_DELAY_SECONDS,
+  type PromotionRule,
+  WEEKDAYS,
+} from '../lambdas/domain/promotion';
 
 /** What EventBridge accepts as a custom bus name (the `default` bus and partner buses excluded). */
 const EVENT_BUS_NAME_PATTERN = /^[.\-_A-Za-z0-9]{1,256}$/;
@@ -153,6 +160,11 @@ export interface PhoenixControlPlaneProps extends OperatorProps {
    * @default - none
    */
   readonly channels?: Readonly<Record<string, ChannelProps>>;
+  /**
+   * When the promotion check runs (created only when some channel has `promoteFrom`).
+   * @default events.Schedule.rate(Duration.minutes(5))
+   */
+  readonly promotionSchedule?: events.Schedule;
 }
 
 /**
@@ -175,6 +187,8 @@ export function validateControlPlaneProps(props: PhoenixControlPlaneProps): void
     // Observability (issue 12).
     ...booleanProblems('dashboard', props.dashboard),
     ...booleanProblems('schemaRegistry', props.schemaRegistry),
+    // Promotion (issue 13).
+    ...promotionProblems(props.channels),
   ];
   if (problems.length > 0) throw new Error(`Invalid PhoenixControlPlane props: ${problems.join('; ')}`);
 }
@@ -295,4 +309,93 @@ function booleanProblems(name: string, value: unknown): string[] {
   return value === undefined || typeof value === 'boolean'
     ? []
     : [`${name} must be true or false, got ${quote(value)}`];
+}
+
+// Promotion (issue 13).
+
+/**
+ * The channels' promotion fields: `promoteFrom` names another declared-or-published channel (a
+ * valid channel name, not itself), no cycle, `after` at least 0, `approval` a boolean, the window's
+ * days and hours, `maxHealthReplacements` a whole number.
+ */
+function promotionProblems(channels: Readonly<Record<string, ChannelProps>> | undefined): string[] {
+  if (channels === undefined) return [];
+  const problems: string[] = [];
+  for (const [name, channel] of Object.entries(channels)) {
+    if (!NAME_PATTERN.test(name)) problems.push(`channels: ${quote(name)} is not a channel name`);
+    const where = `channels.${name}`;
+    const from = channel.promoteFrom;
+    if (from !== undefined && !Token.isUnresolved(from)) {
+      if (!NAME_PATTERN.test(from))
+        problems.push(`${where}.promoteFrom must be a channel name, got ${quote(from)}`);
+      else if (from === name)
+        problems.push(`${where}.promoteFrom must name another channel, got ${quote(from)}`);
+    }
+    if (from === undefined) {
+      for (const field of ['after', 'approval', 'window', 'maxHealthReplacements'] as const) {
+        if (channel[field] !== undefined) problems.push(`${where}.${field} needs promoteFrom`);
+      }
+    }
+    const after = channel.after;
+    if (after !== undefined && !Token.isUnresolved(after.toSeconds())) {
+      if (after.toSeconds() < 0)
+        problems.push(`${where}.after must be at least 0, got ${after.toSeconds()}s`);
+    }
+    problems.push(...booleanProblems(`${where}.approval`, channel.approval));
+    const max = channel.maxHealthReplacements;
+    if (max !== undefined && !Token.isUnresolved(max) && !(Number.isInteger(max) && max >= 0)) {
+      problems.push(`${where}.maxHealthReplacements must be a whole number, got ${quote(max)}`);
+    }
+    const w = channel.window;
+    if (w !== undefined) {
+      const days: readonly string[] = WEEKDAYS;
+      const badDays = (w.days ?? []).filter((d) => !days.includes(d));
+      if (badDays.length > 0)
+        problems.push(`${where}.window.days must be of ${WEEKDAYS.join(', ')}, got ${quote(badDays)}`);
+      if (w.days !== undefined && w.days.length === 0)
+        problems.push(`${where}.window.days must name at least one day`);
+      const hourOk = (h: number, lo: number, hi: number) => Number.isInteger(h) && h >= lo && h <= hi;
+      if (!hourOk(w.fromHour, 0, 23) || !hourOk(w.toHour, 1, 24) || w.toHour <= w.fromHour) {
+        problems.push(
+          `${where}.window needs whole hours 0 <= fromHour < toHour <= 24, got ${quote({ fromHour: w.fromHour, toHour: w.toHour })}`,
+        );
+      }
+    }
+  }
+  // No cycle: following promoteFrom from any channel ends.
+  for (const start of Object.keys(channels)) {
+    const seen = [start];
+    let at = channels[start]?.promoteFrom;
+    while (at !== undefined && !Token.isUnresolved(at)) {
+      if (seen.includes(at)) {
+        if (at === start) problems.push(`channels: promoteFrom makes a cycle ${[...seen, at].join(' -> ')}`);
+        break;
+      }
+      seen.push(at);
+      at = channels[at]?.promoteFrom;
+    }
+  }
+  return [...new Set(problems)];
+}
+
+/** The promotion rules of the channels with `promoteFrom`, for the promote function (validated props). */
+export function promotionRulesOf(props: PhoenixControlPlaneProps): PromotionRule[] {
+  return Object.entries(props.channels ?? {})
+    .filter(([, c]) => c.promoteFrom !== undefined)
+    .map(([channel, c]) => ({
+      channel,
+      promoteFrom: c.promoteFrom!,
+      afterSeconds: c.after?.toSeconds() ?? DEFAULT_PROMOTION_DELAY_SECONDS,
+      approval: c.approval ?? false,
+      ...(c.window !== undefined
+        ? {
+            window: {
+              ...(c.window.days !== undefined ? { days: c.window.days } : {}),
+              fromHour: c.window.fromHour,
+              toHour: c.window.toHour,
+            },
+          }
+        : {}),
+      maxHealthReplacements: c.maxHealthReplacements ?? DEFAULT_MAX_HEALTH_REPLACEMENTS,
+    }));
 }

@@ -11,6 +11,7 @@ import { DrainCapability } from './capabilities/drain';
 import { IntakeCapability } from './capabilities/intake';
 import { ObservabilityCapability } from './capabilities/observability';
 import { OutcomeArchive } from './capabilities/outcome-archive';
+import { PromotionCapability } from './capabilities/promotion';
 import { ReconcileCapability } from './capabilities/reconcile';
 import { ReplaceCapability } from './capabilities/replace';
 import { RolloutCapability } from './capabilities/rollout';
@@ -18,6 +19,7 @@ import type { CapabilityProps } from './capabilities/shared';
 import { PhoenixState } from './capabilities/state';
 import {
   type PhoenixControlPlaneProps,
+  promotionRulesOf,
   reservedConcurrencyOf,
   validateControlPlaneProps,
 } from './control-plane-props';
@@ -54,6 +56,8 @@ export class PhoenixControlPlane extends Construct {
   public readonly reconcile: ReconcileCapability;
   /** Chaos mode and its schedule. */
   public readonly chaos: ChaosCapability;
+  /** The promotion check and its schedule: only when some channel has `promoteFrom` (docs/promotion.md). */
+  public readonly promotion?: PromotionCapability;
   /** The outcome archive: every outcome event into a log group (`phoenix events` reads it). */
   public readonly outcomeArchive: OutcomeArchive;
   /** Who may put commands on the bus and publish images: the bus policy and the publish guard. */
@@ -166,12 +170,25 @@ export class PhoenixControlPlane extends Construct {
       goldenImageParameterPrefixes: props.goldenImageParameterPrefixes,
       ownRoles,
     });
+    const promotionRules = promotionRulesOf(props);
+    if (promotionRules.length > 0) {
+      this.promotion = new PromotionCapability(this, 'PromotionCapability', {
+        ...common,
+        rules: promotionRules,
+        schedule: props.promotionSchedule,
+      });
+    }
     // Outcomes come from Phoenix's roles only; commands from the operators only.
     this.authorization = new CommandAuthorization(this, 'CommandAuthorization', {
       state: this.state,
       operatorPrincipals: props.operatorPrincipals,
       operatorPrincipalTag: props.operatorPrincipalTag,
-      ownRoles: [...ownRoles, this.intake.function.role, this.reconcile.function.role],
+      ownRoles: [
+        ...ownRoles,
+        this.intake.function.role,
+        this.reconcile.function.role,
+        ...(this.promotion !== undefined ? [this.promotion.function.role] : []),
+      ],
     });
     this.publishGuard = this.authorization.publishGuard;
     this.outcomeArchive = new OutcomeArchive(this, 'OutcomeArchive', { ...common });
@@ -196,6 +213,7 @@ export class PhoenixControlPlane extends Construct {
     this.publishImageRule = this.intake.rule('PublishImageRule');
     const capabilities = [
       ...[this.intake, this.reconcile, this.chaos, this.rollout, this.replace, this.drain],
+      ...(this.promotion !== undefined ? [this.promotion] : []),
       this.outcomeArchive,
     ];
     this.deadLetterQueues = capabilities.flatMap((c) => c.deadLetterQueues);

@@ -8,7 +8,12 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { HANDLER_METADATA_KEY, type HandlerName, Handlers } from '../lambdas/domain/contract';
+import {
+  type CoreHandlerName,
+  HANDLER_METADATA_KEY,
+  type HandlerName,
+  Handlers,
+} from '../lambdas/domain/contract';
 import { skipCheckov } from './checkov';
 import { grantLogGroupEncryption } from './encryption';
 
@@ -50,7 +55,7 @@ function depsLockFilePath(): string {
  *   retried when throttled;
  * - reconcile 1, chaos 1: one sweep, one chaos period at a time, on a schedule.
  */
-export const DEFAULT_RESERVED_CONCURRENCY: Readonly<Record<HandlerName, number>> = {
+export const DEFAULT_RESERVED_CONCURRENCY: Readonly<Record<CoreHandlerName, number>> = {
   [Handlers.intake]: 20,
   [Handlers.rolloutFleet]: 20,
   [Handlers.rolloutRecord]: 20,
@@ -163,7 +168,8 @@ export class PhoenixFunction extends NodejsFunction {
       timeout: Duration.seconds(60),
       tracing: lambda.Tracing.ACTIVE,
       reservedConcurrentExecutions:
-        props.reservedConcurrentExecutions ?? DEFAULT_RESERVED_CONCURRENCY[props.handlerName],
+        props.reservedConcurrentExecutions ??
+        (DEFAULT_RESERVED_CONCURRENCY as Partial<Record<HandlerName, number>>)[props.handlerName],
       environmentEncryption: key,
       role,
       logGroup,

@@ -319,33 +319,21 @@ export class World {
   }
 
   /**
-   * Point a channel's golden-AMI parameter at an image. In AWS, Parameter Store emits the
-   * "Parameter Store Change" event itself; the emulator does not, so this puts it as AWS shapes it
-   * (docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-ec2-aliases.html).
+   * Point a channel's golden-AMI parameter at an image; returns the parameter's new version. As in
+   * AWS, Parameter Store itself then emits the "Parameter Store Change" event to the default bus
+   * (the emulator's realism layer does, local/realism/phoenix_realism.py).
    */
-  async setChannelParameter(channel: string, imageId: string): Promise<string> {
-    const name = `${CHANNEL_PARAMETER_PREFIX}${channel}`;
+  async setChannelParameter(channel: string, imageId: string): Promise<number> {
     const result = await this.clients.ssm.send(
       new PutParameterCommand({
-        Name: name,
+        Name: `${CHANNEL_PARAMETER_PREFIX}${channel}`,
         Value: imageId,
         Type: 'String',
         DataType: 'aws:ec2:image',
         Overwrite: true,
       }),
     );
-    return this.putEvent({
-      Source: 'aws.ssm',
-      DetailType: 'Parameter Store Change',
-      Resources: [`arn:aws:ssm:${this.options.region}:123456789012:parameter${name}`],
-      Detail: JSON.stringify({
-        exception: 'Unable to Describe Resource',
-        dataType: 'aws:ec2:image',
-        name,
-        type: 'String',
-        operation: (result.Version ?? 1) > 1 ? 'Update' : 'Create',
-      }),
-    });
+    return result.Version ?? 1;
   }
 
   /** A CloudWatch metric alarm (state INSUFFICIENT_DATA until set), e.g. one that gates rollouts. */

@@ -7,7 +7,8 @@ import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwa
 import { aws } from './errors';
 
 let client: CloudWatchClient | undefined;
-const cloudWatch = () => (client ??= new CloudWatchClient({ retryMode: 'adaptive', maxAttempts: 5 }));
+/** The CloudWatch client (exported for the call counter of the promotion check). */
+export const cloudWatch = () => (client ??= new CloudWatchClient({ retryMode: 'adaptive', maxAttempts: 5 }));
 
 /** The state (`OK`, `ALARM`, `INSUFFICIENT_DATA`) of each named alarm that exists, metric or composite. */
 export async function alarmStates(names: readonly string[]): Promise<Map<string, string>> {

@@ -117,6 +117,14 @@ export const DetailTypes = {
   ImageQuarantined: 'ImageQuarantined',
   /** `phoenix release`: an operator cleared an image's quarantine. */
   ImageReleased: 'ImageReleased',
+  /** An image was promoted from a channel's upstream channel (its parameter written), with the evidence. */
+  ImagePromoted: 'ImagePromoted',
+  /** A promotion waits (fleets rolling, the delay, an approval, the window): once per image and reason. */
+  PromotionWaiting: 'PromotionWaiting',
+  /** A promotion is blocked (rollback, open circuit, health replacements, alarm, quarantine): once per image and reason. */
+  PromotionBlocked: 'PromotionBlocked',
+  /** `phoenix approve <channel> <image>`: an operator approved an image's promotion into a channel. */
+  PromotionApproved: 'PromotionApproved',
 } as const;
 
 /** The detail-types Phoenix puts on its bus (every detail-type but the `PublishImage` command). */
@@ -424,6 +432,55 @@ export interface ChaosSkippedDetail {
   readonly value?: string;
 }
 
+/** One upstream fleet's evidence in ImagePromoted. */
+export interface PromotionFleetEvidenceDetail {
+  readonly fleet: string;
+  readonly rolledSince: string;
+  readonly healthReplacements: number;
+  readonly alarms: readonly string[];
+}
+
+export interface ImagePromotedDetail {
+  readonly channel: string;
+  readonly from: string;
+  readonly imageId: string;
+  readonly previousImageId?: string;
+  readonly parameterVersion: number;
+  readonly rolledSince: string;
+  readonly delaySeconds: number;
+  readonly healthReplacements: number;
+  readonly fleets: readonly PromotionFleetEvidenceDetail[];
+  readonly approvedBy?: string;
+  readonly approvedAt?: string;
+  readonly reason: string;
+}
+
+export interface PromotionWaitingDetail {
+  readonly channel: string;
+  readonly from: string;
+  readonly imageId: string;
+  readonly waitingFor: readonly string[];
+  readonly fleetsNotRolled: readonly string[];
+  readonly until?: string;
+  readonly reason: string;
+}
+
+export interface PromotionBlockedDetail {
+  readonly channel: string;
+  readonly from: string;
+  readonly imageId: string;
+  readonly blockedBy: string;
+  readonly subjects: readonly string[];
+  readonly reason: string;
+}
+
+export interface PromotionApprovedDetail {
+  readonly channel: string;
+  readonly imageId: string;
+  readonly by: string;
+  readonly at: string;
+}
+
 /** The detail each outcome detail-type carries: what `putOutcome(type, detail)` accepts. */
 export interface OutcomeDetails {
   readonly RolloutStarted: RolloutStartedDetail;
@@ -456,6 +513,10 @@ export interface OutcomeDetails {
   readonly ChaosSkipped: ChaosSkippedDetail;
   readonly ImageQuarantined: ImageQuarantinedDetail;
   readonly ImageReleased: ImageReleasedDetail;
+  readonly ImagePromoted: ImagePromotedDetail;
+  readonly PromotionWaiting: PromotionWaitingDetail;
+  readonly PromotionBlocked: PromotionBlockedDetail;
+  readonly PromotionApproved: PromotionApprovedDetail;
 }
 
 /**
@@ -482,6 +543,8 @@ export const Env = {
   maxConcurrentRollouts: 'PHOENIX_MAX_CONCURRENT_ROLLOUTS',
   /** The chaos schedule's period in seconds (chaos). */
   chaosPeriodSeconds: 'PHOENIX_CHAOS_PERIOD_SECONDS',
+  /** The promotion rules of the channels with `promoteFrom`, as JSON (promote). */
+  promotionRules: 'PHOENIX_PROMOTION_RULES',
 } as const;
 
 /**
@@ -498,7 +561,17 @@ export const Handlers = {
   drain: 'drain',
   chaos: 'chaos',
 } as const;
-export type HandlerName = (typeof Handlers)[keyof typeof Handlers];
+/** Handlers of the functions every control plane has. */
+export type CoreHandlerName = (typeof Handlers)[keyof typeof Handlers];
+
+/**
+ * Handlers of capabilities created only when declared: `promote` exists when some channel has
+ * `promoteFrom` (lib/capabilities/promotion.ts).
+ */
+export const OptionalHandlers = {
+  promote: 'promote',
+} as const;
+export type HandlerName = CoreHandlerName | (typeof OptionalHandlers)[keyof typeof OptionalHandlers];
 
 /** The termination lifecycle hook Phoenix puts on fleets tagged `phoenix:flush-document`. */
 export const DRAIN_HOOK_NAME = 'phoenix-drain';

@@ -421,4 +421,57 @@ export const OUTCOME_SHAPES = {
       quarantinedAt: opt(str('when it had been quarantined (ISO-8601)')),
     },
   },
+  ImagePromoted: {
+    description:
+      "An image was promoted from a channel's upstream channel: every upstream fleet ran it fully rolled for the delay, with the evidence.",
+    fields: {
+      channel: str('the channel it was promoted into'),
+      from: str('the upstream channel (`promoteFrom`)'),
+      imageId,
+      previousImageId: opt(str("the channel's image before")),
+      parameterVersion: num(
+        'the new version of the parameter `/phoenix/channels/<channel>` (the audit trail)',
+      ),
+      rolledSince: str('ISO-8601: since when the last upstream fleet ran it fully rolled'),
+      delaySeconds: num('the promotion delay (`after`) in seconds'),
+      healthReplacements: num('replacements of cause health in the upstream fleets since they rolled'),
+      fleets: list('each upstream fleet: `{fleet, rolledSince, healthReplacements, alarms}`'),
+      approvedBy: opt(str("the approver's identity ARN (approval required)")),
+      approvedAt: opt(str('ISO-8601: when it was approved')),
+      reason,
+    },
+  },
+  PromotionWaiting: {
+    description:
+      'A promotion waits for fleets to roll, the delay, an approval, the window or alarms: once per image and reason.',
+    fields: {
+      channel: str('the downstream channel'),
+      from: str('the upstream channel'),
+      imageId,
+      waitingFor: list('fleets-not-rolled, delay, approval, window, alarms-not-ok'),
+      fleetsNotRolled: list('upstream fleets not yet fully rolled on the image'),
+      until: opt(str('ISO-8601: the earliest time the delay and the window allow')),
+      reason,
+    },
+  },
+  PromotionBlocked: {
+    description: 'A promotion is blocked by the evidence: once per image and reason.',
+    fields: {
+      channel: str('the downstream channel'),
+      from: str('the upstream channel'),
+      imageId,
+      blockedBy: str('quarantined, no-upstream-fleet, rollback, circuit-open, health-replacements or alarm'),
+      subjects: list('the fleets, alarms or image concerned'),
+      reason,
+    },
+  },
+  PromotionApproved: {
+    description: '`phoenix approve <channel> <image>`: an operator approved the promotion of an image.',
+    fields: {
+      channel: str('the downstream channel'),
+      imageId,
+      by: str("the approver's identity ARN (STS GetCallerIdentity)"),
+      at: str('ISO-8601: when'),
+    },
+  },
 } as const satisfies { readonly [T in OutcomeType]: OutcomeShape<OutcomeDetails[T]> };

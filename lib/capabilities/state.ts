@@ -83,6 +83,11 @@ export class PhoenixState extends Construct {
     this.grantItems(grantee, 'FLEET#*', actions);
   }
 
+  /** `actions` on channel records only (`CHANNEL#…`: promotions, approvals), never on fleet records. */
+  public grantChannelRecords(grantee: iam.IGrantable, ...actions: string[]): void {
+    this.grantItems(grantee, 'CHANNEL#*', actions);
+  }
+
   /** `actions` on intake's idempotency records only (`EVENT#…`), never on fleet records. */
   public grantIntakeRecords(grantee: iam.IGrantable, ...actions: string[]): void {
     this.grantItems(grantee, 'EVENT#*', actions);

@@ -501,6 +501,45 @@ _patched = False
 _patch_lock = threading.Lock()
 
 
+CHANNEL_PARAMETER_PREFIX = "/phoenix/channels/"
+
+
+def _patch_ssm_channel_events():
+    """Parameter Store emits "Parameter Store Change" to the default bus by itself in AWS; moto does
+    not. A PutParameter of a channel parameter (`/phoenix/channels/<channel>`) puts that event on
+    the emulator's default bus, shaped as AWS shapes it (test/fixtures/events/aws.ssm/)."""
+    from moto.events.models import events_backends
+    from moto.ssm.models import SimpleSystemManagerBackend
+
+    original_put_parameter = SimpleSystemManagerBackend.put_parameter
+
+    def put_parameter(self, name, *args, **kwargs):
+        parameter = original_put_parameter(self, name, *args, **kwargs)
+        if isinstance(name, str) and name.startswith(CHANNEL_PARAMETER_PREFIX):
+            detail = {
+                "exception": "Unable to Describe Resource",
+                "dataType": parameter.data_type or "text",
+                "name": name,
+                "type": parameter.parameter_type,
+                "operation": "Update" if parameter.version > 1 else "Create",
+            }
+            events_backends[self.account_id][self.region_name].put_events(
+                [
+                    {
+                        "Source": "aws.ssm",
+                        "DetailType": "Parameter Store Change",
+                        "Resources": [
+                            f"arn:aws:ssm:{self.region_name}:{self.account_id}:parameter{name}"
+                        ],
+                        "Detail": json.dumps(detail),
+                    }
+                ]
+            )
+        return parameter
+
+    SimpleSystemManagerBackend.put_parameter = put_parameter
+
+
 def _ensure_patched():
     """Patch the backends on the first AWS request: importing them at start would delay the
     emulator's first answer by seconds (moto loads its backends lazily)."""
@@ -513,6 +552,7 @@ def _ensure_patched():
             _patch_autoscaling()
             _patch_elbv2()
             _patch_ssm()
+            _patch_ssm_channel_events()
             _patched = True
 
 

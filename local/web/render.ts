@@ -128,10 +128,25 @@ export interface FeedItem {
   readonly detail: Record<string, unknown>;
 }
 
+/** The promotion pipeline (`phoenix channels`' model, cli/channels.ts): channels upstream first. */
+export interface WebPipeline {
+  readonly channels: readonly {
+    readonly channel: string;
+    readonly upstream?: string;
+    readonly image?: string;
+    /** What its promotion stands at, in words (cli/channels.ts promotionText). */
+    readonly promotion: string;
+    readonly state: 'waiting' | 'blocked' | 'idle';
+  }[];
+  readonly quarantined: readonly { readonly imageId: string; readonly reason: string }[];
+}
+
 export interface WebState {
   /** ISO-8601. */
   readonly at: string;
   readonly fleets: readonly WebFleet[];
+  /** The promotion pipeline, when some channel has a promotion rule. */
+  readonly pipeline?: WebPipeline;
   /** Newest first. */
   readonly outcomes: readonly FeedItem[];
   /** Why the state is incomplete (a reader failed). */
@@ -218,6 +233,17 @@ function feedLine(item: FeedItem): string {
   return `<li data-type="${escapeHtml(item.detailType)}">${escapeHtml(time(item.at))} <b>${escapeHtml(item.detailType)}</b> ${escapeHtml(what)}</li>`;
 }
 
+/** The pipeline: each channel (upstream first) with its image and the image waiting to enter it. */
+export function pipelineHtml(p: WebPipeline): string {
+  const stage = (c: WebPipeline['channels'][number]) =>
+    `<div class="stage" style="display:inline-block;vertical-align:top;border:1px solid #ccc;border-radius:4px;padding:4px 8px;margin:2px" data-channel="${escapeHtml(c.channel)}" data-state="${c.state}"><b>${escapeHtml(c.channel)}</b>${c.upstream !== undefined ? ` <span class="meta">from ${escapeHtml(c.upstream)}</span>` : ''}<br><i class="swatch" style="background:${imageColour(c.image ?? null)}"></i>${escapeHtml(c.image ?? '(no image)')}<br><span class="${c.state === 'blocked' ? 'o-failed' : 'meta'}">${escapeHtml(c.promotion)}</span></div>`;
+  const quarantined =
+    p.quarantined.length === 0
+      ? ''
+      : `<p class="o-failed">quarantined: ${p.quarantined.map((q) => `${escapeHtml(q.imageId)} (${escapeHtml(q.reason)})`).join(', ')}</p>`;
+  return `<section class="pipeline"><h2>Pipeline</h2><div class="stages">${p.channels.map(stage).join(' <span class="arrow">→</span> ')}</div>${quarantined}</section>`;
+}
+
 /** The live part of the page (what `/api/state` carries as `html`). */
 export function renderState(state: WebState): string {
   const fleets =
@@ -225,7 +251,7 @@ export function renderState(state: WebState): string {
       ? '<p class="meta">No managed fleets yet (no Auto Scaling group is tagged phoenix:fleet).</p>'
       : state.fleets.map((f) => fleetHtml(f, state.at)).join('');
   return `${state.error !== undefined ? `<p class="o-failed">${escapeHtml(state.error)}</p>` : ''}<p class="meta" id="updated">updated ${escapeHtml(time(state.at))}</p>
-${fleets}
+${state.pipeline !== undefined ? pipelineHtml(state.pipeline) : ''}${fleets}
 <section class="outcomes"><h2>Outcomes (${state.outcomes.length})</h2><ol class="feed">${state.outcomes.map(feedLine).join('')}</ol></section>`;
 }
 

@@ -6,9 +6,10 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { fleetHistory, type HistoryLine } from '../../cli/history';
 import { fleetStatus } from '../../cli/status';
+import { channelsCommand, promotionText } from '../../cli/channels';
 import { readFleetRecord } from '../../lambdas/aws/store/fleet-records';
 import { executionArnOf, readExecutionTimeline, rolloutProgress } from './execution';
-import type { FeedItem, WebFleet, WebHistoryItem, WebState } from './render';
+import type { FeedItem, WebFleet, WebHistoryItem, WebPipeline, WebState } from './render';
 
 export interface WebStateOptions {
   /** The Rollout state machine (the active rollout's batch and gate). */
@@ -94,7 +95,13 @@ export async function collectWebState(options: WebStateOptions): Promise<WebStat
         timeline: history.history.map(timelineItem),
       });
     }
-    return { at: now.toISOString(), fleets, outcomes: outcomes.reverse() };
+    const pipeline = await readPipeline(now);
+    return {
+      at: now.toISOString(),
+      fleets,
+      ...(pipeline !== undefined ? { pipeline } : {}),
+      outcomes: outcomes.reverse(),
+    };
   } catch (error) {
     return {
       at: now.toISOString(),
@@ -105,4 +112,25 @@ export async function collectWebState(options: WebStateOptions): Promise<WebStat
   } finally {
     sfn.destroy();
   }
+}
+
+/** The promotion pipeline (`phoenix channels`' reader), when some channel has a promotion rule. */
+async function readPipeline(now: Date): Promise<WebPipeline | undefined> {
+  let model;
+  try {
+    model = await channelsCommand({ now });
+  } catch {
+    return undefined; // the pipeline is an addition: the fleets are shown without it
+  }
+  if (!model.channels.some((c) => c.upstream !== undefined)) return undefined;
+  return {
+    channels: model.channels.map((c) => ({
+      channel: c.channel,
+      ...(c.upstream !== undefined ? { upstream: c.upstream } : {}),
+      ...(c.image !== undefined ? { image: c.image } : {}),
+      promotion: promotionText(c),
+      state: c.blocked !== undefined ? 'blocked' : c.waiting !== undefined ? 'waiting' : 'idle',
+    })),
+    quarantined: model.quarantined.map((q) => ({ imageId: q.imageId, reason: q.reason })),
+  };
 }

@@ -184,6 +184,7 @@ const STEP_HANDLERS: Readonly<Record<string, string>> = {
   drain: 'drain',
   reconcile: 'reconcile',
   chaos: 'chaos',
+  promote: 'promote',
 };
 const HANDLERS = new Set(Object.values(STEP_HANDLERS));
 
@@ -498,6 +499,15 @@ async function iamRequests(
           : `arn:aws:ssm:${region()}:${account()}:parameter/${bare}`;
       };
       if (operation === 'GetParameter') {
+        const name = String(input.Name);
+        return [call(name.startsWith('arn:') ? name : parameterArn(name))];
+      }
+      if (operation === 'GetParameters') {
+        return ((input.Names ?? []) as string[]).map((name) =>
+          call(name.startsWith('arn:') ? name : parameterArn(name)),
+        );
+      }
+      if (operation === 'PutParameter') {
         const name = String(input.Name);
         return [call(name.startsWith('arn:') ? name : parameterArn(name))];
       }

@@ -93,6 +93,15 @@ export const WORLD_DEPLOYMENT: PhoenixControlPlaneProps = {
   goldenImageParameterPrefixes: ['/corp/golden/'],
   operatorPrincipals: [new ArnPrincipal(WORLD_OPERATOR_ARN)],
   operatorPrincipalTag: WORLD_OPERATOR_TAG,
+  // The promoted channels of test/e2e/promotion.test.ts and test/integration/promotion.test.ts.
+  channels: {
+    prod: { promoteFrom: 'staging' },
+    'canary-p': { promoteFrom: 'canary-s', approval: true },
+    'gate-p': { promoteFrom: 'gate-s' },
+    ...Object.fromEntries(
+      ['p2', 'p20', 'ap', 'al'].map((p) => [`${p}-prod`, { promoteFrom: `${p}-staging` }]),
+    ),
+  },
 };
 
 /** The policies of `PhoenixStack` with `WORLD_DEPLOYMENT` (cached). */
