@@ -11,7 +11,7 @@
 import { DetailTypes, NAME_PATTERN } from '../lambdas/domain/contract';
 import { ConfigurationError } from '../lambdas/domain/errors';
 import { readChannelRecord, recordApproval } from '../lambdas/aws/channels';
-import { callerArn } from '../lambdas/aws/identity';
+import { callerArn } from '../lambdas/aws/caller-identity';
 import { putOutcome } from '../lambdas/aws/outcomes';
 import { useBus } from './pause';
 
