@@ -88,6 +88,8 @@ export interface TortureOptions {
   /** Real ms to wait for the run to quiesce after its last action. */
   readonly quiesceTimeoutMs: number;
   readonly log?: (line: string) => void;
+  /** Write the whole report (every outcome, every event put) to this file. */
+  readonly dump?: string;
 }
 
 export const FULL_RUN: Omit<TortureOptions, 'seed'> = {
@@ -447,6 +449,25 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
       quiet = restful(last) ? quiet + 1 : 0;
     }
     const quiesced = quiet >= 4;
+    if (!quiesced)
+      log(
+        `torture: did not quiesce within ${options.quiesceTimeoutMs} ms: running ${JSON.stringify(last.running.map((e) => e.name))}; ${JSON.stringify(
+          last.fleets
+            .filter((f) => !restful({ ...last, running: [], fleets: [f] }))
+            .map((f) => ({
+              fleet: f.fleet,
+              record: f.record,
+              groups: f.groups.map((g) => ({
+                name: g.name,
+                role: g.role,
+                desired: g.desired,
+                instances: g.instances.map(
+                  (i) => `${i.id}:${i.lifecycle}:${i.health}:${i.serving}:${i.imageId}`,
+                ),
+              })),
+            })),
+        )}`,
+      );
     await watching.stop();
 
     // ---- at rest and accounting ---------------------------------------------------------------
@@ -515,6 +536,11 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
       received: outcomes.received.map((o) => ({ detailType: o.detailType, detail: o.detail })),
       puts,
     };
+    if (options.dump !== undefined) writeFileSync(options.dump, `${JSON.stringify(report, null, 2)}\n`);
+    for (const v of violations.slice(watching.violations.length))
+      log(
+        `torture: VIOLATION ${v.invariant} ${v.fleet ?? ''}: ${v.message} ${JSON.stringify(v.evidence ?? {})}`,
+      );
     log(
       `torture: seed ${options.seed}: ${violations.length} violations, ${report.orphans} orphans, ${report.unaccounted} unaccounted, quiesced ${String(quiesced)}, ${report.wallSeconds} s`,
     );

@@ -175,6 +175,31 @@ export function checkFloor(
   ];
 }
 
+/** A history event as the observer reads it (GetExecutionHistory), reduced to what matters here. */
+export interface HistoryStep {
+  readonly type: string;
+  readonly entered?: string;
+  readonly exited?: string;
+  readonly failed?: string;
+}
+
+/**
+ * Does a Rollout execution hold its fleet now, by its history: from entering ValidateImage (the
+ * lock taken by AcquireFleetLock) or leaving TakeOverFleetLock (a continuation), until it enters a
+ * state that lets the fleet go (ReleaseFleet*, CommitRollout, Report*, ContinueAsNew).
+ */
+export function lockHeldFrom(history: readonly HistoryStep[]): boolean {
+  let held = false;
+  for (const e of history) {
+    if (e.entered === 'ValidateImage') held = true;
+    else if (e.exited === 'TakeOverFleetLock') held = true;
+    else if (e.failed === 'TakeOverFleetLock') held = false;
+    else if (e.entered !== undefined && /^(ReleaseFleet|Report|CommitRollout|ContinueAsNew)/.test(e.entered))
+      held = false;
+  }
+  return held;
+}
+
 /**
  * At most one rollout per fleet: Rollout executions that took the fleet's lock and still run. A
  * continuation overlaps its predecessor for an instant (the predecessor ends right after starting

@@ -43,6 +43,8 @@ import {
   type FleetSnap,
   type GroupRole,
   type GroupSnap,
+  type HistoryStep,
+  lockHeldFrom,
   type InstanceSnap,
   type RecordSnap,
   type RolloutExecutionRecord,
@@ -169,16 +171,26 @@ export function startObserver(options: ObserverOptions): Observer {
 
   async function lockTaken(machineArn: string, name: string): Promise<boolean> {
     const executionArn = `${machineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+    const steps: HistoryStep[] = [];
     let nextToken: string | undefined;
     do {
       const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, nextToken }));
       for (const event of page.events ?? []) {
-        const exited = event.stateExitedEventDetails?.name;
-        if (exited === 'AcquireFleetLock' || exited === 'TakeOverFleetLock') return true;
+        const failed = (event as { taskFailedEventDetails?: { name?: string } }).taskFailedEventDetails?.name;
+        steps.push({
+          type: event.type ?? '',
+          ...(event.stateEnteredEventDetails?.name !== undefined
+            ? { entered: event.stateEnteredEventDetails.name }
+            : {}),
+          ...(event.stateExitedEventDetails?.name !== undefined
+            ? { exited: event.stateExitedEventDetails.name }
+            : {}),
+          ...(failed !== undefined ? { failed } : {}),
+        });
       }
       nextToken = page.nextToken;
     } while (nextToken);
-    return false;
+    return lockHeldFrom(steps);
   }
 
   async function snapshot(): Promise<Snapshot> {
