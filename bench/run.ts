@@ -37,6 +37,8 @@
  *   9–11. Rollouts in the local runtime (see bench/rollout.ts, run as a child process): rolling 20
  *      and 8 instances, blue-green 20; wall time against the minimum of their waits, AWS calls per
  *      replaced instance and per batch, states entered and AWS history events.
+ *   Torture run (see bench/torture.ts and docs/proofs.md, run as a child process): invariant
+ *      violations, orphans and events unaccounted for (targets 0), wall time.
  *
  * A figure without a target has `target: null`; its `met` only says that the measurement ran.
  * A measurement that could not run has `value: null`, `met: false` and an `error`; the process then
@@ -64,6 +66,7 @@ import { measureCliStartup } from './cli-startup';
 import { benchReplacement } from './replacement';
 import { benchRollouts } from './rollout';
 import { benchStatusWatch } from './status-watch';
+import { benchTorture } from './torture';
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS_DIR = path.join(__dirname, 'results');
@@ -895,6 +898,12 @@ async function main(): Promise<void> {
     step('rollouts: rolling 20 and 8, blue-green 20 (bench/rollout.ts, in a child process)');
     await benchRollouts(record).catch((error: unknown) =>
       failed('rollout benchmarks (local runtime)', 's', null, 'npx tsx bench/rollout.ts --json', error),
+    );
+    step(
+      'torture run: 20 fleets, 100 publications, 100 replacement events, chaos (bench/torture.ts, in a child process)',
+    );
+    await benchTorture(record).catch((error: unknown) =>
+      failed('torture run (local runtime)', 'violations', 0, 'npx tsx bench/torture.ts --json', error),
     );
     if (FULL) {
       step('--full: npm ci (cold) in a fresh clone');

@@ -397,6 +397,8 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
         if (ids.length === 0) return;
         chaos['spot']!++;
         const id = pick(ids);
+        // EC2 reclaims it within two minutes whatever Phoenix does: the world's doing, not Phoenix's.
+        killed.add(id);
         const [eventId] = await world.interruptSpot([id]);
         puts.push({
           eventId: eventId!,

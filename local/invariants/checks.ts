@@ -107,7 +107,7 @@ export interface FleetExpectation {
 
 /** The world's own doings (the driver's kills, Spot interruptions, bad zones): not Phoenix's. */
 export interface WorldLog {
-  /** Instances the world terminated (EC2 TerminateInstances). */
+  /** Instances the world terminated (EC2 TerminateInstances) or doomed (a Spot interruption warning). */
   readonly killed: ReadonlySet<string>;
 }
 
