@@ -352,6 +352,8 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
             .padStart(16, '0')}`
         : pick(ids);
       const shape = pick([statusCheckAlarm, spotInterruption, startSession, configDrift, nonCompliant]);
+      // A Spot interruption warning dooms the instance (EC2 reclaims it): the world's doing.
+      if (shape === spotInterruption && !stranger) killed.add(instanceId);
       const eventId = await world.putRaw(entryOf(shape(instanceId)));
       puts.push({
         eventId,
