@@ -284,8 +284,14 @@ export async function replaceInstance(request: ReplaceStepRequest): Promise<Repl
   const alone = (request.state.slot?.inFlight ?? 1) <= 1;
   const roomy = (group.DesiredCapacity ?? 0) + 1 <= (group.MaxSize ?? 0);
   const serves = self !== undefined && isPresent(self) && isServing(self);
+  // Raise the maximum only while no rollout holds the fleet: a rollout sets the group's capacity
+  // and maximum itself, from its own baseline.
+  const raise =
+    previous === undefined && !roomy && serves && cause !== 'interruption' && alone
+      ? (await readFleetRecord(request.state.fleet))?.activeRollout === undefined
+      : false;
   const mode =
-    previous?.mode ?? (cause !== 'interruption' && alone && (roomy || serves) ? 'surge' : 'terminate');
+    previous?.mode ?? (cause !== 'interruption' && alone && (roomy || raise) ? 'surge' : 'terminate');
   const checks = previous === undefined ? 0 : previous.checks + 1;
   const baseline = previous?.baseline ?? group.DesiredCapacity ?? resolved.desiredCapacity;
   // The group's maximum before the surge (raised by one for it when it left no room).
