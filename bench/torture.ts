@@ -663,7 +663,7 @@ export async function benchTorture(record: (figure: TortureFigure) => unknown): 
   const timer = setTimeout(() => {
     stopChild();
     setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-  }, 900_000);
+  }, 1_800_000);
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   clearTimeout(timer);
   process.removeListener('exit', stopChild);
