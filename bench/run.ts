@@ -48,6 +48,8 @@
  *      peak call rate per API ÷ its bucket (target 1), wall time ÷ ⌈fleets ÷ K⌉ × one rollout's
  *      minimum (target 1.10), rollout slots held at the end (target 0). The floors with boot time
  *      on are figures of groups rollouts (rolling 8, boot 60 s) and replacement (event → serving).
+ *   Torture run (see bench/torture.ts and docs/proofs.md, run as a child process): invariant
+ *      violations, orphans and events unaccounted for (targets 0), wall time.
  *
  * A figure without a target has `target: null`; its `met` only says that the measurement ran.
  * A measurement that could not run has `value: null`, `met: false` and an `error`; the process then
@@ -76,6 +78,7 @@ import { benchReplacement } from './replacement';
 import { benchRollouts } from './rollout';
 import { benchScale } from './scale';
 import { benchStatusWatch } from './status-watch';
+import { benchTorture } from './torture';
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS_DIR = path.join(__dirname, 'results');
@@ -86,7 +89,18 @@ function option(name: string): string | undefined {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 }
-const GROUPS = ['synth', 'cli', 'watch', 'assets', 'ready', 'demo', 'replacement', 'rollouts', 'scale'];
+const GROUPS = [
+  'synth',
+  'cli',
+  'watch',
+  'assets',
+  'ready',
+  'demo',
+  'replacement',
+  'rollouts',
+  'scale',
+  'torture',
+];
 const ONLY = option('--only')
   ?.split(',')
   .map((g) => g.trim())
@@ -954,6 +968,14 @@ async function main(): Promise<void> {
         progress: step,
       }).catch((error: unknown) =>
         failed('scale benchmarks (local runtime)', 's', null, 'npx tsx bench/scale.ts --json', error),
+      );
+    }
+    if (want('torture')) {
+      step(
+        'torture run: 20 fleets, 100 publications, 100 replacement events, chaos (bench/torture.ts, in a child process)',
+      );
+      await benchTorture(record).catch((error: unknown) =>
+        failed('torture run (local runtime)', 'violations', 0, 'npx tsx bench/torture.ts --json', error),
       );
     }
     if (FULL) {

@@ -377,10 +377,11 @@ class RolloutGraph {
     const checkSafePoint = this.record(RecordSteps.CheckSafePoint, '$.safePoint', {
       historyBudget: { ...this.props.historyBudget },
     });
+    // Not committed: the group goes back to the launch template version of the desired image.
     const releaseAtSafePoint = this.fleet(
       FleetSteps.ReleaseFleet,
       '$.release',
-      {},
+      { restoreLaunchTemplate: true },
       'ReleaseFleetAtSafePoint',
     );
     const reportStopped = this.record(

@@ -62,6 +62,11 @@ export interface ReplacementProgress {
    * surge sets `baseline + 1` and the retirement's decrement brings the group back to it.
    */
   readonly baseline?: number;
+  /**
+   * Surge: the group's maximum read by the first ReplaceInstance call. When it left no room, the
+   * surge raises it to `baseline + 1` and the retirement puts it back.
+   */
+  readonly maxBaseline?: number;
   /** Call ReplaceInstance again at once, without a poll interval (its first two calls only). */
   readonly again?: boolean;
 }

@@ -15,6 +15,12 @@ export interface FleetStepRequest {
   readonly phase?: 'start' | 'batch' | 'bake';
   /** ReleaseFleet: false on a failure path (only resume the processes). */
   readonly restoreLimits?: boolean;
+  /**
+   * ReleaseFleet at a safe point (superseded, paused): point a rolling fleet's group back at the
+   * launch template version of its desired image, so that the group launches what the record says
+   * (the rollout did not commit); the reconcile sweep then replaces the instances it rolled.
+   */
+  readonly restoreLaunchTemplate?: boolean;
 }
 
 /** The fleet as ValidateImage found it, or ConfigurationError when ValidateImage did not run. */

@@ -18,7 +18,7 @@ import { isAmiId } from '../domain/ids';
 import { launchTemplateViolation } from '../domain/adoption';
 import { imageViolation, parseAllowedOwners } from '../domain/image-policy';
 import { quarantinedMessage, quarantineOf, quarantineReason } from '../domain/quarantine';
-import { type FleetState, processesToSuspend, splitByImage } from '../domain/rollout';
+import { type FleetState, processesToSuspend, rollbackVersion, splitByImage } from '../domain/rollout';
 import { alarmStates } from '../aws/alarms';
 import { requireEnv } from '../aws/errors';
 import {
@@ -156,13 +156,27 @@ export async function suspendScalingProcesses(request: FleetStepRequest): Promis
 
 /**
  * Give the fleet back: its limits as at the start (desired and max; not with `restoreLimits:
- * false`) and the scaling processes Phoenix suspended resumed. Idempotent.
+ * false`), with `restoreLaunchTemplate` a rolling group pointed back at the launch template version
+ * of the desired image, and the scaling processes Phoenix suspended resumed. Idempotent.
  */
 export async function releaseFleet(
   request: FleetStepRequest,
-): Promise<{ resumed: string[]; limitsRestored: boolean }> {
+): Promise<{ resumed: string[]; limitsRestored: boolean; launchTemplateVersion?: string }> {
   const fs = request.state.fleetState;
   if (!fs) return { resumed: [], limitsRestored: false };
+  let launchTemplateVersion: string | undefined;
+  if (request.restoreLaunchTemplate === true && fs.strategy !== 'blue-green') {
+    // Found by the torture run: a rollout stopped at a safe point left the group on the new
+    // version; every instance the group launched afterwards ran an image the record never took.
+    const group = await rereadGroup(fs);
+    launchTemplateVersion = rollbackVersion(fs);
+    if (group.LaunchTemplate?.Version !== launchTemplateVersion) {
+      await updateGroup({
+        groupName: fs.groupName,
+        launchTemplate: { id: fs.launchTemplateId, version: launchTemplateVersion },
+      });
+    }
+  }
   let limitsRestored = false;
   if (request.restoreLimits !== false) {
     const group = await rereadGroup(fs);
@@ -177,7 +191,11 @@ export async function releaseFleet(
   }
   const resumed = [...(fs.suspendProcesses ?? [])];
   await resumeProcesses(fs.groupName, resumed);
-  return { resumed, limitsRestored };
+  return {
+    resumed,
+    limitsRestored,
+    ...(launchTemplateVersion !== undefined ? { launchTemplateVersion } : {}),
+  };
 }
 
 /**

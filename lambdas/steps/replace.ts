@@ -25,6 +25,7 @@ import {
   tagInstance,
   tagValue,
   terminateInstance,
+  updateGroup,
 } from '../aws/fleets';
 import { putOutcome } from '../aws/outcomes';
 import { readFleetRecord } from '../aws/store/fleet-records';
@@ -261,11 +262,14 @@ async function checkCircuit(
 const isNew = (original: readonly string[]) => (i: FleetInstance) => !original.includes(i.instanceId);
 
 /**
- * Surge first when the group's maximum allows: desired capacity + 1 (absolute, from the capacity
- * remembered before), and once a new instance serves and the group serves its whole desired
- * capacity, the old instance goes with a decrement. Otherwise (no room, or a Spot interruption,
- * which does not wait) the old instance goes without decrement and the group refills. Called again
- * until `done`, each call one check; after `maxChecks` checks: ReplacementNotHealthyError.
+ * Surge first: desired capacity + 1 (absolute, from the capacity remembered before), and once a
+ * new instance serves and the group serves its whole desired capacity, the old instance goes with
+ * a decrement. When the group's maximum leaves no room and the old instance still serves, the
+ * maximum is raised by one for the surge and put back when the old instance is gone (terminating
+ * a serving instance first would take the fleet below its floor). Otherwise (another replacement
+ * in flight, an instance that no longer serves, or a Spot interruption, which does not wait) the
+ * old instance goes without decrement and the group refills. Called again until `done`, each call
+ * one check; after `maxChecks` checks: ReplacementNotHealthyError.
  */
 export async function replaceInstance(request: ReplaceStepRequest): Promise<ReplacementProgress> {
   const resolved = requireInstance(request.state);
@@ -278,19 +282,26 @@ export async function replaceInstance(request: ReplaceStepRequest): Promise<Repl
   // set the group's capacity from a different baseline and drift it. The others terminate first
   // (without decrement, within the budget the operator granted) and the group refills.
   const alone = (request.state.slot?.inFlight ?? 1) <= 1;
+  const roomy = (group.DesiredCapacity ?? 0) + 1 <= (group.MaxSize ?? 0);
+  const serves = self !== undefined && isPresent(self) && isServing(self);
+  // Raise the maximum only while no rollout holds the fleet: a rollout sets the group's capacity
+  // and maximum itself, from its own baseline.
+  const raise =
+    previous === undefined && !roomy && serves && cause !== 'interruption' && alone
+      ? (await readFleetRecord(request.state.fleet))?.activeRollout === undefined
+      : false;
   const mode =
-    previous?.mode ??
-    (cause !== 'interruption' && alone && (group.DesiredCapacity ?? 0) + 1 <= (group.MaxSize ?? 0)
-      ? 'surge'
-      : 'terminate');
+    previous?.mode ?? (cause !== 'interruption' && alone && (roomy || raise) ? 'surge' : 'terminate');
   const checks = previous === undefined ? 0 : previous.checks + 1;
   const baseline = previous?.baseline ?? group.DesiredCapacity ?? resolved.desiredCapacity;
+  // The group's maximum before the surge (raised by one for it when it left no room).
+  const maxBaseline = previous?.maxBaseline ?? group.MaxSize ?? resolved.maxSize;
+  const surgeState = mode === 'surge' ? { baseline, maxBaseline } : {};
   if (!self || !isPresent(self)) {
     // Gone by itself (Auto Scaling, an operator) after this surged: take the surge back.
-    if (mode === 'surge' && previous !== undefined && (group.DesiredCapacity ?? 0) > baseline) {
-      await setDesiredCapacity(resolved.groupName, baseline);
-    }
-    return { mode, done: true, checks, ...(mode === 'surge' ? { baseline } : {}) };
+    if (mode === 'surge' && previous !== undefined)
+      await takeSurgeBack(resolved.groupName, group, surgeState);
+    return { mode, done: true, checks, ...surgeState };
   }
   if (mode === 'terminate') {
     // Drained first (DeregisterInstance, flush), then RetireInstance terminates without decrement.
@@ -298,22 +309,26 @@ export async function replaceInstance(request: ReplaceStepRequest): Promise<Repl
   }
   if (previous === undefined) {
     // First call: remember the baseline only, so that a retry of this call cannot surge twice.
-    return { mode, done: false, checks, baseline, again: true };
+    return { mode, done: false, checks, ...surgeState, again: true };
   }
   const target = baseline + 1;
   const current = group.DesiredCapacity ?? 0;
   if (current < target) {
     // Absolute: a retried step surges once. (Raised again if another replacement took it back.)
-    await setDesiredCapacity(resolved.groupName, target);
+    if ((group.MaxSize ?? 0) < target) {
+      await updateGroup({ groupName: resolved.groupName, maxSize: target, desiredCapacity: target });
+    } else {
+      await setDesiredCapacity(resolved.groupName, target);
+    }
     // Right after the surge, look once more at once (an instance may serve already), then poll.
-    return { mode, done: false, checks, baseline, ...(checks <= 1 ? { again: true } : {}) };
+    return { mode, done: false, checks, ...surgeState, ...(checks <= 1 ? { again: true } : {}) };
   }
   const present = instances.filter(isPresent);
   const serving = present.filter(isServing);
   const newServing = serving.filter(isNew(resolved.originalInstanceIds));
   if (newServing.length > 0 && serving.length >= current) {
     // Drained first (DeregisterInstance, flush), then RetireInstance terminates with a decrement.
-    return { mode, done: false, retire: true, checks, baseline };
+    return { mode, done: false, retire: true, checks, ...surgeState };
   }
   const maxChecks = request.maxChecks ?? DEFAULT_MAX_CHECKS;
   if (checks >= maxChecks) {
@@ -321,7 +336,28 @@ export async function replaceInstance(request: ReplaceStepRequest): Promise<Repl
       `after ${checks} checks, no new instance of ${resolved.groupName} is InService and healthy (${serving.length} of ${current} serving); ${instanceId} was left in place`,
     );
   }
-  return { mode, done: false, checks, baseline };
+  return { mode, done: false, checks, ...surgeState };
+}
+
+/**
+ * Take a surge back: the desired capacity to its baseline, then the maximum to what it was (only
+ * if the surge raised it). Absolute and idempotent: a retried step does nothing more.
+ */
+async function takeSurgeBack(
+  groupName: string,
+  group: AutoScalingGroup,
+  state: { baseline?: number; maxBaseline?: number },
+): Promise<void> {
+  const desired = group.DesiredCapacity ?? 0;
+  const max = group.MaxSize ?? 0;
+  const lowerDesired = state.baseline !== undefined && desired > state.baseline;
+  const lowerMax = state.maxBaseline !== undefined && max > state.maxBaseline;
+  if (!lowerDesired && !lowerMax) return;
+  await updateGroup({
+    groupName,
+    ...(lowerDesired ? { desiredCapacity: state.baseline } : {}),
+    ...(lowerMax ? { maxSize: state.maxBaseline } : {}),
+  });
 }
 
 /**
@@ -340,15 +376,20 @@ export async function retireInstance(request: ReplaceStepRequest): Promise<Repla
   const group = await rereadGroup(resolved.groupName);
   const instances = await fleetInstances(group);
   const self = instances.find((i) => i.instanceId === instanceId);
+  const surgeState = {
+    baseline: previous.baseline ?? resolved.desiredCapacity,
+    ...(previous.maxBaseline !== undefined ? { maxBaseline: previous.maxBaseline } : {}),
+  };
   if (!self || !isPresent(self)) {
-    const baseline = previous.baseline ?? resolved.desiredCapacity;
-    if (mode === 'surge' && (group.DesiredCapacity ?? 0) > baseline) {
-      await setDesiredCapacity(resolved.groupName, baseline);
-    }
+    if (mode === 'surge') await takeSurgeBack(resolved.groupName, group, surgeState);
     return { mode, done: true, checks: previous.checks };
   }
   await tagInstance(instanceId, Tags.drained, clock.now().toISOString());
   await terminateInstance(instanceId, mode === 'surge');
+  if (mode === 'surge' && previous.maxBaseline !== undefined && (group.MaxSize ?? 0) > previous.maxBaseline) {
+    // The surge raised the maximum: back to what it was, now that the decrement took desired back.
+    await updateGroup({ groupName: resolved.groupName, maxSize: previous.maxBaseline });
+  }
   return { mode, done: true, checks: previous.checks };
 }
 

@@ -106,13 +106,18 @@ function grantReplaceSteps(scope: Construct, replaceFn: PhoenixFunction): void {
   const autoScalingGroups = autoScalingGroupArns(scope);
   replaceFn.addToRolePolicy(
     new iam.PolicyStatement({
-      actions: ['autoscaling:SetDesiredCapacity', 'autoscaling:TerminateInstanceInAutoScalingGroup'],
+      // UpdateAutoScalingGroup: a surge with no room raises the maximum by one and puts it back.
+      actions: [
+        'autoscaling:SetDesiredCapacity',
+        'autoscaling:TerminateInstanceInAutoScalingGroup',
+        'autoscaling:UpdateAutoScalingGroup',
+      ],
       resources: [autoScalingGroups],
       conditions: { StringLike: { [`aws:ResourceTag/${Tags.fleet}`]: '*' } },
     }),
   );
   acknowledge(replaceFn.role, wildcardResourceFinding(scope, autoScalingGroups), [
-    `Fleets opt in at run time by tag; the mutations (SetDesiredCapacity, TerminateInstanceInAutoScalingGroup) are conditioned on aws:ResourceTag/${Tags.fleet}, so only Auto Scaling groups tagged as managed can be scaled or have instances terminated.`,
+    `Fleets opt in at run time by tag; the mutations (SetDesiredCapacity, TerminateInstanceInAutoScalingGroup, UpdateAutoScalingGroup of the capacity for a surge) are conditioned on aws:ResourceTag/${Tags.fleet}, so only Auto Scaling groups tagged as managed can be scaled or have instances terminated.`,
   ]);
   const instances = instanceArns(scope);
   for (const fleetInstance of fleetInstanceConditions('aws:ResourceTag')) {

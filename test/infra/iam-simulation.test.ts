@@ -379,6 +379,7 @@ describe('IAM simulation: must deny, for every Phoenix role', () => {
     ['rollout-fleet', 'autoscaling:UpdateAutoScalingGroup'],
     ['rollout-fleet', 'autoscaling:SetDesiredCapacity'],
     ['replace', 'autoscaling:TerminateInstanceInAutoScalingGroup'],
+    ['replace', 'autoscaling:UpdateAutoScalingGroup'],
     ['reconcile', 'autoscaling:PutLifecycleHook'],
   ])('control: %s may %s on a fleet (tagged phoenix:fleet)', async (handler, action) => {
     expect(await simulate(policies.roleOfHandler(handler), { action, ...fleet })).toBe('Allowed');

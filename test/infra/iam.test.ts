@@ -150,11 +150,12 @@ describe('IAM', () => {
     ]);
   });
 
-  it('lets replace scale and terminate only in Auto Scaling groups tagged as managed, and never update a group', () => {
+  it('lets replace scale, terminate and update (a surge with no room raises the maximum) only in Auto Scaling groups tagged as managed', () => {
     const replace = phoenix.stack.controlPlane.replaceFunction;
     for (const action of [
       'autoscaling:SetDesiredCapacity',
       'autoscaling:TerminateInstanceInAutoScalingGroup',
+      'autoscaling:UpdateAutoScalingGroup',
     ]) {
       const found = granting(replace, action);
       expect(found, action).toHaveLength(1);
@@ -163,7 +164,6 @@ describe('IAM', () => {
       });
       expect(JSON.stringify(found[0]!.Resource)).toContain(':autoScalingGroup:*:autoScalingGroupName/*');
     }
-    expect(granting(replace, 'autoscaling:UpdateAutoScalingGroup')).toEqual([]);
     expect(granting(replace, 'ec2:RunInstances')).toEqual([]);
     expect(granting(replace, 'iam:PassRole')).toEqual([]);
   });

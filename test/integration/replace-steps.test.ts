@@ -3,6 +3,8 @@
  * does to a real Auto Scaling group and fleet record, driven in the order the workflow drives them.
  */
 import {
+  DescribeAutoScalingGroupsCommand,
+  SetInstanceHealthCommand,
   TerminateInstanceInAutoScalingGroupCommand,
   UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
@@ -135,10 +137,43 @@ describe('Replace steps against the emulator', () => {
     expect(reported.detail).toMatchObject({ fleet, replacementInstanceId: replacement, cause: 'health' });
   });
 
-  it('terminate: no room to surge (max = desired), the group refills at once', async () => {
+  // Found by the torture run (bench/torture.ts, seed 1, fleet tf1): with max = desired, a drift or
+  // health replacement of a still-serving instance terminated it first, taking the fleet below its
+  // floor (desired × min-healthy 100 %) until the group refilled.
+  it('no room to surge (max = desired), the old instance serving: max raised by one for the surge and put back; never below desired', async () => {
     const { fleet, groupName, instances } = await fleetOf(2);
     const old = instances[1]!;
-    const { state } = await drive(input(fleet, old, 'drift'), `${fleet}--${old}`, groupName);
+    const { state, least } = await drive(input(fleet, old, 'drift'), `${fleet}--${old}`, groupName);
+    expect(state.replacement?.mode).toBe('surge');
+    expect(least).toBeGreaterThanOrEqual(2);
+    const group = (
+      await clients.autoScaling.send(
+        new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
+      )
+    ).AutoScalingGroups![0]!;
+    expect({ desired: group.DesiredCapacity, min: group.MinSize, max: group.MaxSize }).toEqual({
+      desired: 2,
+      min: 2,
+      max: 2,
+    });
+    const view = await world.viewFleet(groupName);
+    expect(
+      view.instances.filter((i) => i.lifecycleState === 'InService').map((i) => i.instanceId),
+    ).not.toContain(old);
+    expect(await serving(groupName)).toHaveLength(2);
+  });
+
+  it('terminate: no room to surge and the old instance no longer serves, the group refills at once', async () => {
+    const { fleet, groupName, instances } = await fleetOf(2);
+    const old = instances[1]!;
+    await clients.autoScaling.send(
+      new SetInstanceHealthCommand({
+        InstanceId: old,
+        HealthStatus: 'Unhealthy',
+        ShouldRespectGracePeriod: false,
+      }),
+    );
+    const { state } = await drive(input(fleet, old, 'health'), `${fleet}--${old}`, groupName);
     expect(state.replacement?.mode).toBe('terminate');
     const view = await world.viewFleet(groupName);
     expect(view.desiredCapacity).toBe(2);

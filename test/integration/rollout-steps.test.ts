@@ -733,6 +733,42 @@ describe('supersede and late images (the record steps against the emulator)', ()
     expect((await readFleetRecord(s.fleet))?.imageHistory?.at(-1)?.outcome).toBe('paused');
   });
 
+  // Found by the torture run (bench/torture.ts, seed 20261202 of test/e2e/torture.test.ts): a rollout
+  // paused after a batch left the group on the new launch template version while the record kept
+  // the old image: every instance the group launched afterwards ran an image never committed.
+  it('paused after a batch: the group goes back to the launch template version of the desired image', async () => {
+    const s = await setup(2);
+    const b = { ...s.state, image: await fleetStep<WorkflowState['image']>(FleetSteps.ReadImage, s.state) };
+    const lock = await record(RecordSteps.AcquireFleetLock, b, 'exec-pb', { timeoutSeconds: 7200 });
+    const fs = await fleetStep<FleetState>(FleetSteps.ValidateImage, b, {}, 'exec-pb');
+    await fleetStep(FleetSteps.SuspendScalingProcesses, { ...b, fleetState: fs }, {}, 'exec-pb');
+    const { state: rolled } = await rollAll(s, fs, 1, {
+      state: { ...b, lock: lock as WorkflowState['lock'] },
+      execution: 'exec-pb',
+    });
+    expect((await world.viewFleet(s.groupName)).launchTemplateVersion).toBe('2');
+    const { pauseFleet } = await import('../../lambdas/aws/store/holds');
+    await pauseFleet(s.fleet, { at: '2026-12-02T03:00:00.000Z', reason: 'torture' }, new Date());
+    const safePoint = (await record(RecordSteps.CheckSafePoint, rolled, 'exec-pb')) as SafePoint;
+    expect(safePoint.outcome).toBe('RolloutPaused');
+    const stopped = { ...rolled, safePoint };
+    await expect(
+      fleetStep(FleetSteps.ReleaseFleet, stopped, { restoreLaunchTemplate: true }, 'exec-pb'),
+    ).resolves.toMatchObject({ launchTemplateVersion: '1' });
+    await record(RecordSteps.ReportOutcome, stopped, 'exec-pb', {
+      outcome: 'RolloutPaused',
+      reason: safePoint.reason,
+    });
+    const view = await world.viewFleet(s.groupName);
+    expect(view.launchTemplateVersion).toBe('1');
+    expect(view.desiredCapacity).toBe(2);
+    expect((await readFleetRecord(s.fleet))?.desiredImage).not.toBe(s.imageB);
+    // Idempotent: a retried release changes nothing more.
+    await expect(
+      fleetStep(FleetSteps.ReleaseFleet, stopped, { restoreLaunchTemplate: true }, 'exec-pb'),
+    ).resolves.toMatchObject({ launchTemplateVersion: '1' });
+  });
+
   it('names the continuation and hands the lock over to it', async () => {
     const s = await setup(1);
     await record(RecordSteps.AcquireFleetLock, s.state, 'exec-seg');

@@ -1,0 +1,275 @@
+/**
+ * The invariant checks (local/invariants/checks.ts) on hand-made snapshots: each holds on a
+ * healthy state and fails on the state it exists to catch.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  accountEvents,
+  checkAtRest,
+  checkBrokenImages,
+  checkDisruptionBudget,
+  checkFloor,
+  checkOneRollout,
+  checkOrphans,
+  type FleetExpectation,
+  type FleetSnap,
+  type GroupSnap,
+  type InstanceSnap,
+  lockHeldFrom,
+  type PutRecord,
+  type Snapshot,
+} from '../../local/invariants/checks';
+
+const AT = 1_000_000;
+const serving = (id: string, imageId = 'ami-a'): InstanceSnap => ({
+  id,
+  imageId,
+  lifecycle: 'InService',
+  health: 'Healthy',
+  serving: true,
+});
+const group = (instances: InstanceSnap[], extra: Partial<GroupSnap> = {}): GroupSnap => ({
+  name: 'f-asg',
+  role: 'fleet',
+  desired: 3,
+  min: 3,
+  max: 3,
+  suspended: [],
+  instances,
+  tags: {},
+  ...extra,
+});
+const fleet = (groups: GroupSnap[], extra: Partial<FleetSnap> = {}): FleetSnap => ({
+  fleet: 'f',
+  groups,
+  record: { desiredImage: 'ami-a', replacementSlots: 0, paused: false },
+  launchTemplateLatest: 2,
+  ...extra,
+});
+const expectation: FleetExpectation = {
+  fleet: 'f',
+  capacity: 3,
+  minHealthyPercent: 100,
+  initialImage: 'ami-a',
+  initialLaunchTemplateVersion: 1,
+};
+const noKills = { killed: new Set<string>() };
+
+describe('checkFloor', () => {
+  const before = fleet([group([serving('i-1'), serving('i-2'), serving('i-3')])]);
+
+  it('holds when Phoenix surges first: a new instance served before the old one went', () => {
+    const after = fleet([group([serving('i-2'), serving('i-3'), serving('i-4')])]);
+    expect(checkFloor(before, after, expectation, noKills, AT)).toEqual([]);
+  });
+
+  it('fails when Phoenix takes a serving instance out of a fleet at its floor', () => {
+    const after = fleet([
+      group([
+        { ...serving('i-1'), lifecycle: 'Terminating', serving: false },
+        serving('i-2'),
+        serving('i-3'),
+      ]),
+    ]);
+    const found = checkFloor(before, after, expectation, noKills, AT);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({
+      invariant: 'floor',
+      fleet: 'f',
+      evidence: { removed: ['i-1'], floor: 3 },
+    });
+  });
+
+  it("does not blame Phoenix for the world's kill, nor an instance that only stopped serving", () => {
+    const killed = fleet([group([serving('i-2'), serving('i-3')])]);
+    expect(checkFloor(before, killed, expectation, { killed: new Set(['i-1']) }, AT)).toEqual([]);
+    const unhealthy = fleet([
+      group([{ ...serving('i-1'), health: 'Unhealthy', serving: false }, serving('i-2'), serving('i-3')]),
+    ]);
+    expect(checkFloor(before, unhealthy, expectation, noKills, AT)).toEqual([]);
+  });
+
+  it('allows a removal down to a floor below capacity (min-healthy 50 %)', () => {
+    const after = fleet([group([serving('i-2'), serving('i-3')])]);
+    expect(checkFloor(before, after, { ...expectation, minHealthyPercent: 50 }, noKills, AT)).toEqual([]);
+  });
+});
+
+describe('checkOneRollout', () => {
+  const snap = (at: number, running: Snapshot['running']): Snapshot => ({
+    at,
+    fleets: [],
+    running,
+    strays: [],
+  });
+  const two = [
+    { machine: 'rollout' as const, name: 'a', fleet: 'f', lockTaken: true },
+    { machine: 'rollout' as const, name: 'b', fleet: 'f', lockTaken: true },
+  ];
+
+  it('fails when two executions hold one fleet in two polls', () => {
+    expect(checkOneRollout(snap(AT, two), snap(AT + 1000, two))).toMatchObject([
+      { invariant: 'one-rollout', fleet: 'f', evidence: { executions: ['a', 'b'] } },
+    ]);
+  });
+
+  it('holds for a waiting rollout and for a continuation seen once', () => {
+    const waiting = [two[0]!, { ...two[1]!, lockTaken: false }];
+    expect(checkOneRollout(snap(AT, waiting), snap(AT + 1000, waiting))).toEqual([]);
+    expect(checkOneRollout(snap(AT, [two[0]!]), snap(AT + 1000, two))).toEqual([]);
+  });
+});
+
+describe('lockHeldFrom', () => {
+  it('reads the lock from the history: taken at ValidateImage or TakeOverFleetLock, let go at a release', () => {
+    expect(lockHeldFrom([{ type: 'TaskStateEntered', entered: 'AcquireFleetLock' }])).toBe(false);
+    expect(
+      lockHeldFrom([
+        { type: 'x', entered: 'AcquireFleetLock' },
+        { type: 'x', entered: 'ValidateImage' },
+      ]),
+    ).toBe(true);
+    expect(
+      lockHeldFrom([
+        { type: 'x', entered: 'ValidateImage' },
+        { type: 'x', entered: 'ReleaseFleetAtSafePoint' },
+      ]),
+    ).toBe(false);
+    expect(lockHeldFrom([{ type: 'x', exited: 'TakeOverFleetLock' }])).toBe(true);
+  });
+});
+
+describe('checkDisruptionBudget', () => {
+  it('fails when more slots are held than the budget allows', () => {
+    const over = fleet([], { record: { replacementSlots: 2, paused: false } });
+    expect(checkDisruptionBudget(over, { ...expectation, budgetTag: '1' }, AT)).toMatchObject([
+      { invariant: 'disruption-budget', evidence: { slots: 2, budget: 1 } },
+    ]);
+    expect(checkDisruptionBudget(over, { ...expectation, budgetTag: '2' }, AT)).toEqual([]);
+  });
+});
+
+describe('checkAtRest', () => {
+  const rest = fleet([group([serving('i-1'), serving('i-2'), serving('i-3')])]);
+
+  it('holds for one group at capacity on the desired image', () => {
+    expect(checkAtRest(rest, expectation, 1, AT)).toEqual([]);
+  });
+
+  it('fails on each leftover of a rollout', () => {
+    const cases: [string, FleetSnap][] = [
+      ['green', fleet([...rest.groups, group([], { name: 'g', role: 'green' })])],
+      ['desired 4', fleet([group(rest.groups[0]!.instances as InstanceSnap[], { desired: 4, max: 4 })])],
+      [
+        'suspended',
+        fleet([group(rest.groups[0]!.instances as InstanceSnap[], { suspended: ['AZRebalance'] })]),
+      ],
+      ['image', fleet([group([serving('i-1'), serving('i-2'), serving('i-3', 'ami-b')])])],
+      [
+        'lock',
+        {
+          ...rest,
+          record: {
+            desiredImage: 'ami-a',
+            replacementSlots: 0,
+            paused: false,
+            activeRollout: { execution: 'x', imageId: 'ami-b' },
+          },
+        },
+      ],
+      ['slots', { ...rest, record: { desiredImage: 'ami-a', replacementSlots: 1, paused: false } }],
+    ];
+    for (const [what, snap] of cases)
+      expect(checkAtRest(snap, expectation, 1, AT).length, what).toBeGreaterThan(0);
+    // Launch template versions: 1 → 2 in no rollout is one too many.
+    expect(checkAtRest(rest, expectation, 0, AT)).toMatchObject([{ invariant: 'at-rest' }]);
+  });
+});
+
+describe('checkOrphans', () => {
+  it('reports every instance outside the groups', () => {
+    expect(checkOrphans({ at: AT, fleets: [], running: [], strays: [] })).toEqual([]);
+    expect(
+      checkOrphans({ at: AT, fleets: [], running: [], strays: [{ id: 'i-9', fleet: 'f' }] }),
+    ).toMatchObject([{ invariant: 'orphan', fleet: 'f' }]);
+  });
+});
+
+describe('accountEvents', () => {
+  const base = {
+    rollouts: [],
+    deadLetters: [],
+    lost: new Set<string>(),
+    converged: () => true,
+    sweepsAfter: () => 1,
+    maxSweeps: 3,
+    at: AT,
+  };
+  const publication: PutRecord = {
+    eventId: 'e1',
+    kind: 'publication',
+    at: AT,
+    imageId: 'ami-b',
+    fleets: ['f'],
+  };
+  const replacement: PutRecord = {
+    eventId: 'e2',
+    kind: 'replacement',
+    at: AT,
+    instanceId: 'i-1',
+    fleets: ['f'],
+  };
+
+  it('accounts for an ignore, a rollout that ended, a replacement outcome and a dead letter', () => {
+    const result = accountEvents({
+      ...base,
+      puts: [publication, replacement, { ...replacement, eventId: 'e3', instanceId: 'i-3' }],
+      outcomes: [
+        { detailType: 'RolloutSucceeded', detail: { execution: 'r1', fleet: 'f', imageId: 'ami-b' } },
+        { detailType: 'InstanceReplaced', detail: { eventId: 'e2', instanceId: 'i-1' } },
+      ],
+      rollouts: [{ name: 'r1', fleet: 'f', imageId: 'ami-b', requestId: 'e1', status: 'SUCCEEDED' }],
+      deadLetters: ['{"id":"e3"}'],
+    });
+    expect(result.violations).toEqual([]);
+    expect([...result.accounted.keys()]).toEqual(['e1', 'e2', 'e3']);
+  });
+
+  it('fails for a publication nobody answered, a rollout without an outcome and a silent replacement', () => {
+    const result = accountEvents({
+      ...base,
+      puts: [publication, { ...publication, eventId: 'e4' }, replacement],
+      outcomes: [],
+      rollouts: [{ name: 'r4', fleet: 'f', imageId: 'ami-b', requestId: 'e4', status: 'FAILED' }],
+    });
+    expect(result.violations.map((v) => v.invariant)).toEqual([
+      'event-unaccounted',
+      'event-unaccounted',
+      'event-unaccounted',
+    ]);
+  });
+
+  it('accounts for a lost event only when its fleet converged within the sweeps allowed', () => {
+    const lost = new Set(['e2']);
+    expect(accountEvents({ ...base, puts: [replacement], outcomes: [], lost }).violations).toEqual([]);
+    expect(
+      accountEvents({ ...base, puts: [replacement], outcomes: [], lost, converged: () => false }).violations,
+    ).toMatchObject([{ invariant: 'lost-event-not-healed' }]);
+    expect(
+      accountEvents({ ...base, puts: [replacement], outcomes: [], lost, sweepsAfter: () => 4 }).violations,
+    ).toMatchObject([{ invariant: 'lost-event-not-healed' }]);
+  });
+});
+
+describe('checkBrokenImages', () => {
+  it('fails when a broken image rolled out successfully', () => {
+    const outcomes = [
+      { detailType: 'RolloutRolledBack', detail: { fleet: 'f', imageId: 'ami-x' } },
+      { detailType: 'RolloutSucceeded', detail: { fleet: 'g', imageId: 'ami-x' } },
+      { detailType: 'RolloutSucceeded', detail: { fleet: 'f', imageId: 'ami-ok' } },
+    ];
+    expect(checkBrokenImages(outcomes, new Set(['ami-x']), AT)).toMatchObject([
+      { invariant: 'broken-image-succeeded', fleet: 'g' },
+    ]);
+  });
+});
