@@ -6,6 +6,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PhoenixControlPlane, toCdkEventPattern } from '../../lib';
 import { EVENT_SOURCES } from '../../lambdas/domain/sources';
+import { DEFAULT_MAX_CONCURRENT_ROLLOUTS } from '../../lambdas/domain/fleet-record';
 import {
   CHANNEL_PARAMETER_PREFIX,
   COMMAND_SOURCE,
@@ -285,8 +286,11 @@ describe('functions', () => {
       ...common,
       [Env.allowedImageOwners]: { 'Fn::Join': [',', [{ Ref: 'AWS::AccountId' }, 'amazon']] },
     });
-    // The fan-out limit (prop maxConcurrentRollouts, default 10) is enforced where the lock is taken.
-    expect(variables(Handlers.rolloutRecord)).toStrictEqual({ ...common, [Env.maxConcurrentRollouts]: '10' });
+    // The fan-out limit (prop maxConcurrentRollouts, default 20) is enforced where the lock is taken.
+    expect(variables(Handlers.rolloutRecord)).toStrictEqual({
+      ...common,
+      [Env.maxConcurrentRollouts]: String(DEFAULT_MAX_CONCURRENT_ROLLOUTS),
+    });
     expect(variables(Handlers.replace)).toStrictEqual(common);
     expect(variables(Handlers.drain)).toStrictEqual(common);
   });
