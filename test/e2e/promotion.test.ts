@@ -5,7 +5,8 @@
  * delay the image is promoted (ImagePromoted, the prod parameter's new version, written by the
  * promote function through PutParameter; the emulator emits Parameter Store Change as AWS does) →
  * the prod fleet rolls. A manual approval holds a promotion until `phoenix approve`; a gating
- * alarm in ALARM blocks one (PromotionBlocked). `phoenix channels --json` shows the pipeline.
+ * alarm in ALARM blocks one (PromotionBlocked). A broken image rolls back in staging, is
+ * quarantined, and never reaches prod. `phoenix channels --json` shows the pipeline.
  * The timeline is printed at the local time scale.
  */
 import { execFile } from 'node:child_process';
@@ -31,6 +32,7 @@ const local = useLocalRuntime({
         prod: { promoteFrom: 'staging', after: Duration.seconds(6) },
         'canary-p': { promoteFrom: 'canary-s', after: Duration.seconds(0), approval: true },
         'gate-p': { promoteFrom: 'gate-s', after: Duration.seconds(8) },
+        'broken-p': { promoteFrom: 'broken-s', after: Duration.seconds(0) },
       },
       promotionSchedule: events.Schedule.rate(Duration.minutes(1)),
     },
@@ -221,4 +223,49 @@ describe('promotion in the local runtime', () => {
     const channels = await phoenix(['channels']);
     expect(channels.stdout).toMatch(new RegExp(`gate-p\\s+gate-s\\s+-\\s+${image} BLOCKED \\(alarm\\)`));
   }, 180_000);
+
+  it('a broken image rolls back in staging, is quarantined and never reaches prod', async () => {
+    const base = await local.world.registerImage('pay-base');
+    await local.world.createFleet({ fleet: 'pay-s', imageId: base, size: 2, channel: 'broken-s' });
+    const prodGroup = await local.world.createFleet({
+      fleet: 'pay-p',
+      imageId: base,
+      size: 2,
+      channel: 'broken-p',
+    });
+    const broken = await local.world.registerImage('pay-v2');
+    await local.world.markImageBroken(broken);
+    const rolledBack = local.outcomes.waitFor(
+      (e) =>
+        e.detailType === DetailTypes.RolloutRolledBack &&
+        e.detail['fleet'] === 'pay-s' &&
+        e.detail['imageId'] === broken,
+      120_000,
+    );
+    const quarantined = local.outcomes.waitFor(
+      (e) => e.detailType === DetailTypes.ImageQuarantined && e.detail['imageId'] === broken,
+      120_000,
+    );
+    const blocked = outcome(DetailTypes.PromotionBlocked, 'broken-p', broken, 120_000);
+    await local.world.setChannelParameter('broken-s', broken);
+    await rolledBack;
+    expect((await quarantined).detail).toMatchObject({ fleet: 'pay-s', reason: 'health' });
+    // The check sees the rollback or the quarantine, whichever it reads first: blocked either way.
+    expect(['quarantined', 'rollback']).toContain((await blocked).detail['blockedBy']);
+    await new Promise((r) => setTimeout(r, 5_000)); // several checks past the delay (0 s)
+    const about = (e: { detail: Record<string, unknown> }) =>
+      e.detail['imageId'] === broken && (e.detail['channel'] === 'broken-p' || e.detail['fleet'] === 'pay-p');
+    expect(
+      local.outcomes.received
+        .filter(about)
+        .map((e) => e.detailType)
+        .filter((t) => t === DetailTypes.ImagePromoted || t.startsWith('Rollout')),
+    ).toEqual([]);
+    const prodParameter = await parameter('broken-p').catch(() => undefined);
+    expect(prodParameter?.Value).not.toBe(broken);
+    const view = await local.world.viewFleet(prodGroup);
+    expect(view.instances.map((i) => i.imageId)).toEqual([base, base]);
+    const channels = await phoenix(['channels', '--json']);
+    expect(channels.stdout).toContain(broken);
+  }, 240_000);
 });
