@@ -58,6 +58,7 @@ export const DEFAULT_RESERVED_CONCURRENCY: Readonly<Record<HandlerName, number>>
   [Handlers.drain]: 10,
   [Handlers.reconcile]: 1,
   [Handlers.chaos]: 1,
+  [Handlers.validate]: 2,
 };
 
 export interface PhoenixFunctionProps {

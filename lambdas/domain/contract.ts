@@ -117,6 +117,10 @@ export const DetailTypes = {
   ImageQuarantined: 'ImageQuarantined',
   /** `phoenix release`: an operator cleared an image's quarantine. */
   ImageReleased: 'ImageReleased',
+  /** Post-creation validation: the channel's test passed on an instance of the image; its fleets roll. */
+  ImageValidated: 'ImageValidated',
+  /** Post-creation validation: the test failed or timed out; no fleet sees the image. */
+  ImageValidationFailed: 'ImageValidationFailed',
 } as const;
 
 /** The detail-types Phoenix puts on its bus (every detail-type but the `PublishImage` command). */
@@ -195,6 +199,30 @@ export interface ImageQuarantinedDetail {
   readonly step?: string;
   readonly cause: string;
   readonly tagged: boolean;
+}
+
+export interface ImageValidatedDetail {
+  readonly imageId: string;
+  readonly channel: string;
+  readonly execution: string;
+  readonly instanceId: string;
+  /** The test's output (truncated). */
+  readonly output: string;
+  /** The Rollout executions started for the channel's fleets. */
+  readonly started: readonly string[];
+}
+
+export interface ImageValidationFailedDetail {
+  readonly imageId: string;
+  readonly channel: string;
+  readonly execution: string;
+  readonly instanceId?: string;
+  /** Why: the test failed, it timed out, or the validation could not run. */
+  readonly reason: string;
+  /** The test's output (truncated), when the test ran. */
+  readonly output?: string;
+  /** The image was quarantined (reason `validation`): false when the validation could not run. */
+  readonly quarantined: boolean;
 }
 
 export interface ImageReleasedDetail {
@@ -456,6 +484,8 @@ export interface OutcomeDetails {
   readonly ChaosSkipped: ChaosSkippedDetail;
   readonly ImageQuarantined: ImageQuarantinedDetail;
   readonly ImageReleased: ImageReleasedDetail;
+  readonly ImageValidated: ImageValidatedDetail;
+  readonly ImageValidationFailed: ImageValidationFailedDetail;
 }
 
 /**
@@ -482,6 +512,10 @@ export const Env = {
   maxConcurrentRollouts: 'PHOENIX_MAX_CONCURRENT_ROLLOUTS',
   /** The chaos schedule's period in seconds (chaos). */
   chaosPeriodSeconds: 'PHOENIX_CHAOS_PERIOD_SECONDS',
+  /** The Validate workflow (intake starts one execution per image and channel with validation). */
+  validateStateMachineArn: 'PHOENIX_VALIDATE_STATE_MACHINE_ARN',
+  /** The channels with validation, as JSON `{ <channel>: ValidationConfig }` (intake). */
+  validationChannels: 'PHOENIX_VALIDATION_CHANNELS',
 } as const;
 
 /**
@@ -497,6 +531,7 @@ export const Handlers = {
   reconcile: 'reconcile',
   drain: 'drain',
   chaos: 'chaos',
+  validate: 'validate',
 } as const;
 export type HandlerName = (typeof Handlers)[keyof typeof Handlers];
 
