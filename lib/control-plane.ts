@@ -14,6 +14,7 @@ import { OutcomeArchive } from './capabilities/outcome-archive';
 import { ReconcileCapability } from './capabilities/reconcile';
 import { ReplaceCapability } from './capabilities/replace';
 import { RolloutCapability } from './capabilities/rollout';
+import { ValidationCapability } from './capabilities/validation';
 import type { CapabilityProps } from './capabilities/shared';
 import { PhoenixState } from './capabilities/state';
 import {
@@ -104,6 +105,8 @@ export class PhoenixControlPlane extends Construct {
   public readonly deadLetterQueues: readonly sqs.Queue[];
   /** One alarm per dead-letter queue: at least one message visible in 5 minutes. */
   public readonly deadLetterAlarms: readonly cloudwatch.Alarm[];
+  /** Post-creation image validation (issue 13 §2): only when some channel has `validation`. */
+  public readonly validation?: ValidationCapability;
   /** The outcome alarms, the dashboard and the optional schema registry (docs/alarms.md). */
   public readonly observability: ObservabilityCapability;
 
@@ -151,12 +154,28 @@ export class PhoenixControlPlane extends Construct {
       schedule: props.reconcileSchedule,
     });
     this.chaos = new ChaosCapability(this, 'ChaosCapability', { ...common, schedule: props.chaosSchedule });
+    const channels = props.channels ?? {};
+    if (Object.values(channels).some((c) => c.validation !== undefined)) {
+      this.validation = new ValidationCapability(this, 'ValidationCapability', {
+        ...common,
+        channels,
+        rollout: this.rollout.workflow,
+        instanceRoles: props.instanceRoles,
+      });
+    }
     // Phoenix's own roles (all but the reconcile sweep's, as before): their API calls are never drift.
-    const { rollout, replace, drain, chaos } = this;
+    const { rollout, replace, drain, chaos, validation } = this;
     const ownFunctions = [rollout.fleetFunction, rollout.recordFunction, replace.function, chaos.function];
-    const ownRoles = [...ownFunctions, drain.function]
+    const ownRoles = [...ownFunctions, drain.function, ...(validation ? [validation.function] : [])]
       .map((f): iam.IRole => f.role)
-      .concat([rollout.workflow, replace.workflow, drain.workflow].map((w) => w.stateMachine.role));
+      .concat(
+        [
+          rollout.workflow,
+          replace.workflow,
+          drain.workflow,
+          ...(validation ? [validation.workflow] : []),
+        ].map((w) => w.stateMachine.role),
+      );
     this.intake = new IntakeCapability(this, 'IntakeCapability', {
       ...common,
       rollout: this.rollout.workflow,
@@ -166,6 +185,7 @@ export class PhoenixControlPlane extends Construct {
       goldenImageParameterPrefixes: props.goldenImageParameterPrefixes,
       ownRoles,
     });
+    validation?.wireIntake(this.intake.function, this.state);
     // Outcomes come from Phoenix's roles only; commands from the operators only.
     this.authorization = new CommandAuthorization(this, 'CommandAuthorization', {
       state: this.state,
@@ -197,6 +217,7 @@ export class PhoenixControlPlane extends Construct {
     const capabilities = [
       ...[this.intake, this.reconcile, this.chaos, this.rollout, this.replace, this.drain],
       this.outcomeArchive,
+      ...(validation ? [validation] : []),
     ];
     this.deadLetterQueues = capabilities.flatMap((c) => c.deadLetterQueues);
     this.deadLetterAlarms = capabilities.flatMap((c) => c.deadLetterAlarms);
@@ -204,6 +225,7 @@ export class PhoenixControlPlane extends Construct {
       Rollout: this.rolloutWorkflow,
       Replace: this.replaceWorkflow,
       Drain: this.drainWorkflow,
+      ...(validation ? { Validate: validation.workflow } : {}),
     };
     this.observability = new ObservabilityCapability(this, 'ObservabilityCapability', {
       workflows: Object.fromEntries(Object.entries(workflows).map(([n, w]) => [n, w.stateMachine])),

@@ -47,6 +47,11 @@ export const Tags = {
    * `validation`): every channel's rollouts refuse it until `phoenix release` removes the tag.
    */
   quarantined: 'phoenix:quarantined',
+  /**
+   * On the launch template of a channel's validation group (issue 13 §2): Phoenix may version it
+   * and launch it (post-creation validation), and no other template besides the fleets'.
+   */
+  validation: 'phoenix:validation',
 } as const;
 
 /** SSM parameters `/phoenix/channels/<channel>` (data type `aws:ec2:image`) name a channel's golden image. */
