@@ -4,28 +4,30 @@
  * synthesized policies: the validation group by name, its launch template by the tag
  * `phoenix:validation`, the named test document and function only, the quarantine tag only.
  */
-import { Duration } from 'aws-cdk-lib';
+import { App, Duration } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { addCompliance } from '../../lib';
+import type { PhoenixControlPlaneProps } from '../../lib/control-plane-props';
+import { PhoenixStack } from '../../lib/phoenix-stack';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Env, Tags } from '../../lambdas/domain/contract';
 import { synthesizeControlPlane } from '../../local/template/synth';
+import { renderDefinition, unsupportedLocally } from './asl';
 import { ACCOUNT, extractPolicies, type IamRequest, REGION, simulate } from '../support/iam-policies';
 
-const { template } = synthesizeControlPlane({
-  stackProps: {
-    controlPlane: {
-      channels: {
-        staging: {
-          validation: {
-            group: 'web-validation',
-            testDocument: 'web-smoke',
-            testFunction: 'web-test',
-            timeout: Duration.minutes(20),
-          },
-        },
+const VALIDATION_PROPS: PhoenixControlPlaneProps = {
+  channels: {
+    staging: {
+      validation: {
+        group: 'web-validation',
+        testDocument: 'web-smoke',
+        testFunction: 'web-test',
+        timeout: Duration.minutes(20),
       },
     },
   },
-});
+};
+const { template } = synthesizeControlPlane({ stackProps: { controlPlane: VALIDATION_PROPS } });
 const policies = extractPolicies(template);
 const validate = policies.roleOfHandler('validate');
 const group = (name: string) =>
@@ -42,6 +44,20 @@ const quarantineTag = (resource: string, key: string = Tags.quarantined): IamReq
 });
 
 afterAll(() => undefined);
+
+describe('cdk-nag AwsSolutions with validation', () => {
+  it('reports no unacknowledged finding on the validation resources', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new PhoenixStack(app, 'Phoenix', { controlPlane: VALIDATION_PROPS });
+    addCompliance(app);
+    const open = new AwsSolutionsChecks()
+      .validateScope(stack)
+      .violations.map(
+        (v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`,
+      );
+    expect(open).toEqual([]);
+  });
+});
 
 describe('Validate workflow: composed only with validation', () => {
   it('adds one Standard state machine and the intake wiring', () => {
@@ -64,6 +80,42 @@ describe('Validate workflow: composed only with validation', () => {
       },
     });
     expect(env[Env.validateStateMachineArn]).toBeDefined();
+  });
+
+  it('is JSONPath with Lambda tasks only, cleans up on every failure, and fails only when cleanup or report fail', () => {
+    const [machine] = Object.values(template.Resources).filter(
+      (r) =>
+        r.Type === 'AWS::StepFunctions::StateMachine' &&
+        JSON.stringify(r.Properties?.DefinitionString ?? '').includes('PrepareValidation'),
+    );
+    const definition = renderDefinition(
+      machine!.Properties!.DefinitionString,
+      template.Resources as never,
+    ) as {
+      States: Record<string, { Type: string; Resource?: string; Next?: string; Catch?: { Next: string }[] }>;
+    };
+    expect(unsupportedLocally(definition)).toEqual([]);
+    const states = definition.States;
+    for (const [name, state] of Object.entries(states)) {
+      if (state.Type === 'Task') expect(state.Resource, name).toMatch(/^arn:aws:lambda:[^:]+:[^:]+:function:/);
+    }
+    for (const step of [
+      'PrepareValidation',
+      'CheckValidationInstance',
+      'StartValidationTest',
+      'CheckValidationTest',
+    ]) {
+      const failed = states[step]!.Catch!.map((c) => c.Next);
+      expect(failed, step).toEqual([`${step}Failed`]);
+      expect(states[`${step}Failed`]!.Next).toBe('CleanUpValidation');
+    }
+    expect(
+      Object.entries(states)
+        .filter(([, s]) => s.Type === 'Fail')
+        .map(([n]) => n)
+        .sort(),
+    ).toEqual(['ValidationCleanupFailed', 'ValidationReportFailed']);
+    expect(states.ImageValidationFailed?.Type).toBe('Succeed');
   });
 
   it('is absent by default', () => {
