@@ -211,9 +211,7 @@ export interface ImageValidatedDetail {
   readonly channel: string;
   readonly execution: string;
   readonly instanceId: string;
-  /** The test's output (truncated). */
   readonly output: string;
-  /** The Rollout executions started for the channel's fleets. */
   readonly started: readonly string[];
 }
 
@@ -222,11 +220,8 @@ export interface ImageValidationFailedDetail {
   readonly channel: string;
   readonly execution: string;
   readonly instanceId?: string;
-  /** Why: the test failed, it timed out, or the validation could not run. */
   readonly reason: string;
-  /** The test's output (truncated), when the test ran. */
   readonly output?: string;
-  /** The image was quarantined (reason `validation`): false when the validation could not run. */
   readonly quarantined: boolean;
 }
 
