@@ -47,6 +47,8 @@ export interface ValidationTarget {
 export interface ValidationInstance {
   readonly ready: boolean;
   readonly instanceId?: string;
+  /** Healthy in its group once InService (false: the image fails, the test runs for the evidence). */
+  readonly healthy?: boolean;
   readonly privateIpAddress?: string;
 }
 

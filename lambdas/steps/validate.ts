@@ -86,24 +86,30 @@ export async function prepareValidation(request: ValidateStepRequest): Promise<V
   return { launchTemplateId: template.LaunchTemplateId, version, deadline };
 }
 
-/** The instance of the image in the validation group, InService and healthy (with its private address). */
+/**
+ * The instance of the image in the validation group, once it is InService (booted: its health is
+ * known). An instance that is InService but Unhealthy fails the image; the test still runs on it,
+ * for the evidence (its output says why).
+ */
 export async function checkValidationInstance(request: ValidateStepRequest): Promise<ValidationInstance> {
   const { imageId, validation } = request.state;
   const group = await requireGroup(validation.group);
-  const ready = (await fleetInstances(group)).find(
-    (i) => i.imageId === imageId && i.lifecycleState === 'InService' && i.healthStatus === 'Healthy',
+  const instances = (await fleetInstances(group)).filter(
+    (i) => i.imageId === imageId && i.lifecycleState === 'InService',
   );
+  const ready = instances.find((i) => i.healthStatus === 'Healthy') ?? instances[0];
   if (ready !== undefined) {
     const address = await privateAddress(ready.instanceId);
     return {
       ready: true,
       instanceId: ready.instanceId,
+      healthy: ready.healthStatus === 'Healthy',
       ...(address !== undefined ? { privateIpAddress: address } : {}),
     };
   }
   if (pastDeadline(request.state)) {
     throw new ValidationTimedOutError(
-      `no instance of ${imageId} was InService and healthy in validation group ${validation.group} within ${validation.timeoutSeconds} seconds`,
+      `no instance of ${imageId} was InService in validation group ${validation.group} within ${validation.timeoutSeconds} seconds`,
     );
   }
   return { ready: false };
@@ -148,7 +154,11 @@ export async function checkValidationTest(request: ValidateStepRequest): Promise
   const { validation, imageId } = request.state;
   const instanceId = requireInstanceId(request.state);
   const commandId = request.state.test?.commandId;
-  const outputs: string[] = [];
+  const outputs: string[] =
+    request.state.instance?.healthy === false
+      ? [`instance ${instanceId} is InService but Unhealthy in validation group ${validation.group}`]
+      : [];
+  const healthy = request.state.instance?.healthy !== false;
   let status: string | undefined;
   if (commandId !== undefined) {
     const invocation = await testCommandInvocation(commandId, instanceId);
@@ -182,7 +192,7 @@ export async function checkValidationTest(request: ValidateStepRequest): Promise
     return {
       ...(commandId !== undefined ? { commandId } : {}),
       done: true,
-      passed: verdict.passed,
+      passed: healthy && verdict.passed,
       ...(status !== undefined ? { status } : {}),
       output: truncateOutput(outputs.join('\n')),
     };
@@ -190,7 +200,7 @@ export async function checkValidationTest(request: ValidateStepRequest): Promise
   return {
     ...(commandId !== undefined ? { commandId } : {}),
     done: true,
-    passed: status === 'Success',
+    passed: healthy && status === 'Success',
     ...(status !== undefined ? { status } : {}),
     output: truncateOutput(outputs.join('\n')),
   };
