@@ -104,7 +104,8 @@ export interface PhoenixControlPlaneProps extends OperatorProps {
    * running rollout runs one step at a time). The account must keep at least 100 executions
    * unreserved, or the deployment fails.
    * @default - intake 20, rollout-fleet and rollout-record 20 (or `maxConcurrentRollouts` when
-   * larger), replace 10, drain 10, reconcile 1, chaos 1 (`DEFAULT_RESERVED_CONCURRENCY`): 82
+   * larger), replace 10, drain 10, reconcile 1, chaos 1 (`DEFAULT_RESERVED_CONCURRENCY`): 82; validate 2
+   * more when a channel has `validation`
    */
   readonly reservedConcurrency?: Partial<Readonly<Record<HandlerName, number>>>;
   /**
