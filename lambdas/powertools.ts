@@ -37,6 +37,7 @@ export const HANDLED_OUTCOME_ERRORS: ReadonlySet<string> = new Set<ErrorName>([
   ErrorNames.AlarmBreachedError,
   ErrorNames.RolloutTimedOutError,
   ErrorNames.OlderImageError,
+  ErrorNames.ValidationTimedOutError,
 ]);
 
 /** How a thrown error is logged: `info` (a handled outcome), `warn` (transient), `error` (a human is needed). */

@@ -69,4 +69,23 @@ export interface ImageValidationProps {
    * capacity (0 at rest, 1 while validating) and its launch template version.
    */
   readonly group: string;
+  /**
+   * The SSM document run on the validation instance: the image passes when the command ends
+   * `Success`. Named here (not by a tag at run time) so that the validate role may run this
+   * document only. At least one of `testDocument` and `testFunction` is required.
+   * @default - no SSM test
+   */
+  readonly testDocument?: string;
+  /**
+   * A Lambda function (name or ARN) called with `{ imageId, instanceId, privateIpAddress }`: the
+   * image passes when it answers `{ passed: true }` (its answer is the test's output).
+   * @default - no test function
+   */
+  readonly testFunction?: string;
+  /**
+   * How long a validation may take, from the start to the test's verdict (the instance launched,
+   * healthy, the test run); past it the image fails validation (timed out).
+   * @default Duration.minutes(30)
+   */
+  readonly timeout?: Duration;
 }

@@ -111,7 +111,8 @@ export interface PhoenixControlPlaneProps extends OperatorProps {
    * running rollout runs one step at a time). The account must keep at least 100 executions
    * unreserved, or the deployment fails.
    * @default - intake 20, rollout-fleet and rollout-record 20 (or `maxConcurrentRollouts` when
-   * larger), replace 10, drain 10, reconcile 1, chaos 1 (`DEFAULT_RESERVED_CONCURRENCY`): 82
+   * larger), replace 10, drain 10, reconcile 1, chaos 1 (`DEFAULT_RESERVED_CONCURRENCY`): 82; validate 2
+   * more when a channel has `validation`
    */
   readonly reservedConcurrency?: Partial<Readonly<Record<HandlerName, number>>>;
   /**
@@ -187,8 +188,9 @@ export function validateControlPlaneProps(props: PhoenixControlPlaneProps): void
     // Observability (issue 12).
     ...booleanProblems('dashboard', props.dashboard),
     ...booleanProblems('schemaRegistry', props.schemaRegistry),
-    // Promotion (issue 13).
+    // Promotion and validation (issue 13).
     ...promotionProblems(props.channels),
+    ...validationProblems(props.channels),
   ];
   if (problems.length > 0) throw new Error(`Invalid PhoenixControlPlane props: ${problems.join('; ')}`);
 }
@@ -398,4 +400,51 @@ export function promotionRulesOf(props: PhoenixControlPlaneProps): PromotionRule
         : {}),
       maxHealthReplacements: c.maxHealthReplacements ?? DEFAULT_MAX_HEALTH_REPLACEMENTS,
     }));
+}
+
+/** The validation test document may come from the group's tag; this name pattern is SSM's. */
+const SSM_DOCUMENT_NAME = /^[a-zA-Z0-9_\-.:/]{3,128}$/;
+const AUTO_SCALING_GROUP_NAME = /^[\S ]{1,255}$/;
+
+function validationProblems(channels: PhoenixControlPlaneProps['channels']): string[] {
+  const problems: string[] = [];
+  for (const [channel, props] of Object.entries(channels ?? {})) {
+    const v = props.validation;
+    if (v === undefined) continue;
+    const where = `channels.${channel}.validation`;
+    if (props.promoteFrom !== undefined) {
+      problems.push(
+        `${where}: channel ${channel} is promoted from ${quote(props.promoteFrom)}; an image is validated once, before it enters its first channel's fleets: declare validation on that channel`,
+      );
+    }
+    if (
+      typeof v.group !== 'string' ||
+      (!Token.isUnresolved(v.group) && !AUTO_SCALING_GROUP_NAME.test(v.group))
+    ) {
+      problems.push(`${where}.group must name an Auto Scaling group, got ${quote(v.group)}`);
+    }
+    if (v.testDocument === undefined && v.testFunction === undefined) {
+      problems.push(
+        `${where} must name a test: testDocument (an SSM document) and/or testFunction (a Lambda function), got neither`,
+      );
+    }
+    if (
+      v.testDocument !== undefined &&
+      !Token.isUnresolved(v.testDocument) &&
+      !SSM_DOCUMENT_NAME.test(v.testDocument)
+    ) {
+      problems.push(`${where}.testDocument must be an SSM document name, got ${quote(v.testDocument)}`);
+    }
+    if (v.testFunction !== undefined && !Token.isUnresolved(v.testFunction) && v.testFunction.trim() === '') {
+      problems.push(`${where}.testFunction must name a Lambda function, got ${quote(v.testFunction)}`);
+    }
+    const seconds =
+      v.timeout !== undefined && !Token.isUnresolved(v.timeout.toSeconds())
+        ? v.timeout.toSeconds()
+        : undefined;
+    if (seconds !== undefined && (seconds < 60 || seconds > 24 * 3600)) {
+      problems.push(`${where}.timeout must be from 1 minute to 24 hours, got ${seconds} seconds`);
+    }
+  }
+  return problems;
 }

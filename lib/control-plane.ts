@@ -15,6 +15,7 @@ import { PromotionCapability } from './capabilities/promotion';
 import { ReconcileCapability } from './capabilities/reconcile';
 import { ReplaceCapability } from './capabilities/replace';
 import { RolloutCapability } from './capabilities/rollout';
+import { ValidationCapability } from './capabilities/validation';
 import type { CapabilityProps } from './capabilities/shared';
 import { PhoenixState } from './capabilities/state';
 import {
@@ -108,6 +109,8 @@ export class PhoenixControlPlane extends Construct {
   public readonly deadLetterQueues: readonly sqs.Queue[];
   /** One alarm per dead-letter queue: at least one message visible in 5 minutes. */
   public readonly deadLetterAlarms: readonly cloudwatch.Alarm[];
+  /** Post-creation image validation (issue 13 §2): only when some channel has `validation`. */
+  public readonly validation?: ValidationCapability;
   /** The outcome alarms, the dashboard and the optional schema registry (docs/alarms.md). */
   public readonly observability: ObservabilityCapability;
 
@@ -155,12 +158,28 @@ export class PhoenixControlPlane extends Construct {
       schedule: props.reconcileSchedule,
     });
     this.chaos = new ChaosCapability(this, 'ChaosCapability', { ...common, schedule: props.chaosSchedule });
+    const channels = props.channels ?? {};
+    if (Object.values(channels).some((c) => c.validation !== undefined)) {
+      this.validation = new ValidationCapability(this, 'ValidationCapability', {
+        ...common,
+        channels,
+        rollout: this.rollout.workflow,
+        instanceRoles: props.instanceRoles,
+      });
+    }
     // Phoenix's own roles (all but the reconcile sweep's, as before): their API calls are never drift.
-    const { rollout, replace, drain, chaos } = this;
+    const { rollout, replace, drain, chaos, validation } = this;
     const ownFunctions = [rollout.fleetFunction, rollout.recordFunction, replace.function, chaos.function];
-    const ownRoles = [...ownFunctions, drain.function]
+    const ownRoles = [...ownFunctions, drain.function, ...(validation ? [validation.function] : [])]
       .map((f): iam.IRole => f.role)
-      .concat([rollout.workflow, replace.workflow, drain.workflow].map((w) => w.stateMachine.role));
+      .concat(
+        [
+          rollout.workflow,
+          replace.workflow,
+          drain.workflow,
+          ...(validation ? [validation.workflow] : []),
+        ].map((w) => w.stateMachine.role),
+      );
     this.intake = new IntakeCapability(this, 'IntakeCapability', {
       ...common,
       rollout: this.rollout.workflow,
@@ -178,6 +197,7 @@ export class PhoenixControlPlane extends Construct {
         schedule: props.promotionSchedule,
       });
     }
+    validation?.wireIntake(this.intake.function, this.state);
     // Outcomes come from Phoenix's roles only; commands from the operators only.
     this.authorization = new CommandAuthorization(this, 'CommandAuthorization', {
       state: this.state,
@@ -215,6 +235,7 @@ export class PhoenixControlPlane extends Construct {
       ...[this.intake, this.reconcile, this.chaos, this.rollout, this.replace, this.drain],
       ...(this.promotion !== undefined ? [this.promotion] : []),
       this.outcomeArchive,
+      ...(validation ? [validation] : []),
     ];
     this.deadLetterQueues = capabilities.flatMap((c) => c.deadLetterQueues);
     this.deadLetterAlarms = capabilities.flatMap((c) => c.deadLetterAlarms);
@@ -222,6 +243,7 @@ export class PhoenixControlPlane extends Construct {
       Rollout: this.rolloutWorkflow,
       Replace: this.replaceWorkflow,
       Drain: this.drainWorkflow,
+      ...(validation ? { Validate: validation.workflow } : {}),
     };
     this.observability = new ObservabilityCapability(this, 'ObservabilityCapability', {
       workflows: Object.fromEntries(Object.entries(workflows).map(([n, w]) => [n, w.stateMachine])),

@@ -8,6 +8,7 @@ import {
 } from '../domain/replace';
 import type { DrainInput } from '../domain/drain';
 import type { RolloutInput } from '../domain/rollout';
+import type { ValidateInput } from '../domain/validation';
 import { aws, errorName, requireEnv } from './errors';
 import { stepFunctions } from './clients';
 
@@ -84,6 +85,18 @@ export async function startDrain(
   return 'exists' in result ? { duplicate: true } : result;
 }
 
+/**
+ * Start a Validate execution (one image in one channel) under its deterministic name: a repeated
+ * publication of the image starts nothing (`duplicate: true`).
+ */
+export async function startValidate(
+  name: string,
+  input: ValidateInput,
+): Promise<{ executionArn?: string; duplicate: boolean }> {
+  const result = await start(Env.validateStateMachineArn, name, input);
+  return 'exists' in result ? { duplicate: true } : result;
+}
+
 /** `arn:…:stateMachine:<machine>` + name → `arn:…:execution:<machine>:<name>`. */
 export function executionArn(stateMachineArn: string, name: string): string {
   return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
@@ -107,7 +120,7 @@ async function describe(arn: string): Promise<{ status?: string; output?: string
 async function start(
   stateMachineArnEnv: string,
   name: string,
-  input: RolloutInput | ReplaceInput | DrainInput,
+  input: RolloutInput | ReplaceInput | DrainInput | ValidateInput,
 ): Promise<{ executionArn?: string; duplicate: false } | { exists: true }> {
   try {
     const result = await aws('StartExecution', () =>

@@ -47,6 +47,11 @@ export const Tags = {
    * `validation`): every channel's rollouts refuse it until `phoenix release` removes the tag.
    */
   quarantined: 'phoenix:quarantined',
+  /**
+   * On the launch template of a channel's validation group (issue 13 §2): Phoenix may version it
+   * and launch it (post-creation validation), and no other template besides the fleets'.
+   */
+  validation: 'phoenix:validation',
 } as const;
 
 /** SSM parameters `/phoenix/channels/<channel>` (data type `aws:ec2:image`) name a channel's golden image. */
@@ -125,6 +130,10 @@ export const DetailTypes = {
   PromotionBlocked: 'PromotionBlocked',
   /** `phoenix approve <channel> <image>`: an operator approved an image's promotion into a channel. */
   PromotionApproved: 'PromotionApproved',
+  /** Post-creation validation: the channel's test passed on an instance of the image; its fleets roll. */
+  ImageValidated: 'ImageValidated',
+  /** Post-creation validation: the test failed or timed out; no fleet sees the image. */
+  ImageValidationFailed: 'ImageValidationFailed',
 } as const;
 
 /** The detail-types Phoenix puts on its bus (every detail-type but the `PublishImage` command). */
@@ -203,6 +212,25 @@ export interface ImageQuarantinedDetail {
   readonly step?: string;
   readonly cause: string;
   readonly tagged: boolean;
+}
+
+export interface ImageValidatedDetail {
+  readonly imageId: string;
+  readonly channel: string;
+  readonly execution: string;
+  readonly instanceId: string;
+  readonly output: string;
+  readonly started: readonly string[];
+}
+
+export interface ImageValidationFailedDetail {
+  readonly imageId: string;
+  readonly channel: string;
+  readonly execution: string;
+  readonly instanceId?: string;
+  readonly reason: string;
+  readonly output?: string;
+  readonly quarantined: boolean;
 }
 
 export interface ImageReleasedDetail {
@@ -517,6 +545,8 @@ export interface OutcomeDetails {
   readonly PromotionWaiting: PromotionWaitingDetail;
   readonly PromotionBlocked: PromotionBlockedDetail;
   readonly PromotionApproved: PromotionApprovedDetail;
+  readonly ImageValidated: ImageValidatedDetail;
+  readonly ImageValidationFailed: ImageValidationFailedDetail;
 }
 
 /**
@@ -545,6 +575,10 @@ export const Env = {
   chaosPeriodSeconds: 'PHOENIX_CHAOS_PERIOD_SECONDS',
   /** The promotion rules of the channels with `promoteFrom`, as JSON (promote). */
   promotionRules: 'PHOENIX_PROMOTION_RULES',
+  /** The Validate workflow (intake starts one execution per image and channel with validation). */
+  validateStateMachineArn: 'PHOENIX_VALIDATE_STATE_MACHINE_ARN',
+  /** The channels with validation, as JSON `{ <channel>: ValidationConfig }` (intake). */
+  validationChannels: 'PHOENIX_VALIDATION_CHANNELS',
 } as const;
 
 /**
@@ -566,10 +600,12 @@ export type CoreHandlerName = (typeof Handlers)[keyof typeof Handlers];
 
 /**
  * Handlers of capabilities created only when declared: `promote` exists when some channel has
- * `promoteFrom` (lib/capabilities/promotion.ts).
+ * `promoteFrom` (lib/capabilities/promotion.ts), `validate` when some channel has `validation`
+ * (lib/capabilities/validation.ts).
  */
 export const OptionalHandlers = {
   promote: 'promote',
+  validate: 'validate',
 } as const;
 export type HandlerName = CoreHandlerName | (typeof OptionalHandlers)[keyof typeof OptionalHandlers];
 

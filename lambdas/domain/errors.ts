@@ -26,6 +26,7 @@ export const ErrorNames = {
   RolloutTimedOutError: 'RolloutTimedOutError',
   OlderImageError: 'OlderImageError',
   ConfigurationError: 'ConfigurationError',
+  ValidationTimedOutError: 'ValidationTimedOutError',
   TransientAwsError: 'TransientAwsError',
 } as const;
 export type ErrorName = (typeof ErrorNames)[keyof typeof ErrorNames];
@@ -129,4 +130,9 @@ export function causeMessage(cause: unknown): string {
     // not JSON: Step Functions' own errors carry plain text
   }
   return cause;
+}
+
+/** Post-creation validation: the image's instance or its test did not finish within the timeout. */
+export class ValidationTimedOutError extends PhoenixError {
+  override readonly name = ErrorNames.ValidationTimedOutError;
 }

@@ -474,4 +474,31 @@ export const OUTCOME_SHAPES = {
       at: str('ISO-8601: when'),
     },
   },
+  ImageValidated: {
+    description:
+      "Post-creation validation passed: the channel's test passed on an instance launched from the image; the channel's fleets roll it (once per image).",
+    fields: {
+      imageId,
+      channel: str('the channel that validated it'),
+      execution: str('the Validate execution'),
+      instanceId: str('the validation instance (terminated since)'),
+      output: str("the test's output (SSM command output and/or the test function's answer), truncated"),
+      started: list('the Rollout executions started for the fleets following the channel'),
+    },
+  },
+  ImageValidationFailed: {
+    description:
+      'Post-creation validation failed: the test failed or timed out (the image is quarantined, reason `validation`), or the validation could not run; no fleet of the channel sees the image.',
+    fields: {
+      imageId,
+      channel: str('the channel that validated it'),
+      execution: str('the Validate execution'),
+      instanceId: opt(str('the validation instance, when one came up (terminated since)')),
+      reason: str('why: the test failed, timed out, or the validation could not run'),
+      output: opt(str("the test's output, truncated, when the test ran")),
+      quarantined: bool(
+        'the image was quarantined (false: the validation could not run, e.g. a missing group)',
+      ),
+    },
+  },
 } as const satisfies { readonly [T in OutcomeType]: OutcomeShape<OutcomeDetails[T]> };

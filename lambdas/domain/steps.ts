@@ -84,6 +84,25 @@ export const DrainSteps = {
 } as const;
 export type DrainStep = (typeof DrainSteps)[keyof typeof DrainSteps];
 
+/** Steps of the Validate workflow (post-creation image validation), all served by the `validate` function. */
+export const ValidateSteps = {
+  /** Point the validation group at a new launch template version with the image, desired capacity 1. */
+  PrepareValidation: 'PrepareValidation',
+  /** Is the validation instance (of the image) InService and healthy? Past the deadline: ValidationTimedOutError. */
+  CheckValidationInstance: 'CheckValidationInstance',
+  /** Send the SSM test document to the instance (nothing when the channel has only a test function). */
+  StartValidationTest: 'StartValidationTest',
+  /** Poll the SSM command to a final status, then call the test function; the verdict and the output. */
+  CheckValidationTest: 'CheckValidationTest',
+  /** Desired capacity 0 (always, whatever happened before). */
+  CleanUpValidation: 'CleanUpValidation',
+  /** Is the validation instance gone? */
+  CheckValidationCleanup: 'CheckValidationCleanup',
+  /** Record the verdict; passed: the channel's rollouts; failed: quarantine and ImageValidationFailed. */
+  ReportValidation: 'ReportValidation',
+} as const;
+export type ValidateStep = (typeof ValidateSteps)[keyof typeof ValidateSteps];
+
 /** The Replace workflow's own step that terminates the old instance once it is drained (replace function). */
 export const RetireInstanceStep = 'RetireInstance';
 

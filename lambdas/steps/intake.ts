@@ -28,7 +28,14 @@ import {
   imageOfBuild,
   type ManagedGroup,
 } from '../aws/fleets';
-import { startDrain, startReplace, startRollout } from '../aws/executions';
+import { startDrain, startReplace, startRollout, startValidate } from '../aws/executions';
+import { readImageRecord } from '../aws/store/images';
+import {
+  parseValidationChannels,
+  type ValidateInput,
+  validateExecutionName,
+  type ValidationConfig,
+} from '../domain/validation';
 import { drainExecutionName } from '../domain/drain';
 import { readParameter } from '../aws/parameters';
 import { putOutcome } from '../aws/outcomes';
@@ -55,6 +62,11 @@ export interface IntakeResult {
   }[];
   /** A termination lifecycle action handed to the Drain workflow. */
   readonly drain?: { instanceId: string; execution: string; duplicate: boolean };
+  /**
+   * The channel validates images first (issue 13 §2): the Validate execution started instead of
+   * the rollouts (it starts them once the image passed).
+   */
+  readonly validation?: { execution: string; duplicate: boolean };
   /** The event was handled before (a duplicate delivery): nothing was done again. */
   readonly duplicateEvent?: boolean;
 }
@@ -77,7 +89,7 @@ export function intakeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Intak
 /** An earlier delivery of the same event is being handled right now: retry later. */
 export class EventInProgressError extends TransientAwsError {}
 
-interface Publication {
+export interface Publication {
   readonly imageId: string;
   readonly channel: string;
   readonly fleets: ManagedGroup[];
@@ -144,6 +156,78 @@ async function handleRollout(intent: RolloutIntent, cause: string): Promise<Inta
     await putOutcome(DetailTypes.PublicationIgnored, { eventId: intent.eventId, imageId, channel, reason });
     return { intent: 'ignore', reason, imageId, channel, started: [] };
   }
+  const validation = validationChannels()[channel];
+  if (validation !== undefined && intent.source !== 'image-parameter') {
+    const routed = await validateFirst(intent, { imageId, channel }, validation, cause);
+    if (routed !== undefined) return routed;
+  }
+  const rolled = await rollPublication({ imageId, channel, fleets }, intent, cause);
+  return {
+    intent: 'rollout',
+    reason: intent.reason,
+    imageId,
+    channel,
+    ...rolled,
+  };
+}
+
+/** The channels with post-creation validation (from the intake's environment, set by the CDK app). */
+function validationChannels(): Readonly<Record<string, ValidationConfig>> {
+  return parseValidationChannels(process.env[Env.validationChannels]);
+}
+
+/**
+ * A channel with validation (issue 13 §2): an image not yet validated is handed to the Validate
+ * workflow (one execution per image and channel), which starts the rollouts once it passes. An
+ * image validated before rolls as usual; a quarantined one too (every rollout rejects it, saying
+ * why); one whose validation failed without quarantine (the validation could not run) is not
+ * rolled: its Validate execution stands (it reported ImageValidationFailed).
+ */
+async function validateFirst(
+  intent: RolloutIntent,
+  publication: { imageId: string; channel: string },
+  validation: ValidationConfig,
+  cause: string,
+): Promise<IntakeResult | undefined> {
+  const { imageId, channel } = publication;
+  const record = await readImageRecord(imageId);
+  if (record?.validation?.status === 'validated' || record?.quarantine !== undefined) return undefined;
+  const execution = validateExecutionName(channel, imageId);
+  const input: ValidateInput = {
+    imageId,
+    channel,
+    validation,
+    requestId: intent.eventId,
+    source: intent.source,
+    cause,
+    reason: intent.reason,
+  };
+  const started = await startValidate(execution, input);
+  return {
+    intent: 'rollout',
+    reason: intent.reason,
+    imageId,
+    channel,
+    started: [],
+    validation: { execution, duplicate: started.duplicate },
+  };
+}
+
+/** What a publication is (for the fan-out): its event, its source, why. */
+export type PublicationEvent = Pick<RolloutIntent, 'eventId' | 'source' | 'reason'>;
+
+/**
+ * The fan-out of a publication: one Rollout per fleet following the channel, named after the
+ * fleet, the image and the publication's event (a repeat starts nothing), unless the fleet is
+ * paused or pinned by a rollback (reported PublicationIgnored). The intake calls it, and the
+ * Validate workflow once the image passed (with the same event: the same execution names).
+ */
+export async function rollPublication(
+  publication: Publication,
+  intent: PublicationEvent,
+  cause: string,
+): Promise<Pick<IntakeResult, 'started' | 'held'>> {
+  const { imageId, channel, fleets } = publication;
   const started = [];
   const held: { fleet: string; reason: string }[] = [];
   for (const { fleet } of fleets) {
@@ -182,14 +266,7 @@ async function handleRollout(intent: RolloutIntent, cause: string): Promise<Inta
     const result = await startRollout(name, { fleet, imageId, channel, cause, requestId: intent.eventId });
     started.push({ fleet, execution: name, duplicate: result.duplicate });
   }
-  return {
-    intent: 'rollout',
-    reason: intent.reason,
-    imageId,
-    channel,
-    started,
-    ...(held.length > 0 ? { held } : {}),
-  };
+  return { started, ...(held.length > 0 ? { held } : {}) };
 }
 
 /**

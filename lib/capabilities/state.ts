@@ -93,6 +93,11 @@ export class PhoenixState extends Construct {
     this.grantItems(grantee, 'EVENT#*', actions);
   }
 
+  /** `actions` on image records only (`IMAGE#…`: quarantine, releases, validation). */
+  public grantImageRecords(grantee: iam.IGrantable, ...actions: string[]): void {
+    this.grantItems(grantee, 'IMAGE#*', actions);
+  }
+
   private grantItems(grantee: iam.IGrantable, leadingKeys: string, actions: string[]): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({

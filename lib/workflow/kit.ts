@@ -19,11 +19,18 @@ import {
   type ReplaceStep,
   type RetireInstanceStep,
   TRANSIENT_ERRORS,
+  type ValidateStep,
 } from '../../lambdas/domain/steps';
 import { Conditions, type StatePath } from './state';
 
 /** A `step` some handler dispatches on (lambdas/domain/steps.ts). */
-export type StepName = FleetStep | RecordStep | ReplaceStep | DrainStep | typeof RetireInstanceStep;
+export type StepName =
+  | FleetStep
+  | RecordStep
+  | ReplaceStep
+  | DrainStep
+  | typeof RetireInstanceStep
+  | ValidateStep;
 
 /** An outcome detail-type (lambdas/domain/contract.ts): the name of a workflow's end. */
 export type Outcome = (typeof DetailTypes)[keyof typeof DetailTypes];

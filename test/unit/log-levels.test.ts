@@ -166,9 +166,11 @@ describe('log levels of what a step throws', () => {
       RolloutTimedOutError: 'info',
       OlderImageError: 'info',
       ConfigurationError: 'error',
+      // A validation that timed out is a handled outcome (ImageValidationFailed, the image quarantined).
+      ValidationTimedOutError: 'info',
       TransientAwsError: 'warn',
     });
-    expect(HANDLED_OUTCOME_ERRORS.size).toBe(11);
+    expect(HANDLED_OUTCOME_ERRORS.size).toBe(12);
   });
 });
 

@@ -114,3 +114,35 @@ function releaseCondition(before: ImageRecord | undefined): string {
       : 'quarantine.execution = :execution';
   return `${quarantine} AND ${releases}`;
 }
+
+/**
+ * Record the image's validation verdict (`validated` or `failed`) unless one is recorded already:
+ * an image is validated once. Returns the verdict the record holds afterwards and whether this
+ * call wrote it (a retry by the same execution finds its own verdict: `execution` says whose).
+ */
+export async function recordValidation(
+  imageId: string,
+  validation: NonNullable<ImageRecord['validation']>,
+  now: Date,
+): Promise<{ validation: NonNullable<ImageRecord['validation']>; recorded: boolean }> {
+  try {
+    await dynamo().send(
+      new UpdateItemCommand({
+        TableName: table(),
+        Key: key(imageId),
+        UpdateExpression: 'SET imageId = :image, validation = :v, updatedAt = :now',
+        ConditionExpression: 'attribute_not_exists(validation)',
+        ExpressionAttributeValues: {
+          ':image': toAttr(imageId),
+          ':v': toAttr(validation),
+          ':now': toAttr(now.toISOString()),
+        },
+      }),
+    );
+    return { validation, recorded: true };
+  } catch (error) {
+    if (!isConditionFailure(error)) return updateFailed(error);
+  }
+  const record = await readImageRecord(imageId);
+  return { validation: record?.validation ?? validation, recorded: false };
+}
