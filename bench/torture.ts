@@ -579,6 +579,16 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
   }
 }
 
+/** The torture run's faults: API and Lambda faults 10 %, events lost 1 %, duplicated and delayed 5 %. */
+export const TORTURE_FAULTS = (seed: number): FaultConfig => ({
+  seed,
+  api: 0.1,
+  lambda: 0.1,
+  eventLoss: 0.01,
+  eventDuplicate: 0.05,
+  eventDelay: 0.05,
+});
+
 /** The bound of the lost-event check: sweeps after a lost event within which its fleets converge. */
 export const LOST_EVENT_MAX_SWEEPS = 10;
 
@@ -723,7 +733,7 @@ async function main(): Promise<void> {
     fleets: argument('fleets') ?? FULL_RUN.fleets,
     rollouts: argument('rollouts') ?? FULL_RUN.rollouts,
     replacements: argument('replacements') ?? FULL_RUN.replacements,
-    ...(faultsOn ? { faults: { seed, api: 0.1, lambda: 0.1, eventLoss: 0.01 } } : {}),
+    ...(faultsOn ? { faults: TORTURE_FAULTS(seed) } : {}),
     log: (line) => process.stderr.write(`${line}\n`),
   });
   const figures = figuresOf(report);
