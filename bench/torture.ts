@@ -334,13 +334,23 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
       }
       latestPublished.set(channel, imageId);
       const how = rand();
+      // Through the channel's SSM parameter, the emulator emits the Parameter Store Change event
+      // itself (setChannelParameter returns the parameter's version): accounted by image and fleets.
+      const bySsm = how >= 0.5 && how < 0.8;
       const eventId =
         how < 0.5
           ? await world.publishImage(bus, imageId)
-          : how < 0.8
-            ? String(await world.setChannelParameter(channel, imageId))
+          : bySsm
+            ? `ssm:${channel}:v${await world.setChannelParameter(channel, imageId)}`
             : await world.announceImage(imageId);
-      puts.push({ eventId, kind: 'publication', at: Date.now(), imageId, fleets: fleetsOf(channel) });
+      puts.push({
+        eventId,
+        kind: 'publication',
+        at: Date.now(),
+        imageId,
+        fleets: fleetsOf(channel),
+        ...(bySsm ? { byImage: true } : {}),
+      });
     }
 
     async function replacement(): Promise<void> {
@@ -489,6 +499,11 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
     violations.push(...checkBrokenImages(outcomes.received, broken, at));
     const deadLetters = await readDeadLetters(endpoint, runtime);
     const lost = lostIds(faults?.lostEvents);
+    const lostParameterChanges = Array.isArray(faults?.lostEvents)
+      ? (faults.lostEvents as { detailType?: unknown }[]).filter(
+          (e) => e.detailType === 'Parameter Store Change',
+        ).length
+      : 0;
     const atRestFleets = new Set(
       last.fleets
         .filter(
@@ -505,15 +520,22 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
     const sweeps = outcomes.received
       .map((o, i) => ({ o, t: outcomeTimes[i] ?? at }))
       .filter(({ o }) => o.detailType === 'ReconcileCompleted');
+    const actionsEnded = Math.max(0, ...puts.map((p) => p.at));
     const accounting = accountEvents({
       puts,
       outcomes: outcomes.received,
       rollouts,
       deadLetters,
       lost,
+      lostParameterChanges,
       converged: (fleet) => atRestFleets.has(fleet),
-      sweepsAfter: (t) => sweeps.filter((s) => s.t >= t).length,
-      maxSweeps: Number.POSITIVE_INFINITY,
+      // Counted from the loss, or from the end of the actions if later (sweeps while the world
+      // still acts are not the heal's), until the run was found at rest.
+      sweepsAfter: (t) => sweeps.filter((s) => s.t >= Math.max(t, actionsEnded) && s.t <= at).length,
+      // A lost event's fleet converges through the reconcile sweep within a bounded number of
+      // sweeps once the world stops acting: one finds the difference, its Replace runs; a few
+      // more absorb a faulted sweep or Replace attempt and the quiescence looks.
+      maxSweeps: LOST_EVENT_MAX_SWEEPS,
       at,
     });
     violations.push(...accounting.violations);
@@ -556,6 +578,19 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
     await runtime.stop();
   }
 }
+
+/** The torture run's faults: API and Lambda faults 10 %, events lost 1 %, duplicated and delayed 5 %. */
+export const TORTURE_FAULTS = (seed: number): FaultConfig => ({
+  seed,
+  api: 0.1,
+  lambda: 0.1,
+  eventLoss: 0.01,
+  eventDuplicate: 0.05,
+  eventDelay: 0.05,
+});
+
+/** The bound of the lost-event check: sweeps after a lost event within which its fleets converge. */
+export const LOST_EVENT_MAX_SWEEPS = 10;
 
 /** The event ids the fault layer consumed and never delivered (its `lostEvents`, loosely read). */
 function lostIds(value: unknown): Set<string> {
@@ -698,7 +733,7 @@ async function main(): Promise<void> {
     fleets: argument('fleets') ?? FULL_RUN.fleets,
     rollouts: argument('rollouts') ?? FULL_RUN.rollouts,
     replacements: argument('replacements') ?? FULL_RUN.replacements,
-    ...(faultsOn ? { faults: { seed, api: 0.1, lambda: 0.1, eventLoss: 0.01 } } : {}),
+    ...(faultsOn ? { faults: TORTURE_FAULTS(seed) } : {}),
     log: (line) => process.stderr.write(`${line}\n`),
   });
   const figures = figuresOf(report);

@@ -112,6 +112,8 @@ export interface ObservedLaunchTemplate {
   readonly version: string;
   /** ISO-8601: when the version was created (DescribeLaunchTemplateVersions' CreateTime). */
   readonly createdAt: string;
+  /** The AMI id the version launches (its LaunchTemplateData.ImageId, when an AMI id). */
+  readonly imageId?: string;
 }
 
 export interface FleetRecord {
@@ -342,6 +344,7 @@ export const parseObservedLaunchTemplate: Read<ObservedLaunchTemplate> = part((f
   id: required(f, what, 'id', string),
   version: required(f, what, 'version', string),
   createdAt: required(f, what, 'createdAt', string),
+  imageId: optional(f, what, 'imageId', string),
 }));
 
 const parseCircuitFlag: Read<CircuitFlag> = part((f, what) => ({

@@ -37,6 +37,12 @@ export interface ObservedFleet {
   readonly instances: readonly ObservedInstance[];
   /** Does the desired image (record) still exist? undefined: no desired image. */
   readonly desiredImageExists?: boolean;
+  /**
+   * The image the fleet's group launches (its launch template version's AMI), when every group of
+   * the fleet launches the same one: the desired image of a fleet whose record has none yet (no
+   * rollout ever committed; a rollout stopped at a safe point points the group back at it).
+   */
+  readonly launchTemplateImage?: string;
 }
 
 export type Difference =
@@ -99,19 +105,24 @@ export function rolloutActive(record: FleetRecord | undefined, now: Date): boole
 
 /**
  * The differences of one fleet: an InService instance tainted (`phoenix:tainted`) but still
- * serving; an InService instance on an image other than the desired one (only while no rollout is
- * active: a rollout moves instances itself); a desired image that no longer exists (the fleet
+ * serving; an InService instance on an image other than the desired one (the record's, or before
+ * any commit the one the group launches; only while no rollout is active: a rollout moves
+ * instances itself); a desired image that no longer exists (the fleet
  * cannot scale out). One difference per instance (tainted first).
  */
 export function fleetDifferences(observed: ObservedFleet, now: Date): Difference[] {
   const out: Difference[] = [];
-  const desired = observed.record?.desiredImage;
-  if (desired !== undefined && observed.desiredImageExists === false) {
+  const committed = observed.record?.desiredImage;
+  // Found by the torture run: before the first commit, a rollout stopped at a safe point left the
+  // instances it rolled on an image nobody committed, and the sweep saw no difference. Until a
+  // rollout commits, the image the group launches (its original one) is the desired one.
+  const desired = committed ?? observed.launchTemplateImage;
+  if (committed !== undefined && observed.desiredImageExists === false) {
     out.push({
       kind: 'desired-image-missing',
       fleet: observed.fleet,
-      desiredImage: desired,
-      reason: `the desired image ${desired} of fleet ${observed.fleet} no longer exists (deregistered): the fleet cannot scale out or replace instances`,
+      desiredImage: committed,
+      reason: `the desired image ${committed} of fleet ${observed.fleet} no longer exists (deregistered): the fleet cannot scale out or replace instances`,
     });
   }
   const rolling = rolloutActive(observed.record, now);

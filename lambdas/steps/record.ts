@@ -127,6 +127,16 @@ export async function acquireFleetLock(request: RecordStepRequest) {
   if (result.record.supersedeRequested?.execution === request.execution) {
     await clearSupersede(fleet, request.execution);
   }
+  // Found by the torture run: a rollout that started while a replacement surged read the surged
+  // capacity as its baseline and gave the fleet back at it (desired 5 of 4). With the lock held
+  // (new replacements of the fleet now wait for the rollout), the replacements in flight finish
+  // first: the workflow waits and asks again (RolloutQueuedError), within its deadline.
+  const replacing = result.record.replacementsInFlight ?? 0;
+  if (replacing > 0) {
+    throw new RolloutQueuedError(
+      `fleet ${fleet}: ${replacing} replacement(s) in flight; the rollout waits for them before it reads the fleet's capacity`,
+    );
+  }
   // The global fan-out limit: with the fleet lock held, a rollout slot, or wait for one (the
   // workflow catches RolloutQueuedError, waits and asks again).
   const limit = maxConcurrentRollouts();

@@ -148,7 +148,9 @@ export async function taintInstance(request: ReplaceStepRequest) {
 
 /**
  * One slot of the fleet's disruption budget, or not yet (`ReplacementDeferred`, reported once).
- * With a slot: a rollout in progress takes precedence for instances not on its image (slot released).
+ * With a slot: a rollout in progress takes precedence for instances not on its image (slot released);
+ * for an instance on its image the replacement waits until the rollout ends (it owns the group's
+ * capacity), except a Spot interruption, which never surges.
  */
 export async function acquireReplacementSlot(request: ReplaceStepRequest): Promise<SlotState> {
   const { fleet, instanceId } = request.state;
@@ -199,6 +201,27 @@ export async function acquireReplacementSlot(request: ReplaceStepRequest): Promi
       budget: resolved.budget,
       skip: `left to the rollout in progress (execution ${rollout.execution} rolls ${rollout.imageId}; the instance runs ${resolved.imageId || 'an unknown image'})`,
     };
+  }
+  if (rollout && request.state.cause !== 'interruption' && rollout.expiresAt * 1000 > now.getTime()) {
+    // Found by the torture run: a surge beside a rollout of the same fleet set the group's
+    // capacity from its own baseline while the rollout set it from another (the group ended at
+    // desired 3, min 4). The rollout owns the capacity: the replacement of an instance on its
+    // image waits for the lock to go (the instance is tainted, the sweep finds it if this ends).
+    // A Spot interruption does not wait: it terminates without touching the capacity.
+    await releaseSlot({ fleet, instanceId, execution: request.execution, now });
+    const deferred = previous?.deferred ?? false;
+    if (!deferred) {
+      await putOutcome(DetailTypes.ReplacementDeferred, {
+        fleet,
+        instanceId,
+        cause: request.state.cause,
+        reason: `the rollout in progress (execution ${rollout.execution}, image ${rollout.imageId}) owns the capacity of fleet ${fleet}: the replacement waits for it`,
+        budget: resolved.budget,
+        inFlight: result.inFlight,
+        execution: request.execution,
+      });
+    }
+    return { acquired: false, deferred: true, attempts, inFlight: result.inFlight, budget: resolved.budget };
   }
   return {
     acquired: true,

@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import {
+  AttachInstancesCommand,
   DescribeAutoScalingGroupsCommand,
   UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
@@ -285,5 +286,73 @@ describe('reconcile against the emulator', () => {
     const again = await runReconcile({ fleet, act: false });
     expect(again.calls['DescribeLaunchTemplateVersions']).toBeUndefined();
     // A group on $Latest (as every fleet of this file) is never compared: no such call.
+  });
+
+  it('no rollout ever committed: an instance on another image than the one its group launches is replaced', async () => {
+    // Regression (torture run, seed 20261202): a rollout paused after a batch before any commit
+    // (the record has no desired image) pointed the group back at its original version and left
+    // the rolled instance on an uncommitted image; the sweep compared with nothing.
+    const { fleet, imageId, groupName, instances } = await fleetOf('nocommit', 2);
+    const rolledImage = await world.registerImage(`${fleet}-b`, fleet);
+    const group = (
+      await clients.autoScaling.send(
+        new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
+      )
+    ).AutoScalingGroups![0]!;
+    const templateId = group.LaunchTemplate!.LaunchTemplateId!;
+    // The rollout's version, a batch launched from it, then the safe-point stop's version 1 again.
+    const created = await clients.ec2.send(
+      new CreateLaunchTemplateVersionCommand({
+        LaunchTemplateId: templateId,
+        SourceVersion: '1',
+        LaunchTemplateData: { ImageId: rolledImage },
+      }),
+    );
+    const subnet = (await clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instances[0]!] })))
+      .Reservations![0]!.Instances![0]!.SubnetId!;
+    const rolled = await clients.ec2.send(
+      new RunInstancesCommand({
+        LaunchTemplate: {
+          LaunchTemplateId: templateId,
+          Version: String(created.LaunchTemplateVersion!.VersionNumber),
+        },
+        MinCount: 1,
+        MaxCount: 1,
+        SubnetId: subnet,
+      }),
+    );
+    const rolledId = rolled.Instances![0]!.InstanceId!;
+    await clients.autoScaling.send(
+      new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: groupName, MaxSize: 3 }),
+    );
+    await clients.autoScaling.send(
+      new AttachInstancesCommand({ AutoScalingGroupName: groupName, InstanceIds: [rolledId] }),
+    );
+    await clients.autoScaling.send(
+      new UpdateAutoScalingGroupCommand({
+        AutoScalingGroupName: groupName,
+        LaunchTemplate: { LaunchTemplateId: templateId, Version: '1' },
+      }),
+    );
+    await acquireLock({
+      fleet,
+      channel: fleet,
+      lock: {
+        execution: 'paused-rollout',
+        imageId: rolledImage,
+        startedAt: new Date().toISOString(),
+        expiresAt: 1,
+      },
+      now: new Date(),
+    });
+    expect((await readFleetRecord(fleet))?.desiredImage).toBeUndefined();
+
+    const report = await runReconcile({ fleet });
+    expect(report.details).toMatchObject([
+      { kind: 'wrong-image', instanceId: rolledId, imageId: rolledImage, desiredImage: imageId },
+    ]);
+    expect(report.started).toBe(1);
+    expect(replaceExecutions().map((e) => e.name)).toContain(replaceExecutionName(fleet, rolledId));
+    expect((await readFleetRecord(fleet))?.observedLaunchTemplate).toMatchObject({ version: '1', imageId });
   });
 });

@@ -371,4 +371,56 @@ describe('Replace steps against the emulator', () => {
     expect(slot.skip).toContain('left to the rollout in progress');
     expect((await readFleetRecord(fleet))?.replacementsInFlight).toBe(0);
   });
+
+  it('an instance on the image of a rollout in progress: the replacement waits for the rollout (it owns the capacity), a Spot interruption does not', async () => {
+    // Regression (torture run, seed 20261202): a surge beside a rollout of the same fleet set the
+    // group's capacity from its own baseline (the group ended at desired 3, min 4).
+    const { fleet, imageId, groupName, instances } = await fleetOf(2, 3);
+    const lock = (expiresAt: number) => ({
+      fleet,
+      channel: fleet,
+      now: new Date(),
+      lock: { execution: 'rollout-own', imageId, startedAt: new Date().toISOString(), expiresAt },
+    });
+    await acquireLock(lock(Math.floor(Date.now() / 1000) + 3600));
+    let s = input(fleet, instances[0]!, 'drift');
+    s = { ...s, instance: await run<ResolvedInstance>(ReplaceSteps.ResolveInstance, 'exec-own', s) };
+    const first = await run<SlotState>(ReplaceSteps.AcquireReplacementSlot, 'exec-own', s);
+    expect(first).toMatchObject({ acquired: false, deferred: true, attempts: 1 });
+    expect(first.skip).toBeUndefined();
+    expect((await readFleetRecord(fleet))?.replacementsInFlight).toBe(0);
+    const again = await run<SlotState>(ReplaceSteps.AcquireReplacementSlot, 'exec-own', {
+      ...s,
+      slot: first,
+    });
+    expect(again).toMatchObject({ acquired: false, deferred: true, attempts: 2 });
+    // The group's capacity is untouched while the rollout holds the fleet.
+    const group = await world.viewFleet(groupName);
+    expect(group.desiredCapacity).toBe(2);
+    // A Spot interruption does not wait (it terminates without touching the capacity).
+    let spot = input(fleet, instances[1]!, 'interruption');
+    spot = {
+      ...spot,
+      instance: await run<ResolvedInstance>(ReplaceSteps.ResolveInstance, 'exec-spot', spot),
+    };
+    expect((await run<SlotState>(ReplaceSteps.AcquireReplacementSlot, 'exec-spot', spot)).acquired).toBe(
+      true,
+    );
+    await run(ReplaceSteps.ReleaseReplacementSlot, 'exec-spot', spot, {
+      outcome: DetailTypes.ReplacementSkipped,
+    });
+    // The rollout's lock gone (here: expired), the waiting replacement takes its slot.
+    await acquireLock(lock(1));
+    const third = await run<SlotState>(ReplaceSteps.AcquireReplacementSlot, 'exec-own', {
+      ...s,
+      slot: again,
+    });
+    expect(third).toMatchObject({ acquired: true, deferred: true, attempts: 3 });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const deferred = outcomes.received.filter(
+      (e) => e.detailType === DetailTypes.ReplacementDeferred && e.detail['fleet'] === fleet,
+    );
+    expect(deferred).toHaveLength(1);
+    expect(String(deferred[0]!.detail['reason'])).toContain('rollout-own');
+  });
 });

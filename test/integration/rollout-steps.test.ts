@@ -39,6 +39,7 @@ import { resetClock, setClock } from '../../lambdas/domain/clock';
 import { runFleetStep } from '../../lambdas/rollout-fleet';
 import { runRecordStep } from '../../lambdas/steps/record';
 import { readFleetRecord } from '../../lambdas/aws/store/fleet-records';
+import { acquireSlot, releaseSlot } from '../../lambdas/aws/store/replacement-slots';
 import type { OutcomeListener } from '../../local/outcomes';
 import { World } from '../../local/world';
 import { freshWorld, REGION } from '../support/control-plane';
@@ -606,6 +607,38 @@ describe('the rollout deadline', () => {
         startedAt: '2026-11-27T00:00:00.000Z',
       }),
     ).rejects.toThrow(/timed out in AcquireFleetLock/);
+  });
+});
+
+describe('a rollout beside replacements in flight (the record steps against the emulator)', () => {
+  it('takes the lock, then waits for the replacements in flight before it reads the capacity', async () => {
+    // Regression (torture run, seed 20261202, faults on): a rollout that started during a Replace
+    // surge took the surged capacity as its baseline and left the fleet at desired 5 of 4.
+    const s = await setup(2);
+    const state: WorkflowState = {
+      ...s.state,
+      image: await fleetStep<{ imageId: string }>(FleetSteps.ReadImage, s.state),
+    };
+    await acquireSlot({
+      fleet: s.fleet,
+      instanceId: 'i-0123456789abcdef0',
+      execution: 'rep-1',
+      budget: 1,
+      now: new Date(),
+    });
+    const step = () =>
+      runRecordStep({ step: RecordSteps.AcquireFleetLock, execution: 'exec-w', state, timeoutSeconds: 7200 });
+    await expect(step()).rejects.toThrow(/1 replacement\(s\) in flight/);
+    await expect(step()).rejects.toThrow(RolloutQueuedError);
+    // The lock is held meanwhile: new replacements of the fleet wait for the rollout.
+    expect((await readFleetRecord(s.fleet))?.activeRollout?.execution).toBe('exec-w');
+    await releaseSlot({
+      fleet: s.fleet,
+      instanceId: 'i-0123456789abcdef0',
+      execution: 'rep-1',
+      now: new Date(),
+    });
+    await expect(step()).resolves.toBeDefined();
   });
 });
 

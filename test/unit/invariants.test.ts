@@ -261,6 +261,59 @@ describe('accountEvents', () => {
   });
 });
 
+describe('accountEvents: a publication through the channel parameter (byImage)', () => {
+  const base = {
+    deadLetters: [],
+    lost: new Set<string>(),
+    converged: () => true,
+    sweepsAfter: () => 1,
+    maxSweeps: 3,
+    at: AT,
+  };
+  const ssm: PutRecord = {
+    eventId: 'ssm:c:v2',
+    kind: 'publication',
+    at: AT,
+    imageId: 'ami-b',
+    fleets: ['f'],
+    byImage: true,
+  };
+  it('is accounted for by the rollouts of its image on its fleets, or an ignore of its image', () => {
+    const rolled = accountEvents({
+      ...base,
+      puts: [ssm],
+      outcomes: [
+        { detailType: 'RolloutRolledBack', detail: { execution: 'r1', fleet: 'f', imageId: 'ami-b' } },
+      ],
+      rollouts: [{ name: 'r1', fleet: 'f', imageId: 'ami-b', requestId: 'real-id', status: 'SUCCEEDED' }],
+    });
+    expect(rolled.violations).toEqual([]);
+    const ignored = accountEvents({
+      ...base,
+      puts: [ssm],
+      outcomes: [{ detailType: 'PublicationIgnored', detail: { eventId: 'real-id', imageId: 'ami-b' } }],
+      rollouts: [],
+    });
+    expect(ignored.violations).toEqual([]);
+    // A rollout of its image on another fleet does not count.
+    const other = accountEvents({
+      ...base,
+      puts: [ssm],
+      outcomes: [
+        { detailType: 'RolloutSucceeded', detail: { execution: 'r2', fleet: 'g', imageId: 'ami-b' } },
+      ],
+      rollouts: [{ name: 'r2', fleet: 'g', imageId: 'ami-b', requestId: 'x', status: 'SUCCEEDED' }],
+    });
+    expect(other.violations).toMatchObject([{ invariant: 'event-unaccounted' }]);
+    // Its change possibly lost: accounted only if its fleets converged within the bound.
+    const lost = { ...base, puts: [ssm], outcomes: [], rollouts: [], lostParameterChanges: 1 };
+    expect(accountEvents(lost).violations).toEqual([]);
+    expect(accountEvents({ ...lost, sweepsAfter: () => 4 }).violations).toMatchObject([
+      { invariant: 'event-unaccounted' },
+    ]);
+  });
+});
+
 describe('checkBrokenImages', () => {
   it('fails when a broken image rolled out successfully', () => {
     const outcomes = [

@@ -44,6 +44,34 @@ describe('fleetDifferences', () => {
       ['tainted', 'i-4', 'drift'],
     ]);
   });
+  it('no desired image yet (no rollout committed): the image the group launches is the desired one', () => {
+    // Regression (torture run, seed 20261202): a rollout stopped at a safe point before any commit
+    // left rolled instances on an uncommitted image; the group launches the original one again.
+    const noCommit: FleetRecord = { fleet: 'web' };
+    const d = fleetDifferences(
+      {
+        fleet: 'web',
+        record: noCommit,
+        launchTemplateImage: 'ami-orig',
+        instances: [inst('i-1', 'ami-orig'), inst('i-2', 'ami-rolled')],
+      },
+      now,
+    );
+    expect(d).toMatchObject([{ kind: 'wrong-image', instanceId: 'i-2', desiredImage: 'ami-orig' }]);
+    // The record's desired image wins over the launch template's; never desired-image-missing for it.
+    expect(
+      fleetDifferences(
+        {
+          fleet: 'web',
+          record,
+          desiredImageExists: true,
+          launchTemplateImage: 'ami-orig',
+          instances: [inst('i-1', 'ami-new')],
+        },
+        now,
+      ),
+    ).toEqual([]);
+  });
   it('no desired image: only taints; an active rollout: no wrong-image', () => {
     expect(fleetDifferences({ fleet: 'web', instances: [inst('i-1', 'ami-x')] }, now)).toEqual([]);
     const rolling: FleetRecord = {

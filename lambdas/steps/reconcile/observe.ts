@@ -20,6 +20,7 @@ import {
   strayInstances,
   type TaggedInstance,
 } from '../../domain/reconcile';
+import { isAmiId } from '../../domain/ids';
 import { aws } from '../../aws/errors';
 import { ec2 } from '../../aws/clients';
 import { describeGroups, tagValue } from '../../aws/fleets';
@@ -210,7 +211,14 @@ async function groupLaunchTemplates(
       const version = g.LaunchTemplate?.Version;
       if (id === undefined || !isVersionNumber(version)) continue;
       const known = record?.observedLaunchTemplate;
-      if (known !== undefined && known.id === id && known.version === version) {
+      // The version's image is needed only while the record has no desired image of its own.
+      const needImage = record?.desiredImage === undefined;
+      if (
+        known !== undefined &&
+        known.id === id &&
+        known.version === version &&
+        (!needImage || known.imageId !== undefined)
+      ) {
         groupTemplates.set(g.AutoScalingGroupName!, known);
         continue;
       }
@@ -219,7 +227,13 @@ async function groupLaunchTemplates(
       );
       const created = page.LaunchTemplateVersions?.[0]?.CreateTime;
       if (created === undefined) continue;
-      const observed = { id, version, createdAt: created.toISOString() };
+      const imageId = page.LaunchTemplateVersions?.[0]?.LaunchTemplateData?.ImageId;
+      const observed = {
+        id,
+        version,
+        createdAt: created.toISOString(),
+        ...(isAmiId(imageId) ? { imageId } : {}),
+      };
       groupTemplates.set(g.AutoScalingGroupName!, observed);
       if (act && record !== undefined) await recordObservedLaunchTemplate(fleet, observed);
     }

@@ -67,6 +67,7 @@ function planFleet(world: ObservedWorld, fleet: string, now: Date, replaceTimeou
       ...(record?.desiredImage !== undefined
         ? { desiredImageExists: world.existingImages.has(record.desiredImage) }
         : {}),
+      ...launchTemplateImage(world, fleetGroups),
     },
     now,
   );
@@ -79,6 +80,16 @@ function planFleet(world: ObservedWorld, fleet: string, now: Date, replaceTimeou
     reattempt: !circuitHolds(record, now, windowSeconds),
     staleSlots: staleSlots(record, now, replaceTimeoutSeconds),
   };
+}
+
+/** The image every group of the fleet launches, when they agree and it is known. */
+function launchTemplateImage(
+  world: ObservedWorld,
+  fleetGroups: readonly { AutoScalingGroupName?: string }[],
+): { launchTemplateImage?: string } {
+  const images = new Set(fleetGroups.map((g) => world.groupTemplates.get(g.AutoScalingGroupName!)?.imageId));
+  const [image] = [...images];
+  return images.size === 1 && image !== undefined ? { launchTemplateImage: image } : {};
 }
 
 /** The fleet's member instances with what EC2 says of them and their group's launch template. */
