@@ -25,12 +25,7 @@ import { Conditions, type StatePath } from './state';
 
 /** A `step` some handler dispatches on (lambdas/domain/steps.ts). */
 export type StepName =
-  | FleetStep
-  | RecordStep
-  | ReplaceStep
-  | DrainStep
-  | typeof RetireInstanceStep
-  | ValidateStep;
+  FleetStep | RecordStep | ReplaceStep | DrainStep | typeof RetireInstanceStep | ValidateStep;
 
 /** An outcome detail-type (lambdas/domain/contract.ts): the name of a workflow's end. */
 export type Outcome = (typeof DetailTypes)[keyof typeof DetailTypes];

@@ -97,7 +97,8 @@ describe('Validate workflow: composed only with validation', () => {
     expect(unsupportedLocally(definition)).toEqual([]);
     const states = definition.States;
     for (const [name, state] of Object.entries(states)) {
-      if (state.Type === 'Task') expect(state.Resource, name).toMatch(/^arn:aws:lambda:[^:]+:[^:]+:function:/);
+      if (state.Type === 'Task')
+        expect(state.Resource, name).toMatch(/^arn:aws:lambda:[^:]+:[^:]+:function:/);
     }
     for (const step of [
       'PrepareValidation',
