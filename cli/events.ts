@@ -62,10 +62,12 @@ export function parseSince(value: string, now: number = Date.now()): number {
 /** How an outcome reads: succeeded (green), handled but not done (yellow), needs a human (red). */
 export type OutcomeKind = 'succeeded' | 'handled' | 'failed' | 'info';
 
-const FAILED = /Failed$|CircuitOpen$|ImageMissing$/;
+// A failed validation is the image's failure, handled as designed (like a rejected rollout): not a human's.
+const FAILED = /^(?!ImageValidationFailed$).*Failed$|CircuitOpen$|ImageMissing$/;
 const HANDLED =
-  /Rejected$|RolledBack$|Skipped$|Deferred$|Superseded$|Paused$|Queued$|Ignored$|Invalid$|^StrayInstance$/;
-const SUCCEEDED = /Succeeded$|Replaced$|Drained$|CircuitClosed$|Resumed$|Unpinned$/;
+  /Rejected$|RolledBack$|Skipped$|Deferred$|Superseded$|Paused$|Queued$|Ignored$|Invalid$|^StrayInstance$|Quarantined$|^ImageValidationFailed$|^PromotionWaiting$|^PromotionBlocked$/;
+const SUCCEEDED =
+  /Succeeded$|Replaced$|Drained$|CircuitClosed$|Resumed$|Unpinned$|Promoted$|Validated$|Released$|Approved$/;
 
 export function outcomeKind(type: string): OutcomeKind {
   if (FAILED.test(type)) return 'failed';

@@ -79,14 +79,19 @@ export function publishMetrics(target: Metrics): MiddlewareObj {
 
 /** Wrap a domain handler with the Powertools middlewares. Errors are logged (see `logThrown`), then rethrown. */
 export function wrap<E, R>(name: string, handler: (event: E, context: Context) => Promise<R>) {
-  return middy(async (event: E, context: Context): Promise<R> => {
-    try {
-      return await handler(event, context);
-    } catch (error) {
-      logThrown(logger, name, error);
-      throw error;
-    }
-  })
+  // No early timeout of middy's own: Lambda ends a function at its timeout (Sandbox.Timedout, which
+  // the workflows retry); the remaining time only bounds what a handler claims (the intake's event).
+  return middy(
+    async (event: E, context: Context): Promise<R> => {
+      try {
+        return await handler(event, context);
+      } catch (error) {
+        logThrown(logger, name, error);
+        throw error;
+      }
+    },
+    { timeoutEarlyInMillis: 0 },
+  )
     .use(captureLambdaHandler(tracer))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(publishMetrics(metrics));

@@ -65,6 +65,7 @@ export async function createLambdaHost(options: LambdaHostOptions): Promise<Lamb
     handlers,
     inFlight: 0,
     idleWaiters: new Set(),
+    timeScale: options.timeScale ?? 1,
     ...(options.faults !== undefined ? { faults: options.faults } : {}),
   };
   return {

@@ -205,6 +205,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       emulatorEndpoint: handlerEndpoints.emulator,
       stepFunctionsEndpoint: handlerEndpoints.stepFunctions,
       ...(options.handlersDir !== undefined ? { handlersDir: options.handlersDir } : {}),
+      timeScale,
       ...(faults !== undefined
         ? { faults: { decide: (handler: string) => faults.lambdaFault(handler), timeScale } }
         : {}),

@@ -341,11 +341,17 @@ async function handleDrain(intent: DrainIntent): Promise<IntakeResult> {
 export async function runIntake(
   event: unknown,
   config: IntakeConfig = intakeConfigFromEnv(),
+  /** How long the claim of the event holds: the invocation's remaining time (default 120 s). */
+  claimSeconds?: number,
 ): Promise<IntakeResult> {
   const intent = normalizeEvent(event, config);
   if (intent.kind === 'ignore') return { intent: 'ignore', reason: intent.reason, started: [] };
 
-  const claim = await claimEvent(intent.eventId, clock.now());
+  const claim = await claimEvent(
+    intent.eventId,
+    clock.now(),
+    claimSeconds !== undefined && Number.isFinite(claimSeconds) ? Math.max(1, claimSeconds) : undefined,
+  );
   if (claim === 'done')
     return { intent: intent.kind, reason: intent.reason, started: [], duplicateEvent: true };
   if (claim === 'in-progress') {

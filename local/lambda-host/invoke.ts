@@ -31,8 +31,8 @@ export async function invoke(
   const handler = state.handlers.get(fn.logicalId)!;
   const requestId = randomUUID();
   const timeoutMs = fn.timeoutSeconds * 1000;
-  const deadline = Date.now() + timeoutMs;
-  const context = lambdaContext(fn, requestId, deadline);
+  // What the handler is told: the simulated deadline (the timeout × the time scale).
+  const context = lambdaContext(fn, requestId, Date.now() + timeoutMs * state.timeScale);
   // Lambda hands the handler a deserialized copy: no shared references with the caller.
   const event = JSON.parse(JSON.stringify(payload ?? null)) as unknown;
   invokeOptions.onStart?.(requestId);

@@ -63,6 +63,12 @@ export interface LambdaHostOptions {
   readonly log?: LocalLogger;
   /** Injected Lambda faults (local/faults): none by default. */
   readonly faults?: LambdaFaults;
+  /**
+   * The runtime's time scale: the context's `getRemainingTimeInMillis()` counts down the function's
+   * timeout × this (the simulated deadline, as the async retries' waits are scaled). The host's own
+   * kill stays at the real timeout. Default 1.
+   */
+  readonly timeScale?: number;
 }
 
 /** Decides, per invocation, whether the runtime dies or times out (local/faults/injector.ts). */
@@ -105,4 +111,6 @@ export interface HostState {
   /** Woken when `inFlight` drops to 0. */
   readonly idleWaiters: Set<() => void>;
   readonly faults?: LambdaFaults;
+  /** The runtime's time scale (the context's simulated deadline). */
+  readonly timeScale: number;
 }
