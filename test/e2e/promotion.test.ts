@@ -9,9 +9,6 @@
  * quarantined, and never reaches prod. `phoenix channels --json` shows the pipeline.
  * The timeline is printed at the local time scale.
  */
-import { execFile } from 'node:child_process';
-import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { Duration } from 'aws-cdk-lib';
@@ -38,37 +35,8 @@ const local = useLocalRuntime({
     },
   },
 });
-const ROOT = path.resolve(__dirname, '../..');
 
-/** The real CLI process. */
-async function phoenix(args: string[]) {
-  const base = Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([key]) => !/^(AWS_ENDPOINT_URL|AWS_REGION|AWS_DEFAULT_REGION|PHOENIX_)/.test(key),
-    ),
-  );
-  const env = {
-    ...base,
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-    AWS_ENDPOINT_URL: local.runtime.endpoint,
-    AWS_ENDPOINT_URL_SFN: local.runtime.stepFunctionsEndpoint,
-    AWS_DEFAULT_REGION: REGION,
-    PHOENIX_TABLE_NAME: local.runtime.resources.tableName!,
-    PHOENIX_EVENT_BUS_NAME: local.busName,
-  };
-  try {
-    const { stdout, stderr } = await promisify(execFile)('node', ['bin/phoenix.js', ...args], {
-      cwd: ROOT,
-      env,
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+const phoenix = (args: string[]) => local.phoenix(args);
 
 const succeeded = (fleet: string, imageId: string) =>
   local.outcomes.waitFor(

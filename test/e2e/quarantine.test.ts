@@ -8,9 +8,6 @@
  *
  * And the other side: a rollback Phoenix caused itself (its own deadline) does not quarantine.
  */
-import { execFile } from 'node:child_process';
-import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { DescribeImagesCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import { applyTarget } from '../../cli/target';
@@ -21,37 +18,8 @@ import { worldClients } from '../../local/world';
 import { REGION, useLocalRuntime } from '../support/local-runtime';
 
 const local = useLocalRuntime();
-const ROOT = path.resolve(__dirname, '../..');
 
-/** The real CLI process (asynchronously: the local Step Functions service answers from this process). */
-async function phoenix(args: string[]) {
-  const base = Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([key]) => !/^(AWS_ENDPOINT_URL|AWS_REGION|AWS_DEFAULT_REGION|PHOENIX_)/.test(key),
-    ),
-  );
-  const env = {
-    ...base,
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-    AWS_ENDPOINT_URL: local.runtime.endpoint,
-    AWS_ENDPOINT_URL_SFN: local.runtime.stepFunctionsEndpoint,
-    AWS_DEFAULT_REGION: REGION,
-    PHOENIX_TABLE_NAME: local.runtime.resources.tableName!,
-    PHOENIX_EVENT_BUS_NAME: local.busName,
-  };
-  try {
-    const { stdout, stderr } = await promisify(execFile)('node', ['bin/phoenix.js', ...args], {
-      cwd: ROOT,
-      env,
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+const phoenix = (args: string[]) => local.phoenix(args);
 
 const TERMINAL: readonly string[] = [
   DetailTypes.RolloutSucceeded,

@@ -3,6 +3,9 @@
  * control plane on it, a World to build fleets and images with, and optionally a listener on the
  * Phoenix bus's outcome events. Everything is started before the file's tests and stopped after.
  */
+import { execFile } from 'node:child_process';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, inject } from 'vitest';
 import type { IntakeResult } from '../../lambdas/steps/intake';
 import { resetEmulator } from '../../local/emulator';
@@ -36,6 +39,49 @@ export interface LocalRuntimeHandle {
    * `timeoutMs` (default 90 s). Call it before what starts the execution.
    */
   readonly executionEnd: (fleet: string, timeoutMs?: number) => Promise<ExecutionRecord>;
+  /**
+   * The real CLI process (`node bin/phoenix.js …`) pointed at this runtime, run asynchronously (the
+   * local Step Functions service answers from this process): its exit code and output.
+   */
+  readonly phoenix: (args: readonly string[]) => Promise<CliRun>;
+}
+
+export interface CliRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const ROOT = path.resolve(__dirname, '../..');
+
+async function runCli(runtime: LocalRuntime, busName: string, args: readonly string[]): Promise<CliRun> {
+  const base = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([key]) => !/^(AWS_ENDPOINT_URL|AWS_REGION|AWS_DEFAULT_REGION|PHOENIX_)/.test(key),
+    ),
+  );
+  const env = {
+    ...base,
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_ENDPOINT_URL: runtime.endpoint,
+    AWS_ENDPOINT_URL_SFN: runtime.stepFunctionsEndpoint,
+    AWS_DEFAULT_REGION: REGION,
+    PHOENIX_TABLE_NAME: runtime.resources.tableName!,
+    PHOENIX_ROLLOUT_STATE_MACHINE_ARN: runtime.resources.stateMachineArn!,
+    PHOENIX_EVENT_BUS_NAME: busName,
+  };
+  try {
+    const { stdout, stderr } = await promisify(execFile)('node', ['bin/phoenix.js', ...args], {
+      cwd: ROOT,
+      env,
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
 }
 
 export function useLocalRuntime(
@@ -54,6 +100,7 @@ export function useLocalRuntime(
   } = {},
 ): LocalRuntimeHandle {
   const handle = {
+    phoenix: (args: readonly string[]) => runCli(handle.runtime, handle.busName, args),
     executionEnd: (fleet: string, timeoutMs = 90_000) =>
       new Promise<ExecutionRecord>((resolve, reject) => {
         const timer = setTimeout(() => {
