@@ -3,6 +3,7 @@
  * handler's domain function) records how each replacement ended on the fleet record, in the same
  * conditional update that gives its slot back, and `phoenix history` shows it beside the rollouts.
  */
+import { AutoScalingClient, SetInstanceHealthCommand } from '@aws-sdk/client-auto-scaling';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DetailTypes } from '../../lambdas/domain/contract';
 import { REPLACEMENT_HISTORY_LIMIT } from '../../lambdas/domain/fleet-record';
@@ -51,8 +52,18 @@ const input = (fleet: string, instanceId: string, cause: ReplaceState['cause'] =
   requestId: `req-${fleet}-${instanceId}`,
 });
 
-/** The workflow's path to a replaced instance (no surge room: terminate, the group refills). */
+/**
+ * The workflow's path to a replaced instance (no surge room and the instance no longer serves:
+ * terminate, the group refills; a serving one would be surged, test/integration/replace-steps.test.ts).
+ */
 async function replace(state: ReplaceState, execution: string): Promise<ReplaceState> {
+  await new AutoScalingClient({ region: process.env.AWS_REGION ?? 'us-east-1' }).send(
+    new SetInstanceHealthCommand({
+      InstanceId: state.instanceId,
+      HealthStatus: 'Unhealthy',
+      ShouldRespectGracePeriod: false,
+    }),
+  );
   let s: ReplaceState = { ...state };
   s = { ...s, instance: await run<ResolvedInstance>(ReplaceSteps.ResolveInstance, execution, s) };
   s = { ...s, slot: await run<SlotState>(ReplaceSteps.AcquireReplacementSlot, execution, s) };
