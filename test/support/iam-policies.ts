@@ -98,8 +98,17 @@ export const WORLD_DEPLOYMENT: PhoenixControlPlaneProps = {
     prod: { promoteFrom: 'staging' },
     'canary-p': { promoteFrom: 'canary-s', approval: true },
     'gate-p': { promoteFrom: 'gate-s' },
+    'broken-p': { promoteFrom: 'broken-s' },
     ...Object.fromEntries(
       ['p2', 'p20', 'ap', 'al'].map((p) => [`${p}-prod`, { promoteFrom: `${p}-staging` }]),
+    ),
+    // The validating channels of test/e2e/validation.test.ts and test/integration/validate-steps.test.ts.
+    vchan: { validation: { group: 'vchan-validation', testDocument: 'vchan-smoke' } },
+    ...Object.fromEntries(
+      Array.from({ length: 12 }, (_, i) => [
+        `vch${i + 1}`,
+        { validation: { group: `vch${i + 1}-validation`, testFunction: 'web-test' } },
+      ]),
     ),
   },
 };
