@@ -3,7 +3,12 @@
  * EventBridge pattern matching): up to `concurrency` deliveries at once. A message is deleted only
  * once its event was delivered or dead-lettered; otherwise it stays in its queue.
  */
-import { DeleteMessageCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  type Message,
+} from '@aws-sdk/client-sqs';
 import { describeError } from '../log';
 import type { RuleQueue } from '../provision';
 import { emit } from './context';
@@ -32,7 +37,13 @@ export async function poll(ctx: RouterContext, route: RuleQueue): Promise<void> 
   }
 }
 
-/** Up to `room` (at most 10) messages; none after a failed receive (retried after 1 s). */
+/**
+ * Up to `room` (at most 10) messages; none after a failed receive (retried after 1 s). The receive
+ * is not aborted when the router stops: the emulator would go on with its long poll and take
+ * messages nobody reads (invisible for the queue's visibility timeout, so a runtime started next
+ * on the same queues would miss them). It ends within its 1 s wait; what it brings after the stop
+ * is made visible again at once.
+ */
 async function receive(ctx: RouterContext, route: RuleQueue, room: number): Promise<Message[] | 'stopped'> {
   try {
     const result = await ctx.sqs.send(
@@ -41,9 +52,11 @@ async function receive(ctx: RouterContext, route: RuleQueue, room: number): Prom
         WaitTimeSeconds: 1,
         MaxNumberOfMessages: Math.min(10, room),
       }),
-      { abortSignal: ctx.stopSignal },
     );
-    return result.Messages ?? [];
+    const messages = result.Messages ?? [];
+    if (!ctx.stopSignal.aborted) return messages;
+    await giveBack(ctx, route, messages);
+    return 'stopped';
   } catch (error) {
     if (ctx.stopSignal.aborted) return 'stopped';
     ctx.log.warn(`could not receive from ${route.queueName}; retrying in 1 s`, {
@@ -51,6 +64,28 @@ async function receive(ctx: RouterContext, route: RuleQueue, room: number): Prom
     });
     await ctx.sleep(1000).catch(() => undefined);
     return [];
+  }
+}
+
+/** Messages received but not handled (the router stopped): visible in their queue again now. */
+async function giveBack(ctx: RouterContext, route: RuleQueue, messages: readonly Message[]): Promise<void> {
+  if (messages.length === 0) return;
+  try {
+    await ctx.sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: route.queueUrl,
+        Entries: messages.map((m, i) => ({
+          Id: String(i),
+          ReceiptHandle: m.ReceiptHandle,
+          VisibilityTimeout: 0,
+        })),
+      }),
+    );
+  } catch (error) {
+    ctx.log.warn(
+      `could not give back ${messages.length} message(s) received as ${route.queueName} stopped; they return after its visibility timeout`,
+      { error: describeError(error) },
+    );
   }
 }
 
@@ -64,8 +99,8 @@ async function handleMessage(ctx: RouterContext, route: RuleQueue, message: Mess
     return;
   }
   if (fault !== undefined && fault.delayMs > 0) {
-    // Injected delay: later events overtake this one. Stopped meanwhile: it stays in its queue.
-    if (!(await pause(ctx, fault.delayMs))) return;
+    // Injected delay: later events overtake this one. Stopped meanwhile: back in its queue.
+    if (!(await pause(ctx, fault.delayMs))) return giveBack(ctx, route, [message]);
   }
   // Injected duplicate: the same event delivered a second time, a little later, concurrently.
   const duplicate =

@@ -236,63 +236,6 @@ describe('the runtime with faults', () => {
     return runtime;
   };
 
-  // First in its block: run after the Lambda-fault cases, 2 of its 40 events were consumed by
-  // something else (neither delivered nor recorded lost; undiagnosed, see the closing note).
-  it('event faults: losses recorded (never delivered), duplicates delivered twice, delays reorder', async () => {
-    const rt = await start({ seed: SEED, eventLoss: 0.2, eventDuplicate: 0.3, eventDelay: 0.5 });
-    const events = new EventBridgeClient(emulator.clientConfig());
-    const n = 40;
-    const ids: string[] = [];
-    for (let i = 0; i < n; i += 10) {
-      const put = await events.send(
-        new PutEventsCommand({
-          Entries: Array.from({ length: 10 }, (_, k) => ({
-            EventBusName: FIXTURE_BUS,
-            Source: 'fixture.app',
-            DetailType: 'Parameter Changed',
-            Detail: JSON.stringify({
-              name: `/phoenix/channels/c${i + k}`,
-              operation: 'Update',
-              type: 'String',
-            }),
-          })),
-        }),
-      );
-      ids.push(...(put.Entries ?? []).map((e) => e.EventId!));
-    }
-    const injected = () => rt.faults!.injected['events:PrefixRule'] ?? {};
-    const expectedCalls = () => n - (injected().loss ?? 0) + (injected().duplicate ?? 0);
-    const deadline = Date.now() + 20_000;
-    while (
-      Date.now() < deadline &&
-      (rt.faults!.lostEvents.length + new Set(calls('echo').map(idOf)).size < n ||
-        calls('echo').length < expectedCalls())
-    ) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const delivered = calls('echo').map(idOf);
-    const lost = rt.faults!.lostEvents;
-    expect(lost.length).toBe(injected().loss);
-    expect(lost.length).toBeGreaterThan(0);
-    for (const event of lost) {
-      expect(ids).toContain(event.id);
-      expect(delivered).not.toContain(event.id);
-      expect(event).toMatchObject({
-        rule: 'PrefixRule',
-        detailType: 'Parameter Changed',
-        source: 'fixture.app',
-      });
-    }
-    // Every other event delivered, duplicates twice.
-    expect(new Set([...delivered, ...lost.map((e) => e.id)])).toEqual(new Set(ids));
-    expect(delivered.length).toBe(expectedCalls());
-    const twice = delivered.filter((id, i) => delivered.indexOf(id) !== i);
-    expect(twice.length).toBe(injected().duplicate);
-    expect(injected().delay).toBeGreaterThan(0);
-    events.destroy();
-  });
-
   it('points the handlers at the proxies, the world keeps the direct endpoints', async () => {
     const rt = await start({ seed: SEED });
     expect(rt.handlerEndpoints.emulator).not.toBe(rt.endpoint);
@@ -354,6 +297,63 @@ describe('the runtime with faults', () => {
     expect(described.status).toBe('FAILED');
     expect(described.error).toBe('Runtime.ExitError');
     expect(calls('echo')).toHaveLength(1);
+  });
+  // Last in its block, after runtimes started and stopped on the same queues: a receive still
+  // open when a runtime stopped once took 2 of these 40 events (the router now gives back what it
+  // received as it stopped).
+  it('event faults: losses recorded (never delivered), duplicates delivered twice, delays reorder', async () => {
+    const rt = await start({ seed: SEED, eventLoss: 0.2, eventDuplicate: 0.3, eventDelay: 0.5 });
+    const events = new EventBridgeClient(emulator.clientConfig());
+    const n = 40;
+    const ids: string[] = [];
+    for (let i = 0; i < n; i += 10) {
+      const put = await events.send(
+        new PutEventsCommand({
+          Entries: Array.from({ length: 10 }, (_, k) => ({
+            EventBusName: FIXTURE_BUS,
+            Source: 'fixture.app',
+            DetailType: 'Parameter Changed',
+            Detail: JSON.stringify({
+              name: `/phoenix/channels/c${i + k}`,
+              operation: 'Update',
+              type: 'String',
+            }),
+          })),
+        }),
+      );
+      ids.push(...(put.Entries ?? []).map((e) => e.EventId!));
+    }
+    const injected = () => rt.faults!.injected['events:PrefixRule'] ?? {};
+    const expectedCalls = () => n - (injected().loss ?? 0) + (injected().duplicate ?? 0);
+    const deadline = Date.now() + 20_000;
+    while (
+      Date.now() < deadline &&
+      (rt.faults!.lostEvents.length + new Set(calls('echo').map(idOf)).size < n ||
+        calls('echo').length < expectedCalls())
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const delivered = calls('echo').map(idOf);
+    const lost = rt.faults!.lostEvents;
+    expect(lost.length).toBe(injected().loss);
+    expect(lost.length).toBeGreaterThan(0);
+    for (const event of lost) {
+      expect(ids).toContain(event.id);
+      expect(delivered).not.toContain(event.id);
+      expect(event).toMatchObject({
+        rule: 'PrefixRule',
+        detailType: 'Parameter Changed',
+        source: 'fixture.app',
+      });
+    }
+    // Every other event delivered, duplicates twice.
+    expect(new Set([...delivered, ...lost.map((e) => e.id)])).toEqual(new Set(ids));
+    expect(delivered.length).toBe(expectedCalls());
+    const twice = delivered.filter((id, i) => delivered.indexOf(id) !== i);
+    expect(twice.length).toBe(injected().duplicate);
+    expect(injected().delay).toBeGreaterThan(0);
+    events.destroy();
   });
 });
 
