@@ -2,6 +2,7 @@
  * Fleets as Auto Scaling and EC2 report them. Describe calls are batched (100 groups, 1000
  * instances per call) and paginated.
  */
+import { createHash } from 'node:crypto';
 import {
   type AutoScalingGroup,
   DescribeAutoScalingGroupsCommand,
@@ -261,6 +262,15 @@ export async function describeLaunchTemplateVersion(
   };
 }
 
+/**
+ * EC2's idempotency token (at most 64 ASCII characters): `value` itself when it fits, else its
+ * SHA-256 in hex, so that two long execution names sharing their first 64 characters never share
+ * a token (AWS would answer the first call's version, or IdempotentParameterMismatch).
+ */
+export function clientToken(value: string): string {
+  return value.length <= 64 ? value : createHash('sha256').update(value).digest('hex');
+}
+
 /** A new launch template version: the source version with another image. Idempotent by `clientToken`. */
 export async function createLaunchTemplateVersion(args: {
   launchTemplateId: string;
@@ -275,7 +285,7 @@ export async function createLaunchTemplateVersion(args: {
         LaunchTemplateId: args.launchTemplateId,
         SourceVersion: args.sourceVersion,
         VersionDescription: args.description.slice(0, 255),
-        ClientToken: args.clientToken.slice(0, 64),
+        ClientToken: clientToken(args.clientToken),
         LaunchTemplateData: { ImageId: args.imageId },
       }),
     ),

@@ -15,6 +15,8 @@ module changes what those APIs answer, as AWS would.
 - Run Command on a broken image: an SSM command (SendCommand) on an instance launched from an AMI
   tagged `phoenix-world:broken=true` ends `Failed` (GetCommandInvocation: ResponseCode 1, the
   failure in StandardErrorContent) instead of moto's `Success` for any document.
+- CreateLaunchTemplateVersion: a `ClientToken` makes it idempotent and the new version inherits
+  its `SourceVersion`'s data, as in AWS (moto ignores both).
 - API limits (`throttling`): token buckets per API, answering AWS's own throttling errors.
 
 Control endpoint: `GET /phoenix-world/config` returns the configuration, `POST` merges a JSON
@@ -76,6 +78,8 @@ _throttled = {}
 _born = {}
 # Per "service:Action": answered calls, and the times of the recent ones for the peak windows.
 _calls = {}
+# CreateLaunchTemplateVersion's idempotency: (account, template id, ClientToken) -> version number.
+_client_tokens = {}
 
 
 def _now():
@@ -112,6 +116,7 @@ def reset():
         _throttled.clear()
         _born.clear()
         _calls.clear()
+        _client_tokens.clear()
 
 
 # ---- instances -----------------------------------------------------------------------------------
@@ -540,6 +545,57 @@ def _patch_ssm_channel_events():
     SimpleSystemManagerBackend.put_parameter = put_parameter
 
 
+def _patch_launch_template_versions():
+    """CreateLaunchTemplateVersion as AWS answers it, where moto differs: the new version inherits
+    the source version's data (`SourceVersion`) except what `LaunchTemplateData` sets, and a
+    `ClientToken` makes the call idempotent (a retry with the same token answers the version the
+    first call created, instead of a second version; docs.aws.amazon.com/ec2/latest/devguide/
+    ec2-api-idempotency.html)."""
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.launch_templates import LaunchTemplates
+
+    by_token = _client_tokens
+
+    def create_launch_template_version(self):
+        name = self._get_param("LaunchTemplateName")
+        template_id = self._get_param("LaunchTemplateId")
+        template = (
+            self.ec2_backend.get_launch_template(template_id)
+            if template_id
+            else self.ec2_backend.get_launch_template_by_name(name)
+        )
+        self.error_on_dryrun()
+        token = self._get_param("ClientToken")
+        key = (self.current_account, template.id, token)
+        with _lock:
+            version = template.get_version(by_token[key]) if token and key in by_token else None
+            if version is None:
+                data = {}
+                source = self._get_param("SourceVersion")
+                if source:
+                    data = copy.deepcopy(template.get_version(source).data)
+                data.update(self._get_param("LaunchTemplateData", {}))
+                version = template.create_version(data, self._get_param("VersionDescription"))
+                if token:
+                    by_token[key] = version.number
+        return ActionResult(
+            {
+                "LaunchTemplateVersion": {
+                    "CreateTime": version.create_time,
+                    "CreatedBy": f"arn:{self.partition}:iam::{self.current_account}:root",
+                    "DefaultVersion": template.is_default(version),
+                    "LaunchTemplateData": version.data,
+                    "LaunchTemplateId": template.id,
+                    "LaunchTemplateName": template.name,
+                    "VersionDescription": version.description,
+                    "VersionNumber": version.number,
+                },
+            }
+        )
+
+    LaunchTemplates.create_launch_template_version = create_launch_template_version
+
+
 def _ensure_patched():
     """Patch the backends on the first AWS request: importing them at start would delay the
     emulator's first answer by seconds (moto loads its backends lazily)."""
@@ -553,6 +609,7 @@ def _ensure_patched():
             _patch_elbv2()
             _patch_ssm()
             _patch_ssm_channel_events()
+            _patch_launch_template_versions()
             _patched = True
 
 

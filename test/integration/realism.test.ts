@@ -2,7 +2,8 @@
  * The realism layer of the local world (local/realism/phoenix_realism.py) against the emulator,
  * through the SDK as Phoenix's handlers see it: boot time (Pending then InService, a target
  * initial then healthy), broken images (unhealthy + impaired), a bad zone, the world's own
- * failures (an instance dying, Spot interruptions in bulk) and API limits (AWS's throttling errors,
+ * failures (an instance dying, Spot interruptions in bulk), CreateLaunchTemplateVersion's
+ * ClientToken and SourceVersion, and API limits (AWS's throttling errors,
  * retried by the SDK's default retry).
  *
  * Boot times are simulated seconds × a time scale (0.01: 100 s simulated are 1 s); every wait is a
@@ -10,7 +11,10 @@
  */
 import { DescribeAutoScalingGroupsCommand, AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import {
+  CreateLaunchTemplateCommand,
+  CreateLaunchTemplateVersionCommand,
   DescribeInstanceStatusCommand,
+  DescribeLaunchTemplateVersionsCommand,
   DescribeInstancesCommand,
   EC2Client,
   RunInstancesCommand,
@@ -194,6 +198,48 @@ describe('the realism layer', () => {
     expect(await run(onGood)).toMatchObject({ Status: 'Success', ResponseCode: 0 });
     await fx.world.configureRealism({ brokenImages: false });
     expect(await run(onBroken)).toMatchObject({ Status: 'Success' });
+  });
+
+  it('creates a launch template version once per ClientToken, inheriting its SourceVersion, as EC2 does', async () => {
+    const ec2 = new EC2Client(fx.clientConfig);
+    const created = await ec2.send(
+      new CreateLaunchTemplateCommand({
+        LaunchTemplateName: 'realism-lt-token',
+        LaunchTemplateData: {
+          ImageId: 'ami-11111111',
+          InstanceType: 't3.micro',
+          MetadataOptions: { HttpTokens: 'required' },
+        },
+      }),
+    );
+    const id = created.LaunchTemplate!.LaunchTemplateId!;
+    const create = (token: string) =>
+      ec2.send(
+        new CreateLaunchTemplateVersionCommand({
+          LaunchTemplateId: id,
+          SourceVersion: '1',
+          ClientToken: token,
+          LaunchTemplateData: { ImageId: 'ami-22222222' },
+        }),
+      );
+    const first = await create('rollout-a');
+    // A retry of the same call (a step that died after its side effect) creates nothing new.
+    const retried = await create('rollout-a');
+    const other = await create('rollout-b');
+    expect(first.LaunchTemplateVersion).toMatchObject({
+      VersionNumber: 2,
+      LaunchTemplateData: {
+        ImageId: 'ami-22222222',
+        InstanceType: 't3.micro',
+        MetadataOptions: { HttpTokens: 'required' },
+      },
+    });
+    expect(retried.LaunchTemplateVersion?.VersionNumber).toBe(2);
+    expect(other.LaunchTemplateVersion?.VersionNumber).toBe(3);
+    const versions = await ec2.send(
+      new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: id, Versions: ['$Latest'] }),
+    );
+    expect(versions.LaunchTemplateVersions?.[0]?.VersionNumber).toBe(3);
   });
 
   it('fails the instances of a bad zone, and only them, until the zone recovers', async () => {
