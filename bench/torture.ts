@@ -32,7 +32,11 @@ import {
   AttachLoadBalancerTargetGroupsCommand,
   DescribeAutoScalingGroupsCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { DescribeLaunchTemplatesCommand, DescribeVpcsCommand } from '@aws-sdk/client-ec2';
+import {
+  DescribeLaunchTemplatesCommand,
+  DescribeLaunchTemplateVersionsCommand,
+  DescribeVpcsCommand,
+} from '@aws-sdk/client-ec2';
 import {
   CreateTargetGroupCommand,
   ElasticLoadBalancingV2Client,
@@ -155,7 +159,7 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
   const started = performance.now();
   const rand = random(options.seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)]!;
-  const replay = `${COMMAND} --seed ${options.seed} --fleets ${options.fleets} --rollouts ${options.rollouts} --replacements ${options.replacements}`;
+  const replay = `${COMMAND} --seed ${options.seed} --fleets ${options.fleets} --rollouts ${options.rollouts} --replacements ${options.replacements} --pauses ${options.pauses} --chaos ${options.chaos}${options.faults === undefined ? ' --no-faults' : ''}`;
   log(`torture: seed ${options.seed} (replay: ${replay})`);
 
   const runtimeOptions: LocalRuntimeOptions = {
@@ -349,7 +353,7 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
         at: Date.now(),
         imageId,
         fleets: fleetsOf(channel),
-        ...(bySsm ? { byImage: true } : {}),
+        ...(bySsm ? { byImage: true, parameter: `/phoenix/channels/${channel}` } : {}),
       });
     }
 
@@ -442,25 +446,36 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
     log(`torture: script done (${JSON.stringify(kinds)}); quiescing`);
 
     // ---- quiesce ------------------------------------------------------------------------------
+    // At rest: nothing running and every fleet as the at-rest invariant wants it (one group, one
+    // image, the desired one, capacity as before…; the growth of its launch template aside, which
+    // needs the executions). A fleet still converging (the sweep replacing what a superseded
+    // rollout left, once an open circuit clears) is not at rest yet; one that never converges
+    // keeps the run from quiescing, and the at-rest check reports it after the deadline.
     const restful = (snap: Snapshot) =>
       snap.running.length === 0 &&
       snap.fleets.every((f) => {
         const expectation = fleets.find((x) => x.fleet === f.fleet)!;
-        return (
-          f.record?.activeRollout === undefined &&
-          (f.record?.replacementSlots ?? 0) === 0 &&
-          f.groups.length === 1 &&
-          f.groups[0]!.instances.length === expectation.capacity &&
-          f.groups[0]!.instances.every((i) => i.serving)
-        );
+        return checkAtRest(f, expectation, Number.POSITIVE_INFINITY, Date.now()).length === 0;
       });
     const deadline = Date.now() + options.quiesceTimeoutMs;
     let quiet = 0;
+    // Per fleet, the first look at rest after its last look not at rest (the lost-event bound).
+    const restedAt = new Map<string, number | undefined>();
+    const look = (snap: Snapshot, t: number) => {
+      for (const f of snap.fleets) {
+        const expectation = fleets.find((x) => x.fleet === f.fleet)!;
+        const ok = checkAtRest(f, expectation, Number.POSITIVE_INFINITY, t).length === 0;
+        if (!ok) restedAt.set(f.fleet, undefined);
+        else if (restedAt.get(f.fleet) === undefined) restedAt.set(f.fleet, t);
+      }
+    };
     let last: Snapshot = await watching.snapshot();
+    look(last, Date.now());
     // At rest for two sweeps' worth of consecutive looks (the sweep may still start a replacement).
     while (Date.now() < deadline && quiet < 4) {
       await sleep(Math.max(500, 300_000 * options.timeScale * 0.5));
       last = await watching.snapshot();
+      look(last, Date.now());
       quiet = restful(last) ? quiet + 1 : 0;
     }
     const quiesced = quiet >= 4;
@@ -530,8 +545,12 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
       lostParameterChanges,
       converged: (fleet) => atRestFleets.has(fleet),
       // Counted from the loss, or from the end of the actions if later (sweeps while the world
-      // still acts are not the heal's), until the run was found at rest.
-      sweepsAfter: (t) => sweeps.filter((s) => s.t >= Math.max(t, actionsEnded) && s.t <= at).length,
+      // still acts are not the heal's), until its fleets were found at rest (for good).
+      sweepsAfter: (t, ofFleets) => {
+        const from = Math.max(t, actionsEnded);
+        const until = Math.max(from, ...ofFleets.map((f) => restedAt.get(f) ?? at));
+        return sweeps.filter((s) => s.t >= from && s.t <= until).length;
+      },
       // A lost event's fleet converges through the reconcile sweep within a bounded number of
       // sweeps once the world stops acting: one finds the difference, its Replace runs; a few
       // more absorb a faulted sweep or Replace attempt and the quiescence looks.
@@ -563,7 +582,21 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
       received: outcomes.received.map((o) => ({ detailType: o.detailType, detail: o.detail })),
       puts,
     };
-    if (options.dump !== undefined) writeFileSync(options.dump, `${JSON.stringify(report, null, 2)}\n`);
+    if (options.dump !== undefined) {
+      // For diagnosis: every launch template version of every fleet (who made it: its description).
+      const launchTemplates: Record<string, unknown> = {};
+      for (const f of fleets) {
+        const versions = await clients.ec2.send(
+          new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateName: `${f.fleet}-lt` }),
+        );
+        launchTemplates[f.fleet] = (versions.LaunchTemplateVersions ?? []).map((v) => ({
+          version: v.VersionNumber,
+          imageId: v.LaunchTemplateData?.ImageId,
+          description: v.VersionDescription,
+        }));
+      }
+      writeFileSync(options.dump, `${JSON.stringify({ ...report, launchTemplates }, null, 2)}\n`);
+    }
     for (const v of violations.slice(watching.violations.length))
       log(
         `torture: VIOLATION ${v.invariant} ${v.fleet ?? ''}: ${v.message} ${JSON.stringify(v.evidence ?? {})}`,
@@ -733,6 +766,8 @@ async function main(): Promise<void> {
     fleets: argument('fleets') ?? FULL_RUN.fleets,
     rollouts: argument('rollouts') ?? FULL_RUN.rollouts,
     replacements: argument('replacements') ?? FULL_RUN.replacements,
+    pauses: argument('pauses') ?? FULL_RUN.pauses,
+    chaos: argument('chaos') ?? FULL_RUN.chaos,
     ...(faultsOn ? { faults: TORTURE_FAULTS(seed) } : {}),
     log: (line) => process.stderr.write(`${line}\n`),
   });

@@ -349,6 +349,12 @@ export interface PutRecord {
    * the publication is accounted for by its image and fleets.
    */
   readonly byImage?: boolean;
+  /**
+   * For a publication through a channel parameter: its name. Parameter Store's change event carries
+   * no value (Phoenix reads the parameter when the event comes): a version overwritten before its
+   * event was handled rolls the newer value, so a later put of the same parameter accounts for it.
+   */
+  readonly parameter?: string;
 }
 
 export interface OutcomeRecord {
@@ -391,7 +397,8 @@ export interface Accounting {
  *   (repeated events for one instance make one replacement);
  * - either: a dead-letter message that carries its id;
  * - an event the fault layer lost: accounted by the sweep, if the fleet converged (`converged`)
- *   within `maxSweeps` reconcile sweeps after the loss (`sweepsAfter`).
+ *   within `maxSweeps` reconcile sweeps after the loss until its fleets were at rest
+ *   (`sweepsAfter`; an event of no fleet's instance has nothing to heal: 0).
  */
 export function accountEvents(args: {
   puts: readonly PutRecord[];
@@ -402,7 +409,8 @@ export function accountEvents(args: {
   /** How many Parameter Store Change events the fault layer lost (their ids are not the driver's). */
   lostParameterChanges?: number;
   converged: (fleet: string) => boolean;
-  sweepsAfter: (at: number) => number;
+  /** Reconcile sweeps from `at` until `fleets` were found at rest (0 for no fleet). */
+  sweepsAfter: (at: number, fleets: readonly string[]) => number;
   maxSweeps: number;
   at: number;
 }): Accounting {
@@ -432,7 +440,7 @@ export function accountEvents(args: {
       continue;
     }
     if (args.lost.has(put.eventId)) {
-      const sweeps = args.sweepsAfter(put.at);
+      const sweeps = args.sweepsAfter(put.at, put.fleets);
       const notConverged = put.fleets.filter((f) => !args.converged(f));
       if (notConverged.length === 0 && sweeps <= args.maxSweeps) {
         accounted.set(put.eventId, `lost; converged (${sweeps} sweeps after)`);
@@ -471,9 +479,18 @@ export function accountEvents(args: {
         accounted.set(put.eventId, `${started.length} rollout(s) with an outcome`);
         continue;
       }
+      const overwrittenBy =
+        put.byImage && put.parameter !== undefined && started.length === 0
+          ? args.puts.find((p) => p.parameter === put.parameter && p.at > put.at)
+          : undefined;
+      if (overwrittenBy !== undefined) {
+        // Its event read the parameter's newer value: the later put (checked on its own) stands for it.
+        accounted.set(put.eventId, `overwritten by ${overwrittenBy.eventId} before its event was handled`);
+        continue;
+      }
       if (put.byImage && started.length === 0 && (args.lostParameterChanges ?? 0) > 0) {
         // Its Parameter Store Change may be one the fault layer lost: then the fleets must converge.
-        const sweeps = args.sweepsAfter(put.at);
+        const sweeps = args.sweepsAfter(put.at, put.fleets);
         const notConverged = put.fleets.filter((f) => !args.converged(f));
         if (notConverged.length === 0 && sweeps <= args.maxSweeps) {
           accounted.set(put.eventId, `parameter change possibly lost; converged (${sweeps} sweeps after)`);

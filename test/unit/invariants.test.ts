@@ -314,6 +314,43 @@ describe('accountEvents: a publication through the channel parameter (byImage)',
   });
 });
 
+describe('accountEvents: a channel parameter overwritten before its event was handled', () => {
+  it('is accounted for by a later put of the same parameter, not of another one', () => {
+    const put = (eventId: string, at: number, imageId: string, parameter: string): PutRecord => ({
+      eventId,
+      kind: 'publication',
+      at,
+      imageId,
+      fleets: ['f'],
+      byImage: true,
+      parameter,
+    });
+    const base = {
+      deadLetters: [],
+      lost: new Set<string>(),
+      converged: () => true,
+      sweepsAfter: () => 1,
+      maxSweeps: 3,
+      at: AT,
+      // Both events read v3's value: only v3's image rolled.
+      outcomes: [
+        { detailType: 'RolloutSucceeded', detail: { execution: 'r3', fleet: 'f', imageId: 'ami-3' } },
+      ],
+      rollouts: [{ name: 'r3', fleet: 'f', imageId: 'ami-3', requestId: 'id', status: 'SUCCEEDED' }],
+    };
+    const v2 = put('ssm:c:v2', AT - 400, 'ami-2', '/phoenix/channels/c');
+    const v3 = put('ssm:c:v3', AT, 'ami-3', '/phoenix/channels/c');
+    const result = accountEvents({ ...base, puts: [v2, v3] });
+    expect(result.violations).toEqual([]);
+    expect(result.accounted.get('ssm:c:v2')).toContain('overwritten by ssm:c:v3');
+    // A later put of another channel's parameter does not stand for it.
+    const elsewhere = put('ssm:d:v1', AT, 'ami-3', '/phoenix/channels/d');
+    expect(accountEvents({ ...base, puts: [v2, elsewhere] }).violations).toMatchObject([
+      { invariant: 'event-unaccounted', message: expect.stringContaining('ssm:c:v2') },
+    ]);
+  });
+});
+
 describe('checkBrokenImages', () => {
   it('fails when a broken image rolled out successfully', () => {
     const outcomes = [
