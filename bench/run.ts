@@ -5,9 +5,11 @@
  *   npm run bench -- --full     figures 1–11 and scale (5 adds a cold `npm ci` in a fresh clone and `npm test`)
  *   npm run bench -- --only scale            one figure group alone (or several: --only rollouts,replacement);
  *                                            groups: synth, cli, watch, assets (with synth), ready, demo,
- *                                            replacement, rollouts, scale. Results are written only
- *                                            for a whole run (not with --only): they are committed.
+ *                                            replacement, rollouts, scale, torture. A whole run writes
+ *                                            bench/results/latest.*, a run with --only
+ *                                            bench/results/<groups>.* (both are committed).
  *   npm run bench -- --only scale --scale-k 10,20 --scale-fleets 50   the scale group for these K, fleets
+ *   npm run bench -- --only scale --scale-time-scale 0.2   … at another time scale (default 0.05)
  *
  * Figures (every target is an upper bound in the figure's own unit; `met` = value ≤ target):
  *   1. `cdk synth` wall time: `npx cdk synth --no-notices --quiet -o <tmp>/cdk.out`, once, with
@@ -113,6 +115,8 @@ const SCALE_K = option('--scale-k')
   .map(Number)
   .filter((n) => Number.isInteger(n) && n > 0);
 const SCALE_FLEETS = option('--scale-fleets') === undefined ? undefined : Number(option('--scale-fleets'));
+const SCALE_TIME =
+  option('--scale-time-scale') === undefined ? undefined : Number(option('--scale-time-scale'));
 
 const MIB = 1_048_576;
 /** The bundle target, read strictly: 1 MB = 1,000,000 bytes (below 1 MiB too). */
@@ -965,6 +969,7 @@ async function main(): Promise<void> {
       await benchScale(record, {
         ...(SCALE_K !== undefined && SCALE_K.length > 0 ? { concurrency: SCALE_K } : {}),
         ...(SCALE_FLEETS !== undefined ? { fleets: SCALE_FLEETS } : {}),
+        ...(SCALE_TIME !== undefined ? { timeScale: SCALE_TIME } : {}),
         progress: step,
       }).catch((error: unknown) =>
         failed('scale benchmarks (local runtime)', 's', null, 'npx tsx bench/scale.ts --json', error),
@@ -1008,7 +1013,12 @@ async function main(): Promise<void> {
     );
     writeFileSync(path.join(RESULTS_DIR, 'latest.md'), table);
   } else {
-    process.stderr.write(`bench: --only ${ONLY.join(',')}: bench/results not written\n`);
+    // A group measured alone: its own file (bench/results/<groups>.json, .md), latest.* untouched.
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    const base = path.join(RESULTS_DIR, ONLY.join('+'));
+    writeFileSync(`${base}.json`, `${JSON.stringify({ ...meta, figures }, null, 2)}\n`);
+    writeFileSync(`${base}.md`, table);
+    process.stderr.write(`bench: --only ${ONLY.join(',')}: written to ${base}.json and .md\n`);
   }
   process.stdout.write(`${table}\n`);
   if (measurementFailed) {

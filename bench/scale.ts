@@ -56,6 +56,8 @@ import { REGION } from './support';
  * does not shrink, weigh too much in simulated seconds.)
  */
 export const SCALE_TIME_SCALE = 0.05;
+/** This run's time scale: `--time-scale` (a larger one weighs the unscaled Lambda steps less, and takes longer). */
+const RUN_TIME_SCALE = Number(argValue('--time-scale') ?? SCALE_TIME_SCALE);
 const DEFAULT_FLEETS = 200;
 const SIZE = 2;
 const BOOT_SECONDS = 30;
@@ -128,7 +130,7 @@ export async function measureScale(
   const { maxConcurrent: k, fleets } = run;
   const setupStarted = performance.now();
   const runtime = await startLocalRuntime({
-    timeScale: SCALE_TIME_SCALE,
+    timeScale: RUN_TIME_SCALE,
     fireSchedules: false,
     log: silentLogger,
     region: REGION,
@@ -163,7 +165,7 @@ export async function measureScale(
         ),
       );
     // Booted before the publication (boot × time scale of real time).
-    await sleep(BOOT_SECONDS * SCALE_TIME_SCALE * 1000 + 200);
+    await sleep(BOOT_SECONDS * RUN_TIME_SCALE * 1000 + 200);
     const imageB = await world.registerImage('scale-b', CHANNEL);
     const fleetSet = new Set(names);
     const ends = new Map<string, ExecutionRecord>();
@@ -186,7 +188,7 @@ export async function measureScale(
     const published = Date.now();
     await world.publishImage(runtime.resources.eventBusName!, imageB);
     // Bounded: 5 × the ideal (real), at least 12 minutes (the emulator is the bottleneck here).
-    const idealReal = Math.ceil(fleets / k) * oneRolloutMinimum(SIZE) * SCALE_TIME_SCALE * 1000;
+    const idealReal = Math.ceil(fleets / k) * oneRolloutMinimum(SIZE) * RUN_TIME_SCALE * 1000;
     const deadline = Math.max(5 * idealReal, 720_000);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
@@ -268,8 +270,8 @@ export async function measureScale(
           ),
       );
       spans.push([from, released ? released['timestamp'].getTime() : r.stopDate.getTime()]);
-      durations.push((r.stopDate.getTime() - from) / 1000 / SCALE_TIME_SCALE);
-      queuedFor.push((from - r.startDate.getTime()) / 1000 / SCALE_TIME_SCALE);
+      durations.push((r.stopDate.getTime() - from) / 1000 / RUN_TIME_SCALE);
+      queuedFor.push((from - r.startDate.getTime()) / 1000 / RUN_TIME_SCALE);
       batches = r.events.filter(
         (e) =>
           e.type === 'TaskStateEntered' &&
@@ -341,10 +343,10 @@ export async function measureScale(
     const minimum = oneRolloutMinimum(batches);
     const waves = Math.ceil(fleets / k);
     const ideal = waves * minimum;
-    const wallSim = (lastEnd - published) / 1000 / SCALE_TIME_SCALE;
+    const wallSim = (lastEnd - published) / 1000 / RUN_TIME_SCALE;
     const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
     const label = `K=${k}`;
-    const command = `${COMMAND} --max-concurrent ${k} --fleets ${fleets} (local runtime, time scale ${SCALE_TIME_SCALE}; ${fleets} fleets of ${SIZE}, rolling, one channel; boot ${BOOT_SECONDS} s, warm-up ${WARMUP_SECONDS} s, bake ${BAKE_SECONDS} s; throttling: true)`;
+    const command = `${COMMAND} --max-concurrent ${k} --fleets ${fleets}${RUN_TIME_SCALE !== SCALE_TIME_SCALE ? ` --time-scale ${RUN_TIME_SCALE}` : ''} (local runtime, time scale ${RUN_TIME_SCALE}; ${fleets} fleets of ${SIZE}, rolling, one channel; boot ${BOOT_SECONDS} s, warm-up ${WARMUP_SECONDS} s, bake ${BAKE_SECONDS} s; throttling: true)`;
     const complete = !timedOut && ends.size === fleets;
     const runDetail = {
       maxConcurrentRollouts: k,
@@ -354,7 +356,7 @@ export async function measureScale(
       executionStatuses: statuses,
       executionOutcomes: outputs,
       outcomes: byType,
-      timeScale: SCALE_TIME_SCALE,
+      timeScale: RUN_TIME_SCALE,
       setupRealSeconds: round(setupSeconds, 1),
       wallRealSeconds: round((lastEnd - published) / 1000, 1),
     };
@@ -441,7 +443,12 @@ export async function measureScale(
 /** Run `tsx bench/scale.ts --json --max-concurrent K` for each K, one after another; record the figures. */
 export async function benchScale(
   record: (figure: ScaleFigure) => unknown,
-  options: { concurrency?: readonly number[]; fleets?: number; progress?: (line: string) => void } = {},
+  options: {
+    concurrency?: readonly number[];
+    fleets?: number;
+    timeScale?: number;
+    progress?: (line: string) => void;
+  } = {},
 ): Promise<void> {
   const root = path.resolve(__dirname, '..');
   const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
@@ -449,6 +456,13 @@ export async function benchScale(
     options.progress?.(`scale: K=${k}`);
     const args = [path.join(__dirname, 'scale.ts'), '--json', '--max-concurrent', String(k)];
     if (options.fleets !== undefined) args.push('--fleets', String(options.fleets));
+    if (options.timeScale !== undefined) args.push('--time-scale', String(options.timeScale));
+    // Bounded: 10 × the ideal of this K (real), at least 10 minutes.
+    const idealRealMs =
+      Math.ceil((options.fleets ?? DEFAULT_FLEETS) / k) *
+      oneRolloutMinimum(SIZE) *
+      (options.timeScale ?? SCALE_TIME_SCALE) *
+      1000;
     const child = spawn(tsx, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -459,10 +473,13 @@ export async function benchScale(
     });
     const stopChild = () => child.kill('SIGTERM');
     process.once('exit', stopChild);
-    const timer = setTimeout(() => {
-      stopChild();
-      setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-    }, 600_000);
+    const timer = setTimeout(
+      () => {
+        stopChild();
+        setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+      },
+      Math.max(600_000, 10 * idealRealMs),
+    );
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     clearTimeout(timer);
     process.removeListener('exit', stopChild);
@@ -493,6 +510,7 @@ async function main(): Promise<void> {
   const fleets = Number(argValue('--fleets') ?? DEFAULT_FLEETS);
   if (!Number.isInteger(k) || k < 1 || !Number.isInteger(fleets) || fleets < 1)
     throw new Error('--max-concurrent and --fleets take positive integers');
+  if (!(RUN_TIME_SCALE > 0 && RUN_TIME_SCALE <= 1)) throw new Error('--time-scale takes a number in (0, 1]');
   const started = performance.now();
   let figures: ScaleFigure[];
   try {
@@ -516,7 +534,7 @@ async function main(): Promise<void> {
     target: null,
     command: `${COMMAND} --max-concurrent ${k} --fleets ${fleets} (runtime start, fleets, rollouts, checks, stop)`,
   });
-  process.stdout.write(`${JSON.stringify({ timeScale: SCALE_TIME_SCALE, figures }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ timeScale: RUN_TIME_SCALE, figures }, null, 2)}\n`);
   if (!jsonOnly)
     for (const f of figures)
       process.stdout.write(
