@@ -51,7 +51,8 @@
  *      minimum (target 1.10), rollout slots held at the end (target 0). The floors with boot time
  *      on are figures of groups rollouts (rolling 8, boot 60 s) and replacement (event → serving).
  *   Torture run (see bench/torture.ts and docs/proofs.md, run as a child process): invariant
- *      violations, orphans and events unaccounted for (targets 0), wall time.
+ *      violations, orphans and events unaccounted for (targets 0), wall time; seed 7, or
+ *      `--torture-seed N`.
  *
  * A figure without a target has `target: null`; its `met` only says that the measurement ran.
  * A measurement that could not run has `value: null`, `met: false` and an `error`; the process then
@@ -115,6 +116,8 @@ const SCALE_K = option('--scale-k')
   .map(Number)
   .filter((n) => Number.isInteger(n) && n > 0);
 const SCALE_FLEETS = option('--scale-fleets') === undefined ? undefined : Number(option('--scale-fleets'));
+/** The torture run's seed (`--torture-seed`; default: the one docs/proofs.md reports). */
+const TORTURE_SEED = Number(option('--torture-seed') ?? 7);
 const SCALE_TIME =
   option('--scale-time-scale') === undefined ? undefined : Number(option('--scale-time-scale'));
 
@@ -979,7 +982,7 @@ async function main(): Promise<void> {
       step(
         'torture run: 20 fleets, 100 publications, 100 replacement events, chaos (bench/torture.ts, in a child process)',
       );
-      await benchTorture(record).catch((error: unknown) =>
+      await benchTorture(record, TORTURE_SEED).catch((error: unknown) =>
         failed('torture run (local runtime)', 'violations', 0, 'npx tsx bench/torture.ts --json', error),
       );
     }

@@ -713,10 +713,10 @@ export function figuresOf(report: TortureReport): TortureFigure[] {
 }
 
 /** For bench/run.ts: run this module in a child process (`--json`) and record its figures. */
-export async function benchTorture(record: (figure: TortureFigure) => unknown): Promise<void> {
+export async function benchTorture(record: (figure: TortureFigure) => unknown, seed: number): Promise<void> {
   const root = path.resolve(__dirname, '..');
   const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
-  const child = spawn(tsx, [path.join(__dirname, 'torture.ts'), '--json'], {
+  const child = spawn(tsx, [path.join(__dirname, 'torture.ts'), '--json', '--seed', String(seed)], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
