@@ -50,6 +50,7 @@ import {
   checkOrphans,
   type FleetExpectation,
   type PutRecord,
+  ROLLOUT_ENDS,
   type Snapshot,
   type Violation,
 } from '../local/invariants/checks';
@@ -545,10 +546,35 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
       lostParameterChanges,
       converged: (fleet) => atRestFleets.has(fleet),
       // Counted from the loss, or from the end of the actions if later (sweeps while the world
-      // still acts are not the heal's), until its fleets were found at rest (for good).
-      sweepsAfter: (t, ofFleets) => {
-        const from = Math.max(t, actionsEnded);
-        const until = Math.max(from, ...ofFleets.map((f) => restedAt.get(f) ?? at));
+      // still acts are not the heal's), until what the event asked for was done: a publication's
+      // fleets each ended a rollout of its image or of one published after it on the fleet (a
+      // replacement event of the same fleet keeping it busy afterwards is not this event's); a
+      // replacement's fleets were at rest for good.
+      sweepsAfter: (put) => {
+        const from = Math.max(put.at, actionsEnded);
+        let until: number;
+        if (put.kind === 'publication') {
+          const ends = put.fleets.map((fleet) => {
+            const images = new Set([
+              put.imageId,
+              ...puts
+                .filter((p) => p.kind === 'publication' && p.at > put.at && p.fleets.includes(fleet))
+                .map((p) => p.imageId),
+            ]);
+            const end = outcomes.received.findIndex(
+              (o, i) =>
+                (outcomeTimes[i] ?? 0) >= put.at &&
+                (ROLLOUT_ENDS as readonly string[]).includes(o.detailType) &&
+                o.detail['fleet'] === fleet &&
+                images.has(o.detail['imageId'] as string | undefined),
+            );
+            return end < 0 ? Number.POSITIVE_INFINITY : (outcomeTimes[end] ?? at);
+          });
+          until = Math.max(from, ...ends);
+          if (until === Number.POSITIVE_INFINITY) return until;
+        } else {
+          until = Math.max(from, ...put.fleets.map((f) => restedAt.get(f) ?? at));
+        }
         return sweeps.filter((s) => s.t >= from && s.t <= until).length;
       },
       // A lost event's fleet converges through the reconcile sweep within a bounded number of

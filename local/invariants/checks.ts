@@ -397,8 +397,10 @@ export interface Accounting {
  *   (repeated events for one instance make one replacement);
  * - either: a dead-letter message that carries its id;
  * - an event the fault layer lost: accounted by the sweep, if the fleet converged (`converged`)
- *   within `maxSweeps` reconcile sweeps after the loss until its fleets were at rest
- *   (`sweepsAfter`; an event of no fleet's instance has nothing to heal: 0).
+ *   within `maxSweeps` reconcile sweeps after the loss (`sweepsAfter`: for a publication, until
+ *   each of its fleets ended a rollout of its image or of one published after it; for a
+ *   replacement, until its fleets were at rest; an event of no fleet's instance has nothing to
+ *   heal: 0; never healed: Infinity).
  */
 export function accountEvents(args: {
   puts: readonly PutRecord[];
@@ -409,8 +411,8 @@ export function accountEvents(args: {
   /** How many Parameter Store Change events the fault layer lost (their ids are not the driver's). */
   lostParameterChanges?: number;
   converged: (fleet: string) => boolean;
-  /** Reconcile sweeps from `at` until `fleets` were found at rest (0 for no fleet). */
-  sweepsAfter: (at: number, fleets: readonly string[]) => number;
+  /** Reconcile sweeps from the put until what it asked for was done (see above; Infinity: never). */
+  sweepsAfter: (put: PutRecord) => number;
   maxSweeps: number;
   at: number;
 }): Accounting {
@@ -440,7 +442,7 @@ export function accountEvents(args: {
       continue;
     }
     if (args.lost.has(put.eventId)) {
-      const sweeps = args.sweepsAfter(put.at, put.fleets);
+      const sweeps = args.sweepsAfter(put);
       const notConverged = put.fleets.filter((f) => !args.converged(f));
       if (notConverged.length === 0 && sweeps <= args.maxSweeps) {
         accounted.set(put.eventId, `lost; converged (${sweeps} sweeps after)`);
@@ -449,7 +451,13 @@ export function accountEvents(args: {
           invariant: 'lost-event-not-healed',
           at: args.at,
           ...(notConverged[0] !== undefined ? { fleet: notConverged[0] } : {}),
-          message: `event ${put.eventId} was lost and ${notConverged.length > 0 ? `${notConverged.join(', ')} did not converge` : `the sweep took ${sweeps} sweeps (bound ${args.maxSweeps})`}`,
+          message: `event ${put.eventId} was lost and ${
+            notConverged.length > 0
+              ? `${notConverged.join(', ')} did not converge`
+              : sweeps === Number.POSITIVE_INFINITY
+                ? `its fleets never rolled its image ${put.imageId ?? '?'} (or a later one)`
+                : `the sweep took ${sweeps} sweeps (bound ${args.maxSweeps})`
+          }`,
           evidence: { put, sweeps, notConverged },
         });
       }
@@ -490,7 +498,7 @@ export function accountEvents(args: {
       }
       if (put.byImage && started.length === 0 && (args.lostParameterChanges ?? 0) > 0) {
         // Its Parameter Store Change may be one the fault layer lost: then the fleets must converge.
-        const sweeps = args.sweepsAfter(put.at, put.fleets);
+        const sweeps = args.sweepsAfter(put);
         const notConverged = put.fleets.filter((f) => !args.converged(f));
         if (notConverged.length === 0 && sweeps <= args.maxSweeps) {
           accounted.set(put.eventId, `parameter change possibly lost; converged (${sweeps} sweeps after)`);

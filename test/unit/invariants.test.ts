@@ -258,6 +258,19 @@ describe('accountEvents', () => {
     expect(
       accountEvents({ ...base, puts: [replacement], outcomes: [], lost, sweepsAfter: () => 4 }).violations,
     ).toMatchObject([{ invariant: 'lost-event-not-healed' }]);
+    // A lost publication whose fleets never rolled its image (nor a later one): named as such.
+    const lostPublication = new Set([publication.eventId]);
+    expect(
+      accountEvents({
+        ...base,
+        puts: [publication],
+        outcomes: [],
+        lost: lostPublication,
+        sweepsAfter: () => Number.POSITIVE_INFINITY,
+      }).violations,
+    ).toMatchObject([
+      { invariant: 'lost-event-not-healed', message: expect.stringContaining('never rolled its image') },
+    ]);
   });
 });
 
