@@ -137,6 +137,9 @@ function callbackTask(targets: TaskTargets, state: StateDef): TaskHandler | unde
       task.close();
       throw error;
     }
+    // After the engine's own events of this state (TaskStateEntered), which reach the history
+    // through an async log.
+    await new Promise((resolve) => setImmediate(resolve));
     run.addEvent('TaskSubmitted', {
       taskSubmittedEventDetails: {
         resource: 'invoke.waitForTaskToken',
