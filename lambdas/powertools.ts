@@ -20,7 +20,8 @@ export const tracer = new Tracer({ serviceName: 'phoenix' });
 
 /**
  * Errors that are handled outcomes, not failures: the workflows catch them and end in a handled
- * outcome (`RolloutRejected`, `RolloutRolledBack`; a wait in line for `RolloutQueuedError`).
+ * outcome (`RolloutRejected`, `RolloutRolledBack`; a wait in line for `RolloutQueuedError` and
+ * `RolloutSlotQueuedError`).
  * Everything else that is not transient (`RollbackStalledError` → RolloutFailed,
  * `ReplacementNotHealthyError` → ReplacementFailed, `ConfigurationError`, a malformed event or
  * record, any unexpected error) needs a human.
@@ -33,6 +34,7 @@ export const HANDLED_OUTCOME_ERRORS: ReadonlySet<string> = new Set<ErrorName>([
   ErrorNames.FleetBusyError,
   ErrorNames.FleetPausedError,
   ErrorNames.RolloutQueuedError,
+  ErrorNames.RolloutSlotQueuedError,
   ErrorNames.BatchNotHealthyError,
   ErrorNames.AlarmBreachedError,
   ErrorNames.RolloutTimedOutError,

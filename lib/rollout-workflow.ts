@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import type * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { DetailTypes } from '../lambdas/domain/contract';
 import { ErrorNames } from '../lambdas/domain/errors';
@@ -15,6 +15,7 @@ import {
   checkTiming,
   continueAsNewStep,
   type Outcome,
+  retryTransient,
   rolloutHistoryBudget,
   type RolloutState,
   standardWorkflow,
@@ -216,7 +217,7 @@ interface RolloutEnds {
  * rollout runs:
  *
  *   ContinuesARollout? ─ continuation: TakeOverFleetLock → batch loop
- *                      └ start: ReadImage → AcquireFleetLock (↺ WaitForFleetLock) → ValidateImage →
+ *                      └ start: ReadImage → AcquireFleetLock (↺ WaitForRolloutSlot, ↺ WaitForFleetLock) → ValidateImage →
  *                        FleetAlreadyOnImage? (→ commit) → CheckAlarmsBeforeStart → BlueGreen?
  *                        (→ blue-green, lib/blue-green-states.ts) → rolling
  *   rolling:    SuspendScalingProcesses → ReconcileLaunchTemplate → batch loop
@@ -271,9 +272,11 @@ class RolloutGraph {
     k.catch(readImage, reportRejected, { errors: Rejections.image, resultPath: '$.error' });
     k.catch(readImage, reportFailed, { resultPath: '$.error' });
 
-    // The lock holds for the whole execution. A rollout that must wait in line (RolloutQueuedError:
-    // an older image's rollout was asked to stop, or no global slot is free) waits and asks again;
-    // past its deadline the lock step rejects it (RolloutTimedOutError).
+    // The lock holds for the whole execution. A rollout that must wait in line waits and asks
+    // again: for a global slot (RolloutSlotQueuedError) in WaitForRolloutSlot, woken when a slot
+    // is given back; for an older image's rollout asked to stop or for replacements in flight
+    // (RolloutQueuedError) in WaitForFleetLock. Past its deadline the lock step rejects it
+    // (RolloutTimedOutError).
     const acquireLock = this.record(RecordSteps.AcquireFleetLock, '$.lock', {
       lockSeconds: this.props.lockSeconds,
       timeoutSeconds: this.props.timeoutSeconds,
@@ -281,6 +284,11 @@ class RolloutGraph {
     });
     const waitForLock = k.wait('WaitForFleetLock', sfn.WaitTime.duration(this.props.lockWaitInterval));
     waitForLock.next(acquireLock);
+    const waitForSlot = this.waitForRolloutSlot(acquireLock, waitForLock);
+    k.catch(acquireLock, waitForSlot, {
+      errors: [ErrorNames.RolloutSlotQueuedError],
+      resultPath: '$.queued',
+    });
     k.catch(acquireLock, waitForLock, { errors: [ErrorNames.RolloutQueuedError], resultPath: '$.queued' });
     k.catch(acquireLock, reportRejected, { errors: Rejections.lock, resultPath: '$.error' });
     k.catch(acquireLock, reportFailed, { resultPath: '$.error' });
@@ -311,6 +319,37 @@ class RolloutGraph {
             ),
           ),
       );
+  }
+
+  /**
+   * The wait for a global rollout slot, the callback pattern: the record function registers the
+   * task token as a waiter (or takes a slot freed meanwhile and wakes the task itself); a release
+   * of a slot wakes the oldest waiters (SendTaskSuccess). Woken, timed out after one lock-wait
+   * interval (States.Timeout: a lost wake-up costs what the plain wait cost) → AcquireFleetLock;
+   * the registration failed → the plain WaitForFleetLock.
+   */
+  private waitForRolloutSlot(acquireLock: sfn.IChainable, waitForLock: sfn.IChainable): tasks.LambdaInvoke {
+    const name = RecordSteps.WaitForRolloutSlot;
+    const task = new tasks.LambdaInvoke(this.scope, name, {
+      stateName: name,
+      lambdaFunction: this.props.recordFunction,
+      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      retryOnServiceExceptions: false,
+      payload: sfn.TaskInput.fromObject({
+        step: name,
+        'execution.$': '$$.Execution.Name',
+        'state.$': '$',
+        token: sfn.JsonPath.taskToken,
+        lockSeconds: this.props.lockSeconds,
+      }),
+      taskTimeout: sfn.Timeout.duration(this.props.lockWaitInterval),
+      resultPath: '$.slotWait',
+    });
+    retryTransient(task);
+    task.addCatch(acquireLock, { errors: [sfn.Errors.TIMEOUT], resultPath: '$.slotWaitError' });
+    task.addCatch(waitForLock, { errors: [sfn.Errors.ALL], resultPath: '$.slotWaitError' });
+    task.next(acquireLock);
+    return task;
   }
 
   /** Blue-green (lib/blue-green-states.ts): green next to blue, cut over, retire blue. */

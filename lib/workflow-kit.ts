@@ -175,23 +175,32 @@ export const STEP_FUNCTIONS_TRANSIENT_ERRORS = [
  */
 export const HISTORY_EVENT_BUDGET = 2000;
 
-/** How many lock-wait polls a rollout makes at most before its deadline (the wait interval follows). */
+/**
+ * How many lock-wait intervals a rollout waits at most before its deadline (the wait interval
+ * follows): each wait for the lock (WaitForFleetLock) or for a global slot (WaitForRolloutSlot,
+ * when it is not woken) lasts one interval.
+ */
 export const MAX_LOCK_WAITS = 60;
 
 /**
  * AWS history events of one state: a Task 5 (TaskStateEntered, TaskScheduled, TaskStarted,
- * TaskSucceeded or TaskFailed, TaskStateExited), a Wait, Choice, Pass, Succeed or Fail 2.
+ * TaskSucceeded or TaskFailed, TaskStateExited), a callback Task (`.waitForTaskToken`) 6 (one
+ * more: TaskSubmitted; TaskSucceeded, TaskFailed or TaskTimedOut), a Wait, Choice, Pass, Succeed
+ * or Fail 2.
  */
-export const HISTORY_EVENTS = { task: 5, other: 2, execution: 2 } as const;
+export const HISTORY_EVENTS = { task: 5, callback: 6, other: 2, execution: 2 } as const;
 
 /**
  * The Rollout workflow's history budget (see `HistoryBudget`), each poll loop at its bound:
  * - a batch: LaunchBatch, WarmUpBatch, CheckAlarmsAfterBatch, RetireBatch, CheckSafePoint and the
  *   three Choices after it, plus per health check WaitForHealthyBatch, CheckBatchHealth, BatchHealthy?;
- * - the first execution's start: ContinuesARollout?, ReadImage, MAX_LOCK_WAITS × (AcquireFleetLock,
- *   WaitForFleetLock), AcquireFleetLock, ValidateImage, FleetAlreadyOnImage?, CheckAlarmsBeforeStart,
- *   BlueGreen?, SuspendScalingProcesses, ReconcileLaunchTemplate; a continuation's:
- *   ContinuesARollout?, TakeOverFleetLock;
+ * - the first execution's start: ContinuesARollout?, ReadImage, (MAX_LOCK_WAITS + 1) ×
+ *   (AcquireFleetLock, WaitForRolloutSlot: the costlier of the two waits), AcquireFleetLock,
+ *   ValidateImage, FleetAlreadyOnImage?, CheckAlarmsBeforeStart, BlueGreen?,
+ *   SuspendScalingProcesses, ReconcileLaunchTemplate. The lock waits are bounded by time: every
+ *   wait that is not woken lasts one lock-wait interval (at most MAX_LOCK_WAITS before the
+ *   deadline), and a woken one (or one that took a slot freed meanwhile) holds a slot, so the
+ *   next AcquireFleetLock takes it (+1); a continuation's: ContinuesARollout?, TakeOverFleetLock;
  * - the worst end: a rollback (the step's Failed Pass, StartRollback, maxChecks × (Wait,
  *   CheckRollbackCapacity, Choice), FinishRollback) whose last step fails (ReleaseFleetAfterFailure,
  *   ReportFailed, Fail).
@@ -202,7 +211,7 @@ export function rolloutHistoryBudget(args: {
   pollInterval: Duration;
   maxHealthChecks: number;
 }): HistoryBudget & { lockWaitInterval: Duration } {
-  const { task, other, execution } = HISTORY_EVENTS;
+  const { task, callback, other, execution } = HISTORY_EVENTS;
   const checks = args.maxHealthChecks;
   const lockWaitInterval = Duration.seconds(
     Math.max(args.pollInterval.toSeconds(), Math.ceil(args.timeout.toSeconds() / MAX_LOCK_WAITS)),
@@ -213,7 +222,7 @@ export function rolloutHistoryBudget(args: {
     execution +
     other +
     task +
-    MAX_LOCK_WAITS * (task + other) +
+    (MAX_LOCK_WAITS + 1) * (task + callback) +
     task +
     task +
     other +

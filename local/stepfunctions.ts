@@ -5,14 +5,17 @@
  *
  * - `stepfunctions/definition.ts`: what changes in a definition before the engine runs it (scaled
  *   waits and retries, path-based waits as local tasks) and what is refused;
- * - `stepfunctions/tasks.ts`: what a Task state runs (the template's Lambda functions,
- *   `arn:aws:states:::states:startExecution` against the registry: continue-as-new);
+ * - `stepfunctions/tasks.ts`: what a Task state runs (the template's Lambda functions, with or
+ *   without `.waitForTaskToken`, `arn:aws:states:::states:startExecution` against the registry:
+ *   continue-as-new);
+ * - `stepfunctions/callbacks.ts`: the task tokens of the callback pattern (SendTaskSuccess…);
  * - `stepfunctions/executions.ts`: the registry of state machines and executions (the in-process API);
  * - `stepfunctions/history.ts`: the execution history;
  * - `stepfunctions/endpoint.ts`: the HTTP endpoint (`AWS_ENDPOINT_URL_SFN`).
  *
  * Time: waits and retry intervals are multiplied by timeScale; timeScale 1 = real time. Task and
- * execution timeouts are not scaled (task handlers run in real time).
+ * execution timeouts are not scaled (task handlers run in real time), except those of callback
+ * tasks (TimeoutSeconds, HeartbeatSeconds of a `.waitForTaskToken` task, which waits).
  */
 import './polyfills';
 import { createLogger } from './log';
@@ -83,6 +86,9 @@ function served(service: ExecutionService, endpoint: StepFunctionsEndpoint): Loc
     describeExecution: (arn) => service.describeExecution(arn),
     listExecutions: (filter) => service.listExecutions(filter),
     stopExecution: (arn, details) => service.stopExecution(arn, details),
+    sendTaskSuccess: (token, output) => service.sendTaskSuccess(token, output),
+    sendTaskFailure: (token, failure) => service.sendTaskFailure(token, failure),
+    sendTaskHeartbeat: (token) => service.sendTaskHeartbeat(token),
     onExecutionEnd: (listener) => service.onExecutionEnd(listener),
     waitForExecution: (arn, waitOptions) => service.waitForExecution(arn, waitOptions),
     get runningCount() {

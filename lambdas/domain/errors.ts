@@ -19,6 +19,7 @@ export const ErrorNames = {
   FleetBusyError: 'FleetBusyError',
   FleetPausedError: 'FleetPausedError',
   RolloutQueuedError: 'RolloutQueuedError',
+  RolloutSlotQueuedError: 'RolloutSlotQueuedError',
   BatchNotHealthyError: 'BatchNotHealthyError',
   AlarmBreachedError: 'AlarmBreachedError',
   RollbackStalledError: 'RollbackStalledError',
@@ -66,12 +67,21 @@ export class FleetPausedError extends PhoenixError {
 }
 
 /**
- * The rollout waits in line (the workflow waits and asks again, until its deadline): every global
- * rollout slot (`maxConcurrentRollouts`) is held (with the fleet lock held), or an older image's
- * rollout holds the fleet and was asked to stop (supersede).
+ * The rollout waits in line (the workflow waits and asks again, until its deadline): an older
+ * image's rollout holds the fleet and was asked to stop (supersede), or replacements of the fleet
+ * are in flight.
  */
 export class RolloutQueuedError extends PhoenixError {
-  override readonly name = ErrorNames.RolloutQueuedError;
+  override readonly name: ErrorName = ErrorNames.RolloutQueuedError;
+}
+
+/**
+ * The rollout waits for a global rollout slot (`maxConcurrentRollouts`), with the fleet lock
+ * held: the workflow registers as a waiter (WaitForRolloutSlot, the callback pattern) and is woken
+ * when a slot is given back, or asks again after one lock-wait interval.
+ */
+export class RolloutSlotQueuedError extends RolloutQueuedError {
+  override readonly name: ErrorName = ErrorNames.RolloutSlotQueuedError;
 }
 
 /** A batch of new instances did not become InService and healthy in time. */

@@ -174,6 +174,32 @@ export interface RolloutSlots {
   readonly inFlight: number;
 }
 
+/**
+ * A rollout waiting for a global slot (the callback pattern: its Step Functions task token),
+ * `waiters.<execution>` on the `ROLLOUTS` item.
+ */
+export interface SlotWaiter {
+  /** The task token of its WaitForRolloutSlot task. */
+  readonly token: string;
+  /** When it registered (ISO 8601): the oldest is woken first. */
+  readonly since: string;
+  /** The expiry of the slot it is granted (its fleet lock's, epoch seconds). */
+  readonly expiresAt: number;
+}
+
+/** The queue for the global rollout slots on the `ROLLOUTS` item. */
+export interface RolloutSlotQueue {
+  /** Execution name → its waiter. */
+  readonly waiters: Readonly<Record<string, SlotWaiter>>;
+  /**
+   * Execution name → the token it was woken with: a slot granted to it that it has not claimed
+   * yet (its AcquireFleetLock claims it); given back if its token turns out gone.
+   */
+  readonly granted: Readonly<Record<string, string>>;
+  /** The `maxConcurrentRollouts` the last rollout asked with (what a release wakes up to). */
+  readonly limit?: number;
+}
+
 /** Default `maxConcurrentRollouts`: 20, measured by bench/scale.ts (docs/rollouts.md, "Fan-out is bounded"). */
 export const DEFAULT_MAX_CONCURRENT_ROLLOUTS = 20;
 
@@ -387,6 +413,21 @@ export function parseFleetRecord(value: unknown, fleet: string): FleetRecord {
 }
 
 /** The `ROLLOUTS` item (absent: no slot taken yet), or MalformedRecordError. */
+export function parseRolloutSlotQueue(value: unknown): RolloutSlotQueue {
+  const what = `rollout slots ${ROLLOUT_SLOTS_KEY}`;
+  const f = value === undefined ? {} : fieldsOf(what, value);
+  const waiter = part<SlotWaiter>((w, at) => ({
+    token: required(w, at, 'token', string),
+    since: required(w, at, 'since', string),
+    expiresAt: required(w, at, 'expiresAt', number),
+  }));
+  return defined({
+    waiters: optional(f, what, 'waiters', mapOf(waiter)) ?? {},
+    granted: optional(f, what, 'granted', mapOf(string)) ?? {},
+    limit: optional(f, what, 'slotLimit', number),
+  });
+}
+
 export function parseRolloutSlots(value: unknown): RolloutSlots {
   const what = `rollout slots ${ROLLOUT_SLOTS_KEY}`;
   const f = value === undefined ? {} : fieldsOf(what, value);

@@ -54,6 +54,11 @@ export const RecordSteps = {
   TakeOverFleetLock: 'TakeOverFleetLock',
   /** At a batch boundary: was the rollout superseded or its fleet paused? Past its deadline? Where does it continue? */
   CheckSafePoint: 'CheckSafePoint',
+  /**
+   * No global rollout slot free (`RolloutSlotQueuedError`): register the task token
+   * (`.waitForTaskToken`) as a waiter on the slots, or take a slot freed meanwhile and wake itself.
+   */
+  WaitForRolloutSlot: 'WaitForRolloutSlot',
 } as const;
 export type RecordStep = (typeof RecordSteps)[keyof typeof RecordSteps];
 

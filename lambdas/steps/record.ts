@@ -11,6 +11,7 @@ import {
   FleetPausedError,
   OlderImageError,
   RolloutQueuedError,
+  RolloutSlotQueuedError,
 } from '../domain/errors';
 import {
   DEFAULT_MAX_CONCURRENT_ROLLOUTS,
@@ -43,7 +44,12 @@ import {
 } from '../aws/store/fleet-records';
 import { recordOutcome } from '../aws/store/history';
 import { recordQuarantine } from '../aws/store/images';
-import { acquireRolloutSlot, transferRolloutSlot } from '../aws/store/rollout-slots';
+import {
+  acquireRolloutSlot,
+  registerSlotWaiter,
+  sendSlotWakeUp,
+  transferRolloutSlot,
+} from '../aws/store/rollout-slots';
 
 export interface RecordStepRequest {
   readonly step: RecordStep;
@@ -61,6 +67,8 @@ export interface RecordStepRequest {
   readonly reason?: string;
   /** CheckSafePoint: the definition's history costs (continue-as-new). */
   readonly historyBudget?: HistoryBudget;
+  /** WaitForRolloutSlot: the task token of its `.waitForTaskToken` task (`$$.Task.Token`). */
+  readonly token?: string;
 }
 
 const DEFAULT_LOCK_SECONDS = 2 * 60 * 60;
@@ -138,7 +146,8 @@ export async function acquireFleetLock(request: RecordStepRequest) {
     );
   }
   // The global fan-out limit: with the fleet lock held, a rollout slot, or wait for one (the
-  // workflow catches RolloutQueuedError, waits and asks again).
+  // workflow catches RolloutSlotQueuedError and waits in WaitForRolloutSlot until a released slot
+  // wakes it, or one lock-wait interval, then asks again).
   const limit = maxConcurrentRollouts();
   const slot = await acquireRolloutSlot({ execution: request.execution, limit, expiresAt, now });
   // This execution's own queue mark (not one a dead holder of the lock left behind).
@@ -158,7 +167,7 @@ export async function acquireFleetLock(request: RecordStepRequest) {
         reason: `all ${limit} rollout slots are in use (maxConcurrentRollouts): the rollout waits for one`,
       });
     }
-    throw new RolloutQueuedError(
+    throw new RolloutSlotQueuedError(
       `fleet ${fleet}: all ${limit} rollout slots are in use (maxConcurrentRollouts); queued since ${since}`,
     );
   }
@@ -176,6 +185,32 @@ export async function acquireFleetLock(request: RecordStepRequest) {
     ...(result.record.desiredImage !== undefined ? { previousDesiredImage: result.record.desiredImage } : {}),
     deadline,
   };
+}
+
+/**
+ * No global rollout slot was free (AcquireFleetLock threw RolloutSlotQueuedError): wait for one
+ * with the callback pattern. The task token is registered as a waiter on the slots while every
+ * slot is held; a release grants the oldest waiters its slot and wakes them (SendTaskSuccess), and
+ * the task times out after one lock-wait interval otherwise (a lost wake-up costs that, as the
+ * plain wait did). A slot freed between AcquireFleetLock and now is taken at once and the task
+ * wakes itself: it never sleeps with a slot free. Either way AcquireFleetLock comes next.
+ */
+export async function waitForRolloutSlot(request: RecordStepRequest) {
+  const token = request.token;
+  if (token === undefined || token === '') {
+    throw new ConfigurationError('WaitForRolloutSlot needs token ($$.Task.Token, a .waitForTaskToken task)');
+  }
+  const now = clock.now();
+  const expiresAt = Math.floor(now.getTime() / 1000) + (request.lockSeconds ?? DEFAULT_LOCK_SECONDS);
+  const result = await registerSlotWaiter({
+    execution: request.execution,
+    token,
+    limit: maxConcurrentRollouts(),
+    expiresAt,
+    now,
+  });
+  if (!result.registered) await sendSlotWakeUp(token, { granted: result.acquired, at: now.toISOString() });
+  return { registered: result.registered, acquired: result.acquired };
 }
 
 /**
@@ -515,6 +550,7 @@ const steps: Record<RecordStep, (request: RecordStepRequest) => Promise<unknown>
   [RecordSteps.ReportOutcome]: reportOutcome,
   [RecordSteps.TakeOverFleetLock]: takeOverFleetLock,
   [RecordSteps.CheckSafePoint]: checkSafePoint,
+  [RecordSteps.WaitForRolloutSlot]: waitForRolloutSlot,
 };
 
 export async function runRecordStep(request: RecordStepRequest): Promise<unknown> {

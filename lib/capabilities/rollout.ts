@@ -93,11 +93,31 @@ export class RolloutCapability extends Construct {
     // Fleet records are read and changed one item at a time (conditional updates): nothing more.
     props.state.table.grant(this.recordFunction, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     props.state.eventBus.grantPutEventsTo(this.recordFunction);
+    grantWakeWaiters(scope, this.recordFunction);
     acknowledgeWorkflowRole(scope, this.workflow.stateMachine.role, [
       this.fleetFunction,
       this.recordFunction,
     ]);
   }
+}
+
+/**
+ * rollout-record wakes the rollouts waiting for a global slot (WaitForRolloutSlot, the callback
+ * pattern): SendTaskSuccess on their task tokens, and nothing else (not SendTaskFailure, not
+ * SendTaskHeartbeat). SendTask* support no resource-level permissions (the Service Authorization
+ * Reference lists no resource type, no condition key for them): a statement naming the Rollout
+ * state machine would grant nothing, so Resource * — the token is the capability, and the function
+ * holds only the tokens of Rollout tasks, which registered them on the slots item themselves.
+ */
+function grantWakeWaiters(scope: Construct, recordFn: PhoenixFunction): void {
+  const policy = new iam.Policy(scope, 'RolloutRecordWakePolicy', {
+    roles: [recordFn.role],
+    statements: [new iam.PolicyStatement({ actions: ['states:SendTaskSuccess'], resources: ['*'] })],
+  });
+  recordFn.node.addDependency(policy);
+  acknowledge(policy, 'AwsSolutions-IAM5[Resource::*]', [
+    'states:SendTaskSuccess supports no resource-level permissions (the Service Authorization Reference lists no resource type and no condition key for it), so it needs Resource *. Only the holder of a task token can end its task; rollout-record holds only the tokens of the Rollout tasks waiting for a slot, which registered them.',
+  ]);
 }
 
 /** rollout-fleet: read the fleet, change managed groups only, launch what their templates launch. */

@@ -36,8 +36,12 @@ export interface HandledEndOutput {
 
 /** The Rollout workflow's state (rolling and blue-green): input, step results, caught errors. */
 export interface RolloutState extends BlueGreenWorkflowState {
-  /** AcquireFleetLock asked the rollout to wait in line (`RolloutQueuedError`). */
+  /** AcquireFleetLock asked the rollout to wait in line (`RolloutQueuedError`, `RolloutSlotQueuedError`). */
   readonly queued?: CaughtError;
+  /** WaitForRolloutSlot: how the wait for a global rollout slot ended (the wake-up's output). */
+  readonly slotWait?: unknown;
+  /** WaitForRolloutSlot timed out (`States.Timeout`) or failed: the rollout asks again anyway. */
+  readonly slotWaitError?: CaughtError;
   /** SuspendScalingProcesses: the processes it suspended. */
   readonly suspended?: unknown;
   /** CheckAlarms (before the start, after a batch, after the bake). */

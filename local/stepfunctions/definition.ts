@@ -9,7 +9,9 @@
  *   states with `SecondsPath`/`Timestamp`/`TimestampPath` become a local task that waits the
  *   scaled time; Retry intervals (`IntervalSeconds`, `MaxDelaySeconds`) are scaled in the executed
  *   copy, so backoff and jitter behave as in AWS, only faster.
- * - Tasks: every Task state is bound to a handler (see `tasks.ts`).
+ * - Tasks: every Task state is bound to a handler (see `tasks.ts`); a callback task
+ *   (`.waitForTaskToken`) waits for its token, its TimeoutSeconds and HeartbeatSeconds scaled
+ *   (`callbacks.ts`).
  */
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { describeError, type LocalLogger } from '../log';
@@ -17,14 +19,21 @@ import { InvalidDefinitionError, UnsupportedTaskResourceError } from './api';
 
 export type StateDef = Record<string, unknown> & { Type?: string };
 export type MachineDef = { StartAt: string; States: Record<string, StateDef>; [key: string]: unknown };
+/** The execution a Task state runs in: for what a task records in the history (callback tasks). */
+export interface TaskRun {
+  readonly executionArn: string;
+  readonly stateName: string;
+  /** Add a state-level event to the execution's history (`TaskSubmitted`…). */
+  addEvent(type: string, details: Record<string, unknown>): void;
+}
 /** Runs one Task state; `signal` aborts when the execution is stopped. */
-export type TaskHandler = (input: unknown, signal: AbortSignal) => Promise<unknown>;
+export type TaskHandler = (input: unknown, signal: AbortSignal, run: TaskRun) => Promise<unknown>;
 /** The handler of a Task state, or undefined when the local runtime cannot run its Resource. */
 export type TaskBinder = (state: StateDef) => TaskHandler | undefined;
 
 const LOCAL_WAIT_RESOURCE = 'arn:aws:states:::phoenix-local:wait';
 /** Under setTimeout's limit (2^31-1 ms). */
-const LOCAL_WAIT_TASK_TIMEOUT_SECONDS = 2_000_000;
+export const LOCAL_WAIT_TASK_TIMEOUT_SECONDS = 2_000_000;
 
 /** What the engine runs: the rewritten definition and the overrides it is run with. */
 export interface ExecutableDefinition {
@@ -154,7 +163,7 @@ export function prepareExecutable(
   });
   if (problems.length > 0) {
     throw new UnsupportedTaskResourceError(
-      `State machine ${machineName} cannot run locally: ${problems.join('; ')}. The local runtime runs Lambda tasks (a function ARN of the template, or arn:aws:states:::lambda:invoke with one of them as FunctionName) and arn:aws:states:::states:startExecution.`,
+      `State machine ${machineName} cannot run locally: ${problems.join('; ')}. The local runtime runs Lambda tasks (a function ARN of the template, or arn:aws:states:::lambda:invoke or arn:aws:states:::lambda:invoke.waitForTaskToken with one of them as FunctionName) and arn:aws:states:::states:startExecution.`,
     );
   }
   return { executable, taskHandlers, waitTimeOverrides };

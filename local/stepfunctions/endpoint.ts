@@ -4,7 +4,8 @@
  * through `AWS_ENDPOINT_URL_SFN`.
  *
  * Operations: StartExecution, DescribeExecution, ListExecutions, StopExecution,
- * ListStateMachines, DescribeStateMachine, GetExecutionHistory (minimal). API errors answer 400
+ * ListStateMachines, DescribeStateMachine, GetExecutionHistory (minimal), SendTaskSuccess,
+ * SendTaskFailure, SendTaskHeartbeat (the callback pattern). API errors answer 400
  * with `__type: com.amazonaws.sfn#<code>`; anything else 500 `InternalFailure`.
  */
 import { randomUUID } from 'node:crypto';
@@ -113,7 +114,30 @@ const OPERATIONS = new Map<string, Operation>([
   ['ListStateMachines', listStateMachines],
   ['DescribeStateMachine', describeStateMachine],
   ['GetExecutionHistory', getExecutionHistory],
+  ['SendTaskSuccess', sendTaskSuccess],
+  ['SendTaskFailure', sendTaskFailure],
+  ['SendTaskHeartbeat', sendTaskHeartbeat],
 ]);
+
+function sendTaskSuccess(service: ExecutionService, body: RequestBody): unknown {
+  service.sendTaskSuccess(requiredString(body, 'taskToken'), requiredString(body, 'output'));
+  return {};
+}
+
+function sendTaskFailure(service: ExecutionService, body: RequestBody): unknown {
+  const error = optionalString(body, 'error');
+  const cause = optionalString(body, 'cause');
+  service.sendTaskFailure(requiredString(body, 'taskToken'), {
+    ...(error !== undefined ? { error } : {}),
+    ...(cause !== undefined ? { cause } : {}),
+  });
+  return {};
+}
+
+function sendTaskHeartbeat(service: ExecutionService, body: RequestBody): unknown {
+  service.sendTaskHeartbeat(requiredString(body, 'taskToken'));
+  return {};
+}
 
 function startExecution(service: ExecutionService, body: RequestBody): unknown {
   const name = optionalString(body, 'name');

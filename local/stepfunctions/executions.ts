@@ -5,7 +5,9 @@
  * As in AWS: an execution name is unique per state machine. StartExecution with the name and
  * input of a RUNNING execution returns that execution; any other reuse of a name is
  * `ExecutionAlreadyExists`. Task and execution timeouts are not scaled (task handlers run in real
- * time); waits and retries are (see `definition.ts`).
+ * time), except a callback task's (`.waitForTaskToken`: it waits, like a Wait state); waits and
+ * retries are (see `definition.ts`). SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat end or
+ * keep alive the callback tasks (`callbacks.ts`).
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -27,6 +29,7 @@ import {
   type StartExecutionRequest,
   type StateMachineRegistration,
 } from './api';
+import { createCallbackRegistry, type CallbackRegistry } from './callbacks';
 import { parseDefinition, prepareExecutable, type ExecutableDefinition } from './definition';
 import {
   addEndEvent,
@@ -78,6 +81,12 @@ export interface ExecutionService {
   listExecutions(filter?: { stateMachineArn?: string; status?: ExecutionStatus }): ExecutionRecord[];
   /** Abort a running execution (no-op for a finished one, as in AWS it is an error: we report it). */
   stopExecution(executionArn: string, details?: { error?: string; cause?: string }): { stopDate: Date };
+  /** The callback pattern: end the task waiting for `taskToken` with `output` (a JSON string). */
+  sendTaskSuccess(taskToken: string, output: string): void;
+  /** The callback pattern: fail the task waiting for `taskToken` (error name, cause). */
+  sendTaskFailure(taskToken: string, failure?: { error?: string; cause?: string }): void;
+  /** The callback pattern: the task waiting for `taskToken` is still being worked on (HeartbeatSeconds). */
+  sendTaskHeartbeat(taskToken: string): void;
   /** Called with every execution that ends (any status). Returns an unsubscribe function. */
   onExecutionEnd(listener: (record: ExecutionRecord) => void): () => void;
   /** Resolves with the execution's record once it is no longer RUNNING. */
@@ -119,6 +128,7 @@ interface Registry {
   readonly executions: Map<string, ExecutionRecord>;
   readonly running: Map<string, RunningExecution>;
   readonly endListeners: Set<(record: ExecutionRecord) => void>;
+  readonly callbacks: CallbackRegistry;
   closed: boolean;
 }
 
@@ -135,6 +145,7 @@ export function createExecutionService(options: ExecutionServiceOptions): Execut
     executions: new Map(),
     running: new Map(),
     endListeners: new Set(),
+    callbacks: createCallbackRegistry(),
     closed: false,
   };
   return {
@@ -148,6 +159,9 @@ export function createExecutionService(options: ExecutionServiceOptions): Execut
     describeExecution: (arn) => describeExecution(registry, arn),
     listExecutions: (filter = {}) => listExecutions(registry, filter),
     stopExecution: (arn, details = {}) => stopExecution(registry, arn, details),
+    sendTaskSuccess: (token, output) => registry.callbacks.sendTaskSuccess(token, output),
+    sendTaskFailure: (token, failure = {}) => registry.callbacks.sendTaskFailure(token, failure),
+    sendTaskHeartbeat: (token) => registry.callbacks.sendTaskHeartbeat(token),
     onExecutionEnd: (listener) => onExecutionEnd(registry, listener),
     waitForExecution: (arn, waitOptions = {}) => waitForExecution(registry, arn, waitOptions),
     get runningCount() {
@@ -171,6 +185,8 @@ function registerStateMachine(registry: Registry, registration: StateMachineRegi
     bindTask: taskBinder({
       invoker: registry.invoker,
       startExecution: (request) => startExecution(registry, request),
+      callbacks: registry.callbacks,
+      timeScale: registry.timeScale,
     }),
   });
   registry.machines.set(registration.arn, {
@@ -290,7 +306,14 @@ function run(
       taskResourceLocalHandlers: Object.fromEntries(
         Object.entries(machine.taskHandlers).map(([state, handler]) => [
           state,
-          (taskInput: unknown) => handler(taskInput, waits.signal),
+          (taskInput: unknown) =>
+            handler(taskInput, waits.signal, {
+              executionArn: record.executionArn,
+              stateName: state,
+              addEvent: (type, details) => {
+                if (record.status === 'RUNNING') addEvent(record, type, details);
+              },
+            }),
         ]),
       ) as never,
       waitTimeOverrides: machine.waitTimeOverrides,

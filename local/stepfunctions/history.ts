@@ -90,6 +90,20 @@ function stateEvent(
         },
       };
     case 'StateFailed':
+      // A Task that ran past its TimeoutSeconds (or HeartbeatSeconds) timed out, as AWS records it.
+      if (state?.type === 'Task' && event.Error === 'States.Timeout') {
+        return {
+          type: 'TaskTimedOut',
+          details: {
+            taskTimedOutEventDetails: {
+              name: state.name,
+              error: event.Error,
+              cause: typeof event.Cause === 'string' ? event.Cause : JSON.stringify(event.Cause ?? null),
+            },
+            ...nested,
+          },
+        };
+      }
       return {
         type: state?.type === 'Task' ? 'TaskFailed' : `${state?.type ?? ''}StateFailed`,
         details: {

@@ -112,8 +112,9 @@ export function visitsOf(events: readonly HistoryEvent[]): StateVisit[] {
         visits[index]!.exitedAt = at;
         open.delete(exited.name);
       }
-    } else if (event.type === 'TaskFailed') {
-      const failed = event.taskFailedEventDetails as { name?: string; error?: string } | undefined;
+    } else if (event.type === 'TaskFailed' || event.type === 'TaskTimedOut') {
+      const failed = (event.taskFailedEventDetails ?? event.taskTimedOutEventDetails) as
+        { name?: string; error?: string } | undefined;
       const index = failed?.name !== undefined ? open.get(failed.name) : undefined;
       if (index !== undefined && failed?.error !== undefined) visits[index]!.error = failed.error;
     }

@@ -233,6 +233,16 @@ function denyCases(): DenyCase[] {
       name: 'read an arbitrary parameter (/prod/db/password)',
       requests: [{ action: 'ssm:GetParameter', resource: arn.parameter('/prod/db/password') }],
     },
+    // The callback pattern (the queue for the rollout slots): no role may fail a task or keep it
+    // alive; only rollout-record may end one, and only with SendTaskSuccess (below). SendTask*
+    // support no resource-level permissions, so the requests are on Resource *.
+    {
+      name: 'fail or keep alive a Step Functions task (SendTaskFailure, SendTaskHeartbeat)',
+      requests: ['states:SendTaskFailure', 'states:SendTaskHeartbeat'].map((action) => ({
+        action,
+        resource: '*',
+      })),
+    },
   );
   return cases;
 }
@@ -371,6 +381,30 @@ describe('IAM simulation: must deny, for every Phoenix role', () => {
       ).toBe('Allowed');
     },
   );
+
+  describe('the queue for the global rollout slots (SendTaskSuccess, which has no resource-level permissions)', () => {
+    const onRollout = (action: string): IamRequest => ({ action, resource: '*' });
+    it('must allow: rollout-record may wake the tasks waiting for a slot', async () => {
+      expect(
+        await simulate(policies.roleOfHandler('rollout-record'), onRollout('states:SendTaskSuccess')),
+      ).toBe('Allowed');
+    });
+    it('rollout-record may not fail or keep alive Rollout tasks (only what it needs)', async () => {
+      for (const action of ['states:SendTaskFailure', 'states:SendTaskHeartbeat']) {
+        expect(
+          denied(await simulate(policies.roleOfHandler('rollout-record'), onRollout(action))),
+          action,
+        ).toBe(true);
+      }
+    });
+    it('no other role may wake them', async () => {
+      const others = policies.roles.filter((r) => r.handler !== 'rollout-record');
+      expect(others.length).toBeGreaterThan(5);
+      for (const role of others) {
+        expect(denied(await simulate(role, onRollout('states:SendTaskSuccess'))), role.id).toBe(true);
+      }
+    });
+  });
 
   // Controls: the same kinds of request on what Phoenix does manage are allowed to the role that
   // needs them, so a denial above is the policy's doing, not a request the simulator cannot match.

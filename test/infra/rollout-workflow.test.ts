@@ -57,9 +57,11 @@ describe('Rollout state machine', () => {
     for (const { path, state } of tasks.filter(
       ({ state }) => !String(state.Resource).includes(':states:::states:'),
     )) {
-      // A direct function ARN (payloadResponseOnly) or the lambda:invoke integration naming one.
-      const invoked =
-        state.Resource === 'arn:aws:states:::lambda:invoke' ? state.Parameters?.FunctionName : state.Resource;
+      // A direct function ARN (payloadResponseOnly) or the lambda:invoke integration naming one
+      // (request-response, or the callback pattern: WaitForRolloutSlot).
+      const invoked = /^arn:aws:states:::lambda:invoke(\.waitForTaskToken)?$/.test(String(state.Resource))
+        ? state.Parameters?.FunctionName
+        : state.Resource;
       expect(allowed, path).toContain(invoked);
     }
   });
@@ -146,11 +148,12 @@ describe('Rollout state machine: timeout, continue-as-new', () => {
       'Name.$': '$.safePoint.continuation.name',
       'Input.$': '$',
     });
-    // The costs of the definition's states, as AWS counts history events (Task 5, others 2), with
-    // 40 checks per batch (10 min / 15 s) and 60 lock waits (2 h / 120 s): passed to CheckSafePoint.
+    // The costs of the definition's states, as AWS counts history events (Task 5, callback Task 6,
+    // others 2), with 40 checks per batch (10 min / 15 s) and 60 + 1 lock waits (2 h / 120 s, and
+    // the one woken), each AcquireFleetLock + WaitForRolloutSlot: passed to CheckSafePoint.
     expect(workflow.historyBudget).toStrictEqual({
       budget: 2000,
-      firstStart: 458,
+      firstStart: 709,
       continuationStart: 9,
       perBatch: 28,
       perCheck: 9,
@@ -159,6 +162,7 @@ describe('Rollout state machine: timeout, continue-as-new', () => {
     });
     expect(definition.States.CheckSafePoint.Parameters.historyBudget).toStrictEqual(workflow.historyBudget);
     expect(definition.States.WaitForFleetLock.Seconds).toBe(120);
+    expect(definition.States.WaitForRolloutSlot.TimeoutSeconds).toBe(120);
     // The first execution's worst case fits: start, one batch at its bound, the worst end.
     const b = workflow.historyBudget;
     expect(b.firstStart + b.perBatch + b.perCheck * b.maxChecks + b.worstEnd).toBeLessThanOrEqual(b.budget);
@@ -207,10 +211,48 @@ describe('Rollout state machine: timeout, continue-as-new', () => {
       IsPresent: true,
       Next: 'ReleaseFleetAtSafePoint',
     });
-    // A rollout that waits in line loops on RolloutQueuedError.
-    expect(definition.States.AcquireFleetLock.Catch[0]).toMatchObject({
-      ErrorEquals: ['RolloutQueuedError'],
-      Next: 'WaitForFleetLock',
+    // A rollout that waits for a global slot waits for a wake-up (the callback pattern); one that
+    // waits for the fleet (supersede, replacements in flight) loops on the plain Wait.
+    expect(definition.States.AcquireFleetLock.Catch.slice(0, 2)).toMatchObject([
+      { ErrorEquals: ['RolloutSlotQueuedError'], Next: 'WaitForRolloutSlot', ResultPath: '$.queued' },
+      { ErrorEquals: ['RolloutQueuedError'], Next: 'WaitForFleetLock', ResultPath: '$.queued' },
+    ]);
+  });
+
+  it('waits for a global rollout slot with the callback pattern: woken or after one lock-wait interval, it asks again', () => {
+    const workflow = phoenix.stack.controlPlane.rolloutWorkflow;
+    const wait = definition.States.WaitForRolloutSlot;
+    expect(wait.Type).toBe('Task');
+    expect(wait.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
+    expect(wait.Parameters.Payload).toMatchObject({
+      step: 'WaitForRolloutSlot',
+      'execution.$': '$$.Execution.Name',
+      'state.$': '$',
+      'token.$': '$$.Task.Token',
     });
+    expect(wait.TimeoutSeconds).toBe(120);
+    expect(wait.ResultPath).toBe('$.slotWait');
+    expect(wait.Next).toBe('AcquireFleetLock');
+    // Timed out (a lost wake-up costs one interval, as the plain wait did) → ask again; the
+    // registration failed → the plain wait.
+    expect(wait.Catch).toStrictEqual([
+      { ErrorEquals: ['States.Timeout'], ResultPath: '$.slotWaitError', Next: 'AcquireFleetLock' },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.slotWaitError', Next: 'WaitForFleetLock' },
+    ]);
+    expect(wait.Retry[0].ErrorEquals).not.toContain('States.Timeout');
+    // The record function may wake them: SendTaskSuccess (no resource-level permissions: Resource
+    // *, the token is the capability), in a policy of its own, and nothing else of the task API.
+    const recordRole = phoenix.logicalId(phoenix.stack.controlPlane.rolloutRecordFunction.role);
+    const policies = Object.values(phoenix.resources).filter(
+      (r) =>
+        r.Type === 'AWS::IAM::Policy' &&
+        JSON.stringify(r.Properties!.PolicyDocument).includes('states:SendTask') &&
+        JSON.stringify(r.Properties!.Roles).includes(recordRole),
+    );
+    expect(policies).toHaveLength(1);
+    expect(policies[0]!.Properties!.PolicyDocument.Statement).toStrictEqual([
+      { Action: 'states:SendTaskSuccess', Effect: 'Allow', Resource: '*' },
+    ]);
+    void workflow;
   });
 });

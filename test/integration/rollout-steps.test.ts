@@ -1,6 +1,7 @@
 /**
  * The rollout steps (the real handlers' domain functions) against the emulator: what each step
- * does to a real Auto Scaling group, driven in the order the workflow drives them.
+ * does to a real Auto Scaling group, driven in the order the workflow drives them; and the queue
+ * for the global rollout slots, its waiters woken through a local Step Functions service.
  */
 import {
   AutoScalingClient,
@@ -24,6 +25,7 @@ import {
   ImageRejectedError,
   OlderImageError,
   RolloutQueuedError,
+  RolloutSlotQueuedError,
   RolloutTimedOutError,
   UnsupportedFleetError,
 } from '../../lambdas/domain/errors';
@@ -40,6 +42,15 @@ import { runFleetStep } from '../../lambdas/rollout-fleet';
 import { runRecordStep } from '../../lambdas/steps/record';
 import { readFleetRecord } from '../../lambdas/aws/store/fleet-records';
 import { acquireSlot, releaseSlot } from '../../lambdas/aws/store/replacement-slots';
+import {
+  acquireRolloutSlot,
+  readSlotQueue,
+  registerSlotWaiter,
+  releaseRolloutSlot,
+  wakeSlotWaiters,
+} from '../../lambdas/aws/store/rollout-slots';
+import { silentLogger } from '../../local/log';
+import { LocalStepFunctions } from '../../local/stepfunctions';
 import type { OutcomeListener } from '../../local/outcomes';
 import { World } from '../../local/world';
 import { freshWorld, REGION } from '../support/control-plane';
@@ -820,5 +831,229 @@ describe('supersede and late images (the record steps against the emulator)', ()
     await expect(
       record(RecordSteps.TakeOverFleetLock, { ...s.state, safePoint }, 'exec-other-c2'),
     ).rejects.toThrow(FleetBusyError);
+  });
+});
+
+describe('the queue for the global rollout slots: waiters registered, woken when a slot is given back', () => {
+  // A local Step Functions service whose one state machine waits for its task token
+  // (lambda:invoke.waitForTaskToken): the waiters' tasks, woken by SendTaskSuccess from the steps.
+  let sfnService: LocalStepFunctions;
+  let machineArn = '';
+  const tokens = new Map<string, string>();
+  const previousSfnEndpoint = process.env.AWS_ENDPOINT_URL_SFN;
+  const previousLimit = process.env[Env.maxConcurrentRollouts];
+  const inAnHour = () => Math.floor(Date.now() / 1000) + 3600;
+
+  beforeAll(async () => {
+    sfnService = await LocalStepFunctions.start({
+      timeScale: 1,
+      log: silentLogger,
+      invoker: {
+        resolveFunction: (name) => (name === 'waiter' ? {} : undefined),
+        invoke: (_name, payload) => {
+          const p = payload as { execution: string; token: string };
+          tokens.set(p.execution, p.token);
+          return Promise.resolve({});
+        },
+      },
+    });
+    machineArn = `arn:aws:states:${REGION}:123456789012:stateMachine:slot-waiters`;
+    sfnService.registerStateMachine({
+      name: 'slot-waiters',
+      arn: machineArn,
+      definition: {
+        StartAt: 'WaitForRolloutSlot',
+        States: {
+          WaitForRolloutSlot: {
+            Type: 'Task',
+            Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+            Parameters: {
+              FunctionName: 'waiter',
+              Payload: { 'token.$': '$$.Task.Token', 'execution.$': '$$.Execution.Name' },
+            },
+            TimeoutSeconds: 3600,
+            End: true,
+          },
+        },
+      },
+    });
+    process.env.AWS_ENDPOINT_URL_SFN = sfnService.endpoint;
+    return async () => {
+      await sfnService.close();
+      if (previousSfnEndpoint === undefined) delete process.env.AWS_ENDPOINT_URL_SFN;
+      else process.env.AWS_ENDPOINT_URL_SFN = previousSfnEndpoint;
+    };
+  });
+
+  afterEach(() => {
+    if (previousLimit === undefined) delete process.env[Env.maxConcurrentRollouts];
+    else process.env[Env.maxConcurrentRollouts] = previousLimit;
+  });
+
+  /** Start a waiter's execution (named as its rollout) and return its task token. */
+  async function waiting(execution: string): Promise<string> {
+    sfnService.startExecution({ stateMachineArn: machineArn, name: execution, input: '{}' });
+    for (let i = 0; i < 400 && !tokens.has(execution); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return tokens.get(execution)!;
+  }
+  /** The slots held now, after reclaiming those past their expiry (earlier tests' dead executions). */
+  async function heldNow(): Promise<number> {
+    await acquireRolloutSlot({ execution: 'q-probe', limit: 0, expiresAt: 0, now: new Date() });
+    return (await readSlotQueue()).inFlight;
+  }
+  const statusOf = (execution: string) =>
+    sfnService.describeExecution(machineArn.replace(':stateMachine:', ':execution:') + `:${execution}`);
+
+  it('wakes the oldest waiters, as many as slots are free, skipping one that is gone; the woken claim their slots', async () => {
+    const base = await heldNow();
+    const limit = base + 2;
+    const slot = (execution: string) =>
+      acquireRolloutSlot({ execution, limit, expiresAt: inAnHour(), now: new Date() });
+    expect((await slot('q-h1')).acquired).toBe(true);
+    expect((await slot('q-h2')).acquired).toBe(true);
+    expect((await slot('q-late')).acquired).toBe(false);
+    // Four waiters, oldest first: w1's execution is stopped (its token gone) before any release.
+    const t0 = Date.now();
+    for (const [i, execution] of ['q-w1', 'q-w2', 'q-w3', 'q-w4'].entries()) {
+      const token = await waiting(execution);
+      const registered = await registerSlotWaiter({
+        execution,
+        token,
+        limit,
+        expiresAt: inAnHour(),
+        now: new Date(t0 + i * 1000),
+      });
+      expect(registered).toEqual({ acquired: false, registered: true });
+    }
+    sfnService.stopExecution(statusOf('q-w1').executionArn, { error: 'Operator' });
+
+    // h1 gives its slot back: w1 is gone (its grant given back), w2 is woken, w3 and w4 wait.
+    expect(await releaseRolloutSlot('q-h1', new Date())).toBe(true);
+    expect(await wakeSlotWaiters()).toEqual(['q-w2']);
+    const w2 = await sfnService.waitForExecution(statusOf('q-w2').executionArn, { timeoutMs: 5_000 });
+    expect(w2.status).toBe('SUCCEEDED');
+    expect(JSON.parse(w2.output!)).toMatchObject({ granted: true });
+    expect(statusOf('q-w3').status).toBe('RUNNING');
+    let queue = await readSlotQueue();
+    expect(Object.keys(queue.waiters).sort()).toEqual(['q-w3', 'q-w4']);
+    expect(queue.slots['q-w2']).toBeDefined();
+    expect(queue.slots['q-w1']).toBeUndefined();
+    expect(queue.granted).toEqual({ 'q-w2': tokens.get('q-w2') });
+    expect(queue.inFlight).toBe(limit);
+    // A newcomer does not take the slot granted to w2; w2's AcquireFleetLock claims it.
+    expect((await slot('q-late')).acquired).toBe(false);
+    expect(await slot('q-w2')).toMatchObject({ acquired: true });
+    expect((await readSlotQueue()).granted).toEqual({});
+
+    // Two slots given back at once: both waiters are woken, the oldest first.
+    await releaseRolloutSlot('q-h2', new Date());
+    await releaseRolloutSlot('q-w2', new Date());
+    expect(await wakeSlotWaiters()).toEqual(['q-w3', 'q-w4']);
+    for (const execution of ['q-w3', 'q-w4']) {
+      const record = await sfnService.waitForExecution(statusOf(execution).executionArn, {
+        timeoutMs: 5_000,
+      });
+      expect(record.status).toBe('SUCCEEDED');
+    }
+    queue = await readSlotQueue();
+    expect(queue.waiters).toEqual({});
+    expect(queue.inFlight).toBe(limit);
+    for (const execution of ['q-w3', 'q-w4']) {
+      expect(await slot(execution)).toMatchObject({ acquired: true });
+      await releaseRolloutSlot(execution, new Date());
+    }
+    // Nothing to wake: a release with no waiter wakes no one.
+    expect(await wakeSlotWaiters()).toEqual([]);
+    expect((await readSlotQueue()).inFlight).toBe(base);
+  });
+
+  it('the steps: all slots held → RolloutSlotQueuedError, WaitForRolloutSlot registers, the holder’s ReportOutcome wakes it; a slot free at registration wakes itself', async () => {
+    const base = await heldNow();
+    process.env[Env.maxConcurrentRollouts] = String(base + 1);
+    const holder = await setup(1);
+    const queued = await setup(1);
+    const withImage = async (s: Setup): Promise<WorkflowState> => ({
+      ...s.state,
+      image: await fleetStep(FleetSteps.ReadImage, s.state),
+    });
+    const h = await withImage(holder);
+    const q = await withImage(queued);
+    await runRecordStep({
+      step: RecordSteps.AcquireFleetLock,
+      execution: 'q-holder',
+      state: h,
+      timeoutSeconds: 7200,
+    });
+    const acquire = () =>
+      runRecordStep({
+        step: RecordSteps.AcquireFleetLock,
+        execution: 'q-queued',
+        state: q,
+        timeoutSeconds: 7200,
+      });
+    const refused = acquire();
+    await expect(refused).rejects.toThrow(RolloutSlotQueuedError);
+    await expect(refused).rejects.toBeInstanceOf(RolloutQueuedError);
+    const token = await waiting('q-queued');
+    expect(
+      await runRecordStep({
+        step: RecordSteps.WaitForRolloutSlot,
+        execution: 'q-queued',
+        state: q,
+        token,
+        lockSeconds: 7200,
+      }),
+    ).toEqual({ registered: true, acquired: false });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(statusOf('q-queued').status).toBe('RUNNING');
+
+    // The holder ends (ReportOutcome releases its lock and slot): the waiter is woken at once.
+    await runRecordStep({
+      step: RecordSteps.ReportOutcome,
+      execution: 'q-holder',
+      state: h,
+      outcome: 'RolloutRejected',
+      reason: 'test',
+    });
+    const woken = await sfnService.waitForExecution(statusOf('q-queued').executionArn, { timeoutMs: 5_000 });
+    expect(woken.status).toBe('SUCCEEDED');
+    await expect(acquire()).resolves.toBeDefined();
+    expect((await readFleetRecord(queued.fleet))?.rolloutQueued).toBeUndefined();
+    // RolloutQueued was put once for the wait.
+    const queuedEvents = outcomes.received.filter(
+      (e) => e.detailType === 'RolloutQueued' && e.detail['fleet'] === queued.fleet,
+    );
+    expect(queuedEvents).toHaveLength(1);
+
+    // A slot free at registration (given back between AcquireFleetLock and WaitForRolloutSlot):
+    // the step takes it and wakes its own task at once.
+    process.env[Env.maxConcurrentRollouts] = String(base + 2);
+    const selfToken = await waiting('q-self');
+    expect(
+      await runRecordStep({
+        step: RecordSteps.WaitForRolloutSlot,
+        execution: 'q-self',
+        state: h,
+        token: selfToken,
+        lockSeconds: 7200,
+      }),
+    ).toEqual({ registered: false, acquired: true });
+    const self = await sfnService.waitForExecution(statusOf('q-self').executionArn, { timeoutMs: 5_000 });
+    expect(self.status).toBe('SUCCEEDED');
+    expect((await readSlotQueue()).slots['q-self']).toBeDefined();
+
+    // A waiter that ends (its deadline passed while it waited) leaves the queue.
+    await releaseRolloutSlot('q-self', new Date());
+    await runRecordStep({
+      step: RecordSteps.ReportOutcome,
+      execution: 'q-queued',
+      state: q,
+      outcome: 'RolloutRejected',
+      reason: 'test',
+    });
+    expect((await readSlotQueue()).inFlight).toBe(base);
+    expect((await readSlotQueue()).waiters).toEqual({});
   });
 });

@@ -486,6 +486,9 @@ async function iamRequests(
     }
     case 'states': {
       if (operation === 'StartExecution') return [call(String(input.stateMachineArn))];
+      // The callback pattern: no resource-level permissions (the Service Authorization Reference
+      // lists no resource type), so IAM authorizes them on Resource *.
+      if (['SendTaskSuccess', 'SendTaskFailure', 'SendTaskHeartbeat'].includes(operation)) return [call('*')];
       if (operation === 'DescribeExecution' || operation === 'StopExecution')
         return [call(String(input.executionArn))];
       break;

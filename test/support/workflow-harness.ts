@@ -53,6 +53,7 @@ interface StepFunctions {
   [RecordSteps.ReportOutcome]: typeof record.reportOutcome;
   [RecordSteps.TakeOverFleetLock]: typeof record.takeOverFleetLock;
   [RecordSteps.CheckSafePoint]: typeof record.checkSafePoint;
+  [RecordSteps.WaitForRolloutSlot]: typeof record.waitForRolloutSlot;
   [ReplaceSteps.ResolveInstance]: typeof replace.resolveInstance;
   [ReplaceSteps.TaintInstance]: typeof replace.taintInstance;
   [ReplaceSteps.AcquireReplacementSlot]: typeof replace.acquireReplacementSlot;

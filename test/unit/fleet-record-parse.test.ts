@@ -4,6 +4,7 @@ import {
   MalformedRecordError,
   parseFleetPause,
   parseFleetRecord,
+  parseRolloutSlotQueue,
   parseRolloutSlots,
 } from '../../lambdas/domain/fleet-record';
 
@@ -67,5 +68,27 @@ describe('parseRolloutSlots', () => {
 
   it('rejects a slot whose expiry is not a number', () => {
     expect(() => parseRolloutSlots({ slots: { e1: 'soon' }, inFlight: 1 })).toThrow(MalformedRecordError);
+  });
+});
+
+describe('parseRolloutSlotQueue', () => {
+  it('reads the queue of the ROLLOUTS item (waiters, unclaimed grants, the limit), absent as empty', () => {
+    expect(parseRolloutSlotQueue(undefined)).toEqual({ waiters: {}, granted: {} });
+    const waiter = { token: 't-1', since: '2026-12-02T06:00:00.000Z', expiresAt: 100 };
+    expect(
+      parseRolloutSlotQueue({
+        slots: {},
+        inFlight: 1,
+        waiters: { e2: waiter },
+        granted: { e1: 't-0' },
+        slotLimit: 1,
+      }),
+    ).toEqual({ waiters: { e2: waiter }, granted: { e1: 't-0' }, limit: 1 });
+  });
+
+  it('rejects a waiter without its token', () => {
+    expect(() =>
+      parseRolloutSlotQueue({ waiters: { e2: { since: '2026-12-02T06:00:00.000Z', expiresAt: 100 } } }),
+    ).toThrow(/waiters\.e2\.token is missing/);
   });
 });

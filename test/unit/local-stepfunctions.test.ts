@@ -9,6 +9,9 @@ import {
   GetExecutionHistoryCommand,
   ListExecutionsCommand,
   ListStateMachinesCommand,
+  SendTaskFailureCommand,
+  SendTaskHeartbeatCommand,
+  SendTaskSuccessCommand,
   SFNClient,
   StartExecutionCommand,
   StopExecutionCommand,
@@ -313,5 +316,148 @@ describe('read operations', () => {
         new DescribeExecutionCommand({ executionArn: `${arn.replace('stateMachine', 'execution')}:missing` }),
       ),
     ).rejects.toMatchObject({ name: 'ExecutionDoesNotExist' });
+  });
+});
+
+describe('callback tasks (lambda:invoke.waitForTaskToken)', () => {
+  /** A machine whose Wait task passes `$$.Task.Token` to the echo function, then ends. */
+  const callbackMachine = (extra: Record<string, unknown>) =>
+    register({
+      StartAt: 'WaitForCall',
+      States: {
+        WaitForCall: {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+          Parameters: {
+            FunctionName: echoArn,
+            Payload: { 'token.$': '$$.Task.Token', 'execution.$': '$$.Execution.Name', 'fleet.$': '$.fleet' },
+          },
+          ResultPath: '$.woken',
+          Catch: [
+            { ErrorEquals: ['States.Timeout'], ResultPath: '$.timedOut', Next: 'TimedOut' },
+            { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Failed' },
+          ],
+          End: true,
+          ...extra,
+        },
+        TimedOut: { Type: 'Pass', End: true },
+        Failed: { Type: 'Pass', End: true },
+      },
+    });
+
+  /** The token the echo function got for `execution`, once it got it. */
+  async function tokenOf(execution: string): Promise<string> {
+    for (let i = 0; i < 500; i++) {
+      const call = calls('echo').find((c) => (c.event as { execution?: string }).execution === execution);
+      if (call !== undefined) return (call.event as { token: string }).token;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    throw new Error(`no token for ${execution}`);
+  }
+
+  it('waits for SendTaskSuccess: the output is the task result, TaskSubmitted is in the history, the token is spent', async () => {
+    const arn = callbackMachine({ TimeoutSeconds: 1_000 }); // 10 s at 0.01
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: arn, name: 'delivered', input: '{"fleet":"web"}' }),
+    );
+    const token = await tokenOf('delivered');
+    expect(token).toMatch(/^phoenix-local-task-token:/);
+    expect(calls('echo')[0]!.event).toMatchObject({ fleet: 'web', execution: 'delivered' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(service.describeExecution(executionArn!).status).toBe('RUNNING');
+    await sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: '{"woken":true}' }));
+    const record = await service.waitForExecution(executionArn!, { timeoutMs: 5_000 });
+    expect(record.status).toBe('SUCCEEDED');
+    expect(JSON.parse(record.output!)).toEqual({ fleet: 'web', woken: { woken: true } });
+    expect(record.events.map((e) => e.type)).toEqual([
+      'ExecutionStarted',
+      'TaskStateEntered',
+      'TaskSubmitted',
+      'TaskStateExited',
+      'ExecutionSucceeded',
+    ]);
+    await expect(
+      sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: '{}' })),
+    ).rejects.toMatchObject({ name: 'TaskTimedOut', $metadata: { httpStatusCode: 400 } });
+  });
+
+  it('times out after TimeoutSeconds × timeScale with States.Timeout (TaskTimedOut); an answer after it is TaskTimedOut', async () => {
+    const arn = callbackMachine({ TimeoutSeconds: 50 }); // 0.5 s at 0.01
+    const started = Date.now();
+    const { executionArn } = service.startExecution({
+      stateMachineArn: arn,
+      name: 'late',
+      input: '{"fleet":"web"}',
+    });
+    const token = await tokenOf('late');
+    const record = await service.waitForExecution(executionArn, { timeoutMs: 5_000 });
+    const elapsed = Date.now() - started;
+    expect(record.status).toBe('SUCCEEDED');
+    expect(JSON.parse(record.output!).timedOut).toMatchObject({ Error: 'States.Timeout' });
+    expect(elapsed).toBeGreaterThanOrEqual(480);
+    expect(elapsed).toBeLessThan(4_000);
+    expect(record.events.map((e) => e.type)).toContain('TaskTimedOut');
+    expect(record.events.map((e) => e.type)).not.toContain('TaskFailed');
+    await expect(
+      sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: '{}' })),
+    ).rejects.toMatchObject({ name: 'TaskTimedOut' });
+  });
+
+  it('fails with the error and cause of SendTaskFailure; heartbeats keep a task with HeartbeatSeconds alive', async () => {
+    const arn = callbackMachine({ TimeoutSeconds: 1_000, HeartbeatSeconds: 30 }); // 0.3 s heartbeat
+    const { executionArn } = service.startExecution({
+      stateMachineArn: arn,
+      name: 'failed',
+      input: '{"fleet":"web"}',
+    });
+    const token = await tokenOf('failed');
+    for (let i = 0; i < 5; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sfn.send(new SendTaskHeartbeatCommand({ taskToken: token }));
+    }
+    expect(service.describeExecution(executionArn).status).toBe('RUNNING');
+    await sfn.send(new SendTaskFailureCommand({ taskToken: token, error: 'SlotLost', cause: 'gone' }));
+    const record = await service.waitForExecution(executionArn, { timeoutMs: 5_000 });
+    expect(JSON.parse(record.output!).error).toEqual({ Error: 'SlotLost', Cause: 'gone' });
+
+    // Without heartbeats the task times out after HeartbeatSeconds.
+    const { executionArn: silent } = service.startExecution({
+      stateMachineArn: arn,
+      name: 'silent',
+      input: '{"fleet":"web"}',
+    });
+    await tokenOf('silent');
+    const timedOut = await service.waitForExecution(silent, { timeoutMs: 5_000 });
+    expect(JSON.parse(timedOut.output!).timedOut).toMatchObject({ Error: 'States.Timeout' });
+  });
+
+  it('answers InvalidToken for what is not a token and TaskDoesNotExist for a token it never issued', async () => {
+    await expect(
+      sfn.send(new SendTaskSuccessCommand({ taskToken: 'not-a-token', output: '{}' })),
+    ).rejects.toMatchObject({ name: 'InvalidToken' });
+    const neverIssued = `phoenix-local-task-token:${Buffer.from(
+      JSON.stringify({ e: 'arn:aws:states:us-east-1:123456789012:execution:m:x', s: 'S', n: 'n' }),
+    ).toString('base64url')}`;
+    await expect(
+      sfn.send(new SendTaskFailureCommand({ taskToken: neverIssued, error: 'E' })),
+    ).rejects.toMatchObject({ name: 'TaskDoesNotExist' });
+    await expect(sfn.send(new SendTaskHeartbeatCommand({ taskToken: neverIssued }))).rejects.toMatchObject({
+      name: 'TaskDoesNotExist',
+    });
+  });
+
+  it('a stopped execution spends its token', async () => {
+    const arn = callbackMachine({ TimeoutSeconds: 1_000 });
+    const { executionArn } = service.startExecution({
+      stateMachineArn: arn,
+      name: 'stopped',
+      input: '{"fleet":"web"}',
+    });
+    const token = await tokenOf('stopped');
+    service.stopExecution(executionArn, { error: 'Operator' });
+    await expect(
+      sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: '{}' })),
+    ).rejects.toMatchObject({ name: 'TaskTimedOut' });
+    expect((await service.waitForExecution(executionArn, { timeoutMs: 5_000 })).status).toBe('ABORTED');
   });
 });

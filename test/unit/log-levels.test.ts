@@ -159,6 +159,7 @@ describe('log levels of what a step throws', () => {
       FleetBusyError: 'info',
       FleetPausedError: 'info',
       RolloutQueuedError: 'info',
+      RolloutSlotQueuedError: 'info',
       BatchNotHealthyError: 'info',
       AlarmBreachedError: 'info',
       RollbackStalledError: 'error',
@@ -170,7 +171,7 @@ describe('log levels of what a step throws', () => {
       ValidationTimedOutError: 'info',
       TransientAwsError: 'warn',
     });
-    expect(HANDLED_OUTCOME_ERRORS.size).toBe(12);
+    expect(HANDLED_OUTCOME_ERRORS.size).toBe(13);
   });
 });
 

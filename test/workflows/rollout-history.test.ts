@@ -80,21 +80,24 @@ const wf = useWorkflow('Rollout', () => fleetScripts(4));
 
 /**
  * The events AWS records for an execution, from the states it entered: a Task 5 (TaskStateEntered,
- * TaskScheduled, TaskStarted, TaskSucceeded/TaskFailed, TaskStateExited), any other state 2, each
+ * TaskScheduled, TaskStarted, TaskSucceeded/TaskFailed, TaskStateExited), a callback Task
+ * (`.waitForTaskToken`) 6 (TaskSubmitted too; TaskTimedOut for a timeout), any other state 2, each
  * retry 3 more (TaskFailed, TaskScheduled, TaskStarted), ExecutionStarted and the end event 2.
  * The types come from the synthesized definition (locally a path-based Wait runs as a Task).
  */
 function awsHistoryEvents(record: ExecutionRecord): number {
   const machine = wf.model.stateMachines.find((m) => m.logicalId.includes('Rollout'))!;
-  const states = (JSON.parse(machine.definitionString) as { States: Record<string, { Type: string }> })
-    .States;
+  const states = (
+    JSON.parse(machine.definitionString) as { States: Record<string, { Type: string; Resource?: string }> }
+  ).States;
   let events = 2;
   for (const event of record.events) {
     if (event.type.endsWith('StateEntered')) {
       const name = (event as { stateEnteredEventDetails?: { name?: string } }).stateEnteredEventDetails?.name;
       const type = name !== undefined ? states[name]?.Type : undefined;
       expect(type, `state ${name}`).toBeDefined();
-      events += type === 'Task' ? 5 : 2;
+      const callback = String(states[name!]?.Resource ?? '').endsWith('.waitForTaskToken');
+      events += type === 'Task' ? (callback ? 6 : 5) : 2;
     } else if (event.type === 'StateRetried') {
       events += 3;
     }
@@ -131,17 +134,22 @@ describe('Rollout workflow: bounded history (continue-as-new)', () => {
 
   it('stays within the budget in the worst case of one execution: every wait loop at its bound, then a failed rollback', async () => {
     const scripts = fleetScripts(30);
-    // 60 waits for the lock (the most its deadline allows); 20 quick batches, which leave just room
-    // for one more batch at its worst and the worst end; that batch never becomes healthy (40
-    // checks), and the rollback's capacity comes back only at its 40th check, then its last step
-    // fails (RolloutFailed).
+    // 60 waits for a global slot that time out (the most its deadline allows), then one woken
+    // (WaitForRolloutSlot, the callback pattern: its costlier lock wait); 14 quick batches, which
+    // leave just room for one more batch at its worst and the worst end; that batch never becomes
+    // healthy (40 checks), and the rollback's capacity comes back only at its 40th check, then its
+    // last step fails (RolloutFailed).
     scripts['AcquireFleetLock'] = (_p, n) => {
-      if (n < 60) throw fail('RolloutQueuedError', 'waiting for the fleet');
+      if (n < 61) throw fail('RolloutSlotQueuedError', 'all 20 rollout slots are in use');
       return { deadline: 4_000_000_000 };
+    };
+    scripts['WaitForRolloutSlot'] = (p, n) => {
+      if (n === 60) wf.service.sendTaskSuccess(p['token'], JSON.stringify({ granted: true, at: 'now' }));
+      return { registered: true, acquired: false };
     };
     scripts['CheckBatchHealth'] = (p) => {
       const checks = p['state'].progress.checks + 1;
-      if (p['state'].progress.replaced < 20) return { ...p['state'].progress, ready: true, checks };
+      if (p['state'].progress.replaced < 14) return { ...p['state'].progress, ready: true, checks };
       if (checks >= 40) throw fail('BatchNotHealthyError', 'after 40 checks, 0 of 1 instances are serving');
       return { ...p['state'].progress, ready: false, checks };
     };
@@ -162,7 +170,9 @@ describe('Rollout workflow: bounded history (continue-as-new)', () => {
     });
     expect(result.error).toBe('RolloutFailed');
     expect(wf.executions).toHaveLength(1);
-    expect(wf.steps().filter((s) => s === 'RetireBatch')).toHaveLength(20);
+    expect(wf.steps().filter((s) => s === 'WaitForRolloutSlot')).toHaveLength(61);
+    expect(result.events.filter((e) => e.type === 'TaskTimedOut')).toHaveLength(60);
+    expect(wf.steps().filter((s) => s === 'RetireBatch')).toHaveLength(14);
     expect(wf.steps().filter((s) => s === 'CheckRollbackCapacity')).toHaveLength(40);
     const events = awsHistoryEvents(result);
     console.info(`worst case of one execution: ${events} AWS history events`);

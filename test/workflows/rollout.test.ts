@@ -593,6 +593,40 @@ describe('Rollout workflow (synthesized definition)', () => {
     expect(entered.filter((n) => n === 'WaitForFleetLock')).toHaveLength(2);
   });
 
+  it('waits for a global slot with the callback pattern: woken at once by SendTaskSuccess, after its TimeoutSeconds otherwise, the plain wait if it cannot register', async () => {
+    wf.scripts['AcquireFleetLock'] = (_p, n) => {
+      if (n < 3) throw fail('RolloutSlotQueuedError', 'fleet web: all 1 rollout slots are in use');
+      return { deadline: 4_000_000_000 };
+    };
+    // 1st wait: woken by a release (here at once); 2nd: no wake-up, it times out (120 s scaled);
+    // 3rd: the registration fails (not transient), the plain wait takes over.
+    wf.scripts['WaitForRolloutSlot'] = (p, n) => {
+      expect(p['token']).toEqual(expect.any(String));
+      expect(p['state'].fleet).toBe('web');
+      if (n === 0) wf.service.sendTaskSuccess(p['token'], JSON.stringify({ granted: true, at: 'now' }));
+      if (n === 2) throw fail('ConfigurationError', 'no table');
+      return { registered: true, acquired: false };
+    };
+    const result = await run('slot-wait');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(steps().slice(0, 8)).toEqual([
+      'ReadImage',
+      'AcquireFleetLock',
+      'WaitForRolloutSlot',
+      'AcquireFleetLock',
+      'WaitForRolloutSlot',
+      'AcquireFleetLock',
+      'WaitForRolloutSlot',
+      'AcquireFleetLock',
+    ]);
+    const entered = result.events
+      .filter((e) => e.type.endsWith('StateEntered'))
+      .map((e) => (e as { stateEnteredEventDetails?: { name?: string } }).stateEnteredEventDetails?.name);
+    expect(entered.filter((n) => n === 'WaitForFleetLock')).toHaveLength(1);
+    expect(result.events.filter((e) => e.type === 'TaskSubmitted')).toHaveLength(2);
+    expect(result.events.filter((e) => e.type === 'TaskTimedOut')).toHaveLength(1);
+  });
+
   it('rejects a late (older) image at once, without waiting: nothing changes', async () => {
     wf.scripts['AcquireFleetLock'] = () => {
       throw fail(

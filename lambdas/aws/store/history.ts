@@ -1,6 +1,7 @@
 /**
  * The fleet's histories on its record: a rollout's outcome appended to `imageHistory` (kept within
- * its limit), the lock and the execution's global rollout slot released, the desired image (and a
+ * its limit), the lock and the execution's global rollout slot released (the rollouts waiting for
+ * a slot woken), the desired image (and a
  * rollback's pin) recorded; a replacement's end appended to `replacementHistory` as its slot of the
  * disruption budget is given back, in the same conditional update.
  */
@@ -15,7 +16,7 @@ import {
 import { aws } from '../errors';
 import { dynamo } from '../clients';
 import { type Item, isConditionFailure, key, table, toAttr, updateFailed } from './items';
-import { releaseRolloutSlot } from './rollout-slots';
+import { releaseRolloutSlot, wakeSlotWaiters, withdrawSlotWaiter } from './rollout-slots';
 
 /**
  * Append a history entry; release the lock if `execution` holds it; with `desiredImage`, record
@@ -84,8 +85,11 @@ export async function recordOutcome(args: {
     // The lock is not ours (another rollout holds it, or none does): record without touching it.
     result = await aws('UpdateItem', () => update(false));
   }
-  // Wherever the fleet lock is released, so is the execution's global rollout slot (idempotent).
-  await releaseRolloutSlot(args.execution, args.now);
+  // Wherever the fleet lock is released, so is the execution's global rollout slot (idempotent),
+  // or its place in the queue for one; a slot given back wakes the oldest rollouts waiting for one
+  // (never fails this step: their own timeouts cover a wake-up that did not happen).
+  await withdrawSlotWaiter(args.execution);
+  if (await releaseRolloutSlot(args.execution, args.now)) await wakeSlotWaiters(args.now);
   await trimList(args.fleet, 'imageHistory', result.Attributes?.['imageHistory']?.L?.length ?? 0);
 }
 
