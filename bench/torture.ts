@@ -547,9 +547,9 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
       converged: (fleet) => atRestFleets.has(fleet),
       // Counted from the loss, or from the end of the actions if later (sweeps while the world
       // still acts are not the heal's), until what the event asked for was done: a publication's
-      // fleets each ended a rollout of its image or of one published after it on the fleet (a
-      // replacement event of the same fleet keeping it busy afterwards is not this event's); a
-      // replacement's fleets were at rest for good.
+      // fleets each answered its image or one published after it on the fleet (a rollout's end, an
+      // ignore), or run it (a replacement event of the same fleet keeping it busy afterwards is
+      // not this event's); a replacement's fleets were at rest for good.
       sweepsAfter: (put) => {
         const from = Math.max(put.at, actionsEnded);
         let until: number;
@@ -561,14 +561,21 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
                 .filter((p) => p.kind === 'publication' && p.at > put.at && p.fleets.includes(fleet))
                 .map((p) => p.imageId),
             ]);
+            // Its image (or a later one) answered on the fleet: a rollout's end or an ignore, even
+            // before the loss (a lost duplicate's answer was given already); or the fleet runs it.
             const end = outcomes.received.findIndex(
-              (o, i) =>
-                (outcomeTimes[i] ?? 0) >= put.at &&
-                (ROLLOUT_ENDS as readonly string[]).includes(o.detailType) &&
+              (o) =>
+                ((ROLLOUT_ENDS as readonly string[]).includes(o.detailType) ||
+                  o.detailType === 'PublicationIgnored') &&
                 o.detail['fleet'] === fleet &&
                 images.has(o.detail['imageId'] as string | undefined),
             );
-            return end < 0 ? Number.POSITIVE_INFINITY : (outcomeTimes[end] ?? at);
+            if (end >= 0) return outcomeTimes[end] ?? at;
+            const now = last.fleets.find((f) => f.fleet === fleet);
+            const running = now?.groups.flatMap((g) => g.instances.map((i) => i.imageId)) ?? [];
+            return running.length > 0 && running.every((i) => images.has(i))
+              ? (restedAt.get(fleet) ?? at)
+              : Number.POSITIVE_INFINITY;
           });
           until = Math.max(from, ...ends);
           if (until === Number.POSITIVE_INFINITY) return until;
@@ -786,6 +793,8 @@ function argument(name: string): number | undefined {
 async function main(): Promise<void> {
   const seed = argument('seed') ?? Math.floor(Math.random() * 2 ** 31);
   const faultsOn = !process.argv.slice(2).includes('--no-faults');
+  const args = process.argv.slice(2);
+  const dumpAt = args.indexOf('--dump');
   const report = await runTorture({
     ...FULL_RUN,
     seed,
@@ -795,11 +804,10 @@ async function main(): Promise<void> {
     pauses: argument('pauses') ?? FULL_RUN.pauses,
     chaos: argument('chaos') ?? FULL_RUN.chaos,
     ...(faultsOn ? { faults: TORTURE_FAULTS(seed) } : {}),
+    ...(dumpAt >= 0 && args[dumpAt + 1] !== undefined ? { dump: args[dumpAt + 1] } : {}),
     log: (line) => process.stderr.write(`${line}\n`),
   });
   const figures = figuresOf(report);
-  const dump = process.argv.slice(2).indexOf('--dump');
-  if (dump >= 0) writeFileSync(process.argv[dump + 3]!, `${JSON.stringify(report, null, 2)}\n`);
   // One marked line: the handlers' own WARN logs share stdout.
   process.stdout.write(`${FIGURES_MARK}${JSON.stringify({ figures })}\n`);
   if (!process.argv.slice(2).includes('--json')) {

@@ -398,7 +398,8 @@ export interface Accounting {
  * - either: a dead-letter message that carries its id;
  * - an event the fault layer lost: accounted by the sweep, if the fleet converged (`converged`)
  *   within `maxSweeps` reconcile sweeps after the loss (`sweepsAfter`: for a publication, until
- *   each of its fleets ended a rollout of its image or of one published after it; for a
+ *   each of its fleets answered its image or one published after it for the fleet (a rollout's
+ *   end or an ignore, before the loss too: a lost duplicate), or runs it; for a
  *   replacement, until its fleets were at rest; an event of no fleet's instance has nothing to
  *   heal: 0; never healed: Infinity).
  */
