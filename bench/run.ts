@@ -9,7 +9,7 @@
  *                                            bench/results/latest.*, a run with --only
  *                                            bench/results/<groups>.* (both are committed).
  *   npm run bench -- --only scale --scale-k 10,20 --scale-fleets 50   the scale group for these K, fleets
- *   npm run bench -- --only scale --scale-time-scale 0.2   … at another time scale (default 0.05)
+ *   npm run bench -- --only scale --scale-time-scale 0.2   … at another time scale (default 0.1)
  *
  * Figures (every target is an upper bound in the figure's own unit; `met` = value ≤ target):
  *   1. `cdk synth` wall time: `npx cdk synth --no-notices --quiet -o <tmp>/cdk.out`, once, with
