@@ -19,6 +19,7 @@ import { provision, type RuleQueue } from './provision';
 import { ensurePythonEnv } from './python-env';
 import { startRouter, type Router } from './router';
 import { LocalStepFunctions } from './stepfunctions';
+import { stepFunctionsBuckets } from './stepfunctions/throttling';
 import { resolveTemplate, synthesizeControlPlane, type CfnTemplate, type LocalModel } from './template';
 import type { PhoenixStackProps } from '../lib/phoenix-stack';
 
@@ -155,8 +156,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     // 3. Step Functions (tasks call the host, created next).
     const hostRef: { current?: LambdaHost } = {};
+    // The realism layer's API limits cover Step Functions' too (its own buckets, at its endpoint).
+    const sfnBuckets = stepFunctionsBuckets(options.realism?.throttling);
     const stepFunctions = await LocalStepFunctions.start({
       ...(options.port !== undefined ? { port: options.port + 1 } : {}),
+      ...(sfnBuckets !== undefined ? { buckets: sfnBuckets } : {}),
       region,
       account: model.account,
       timeScale,

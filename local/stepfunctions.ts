@@ -20,6 +20,7 @@
 import './polyfills';
 import { createLogger } from './log';
 import { startEndpoint, type StepFunctionsEndpoint } from './stepfunctions/endpoint';
+import { type ApiBucket, ApiLimiter } from './stepfunctions/throttling';
 import {
   createExecutionService,
   type ExecutionService,
@@ -49,6 +50,8 @@ export type {
 export interface LocalStepFunctionsOptions extends ExecutionServiceOptions {
   /** Port of the HTTP endpoint. Default: a free port on 127.0.0.1. */
   readonly port?: number;
+  /** API limits of the HTTP endpoint by action (stepFunctionsBuckets); none by default. */
+  readonly buckets?: Readonly<Record<string, ApiBucket>>;
 }
 
 /** The execution service, served over HTTP. */
@@ -65,7 +68,11 @@ export async function startLocalStepFunctions(
 ): Promise<LocalStepFunctions> {
   const log = options.log ?? createLogger();
   const service = createExecutionService({ ...options, log });
-  const endpoint = await startEndpoint(service, { port: options.port ?? 0, log });
+  const endpoint = await startEndpoint(service, {
+    port: options.port ?? 0,
+    log,
+    ...(options.buckets !== undefined ? { limiter: new ApiLimiter(options.buckets) } : {}),
+  });
   return served(service, endpoint);
 }
 

@@ -6,7 +6,9 @@
  * Operations: StartExecution, DescribeExecution, ListExecutions, StopExecution,
  * ListStateMachines, DescribeStateMachine, GetExecutionHistory (minimal), SendTaskSuccess,
  * SendTaskFailure, SendTaskHeartbeat (the callback pattern). API errors answer 400
- * with `__type: com.amazonaws.sfn#<code>`; anything else 500 `InternalFailure`.
+ * with `__type: com.amazonaws.sfn#<code>`; anything else 500 `InternalFailure`. With a limiter
+ * (the realism layer's API limits, ./throttling.ts), a call over its action's bucket answers 400
+ * `ThrottlingException`.
  */
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
@@ -14,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { describeError, type LocalLogger } from '../log';
 import { StepFunctionsApiError, type ExecutionStatus } from './api';
 import type { ExecutionService } from './executions';
+import type { ApiLimiter } from './throttling';
 
 export interface StepFunctionsEndpoint {
   /** `http://127.0.0.1:<port>`. */
@@ -28,10 +31,10 @@ type Operation = (service: ExecutionService, body: RequestBody) => unknown;
 /** Serve `service` on 127.0.0.1:`port` (0: a free port). */
 export function startEndpoint(
   service: ExecutionService,
-  options: { port: number; log: LocalLogger },
+  options: { port: number; log: LocalLogger; limiter?: ApiLimiter },
 ): Promise<StepFunctionsEndpoint> {
   const server = http.createServer((request, response) => {
-    void handleRequest(service, options.log, request, response);
+    void handleRequest(service, options.log, request, response, options.limiter);
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -55,6 +58,7 @@ async function handleRequest(
   log: LocalLogger,
   request: http.IncomingMessage,
   response: http.ServerResponse,
+  limiter?: ApiLimiter,
 ): Promise<void> {
   const requestId = randomUUID();
   const send = (status: number, body: unknown) => {
@@ -68,6 +72,9 @@ async function handleRequest(
   };
   try {
     const { operation, body } = await readRequest(request);
+    if (limiter !== undefined && !limiter.take(operation)) {
+      throw new StepFunctionsApiError('ThrottlingException', 'Rate exceeded');
+    }
     send(200, dispatch(service, operation, body));
   } catch (error) {
     if (error instanceof StepFunctionsApiError) {

@@ -20,6 +20,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLambdaHost, type LambdaHost } from '../../local/lambda-host';
 import { silentLogger } from '../../local/log';
 import { LocalStepFunctions, UnsupportedTaskResourceError } from '../../local/stepfunctions';
+import { ApiLimiter, stepFunctionsBuckets } from '../../local/stepfunctions/throttling';
 import { resolveTemplate, type LocalModel } from '../../local/template';
 import { calls, clearCalls } from '../fixtures/local-runtime/recorder';
 import { FIXTURE_HANDLERS_DIR, fixtureTemplate } from '../fixtures/local-runtime/template';
@@ -459,5 +460,65 @@ describe('callback tasks (lambda:invoke.waitForTaskToken)', () => {
       sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: '{}' })),
     ).rejects.toMatchObject({ name: 'TaskTimedOut' });
     expect((await service.waitForExecution(executionArn, { timeoutMs: 5_000 })).status).toBe('ABORTED');
+  });
+});
+
+describe('API limits (the realism layer’s throttling)', () => {
+  it('answers a call over its action’s bucket with ThrottlingException, and only that action', async () => {
+    const limited = await LocalStepFunctions.start({
+      region: REGION,
+      invoker: host,
+      timeScale: TIME_SCALE,
+      log: silentLogger,
+      buckets: stepFunctionsBuckets({
+        'states:StartExecution': { burst: 2, rate: 0.001 },
+        'ec2:*read': { burst: 1, rate: 1 },
+      }),
+    });
+    const client = new SFNClient({
+      region: REGION,
+      endpoint: limited.endpoint,
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+      maxAttempts: 1,
+    });
+    try {
+      const arn = `arn:aws:states:${REGION}:123456789012:stateMachine:limited`;
+      limited.registerStateMachine({ name: 'limited', arn, definition: waitThenSucceed(0) });
+      const start = (name: string) => client.send(new StartExecutionCommand({ stateMachineArn: arn, name }));
+      await start('a');
+      await start('b');
+      await expect(start('c')).rejects.toMatchObject({
+        name: 'ThrottlingException',
+        message: 'Rate exceeded',
+      });
+      // Another action keeps its own bucket (AWS's DescribeExecution: 300, 15/s).
+      const listed = await client.send(new ListExecutionsCommand({ stateMachineArn: arn }));
+      expect(listed.executions?.length).toBe(2);
+    } finally {
+      client.destroy();
+      await limited.close();
+    }
+  });
+
+  it('refills at the rate per real second, up to the burst; off without throttling', () => {
+    let t = 0;
+    const limiter = new ApiLimiter({ StartExecution: { burst: 2, rate: 4 } }, () => t);
+    expect([
+      limiter.take('StartExecution'),
+      limiter.take('StartExecution'),
+      limiter.take('StartExecution'),
+    ]).toEqual([true, true, false]);
+    t = 250; // a quarter second at 4/s: one token
+    expect([limiter.take('StartExecution'), limiter.take('StartExecution')]).toEqual([true, false]);
+    t = 10_000; // never more than the burst
+    expect([
+      limiter.take('StartExecution'),
+      limiter.take('StartExecution'),
+      limiter.take('StartExecution'),
+    ]).toEqual([true, true, false]);
+    expect(limiter.take('DescribeExecution')).toBe(true); // no bucket: never throttled
+    expect(limiter.throttled).toBe(3);
+    expect(stepFunctionsBuckets(false)).toBeUndefined();
+    expect(stepFunctionsBuckets(true)?.['StartExecution']).toEqual({ burst: 1300, rate: 300 });
   });
 });
