@@ -887,7 +887,8 @@ function markdown(meta: Record<string, unknown>): string {
     if (typeof d['passed'] === 'number' && typeof d['failed'] === 'number') {
       notes.push(`${d['passed']} passed, ${d['failed']} failed`);
     }
-    if (Array.isArray(d['runs'])) {
+    // The shutdown figure's runs (a CLI figure's `runs` are plain numbers).
+    if (Array.isArray(d['runs']) && d['runs'].every((r) => typeof r === 'object' && r !== null)) {
       notes.push(
         (d['runs'] as ShutdownRecord[])
           .map(
@@ -1007,22 +1008,15 @@ async function main(): Promise<void> {
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
     full: FULL,
   };
+  // A whole run writes latest.*; a group measured alone its own file (bench/results/<groups>.*).
+  // The figures first: a table that cannot be drawn must not lose a run's measurements.
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const base = path.join(RESULTS_DIR, ONLY === undefined ? 'latest' : ONLY.join('+'));
+  writeFileSync(`${base}.json`, `${JSON.stringify({ ...meta, figures }, null, 2)}\n`);
   const table = markdown(meta);
-  if (ONLY === undefined) {
-    mkdirSync(RESULTS_DIR, { recursive: true });
-    writeFileSync(
-      path.join(RESULTS_DIR, 'latest.json'),
-      `${JSON.stringify({ ...meta, figures }, null, 2)}\n`,
-    );
-    writeFileSync(path.join(RESULTS_DIR, 'latest.md'), table);
-  } else {
-    // A group measured alone: its own file (bench/results/<groups>.json, .md), latest.* untouched.
-    mkdirSync(RESULTS_DIR, { recursive: true });
-    const base = path.join(RESULTS_DIR, ONLY.join('+'));
-    writeFileSync(`${base}.json`, `${JSON.stringify({ ...meta, figures }, null, 2)}\n`);
-    writeFileSync(`${base}.md`, table);
+  writeFileSync(`${base}.md`, table);
+  if (ONLY !== undefined)
     process.stderr.write(`bench: --only ${ONLY.join(',')}: written to ${base}.json and .md\n`);
-  }
   process.stdout.write(`${table}\n`);
   if (measurementFailed) {
     process.stderr.write('bench: at least one measurement did not run (see ERROR rows)\n');
