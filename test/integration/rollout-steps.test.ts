@@ -456,6 +456,32 @@ describe('record steps', () => {
     expect(done.detail).toMatchObject({ imageId: s.imageB, previousImageId: s.imageA });
   });
 
+  it('a commit that lands late (its lock gone) never sets the desired image back, nor under another rollout', async () => {
+    // Found by the torture run (seed 7, faults on): a commit of an older image landed after the
+    // rollout of a newer one had committed; the fleet's record went back to the older image while
+    // every instance ran the newer one, and the sweep replaced them with the newer image forever.
+    const s = await setup(1);
+    const older = { ...s.state, imageId: s.imageA, image: { creationDate: '2026-12-02T00:00:00.000Z' } };
+    const newer = { ...s.state, imageId: s.imageB, image: { creationDate: '2026-12-02T00:00:10.000Z' } };
+    await recordStep(RecordSteps.AcquireFleetLock, newer as never, 'exec-newer');
+    await recordStep(RecordSteps.CommitRollout, newer as never, 'exec-newer');
+    // The retried commit of the same execution (its first attempt released the lock): the same image.
+    await recordStep(RecordSteps.CommitRollout, newer as never, 'exec-newer');
+    expect((await readFleetRecord(s.fleet))?.desiredImage).toBe(s.imageB);
+    // The older image's commit, late: its history entry, not its image.
+    await recordStep(RecordSteps.CommitRollout, older as never, 'exec-older');
+    let record = await readFleetRecord(s.fleet);
+    expect(record?.desiredImage).toBe(s.imageB);
+    expect(record?.imageHistory?.at(-1)).toMatchObject({ imageId: s.imageA, execution: 'exec-older' });
+    // While another rollout holds the fleet, a late commit leaves the desired image to that rollout.
+    await recordStep(RecordSteps.AcquireFleetLock, newer as never, 'exec-holder');
+    const newest = { ...s.state, imageId: s.imageA, image: { creationDate: '2026-12-02T00:00:20.000Z' } };
+    await recordStep(RecordSteps.CommitRollout, newest as never, 'exec-late');
+    record = await readFleetRecord(s.fleet);
+    expect(record?.desiredImage).toBe(s.imageB);
+    expect(record?.activeRollout?.execution).toBe('exec-holder');
+  });
+
   it('reports a rejection with its reason, without touching a lock it does not hold', async () => {
     const s = await setup(1);
     await recordStep(RecordSteps.AcquireFleetLock, s.state, 'exec-holder');

@@ -42,48 +42,73 @@ export async function recordOutcome(args: {
     ':now': toAttr(args.now.toISOString()),
     ':fleet': toAttr(args.fleet),
   };
-  let set =
+  const historySet =
     'fleet = :fleet, imageHistory = list_append(if_not_exists(imageHistory, :empty), :entry), updatedAt = :now';
+  let desiredSet = '';
+  const desiredValues: Item = {};
   if (args.desiredImage !== undefined) {
-    set += ', desiredImage = :desired';
-    values[':desired'] = toAttr(args.desiredImage);
+    desiredSet += ', desiredImage = :desired';
+    desiredValues[':desired'] = toAttr(args.desiredImage);
     if (args.previousImage !== undefined) {
-      set += ', previousImage = :previous';
-      values[':previous'] = toAttr(args.previousImage);
+      desiredSet += ', previousImage = :previous';
+      desiredValues[':previous'] = toAttr(args.previousImage);
     }
     if (args.desiredImageCreatedAt !== undefined) {
-      set += ', desiredImageCreatedAt = :desiredCreatedAt';
-      values[':desiredCreatedAt'] = toAttr(args.desiredImageCreatedAt);
+      desiredSet += ', desiredImageCreatedAt = :desiredCreatedAt';
+      desiredValues[':desiredCreatedAt'] = toAttr(args.desiredImageCreatedAt);
     }
   }
   if (args.pin !== undefined) {
-    set += ', pinnedImage = :pin';
-    values[':pin'] = toAttr(args.pin);
+    desiredSet += ', pinnedImage = :pin';
+    desiredValues[':pin'] = toAttr(args.pin);
   }
-  const update = async (release: boolean) =>
+  const send = (input: { set: string; remove?: string; condition?: string; values: Item }) =>
     dynamo().send(
       new UpdateItemCommand({
         TableName: table(),
         Key: key(args.fleet),
-        UpdateExpression: `SET ${set}${release ? ' REMOVE activeRollout, rolloutQueued' : ''}`,
-        ...(release
-          ? {
-              ConditionExpression: 'attribute_exists(activeRollout) AND activeRollout.execution = :execution',
-              ExpressionAttributeValues: { ...values, ':execution': toAttr(args.execution) },
-            }
-          : { ExpressionAttributeValues: values }),
+        UpdateExpression: `SET ${input.set}${input.remove !== undefined ? ` REMOVE ${input.remove}` : ''}`,
+        ...(input.condition !== undefined ? { ConditionExpression: input.condition } : {}),
+        ExpressionAttributeValues: input.values,
         ReturnValues: 'UPDATED_NEW',
       }),
     );
   let result;
   try {
-    result = await update(true);
+    // The lock is ours: record and release it in one update.
+    result = await send({
+      set: historySet + desiredSet,
+      remove: 'activeRollout, rolloutQueued',
+      condition: 'attribute_exists(activeRollout) AND activeRollout.execution = :execution',
+      values: { ...values, ...desiredValues, ':execution': toAttr(args.execution) },
+    });
   } catch (error) {
     if (!isConditionFailure(error)) {
       return updateFailed(error);
     }
-    // The lock is not ours (another rollout holds it, or none does): record without touching it.
-    result = await aws('UpdateItem', () => update(false));
+    // The lock is not ours (another rollout holds it, or none does: a retried or late commit whose
+    // first attempt released it). The desired image (and a pin) only while no rollout holds the
+    // fleet and never back to an older image than the recorded one: found by the torture run (seed
+    // 7, faults on), a commit that landed after a newer rollout had committed set the fleet's
+    // desired image back, and the sweep then replaced every instance of the newer image with the
+    // newer image again, forever. Otherwise the history alone.
+    result = undefined;
+    if (desiredSet !== '') {
+      try {
+        result = await send({
+          set: historySet + desiredSet,
+          condition:
+            'attribute_not_exists(activeRollout)' +
+            (args.desiredImageCreatedAt !== undefined
+              ? ' AND (attribute_not_exists(desiredImageCreatedAt) OR desiredImageCreatedAt <= :desiredCreatedAt)'
+              : ''),
+          values: { ...values, ...desiredValues },
+        });
+      } catch (unlocked) {
+        if (!isConditionFailure(unlocked)) return updateFailed(unlocked);
+      }
+    }
+    result ??= await aws('UpdateItem', () => send({ set: historySet, values }));
   }
   // Wherever the fleet lock is released, so is the execution's global rollout slot (idempotent),
   // or its place in the queue for one; a slot given back wakes the oldest rollouts waiting for one
