@@ -280,6 +280,7 @@ async function single(ctx: Context, rec: Recorder, boot = false): Promise<void> 
           Protocol: 'HTTP',
           Port: 80,
           VpcId: vpcId,
+          Tags: [{ Key: Tags.fleet, Value: fleetName }],
           ...(boot
             ? {
                 HealthCheckIntervalSeconds: SINGLE_HEALTH_INTERVAL,

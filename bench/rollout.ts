@@ -52,6 +52,7 @@ import {
   CreateTargetGroupCommand,
   ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { Tags } from '../lambdas/domain/contract';
 import type { LocalRuntime } from '../local/runtime';
 import type { ExecutionRecord } from '../local/stepfunctions';
 import { World, worldClients } from '../local/world';
@@ -272,6 +273,7 @@ async function roll(
         Protocol: 'HTTP',
         Port: 80,
         VpcId: vpcId,
+        Tags: [{ Key: Tags.fleet, Value: fleet }],
         ...(scenario.boot === true
           ? {
               HealthCheckIntervalSeconds: BOOT_HEALTH_INTERVAL,

@@ -242,7 +242,14 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
       if (i % 2 === 0) {
         const tg = (
           await elb.send(
-            new CreateTargetGroupCommand({ Name: `${fleet}-tg`, Protocol: 'HTTP', Port: 80, VpcId: vpcId }),
+            new CreateTargetGroupCommand({
+              Name: `${fleet}-tg`,
+              Protocol: 'HTTP',
+              Port: 80,
+              VpcId: vpcId,
+              // The adoption contract: drain deregisters only from target groups tagged phoenix:fleet.
+              Tags: [{ Key: Tags.fleet, Value: fleet }],
+            }),
           )
         ).TargetGroups![0]!.TargetGroupArn!;
         await clients.autoScaling.send(
