@@ -459,21 +459,22 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
     // needs the executions). A fleet still converging (the sweep replacing what a superseded
     // rollout left, once an open circuit clears) is not at rest yet; one that never converges
     // keeps the run from quiescing, and the at-rest check reports it after the deadline.
+    const fleetAtRest = (f: Snapshot['fleets'][number], t: number) =>
+      checkAtRest(
+        f,
+        fleets.find((x) => x.fleet === f.fleet)!,
+        Number.POSITIVE_INFINITY,
+        t,
+      ).length === 0;
     const restful = (snap: Snapshot) =>
-      snap.running.length === 0 &&
-      snap.fleets.every((f) => {
-        const expectation = fleets.find((x) => x.fleet === f.fleet)!;
-        return checkAtRest(f, expectation, Number.POSITIVE_INFINITY, Date.now()).length === 0;
-      });
+      snap.running.length === 0 && snap.fleets.every((f) => fleetAtRest(f, Date.now()));
     const deadline = Date.now() + options.quiesceTimeoutMs;
     let quiet = 0;
     // Per fleet, the first look at rest after its last look not at rest (the lost-event bound).
     const restedAt = new Map<string, number | undefined>();
     const look = (snap: Snapshot, t: number) => {
       for (const f of snap.fleets) {
-        const expectation = fleets.find((x) => x.fleet === f.fleet)!;
-        const ok = checkAtRest(f, expectation, Number.POSITIVE_INFINITY, t).length === 0;
-        if (!ok) restedAt.set(f.fleet, undefined);
+        if (!fleetAtRest(f, t)) restedAt.set(f.fleet, undefined);
         else if (restedAt.get(f.fleet) === undefined) restedAt.set(f.fleet, t);
       }
     };
