@@ -25,6 +25,7 @@ import { Tags } from '../domain/contract';
 import type { FleetInstance } from '../domain/rollout';
 import { aws, errorName } from './errors';
 import { autoScaling, ec2 } from './clients';
+import { healthyInTargetGroups } from './load-balancing';
 
 export interface ManagedGroup {
   readonly fleet: string;
@@ -178,6 +179,28 @@ export async function fleetInstances(group: AutoScalingGroup): Promise<FleetInst
         healthStatus: m.HealthStatus ?? 'Unknown',
       };
     });
+}
+
+/**
+ * The group's instances as `fleetInstances` reads them, each InService and Healthy one also asked
+ * about in the group's target groups (`inTargetGroups`: one DescribeTargetHealth per target group),
+ * so that `isServing` counts what a load balancer serves from. What every floor guard reads.
+ */
+export async function servingInstances(group: AutoScalingGroup): Promise<FleetInstance[]> {
+  const instances = await fleetInstances(group);
+  const arns = group.TargetGroupARNs ?? [];
+  if (arns.length === 0) return instances;
+  const candidates = instances.filter(
+    (i) => i.lifecycleState === 'InService' && i.healthStatus === 'Healthy',
+  );
+  const healthy = await healthyInTargetGroups(
+    arns,
+    candidates.map((i) => i.instanceId),
+  );
+  const asked = new Set(candidates.map((i) => i.instanceId));
+  return instances.map((i) =>
+    asked.has(i.instanceId) ? { ...i, inTargetGroups: healthy.has(i.instanceId) } : i,
+  );
 }
 
 export interface ImageFacts {

@@ -45,6 +45,8 @@ export interface RetireProgress {
   /** Blue instances still registered (draining) in a target group. */
   readonly draining: number;
   readonly checks: number;
+  /** Set while blue waits because green serves fewer than the fleet's floor: how many green serves. */
+  readonly greenServing?: number;
 }
 
 /** The workflow state of a blue-green rollout, as its steps receive it. */

@@ -178,6 +178,12 @@ export interface FleetInstance {
   readonly lifecycleState: string;
   readonly healthStatus: string;
   readonly launchTime?: Date;
+  /**
+   * Healthy in every target group of its group (DescribeTargetHealth): `false` when it is not (a
+   * target still `initial`, `unhealthy`, `draining`); absent when the group has no target group or
+   * the caller did not ask (`servingInstances` in aws/fleets.ts asks).
+   */
+  readonly inTargetGroups?: boolean;
 }
 
 /**
@@ -219,8 +225,18 @@ export function isPresent(instance: FleetInstance): boolean {
   return !GONE_STATES.has(instance.lifecycleState);
 }
 
+/**
+ * Serving: InService and Healthy in its group and, when that was asked (`inTargetGroups`), healthy
+ * in every target group. Every guard of the floor counts with this (found by the torture run: an
+ * instance the group launched meanwhile, InService but still `initial` in the target group, counted
+ * as serving and let RetireBatch take a serving instance below the floor).
+ */
 export function isServing(instance: FleetInstance): boolean {
-  return instance.lifecycleState === 'InService' && instance.healthStatus === 'Healthy';
+  return (
+    instance.lifecycleState === 'InService' &&
+    instance.healthStatus === 'Healthy' &&
+    instance.inTargetGroups !== false
+  );
 }
 
 /** Split a fleet's present instances into those on `imageId` and the others. */

@@ -27,7 +27,13 @@ import {
   RollbackStalledError,
   UnsupportedFleetError,
 } from '../domain/errors';
-import { checkDeadline, type FleetState, type RollbackProgress, splitByImage } from '../domain/rollout';
+import {
+  checkDeadline,
+  type FleetState,
+  isServing,
+  type RollbackProgress,
+  splitByImage,
+} from '../domain/rollout';
 import { FleetSteps } from '../domain/steps';
 import {
   cloneGroup,
@@ -37,7 +43,13 @@ import {
   putGroupTags,
   resizeGroup,
 } from '../aws/green-groups';
-import { createLaunchTemplateVersion, describeGroup, fleetInstances, updateGroup } from '../aws/fleets';
+import {
+  createLaunchTemplateVersion,
+  describeGroup,
+  fleetInstances,
+  servingInstances,
+  updateGroup,
+} from '../aws/fleets';
 import {
   attachTargetGroups,
   detachTargetGroups,
@@ -231,14 +243,34 @@ export async function retireBlue(request: Request): Promise<RetireProgress> {
       `group ${fs.groupName} still carries ${Tags.fleet}: it is the fleet, not deleting it (CutOverToGreen did not finish)`,
     );
   }
+  const maxChecks = request.maxChecks ?? fs.maxChecks;
   const attached = blue.TargetGroupARNs ?? [];
+  if (attached.length > 0 || (stateOf(request).retire?.draining ?? 0) === 0) {
+    // Blue still serves (attached, or not yet looked at): it goes only while green alone serves the
+    // fleet's floor. Found by the torture run: a green instance lost after the green gates (killed,
+    // a bad zone) and blue retired anyway left the fleet below its floor. Green is waited for (the
+    // group refills) within the check bound; past it, blue is left in place (RolloutFailed).
+    const serving = await greenServing(green.groupName);
+    if (serving < fs.minHealthy) {
+      if (checks < maxChecks) return { deleted: false, draining: 0, checks, greenServing: serving };
+      throw new BatchNotHealthyError(
+        `after ${checks} checks, green group ${green.groupName} serves ${serving} instance(s), below the fleet's floor of ${fs.minHealthy}: blue group ${fs.groupName} was left in place`,
+      );
+    }
+  }
   if (attached.length > 0) await detachTargetGroups(fs.groupName, attached);
   const ids = (blue.Instances ?? []).map((i) => i.InstanceId).filter((id): id is string => id !== undefined);
   const draining = await stillRegistered(green.targetGroupArns, ids);
-  const maxChecks = request.maxChecks ?? fs.maxChecks;
   if (draining.size > 0 && checks < maxChecks) return { deleted: false, draining: draining.size, checks };
   await deleteGroup(fs.groupName);
   return { deleted: true, draining: draining.size, checks };
+}
+
+/** How many instances of green serve (InService, Healthy, healthy in its target groups). */
+async function greenServing(groupName: string): Promise<number> {
+  const group = await describeGroup(groupName);
+  if (!group) return 0;
+  return (await servingInstances(group)).filter(isServing).length;
 }
 
 /**

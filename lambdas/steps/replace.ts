@@ -20,6 +20,7 @@ import { ReplaceSteps, RetireInstanceStep, type ReplaceStep } from '../domain/st
 import {
   describeGroup,
   fleetInstances,
+  servingInstances,
   fleetsOfInstances,
   setDesiredCapacity,
   tagInstance,
@@ -299,7 +300,8 @@ export async function replaceInstance(request: ReplaceStepRequest): Promise<Repl
   const { instanceId, cause } = request.state;
   const previous = request.state.replacement;
   const group = await rereadGroup(resolved.groupName);
-  const instances = await fleetInstances(group);
+  // Serving as the load balancer sees it (a surge serves once healthy in the target groups).
+  const instances = await servingInstances(group);
   const self = instances.find((i) => i.instanceId === instanceId);
   // Surge only when this is the fleet's only replacement in flight: concurrent surges would each
   // set the group's capacity from a different baseline and drift it. The others terminate first
@@ -307,12 +309,12 @@ export async function replaceInstance(request: ReplaceStepRequest): Promise<Repl
   const alone = (request.state.slot?.inFlight ?? 1) <= 1;
   const roomy = (group.DesiredCapacity ?? 0) + 1 <= (group.MaxSize ?? 0);
   const serves = self !== undefined && isPresent(self) && isServing(self);
-  // Raise the maximum only while no rollout holds the fleet: a rollout sets the group's capacity
-  // and maximum itself, from its own baseline.
-  const raise =
-    previous === undefined && !roomy && serves && cause !== 'interruption' && alone
-      ? (await readFleetRecord(request.state.fleet))?.activeRollout === undefined
-      : false;
+  // Raise the maximum even while a rollout holds the fleet's lock: that rollout waits for the
+  // replacements in flight (this one holds a slot until its end) before it reads the capacity, and
+  // the maximum is back before this slot is released. Found by the torture run (seed 7): a rollout
+  // that took the lock between this replacement's slot and this step made it terminate a serving
+  // instance of a fleet with no room to surge, below its floor.
+  const raise = previous === undefined && !roomy && serves && cause !== 'interruption' && alone;
   const mode =
     previous?.mode ?? (cause !== 'interruption' && alone && (roomy || raise) ? 'surge' : 'terminate');
   const checks = previous === undefined ? 0 : previous.checks + 1;
@@ -421,7 +423,7 @@ export async function waitForReplacement(request: ReplaceStepRequest): Promise<R
   const resolved = requireInstance(request.state);
   const { instanceId } = request.state;
   const group = await rereadGroup(resolved.groupName);
-  const instances = await fleetInstances(group);
+  const instances = await servingInstances(group);
   const self = instances.find((i) => i.instanceId === instanceId);
   const gone = !self || !isPresent(self);
   const serving = instances.filter(isServing);

@@ -18,12 +18,12 @@ import { FleetSteps } from '../domain/steps';
 import {
   createLaunchTemplateVersion,
   fleetInstances,
+  servingInstances,
   resumeProcesses,
   retireInstance,
   setDesiredCapacity,
   updateGroup,
 } from '../aws/fleets';
-import { healthyInTargetGroups } from '../aws/load-balancing';
 import { launchTemplateOf, rereadGroup } from './fleet';
 import { type FleetStepRequest, requireFleetState } from './fleet-request';
 
@@ -81,15 +81,12 @@ export async function checkBatchHealth(request: FleetStepRequest): Promise<Progr
   const progress = request.state.progress;
   if (!progress) throw new ConfigurationError('workflow state has no progress: LaunchBatch did not run');
   const group = await rereadGroup(fs);
-  const split = splitByImage(await fleetInstances(group), request.state.imageId);
-  const { servingOthers } = split;
-  // The target-group gate: a new instance counts only when it is also healthy in every target group
-  // of the group.
-  const inTargets = await healthyInTargetGroups(
-    group.TargetGroupARNs ?? [],
-    split.servingOnImage.map((i) => i.instanceId),
+  // The target-group gate: an instance (new or old) counts only when it is also healthy in every
+  // target group of the group.
+  const { servingOnImage, servingOthers } = splitByImage(
+    await servingInstances(group),
+    request.state.imageId,
   );
-  const servingOnImage = split.servingOnImage.filter((i) => inTargets.has(i.instanceId));
   const ready =
     servingOnImage.length >= progress.expectedNew &&
     servingOnImage.length + servingOthers.length >= (fs.minHealthy ?? 0);
@@ -115,7 +112,9 @@ export async function retireBatch(request: FleetStepRequest): Promise<Progress> 
   const progress = request.state.progress;
   if (!progress) throw new ConfigurationError('workflow state has no progress: LaunchBatch did not run');
   const group = await rereadGroup(fs);
-  const instances = await fleetInstances(group);
+  // Serving as the load balancer sees it: an instance the group launched meanwhile (a refill of one
+  // the world killed) that is InService but still `initial` in a target group is no spare.
+  const instances = await servingInstances(group);
   const retire = instancesToRetire(instances, request.state.imageId, fs.desiredCapacity, fs.minHealthy);
   for (const instance of retire) await retireInstance(instance.instanceId);
   const remainingOld = splitByImage(instances, request.state.imageId).others.length - retire.length;
@@ -160,7 +159,7 @@ export async function checkRollbackCapacity(request: FleetStepRequest): Promise<
   const rollback = request.state.rollback;
   if (!fs || !rollback || rollback.nothingToUndo) return { ready: true, checks: 0, nothingToUndo: true };
   const group = await rereadGroup(fs);
-  const { servingOthers } = splitByImage(await fleetInstances(group), request.state.imageId);
+  const { servingOthers } = splitByImage(await servingInstances(group), request.state.imageId);
   const ready = servingOthers.length >= fs.desiredCapacity;
   const checks = rollback.checks + 1;
   const maxChecks = request.maxChecks ?? fs.maxChecks;

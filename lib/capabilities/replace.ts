@@ -102,6 +102,8 @@ function grantReplaceSteps(scope: Construct, replaceFn: PhoenixFunction): void {
     'ec2:DescribeInstances',
     'autoscaling:DescribeAutoScalingGroups',
     'autoscaling:DescribeAutoScalingInstances',
+    // Serving, as the floor counts it: healthy in the group's target groups too.
+    'elasticloadbalancing:DescribeTargetHealth',
   ]);
   const autoScalingGroups = autoScalingGroupArns(scope);
   replaceFn.addToRolePolicy(

@@ -13,6 +13,7 @@ import {
   AutoScalingClient,
   CreateAutoScalingGroupCommand,
   DescribeAutoScalingGroupsCommand,
+  SetInstanceHealthCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { CreateLaunchTemplateCommand, EC2Client } from '@aws-sdk/client-ec2';
 import {
@@ -260,6 +261,40 @@ describe('blue-green steps', () => {
     expect(await step<RetireProgress>(f, FleetSteps.RetireBlue, state)).toMatchObject({ deleted: true });
   });
 
+  it('retires blue only while green alone serves the fleet floor (torture seed 7: a green instance lost after the gates)', async () => {
+    const f = await blueGreenFleet(3);
+    let { state } = await upToGreen(f);
+    const green = await step<GreenState>(f, FleetSteps.AttachGreenTargetGroups, state);
+    state = { ...state, green };
+    await step(f, FleetSteps.CutOverToGreen, state);
+    const greenIds = (await world.viewFleet(green.groupName)).instances.map((i) => i.instanceId);
+    // One green instance stops serving after the gates passed (min-healthy 100 %: floor 3).
+    await autoScaling.send(
+      new SetInstanceHealthCommand({ InstanceId: greenIds[0]!, HealthStatus: 'Unhealthy' }),
+    );
+    const waiting = await step<RetireProgress>(f, FleetSteps.RetireBlue, state, { maxChecks: 3 });
+    expect(waiting).toMatchObject({ deleted: false, greenServing: 2, checks: 1 });
+    // Blue still serves: in its group, still in the target groups.
+    expect((await group(f.groupName))!.TargetGroupARNs).toEqual(f.tgs);
+    // Past the check bound, blue is left in place (the workflow reports RolloutFailed).
+    await expect(
+      step(f, FleetSteps.RetireBlue, { ...state, retire: { ...waiting, checks: 2 } }, { maxChecks: 3 }),
+    ).rejects.toThrow(
+      /serves 2 instance\(s\), below the fleet's floor of 3: blue group .* was left in place/,
+    );
+    expect(await group(f.groupName)).toBeDefined();
+    // Green serves again (its group refilled): blue goes.
+    await autoScaling.send(
+      new SetInstanceHealthCommand({ InstanceId: greenIds[0]!, HealthStatus: 'Healthy' }),
+    );
+    let retire: RetireProgress | undefined = waiting;
+    for (let i = 0; i < 5 && !retire?.deleted; i++) {
+      retire = await step<RetireProgress>(f, FleetSteps.RetireBlue, { ...state, retire }, { maxChecks: 8 });
+    }
+    expect(retire).toMatchObject({ deleted: true });
+    expect(await group(f.groupName)).toBeUndefined();
+  });
+
   it('canary: green starts at one instance, then is scaled to the fleet', async () => {
     const f = await blueGreenFleet(4, { 'phoenix:canary': 'true' });
     let { state, green } = await upToGreen(f);
@@ -426,6 +461,65 @@ describe('the target-group gate', () => {
       .filter((i) => i.imageId === imageB)
       .map((i) => i.instanceId);
     expect(await registered(tg)).toEqual(expect.arrayContaining(newIds));
+  });
+});
+
+describe('the floor counts what the target groups serve', () => {
+  it('rolling: RetireBatch takes an old instance unhealthy in a target group (InService and Healthy in its group) first, never a serving one below the floor', async () => {
+    const fleet = `rf${++counter}`;
+    const imageA = await world.registerImage(`${fleet}-a`, fleet);
+    const imageB = await world.registerImage(`${fleet}-b`, fleet);
+    const groupName = await world.createFleet({ fleet, imageId: imageA, size: 4 });
+    const tg = await targetGroup(`${fleet}-tg`);
+    await autoScaling.send(
+      new AttachLoadBalancerTargetGroupsCommand({ AutoScalingGroupName: groupName, TargetGroupARNs: [tg] }),
+    );
+    const base: WorkflowState = { fleet, imageId: imageB, channel: fleet, cause: 'test', requestId: fleet };
+    const run = async <T>(name: string, state: WorkflowState) =>
+      (await runFleetStep({ step: name as never, execution: `exec-${fleet}`, state })) as T;
+    const fleetState = await run<FleetState>(FleetSteps.ValidateImage, base);
+    expect(fleetState).toMatchObject({ minHealthy: 4, batchSize: 1 });
+    let state: WorkflowState = { ...base, fleetState };
+    state = {
+      ...state,
+      launchTemplate: await run<{ version: string }>(FleetSteps.ReconcileLaunchTemplate, state),
+    };
+    state = { ...state, progress: await run<Progress>(FleetSteps.LaunchBatch, state) };
+    state = { ...state, progress: await run<Progress>(FleetSteps.CheckBatchHealth, state) };
+    expect(state.progress!.ready).toBe(true);
+    const old = (await world.viewFleet(groupName)).instances
+      .filter((i) => i.imageId === imageA)
+      .sort((a, b) => a.instanceId.localeCompare(b.instanceId));
+    // Not the first to go (launched together, ties go by id): counted as serving by its group's
+    // health alone, the first would go instead and the load balancer would serve 3 of the floor's 4.
+    const failing = old[old.length - 1]!.instanceId;
+    const mock = mockClient(ElasticLoadBalancingV2Client);
+    try {
+      mock.on(DescribeTargetHealthCommand).callsFake((input: { Targets: { Id: string }[] }) => ({
+        TargetHealthDescriptions: input.Targets.map((t) => ({
+          Target: { Id: t.Id },
+          TargetHealth: { State: t.Id === failing ? 'unhealthy' : 'healthy' },
+        })),
+      }));
+      await run<Progress>(FleetSteps.RetireBatch, state);
+    } finally {
+      mock.restore();
+    }
+    const after = (await world.viewFleet(groupName)).instances.filter(
+      (i) => i.lifecycleState === 'InService',
+    );
+    expect(after.map((i) => i.instanceId)).not.toContain(failing);
+    expect(
+      after
+        .filter((i) => i.imageId === imageA)
+        .map((i) => i.instanceId)
+        .sort(),
+    ).toEqual(
+      old
+        .slice(0, -1)
+        .map((i) => i.instanceId)
+        .sort(),
+    );
   });
 });
 

@@ -163,6 +163,40 @@ describe('Replace steps against the emulator', () => {
     expect(await serving(groupName)).toHaveLength(2);
   });
 
+  it('no room to surge and a rollout took the lock after this slot (it waits for the replacements in flight): still surges, never below the floor (torture seed 7)', async () => {
+    const { fleet, groupName, instances } = await fleetOf(2);
+    const old = instances[1]!;
+    let s = input(fleet, old, 'drift');
+    s = { ...s, instance: await run<ResolvedInstance>(ReplaceSteps.ResolveInstance, 'exec-late-lock', s) };
+    s = { ...s, slot: await run<SlotState>(ReplaceSteps.AcquireReplacementSlot, 'exec-late-lock', s) };
+    expect(s.slot).toMatchObject({ acquired: true });
+    const taken = await acquireLock({
+      fleet,
+      channel: fleet,
+      now: new Date(),
+      lock: {
+        execution: 'rollout-after-the-slot',
+        imageId: 'ami-0000000000000beef',
+        startedAt: new Date().toISOString(),
+        expiresAt: Math.floor(Date.now() / 1000) + 3600,
+      },
+    });
+    expect(taken.acquired).toBe(true);
+    s = {
+      ...s,
+      replacement: await run<ReplacementProgress>(ReplaceSteps.ReplaceInstance, 'exec-late-lock', s),
+    };
+    expect(s.replacement).toMatchObject({ mode: 'surge', baseline: 2, maxBaseline: 2 });
+    s = {
+      ...s,
+      replacement: await run<ReplacementProgress>(ReplaceSteps.ReplaceInstance, 'exec-late-lock', s),
+    };
+    const view = await world.viewFleet(groupName);
+    expect(view.desiredCapacity).toBe(3);
+    expect(view.instances.map((i) => i.instanceId)).toContain(old);
+    expect((await serving(groupName)).map((i) => i.instanceId)).toContain(old);
+  });
+
   it('terminate: no room to surge and the old instance no longer serves, the group refills at once', async () => {
     const { fleet, groupName, instances } = await fleetOf(2);
     const old = instances[1]!;

@@ -79,6 +79,22 @@ describe('instancesToRetire', () => {
     expect(instancesToRetire([inst('i-a', OLD), inst('i-n', NEW)], NEW, 2)).toEqual([]);
   });
 
+  it('counts an instance not healthy in its target groups as not serving: it goes first, and no serving one goes below the floor', () => {
+    const fleet = [
+      inst('i-a', OLD, { launchTime: t(1) }),
+      inst('i-b', OLD, { launchTime: t(2), inTargetGroups: false }),
+      inst('i-c', OLD, { launchTime: t(3) }),
+      inst('i-n', NEW, { launchTime: t(9), inTargetGroups: true }),
+    ];
+    expect(instancesToRetire(fleet, NEW, 3, 3).map((i) => i.instanceId)).toEqual(['i-b']);
+    // A refill still `initial` in the target group is no spare: floor 3, 3 serve, nothing goes.
+    const refill = [
+      ...fleet.filter((i) => i.instanceId !== 'i-b'),
+      inst('i-r', NEW, { launchTime: t(10), inTargetGroups: false }),
+    ];
+    expect(instancesToRetire(refill, NEW, 3, 3)).toEqual([]);
+  });
+
   it('never retires instances of the new image', () => {
     expect(instancesToRetire([inst('i-n1', NEW), inst('i-n2', NEW)], NEW, 1)).toEqual([]);
   });
