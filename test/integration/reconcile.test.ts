@@ -24,7 +24,7 @@ import { acquireLock, readFleetRecord } from '../../lambdas/aws/store/fleet-reco
 import { recordOutcome } from '../../lambdas/aws/store/history';
 import { acquireSlot } from '../../lambdas/aws/store/replacement-slots';
 import { DetailTypes, Tags } from '../../lambdas/domain/contract';
-import { replaceExecutionName } from '../../lambdas/domain/replace';
+import { MAX_REPLACE_ATTEMPTS, replaceExecutionName } from '../../lambdas/domain/replace';
 import { runReconcile } from '../../lambdas/steps/reconcile';
 import type { OutcomeListener } from '../../local/outcomes';
 import { LocalStepFunctions } from '../../local/stepfunctions';
@@ -181,6 +181,29 @@ describe('reconcile against the emulator', () => {
         .map((e) => e.name)
         .sort(),
     ).toEqual(names.map((n) => `${n}-2`).sort());
+  });
+
+  it('after MAX_REPLACE_ATTEMPTS attempts that all ended without replacing an instance, starts no more and says so (exhausted)', async () => {
+    const name = (d: { fleet: string }) => d.fleet === 'sore';
+    // The test before left attempt 2 of each running: stop, sweep, until every attempt was used.
+    for (let attempt = 2; attempt < MAX_REPLACE_ATTEMPTS; attempt++) {
+      for (const e of replaceExecutions().filter((x) => x.status === 'RUNNING'))
+        service.stopExecution(e.executionArn);
+      const report = await runReconcile({ fleet: 'sore' });
+      expect(report.details.filter(name)).toEqual([
+        expect.objectContaining({
+          duplicate: false,
+          execution: expect.stringMatching(new RegExp(`-${attempt + 1}$`)),
+        }),
+      ]);
+    }
+    for (const e of replaceExecutions().filter((x) => x.status === 'RUNNING'))
+      service.stopExecution(e.executionArn);
+    const done = await runReconcile({ fleet: 'sore' });
+    expect(done.started).toBe(0);
+    expect(done.details.filter(name)).toEqual([
+      expect.objectContaining({ kind: 'tainted', duplicate: true, exhausted: true }),
+    ]);
   });
 
   it('one fleet on demand, or only a report (act: false)', async () => {

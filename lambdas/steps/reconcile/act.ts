@@ -14,6 +14,7 @@ import { startReplace } from '../../aws/executions';
 import { tagValue } from '../../aws/fleets';
 import { drainHookHeartbeat, putDrainHook, recordDrainHook, removeDrainHook } from '../../aws/hooks';
 import { putOutcome } from '../../aws/outcomes';
+import { logger } from '../../powertools';
 import { releaseSlot } from '../../aws/store/replacement-slots';
 import type { FleetPlan, PausedFleet, StaleSlot } from './plan';
 
@@ -25,7 +26,15 @@ export interface HookChange {
 }
 
 /** A difference, with the Replace execution it was handed to (or would be, without `act`). */
-export type ReconcileDetail = Difference & { execution?: string; duplicate?: boolean };
+export type ReconcileDetail = Difference & {
+  execution?: string;
+  duplicate?: boolean;
+  /**
+   * Every one of the instance's `MAX_REPLACE_ATTEMPTS` Replace executions ended without replacing
+   * it: the sweep starts no more (a human must look; logged at WARN on every sweep that finds it).
+   */
+  exhausted?: boolean;
+};
 
 export type ReclaimedSlot = StaleSlot & { readonly fleet: string };
 
@@ -127,8 +136,25 @@ async function replace(
   const execution = replaceExecutionName(fleet, d.instanceId);
   if (!act) return { detail: { ...d, execution }, started: false };
   const result = await startReplace(execution, replaceInput(d, now), { reattempt });
+  if (result.exhausted === true) {
+    logger.warn(
+      'reconcile: every Replace attempt of an instance ended without replacing it; no more are started',
+      {
+        fleet,
+        instanceId: d.instanceId,
+        kind: d.kind,
+        reason: d.reason,
+        lastExecution: result.execution,
+      },
+    );
+  }
   return {
-    detail: { ...d, execution: result.execution, duplicate: result.duplicate },
+    detail: {
+      ...d,
+      execution: result.execution,
+      duplicate: result.duplicate,
+      ...(result.exhausted === true ? { exhausted: true } : {}),
+    },
     started: !result.duplicate,
   };
 }
