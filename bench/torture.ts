@@ -597,6 +597,20 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
           if (until === Number.POSITIVE_INFINITY) return until;
         } else {
           until = Math.max(from, ...put.fleets.map((f) => restedAt.get(f) ?? at));
+          // A sweep leaves a fleet a rollout holds to that rollout (no wrong-image difference, its
+          // replacements deferred): the sweeps while a Rollout execution of the event's fleets ran
+          // were no chance to heal it (seed 11: a broken image's rollout held tf12 for its 40
+          // health checks, 15 sweeps, after the loss of a StartSession event).
+          const held = (t: number) =>
+            rollouts.some(
+              (r) =>
+                r.fleet !== undefined &&
+                put.fleets.includes(r.fleet) &&
+                r.startedAt !== undefined &&
+                r.startedAt <= t &&
+                t <= (r.stoppedAt ?? Number.POSITIVE_INFINITY),
+            );
+          return sweeps.filter((s) => s.t >= from && s.t <= until && !held(s.t)).length;
         }
         return sweeps.filter((s) => s.t >= from && s.t <= until).length;
       },

@@ -369,6 +369,9 @@ export interface RolloutExecutionRecord {
   readonly imageId?: string;
   readonly requestId?: string;
   readonly status: string;
+  /** Epoch ms (ListExecutions' startDate, stopDate; no stop while it runs). */
+  readonly startedAt?: number;
+  readonly stoppedAt?: number;
 }
 
 export const ROLLOUT_ENDS = [

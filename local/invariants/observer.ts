@@ -386,6 +386,8 @@ export function startObserver(options: ObserverOptions): Observer {
           ...(input.fleet !== undefined ? { fleet: input.fleet } : {}),
           ...(input.imageId !== undefined ? { imageId: input.imageId } : {}),
           ...(input.requestId !== undefined ? { requestId: input.requestId } : {}),
+          ...(e.startDate !== undefined ? { startedAt: e.startDate.getTime() } : {}),
+          ...(e.stopDate !== undefined ? { stoppedAt: e.stopDate.getTime() } : {}),
         });
       }
       nextToken = page.nextToken;
