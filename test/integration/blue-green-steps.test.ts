@@ -159,6 +159,32 @@ async function upToGreen(f: Fixture) {
   return { fleetState, green, check, state: after };
 }
 
+/**
+ * A rolling fleet (images A, then B) behind one target group, validated for B, its launch template
+ * reconciled and its first batch launched: what the rolling target-group tests start from.
+ */
+async function rollingBehindTargetGroup(prefix: string, size: number) {
+  const fleet = `${prefix}${++counter}`;
+  const imageA = await world.registerImage(`${fleet}-a`, fleet);
+  const imageB = await world.registerImage(`${fleet}-b`, fleet);
+  const groupName = await world.createFleet({ fleet, imageId: imageA, size });
+  const tg = await targetGroup(`${fleet}-tg`);
+  await autoScaling.send(
+    new AttachLoadBalancerTargetGroupsCommand({ AutoScalingGroupName: groupName, TargetGroupARNs: [tg] }),
+  );
+  const base: WorkflowState = { fleet, imageId: imageB, channel: fleet, cause: 'test', requestId: fleet };
+  const run = async <T>(name: string, state: WorkflowState) =>
+    (await runFleetStep({ step: name as never, execution: `exec-${fleet}`, state })) as T;
+  const fleetState = await run<FleetState>(FleetSteps.ValidateImage, base);
+  let state: WorkflowState = { ...base, fleetState };
+  state = {
+    ...state,
+    launchTemplate: await run<{ version: string }>(FleetSteps.ReconcileLaunchTemplate, state),
+  };
+  state = { ...state, progress: await run<Progress>(FleetSteps.LaunchBatch, state) };
+  return { fleet, imageA, imageB, groupName, tg, run, fleetState, state };
+}
+
 const tagsOf = (g: Awaited<ReturnType<typeof group>>) =>
   Object.fromEntries((g?.Tags ?? []).map((t) => [t.Key!, [t.Value!, t.PropagateAtLaunch!]]));
 
@@ -425,24 +451,7 @@ describe('the target-group gate', () => {
   });
 
   it('rolling: a batch is ready only when its new instances are healthy in every target group of the group', async () => {
-    const fleet = `rg${++counter}`;
-    const imageA = await world.registerImage(`${fleet}-a`, fleet);
-    const imageB = await world.registerImage(`${fleet}-b`, fleet);
-    const groupName = await world.createFleet({ fleet, imageId: imageA, size: 2 });
-    const tg = await targetGroup(`${fleet}-tg`);
-    await autoScaling.send(
-      new AttachLoadBalancerTargetGroupsCommand({ AutoScalingGroupName: groupName, TargetGroupARNs: [tg] }),
-    );
-    const base: WorkflowState = { fleet, imageId: imageB, channel: fleet, cause: 'test', requestId: fleet };
-    const run = async <T>(name: string, state: WorkflowState) =>
-      (await runFleetStep({ step: name as never, execution: `exec-${fleet}`, state })) as T;
-    const fleetState = await run<FleetState>(FleetSteps.ValidateImage, base);
-    let state: WorkflowState = { ...base, fleetState };
-    state = {
-      ...state,
-      launchTemplate: await run<{ version: string }>(FleetSteps.ReconcileLaunchTemplate, state),
-    };
-    state = { ...state, progress: await run<Progress>(FleetSteps.LaunchBatch, state) };
+    const { groupName, tg, imageB, run, state } = await rollingBehindTargetGroup('rg', 2);
     const mock = mockClient(ElasticLoadBalancingV2Client);
     try {
       mock.on(DescribeTargetHealthCommand).callsFake((input: { Targets: { Id: string }[] }) => ({
@@ -466,25 +475,12 @@ describe('the target-group gate', () => {
 
 describe('the floor counts what the target groups serve', () => {
   it('rolling: RetireBatch takes an old instance unhealthy in a target group (InService and Healthy in its group) first, never a serving one below the floor', async () => {
-    const fleet = `rf${++counter}`;
-    const imageA = await world.registerImage(`${fleet}-a`, fleet);
-    const imageB = await world.registerImage(`${fleet}-b`, fleet);
-    const groupName = await world.createFleet({ fleet, imageId: imageA, size: 4 });
-    const tg = await targetGroup(`${fleet}-tg`);
-    await autoScaling.send(
-      new AttachLoadBalancerTargetGroupsCommand({ AutoScalingGroupName: groupName, TargetGroupARNs: [tg] }),
+    const { groupName, imageA, imageB, run, fleetState, ...launched } = await rollingBehindTargetGroup(
+      'rf',
+      4,
     );
-    const base: WorkflowState = { fleet, imageId: imageB, channel: fleet, cause: 'test', requestId: fleet };
-    const run = async <T>(name: string, state: WorkflowState) =>
-      (await runFleetStep({ step: name as never, execution: `exec-${fleet}`, state })) as T;
-    const fleetState = await run<FleetState>(FleetSteps.ValidateImage, base);
     expect(fleetState).toMatchObject({ minHealthy: 4, batchSize: 1 });
-    let state: WorkflowState = { ...base, fleetState };
-    state = {
-      ...state,
-      launchTemplate: await run<{ version: string }>(FleetSteps.ReconcileLaunchTemplate, state),
-    };
-    state = { ...state, progress: await run<Progress>(FleetSteps.LaunchBatch, state) };
+    let state = launched.state;
     state = { ...state, progress: await run<Progress>(FleetSteps.CheckBatchHealth, state) };
     expect(state.progress!.ready).toBe(true);
     const old = (await world.viewFleet(groupName)).instances
