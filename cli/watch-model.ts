@@ -7,6 +7,7 @@
  * (the fleet record, the groups, the instances, target health, alarms, the execution's history)
  * and draws the frames.
  */
+import { countedChecks } from '../lambdas/domain/pacing';
 import type { FleetState, Progress } from '../lambdas/domain/rollout';
 import { exitOfOutcome, type ExitName } from './exit-codes';
 import type { FleetStatus } from './status';
@@ -167,10 +168,14 @@ function gateOf(detail: ExecutionDetail, now: Date): WatchGate | null {
   };
   if (step === 'WarmUpBatch') return timed('warm-up', fs?.warmupSeconds);
   if (step === 'Bake') return timed('bake', fs?.bakeSeconds);
-  if (/^(CheckBatchHealth|WaitForHealthyBatch|BatchHealthLoop)$/.test(step)) {
+  if (/^(CheckBatchHealth|WaitForHealthyBatch(Interval)?|BatchHealthLoop)$/.test(step)) {
+    // The checks that count towards the bound: the fast ones (domain/pacing.ts) do not.
     return {
       ...timed('health', undefined),
-      checks: { made: detail.progress?.checks ?? 0, max: fs?.maxChecks ?? null },
+      checks: {
+        made: countedChecks(detail.progress?.checks ?? 0, detail.progress),
+        max: fs?.maxChecks ?? null,
+      },
     };
   }
   if (step.startsWith('CheckAlarms')) return timed('alarms', undefined);

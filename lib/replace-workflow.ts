@@ -9,6 +9,7 @@ import { DrainSteps, type ReplaceStep, ReplaceSteps, RetireInstanceStep } from '
 import {
   checkTiming,
   FlushLoop,
+  MAX_FAST_CHECKS,
   type Outcome,
   type ReplaceWorkflowState,
   standardWorkflow,
@@ -96,7 +97,13 @@ export class ReplaceWorkflow extends Construct {
     // Top-down: resolve the instance, taint it, wait for a slot of the disruption budget.
     const resolve = step(ReplaceSteps.ResolveInstance, '$.instance');
     const taint = step(ReplaceSteps.TaintInstance, '$.taint');
-    const replace = step(ReplaceSteps.ReplaceInstance, '$.replacement', { maxChecks });
+    // Paced (lambdas/domain/pacing.ts): once the surge waits for its target groups' initial health
+    // checks alone, the next check comes within half a health-check interval, at most
+    // MAX_FAST_CHECKS times; otherwise every poll interval.
+    const replace = step(ReplaceSteps.ReplaceInstance, '$.replacement', {
+      maxChecks,
+      pacing: { pollSeconds: pollInterval.toSeconds(), fastChecks: MAX_FAST_CHECKS },
+    });
     const slot = k.pollUntil('SlotLoop', {
       check: { fn: props.replaceFunction, step: ReplaceSteps.AcquireReplacementSlot, resultPath: '$.slot' },
       exits: [{ when: k.when.isPresent('$.slot.skip'), next: reportSkipped }],
@@ -135,14 +142,18 @@ export class ReplaceWorkflow extends Construct {
     );
     slot.next(replace);
     // Surge first when the group's maximum allows (ReplaceInstance says when the old one may go).
-    const waitForNewInstance = k.wait('WaitForNewInstance');
+    const waitForNewInstance = k.waitSeconds('WaitForNewInstance', '$.replacement.nextCheckSeconds');
     waitForNewInstance.next(replace);
+    // A result without its pace (a step that does not know `pacing`) waits one poll interval.
+    const waitForNewInstanceInterval = k.wait('WaitForNewInstanceInterval');
+    waitForNewInstanceInterval.next(replace);
     replace.next(
       k
         .choice('OldInstanceGone?')
         .when(k.when.isTrue('$.replacement.done'), serving.waitState)
         .when(k.when.isPresent('$.replacement.retire'), deregister)
         .when(k.when.isPresent('$.replacement.again'), replace)
+        .when(k.when.isNotPresent('$.replacement.nextCheckSeconds'), waitForNewInstanceInterval)
         .otherwise(waitForNewInstance),
     );
     deregister.next(waitForDeregistration).next(flush).next(retire).next(serving).next(reportReplaced);

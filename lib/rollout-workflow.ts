@@ -110,7 +110,7 @@ export class RolloutWorkflow extends Construct {
       pollInterval,
       maxHealthChecks: gateChecks,
     });
-    const { lockWaitInterval, ...historyBudget } = budget;
+    const { lockWaitInterval, fastChecks, ...historyBudget } = budget;
     this.historyBudget = historyBudget;
 
     const definition = new RolloutGraph(this, {
@@ -122,6 +122,7 @@ export class RolloutWorkflow extends Construct {
       timeoutSeconds: timeout.toSeconds(),
       maxHealthChecks,
       gateChecks,
+      fastChecks,
       historyBudget,
     }).definition();
 
@@ -195,6 +196,8 @@ interface RolloutGraphProps {
   /** Checks of a batch, and of each blue-green gate. */
   readonly gateChecks: number;
   readonly historyBudget: HistoryBudget;
+  /** The fast checks a batch may take (see rolloutHistoryBudget, lambdas/domain/pacing.ts). */
+  readonly fastChecks: number;
 }
 
 /** How a rollout ends after a report. */
@@ -385,11 +388,14 @@ class RolloutGraph {
     // is ready at once (warm pools, the emulator) does not wait a poll for nothing. The immediate
     // check counts towards maxChecks (gateChecks), so the last check comes (maxChecks - 1) polls
     // after the launch: the batch health timeout less one poll interval (at least one poll interval).
+    // Paced: once the batch waits for its target groups' initial health checks alone, the check
+    // asks for the next one within half a health-check interval (a bounded number of times).
     const healthy = k.pollUntil('BatchHealthLoop', {
       check: { fn: this.props.fleetFunction, step: FleetSteps.CheckBatchHealth, resultPath: '$.progress' },
       until: k.when.isTrue('$.progress.ready'),
       choice: 'BatchHealthy?',
       wait: 'WaitForHealthyBatch',
+      paced: { secondsPath: '$.progress.nextCheckSeconds', fastChecks: this.props.fastChecks },
     });
     // Warm-up and bake are Wait states (scaled by the local runtime like every Wait), so they run
     // in the workflow's time, not the step's clock.

@@ -183,6 +183,14 @@ export const HISTORY_EVENT_BUDGET = 2000;
 export const MAX_LOCK_WAITS = 60;
 
 /**
+ * The most fast checks of one poll loop (a rolling batch, a replacement's surge): the checks
+ * within half a target group's health-check interval while the loop waits for its targets'
+ * initial health checks alone (lambdas/domain/pacing.ts). Ten cover a healthy threshold of 5 at
+ * two checks per interval; the Rollout workflow allows fewer when its history budget is short.
+ */
+export const MAX_FAST_CHECKS = 10;
+
+/**
  * AWS history events of one state: a Task 5 (TaskStateEntered, TaskScheduled, TaskStarted,
  * TaskSucceeded or TaskFailed, TaskStateExited), a callback Task (`.waitForTaskToken`) 6 (one
  * more: TaskSubmitted; TaskSucceeded, TaskFailed or TaskTimedOut), a Wait, Choice, Pass, Succeed
@@ -193,7 +201,8 @@ export const HISTORY_EVENTS = { task: 5, callback: 6, other: 2, execution: 2 } a
 /**
  * The Rollout workflow's history budget (see `HistoryBudget`), each poll loop at its bound:
  * - a batch: LaunchBatch, WarmUpBatch, CheckAlarmsAfterBatch, RetireBatch, CheckSafePoint and the
- *   three Choices after it, plus per health check WaitForHealthyBatch, CheckBatchHealth, BatchHealthy?;
+ *   three Choices after it, plus per health check WaitForHealthyBatch, CheckBatchHealth, BatchHealthy?
+ *   (maxHealthChecks, and the fast checks the rest of the budget allows: `fastChecks`);
  * - the first execution's start: ContinuesARollout?, ReadImage, (MAX_LOCK_WAITS + 1) ×
  *   (AcquireFleetLock, WaitForRolloutSlot: the costlier of the two waits), AcquireFleetLock,
  *   ValidateImage, FleetAlreadyOnImage?, CheckAlarmsBeforeStart, BlueGreen?,
@@ -210,7 +219,7 @@ export function rolloutHistoryBudget(args: {
   timeout: Duration;
   pollInterval: Duration;
   maxHealthChecks: number;
-}): HistoryBudget & { lockWaitInterval: Duration } {
+}): HistoryBudget & { lockWaitInterval: Duration; fastChecks: number } {
   const { task, callback, other, execution } = HISTORY_EVENTS;
   const checks = args.maxHealthChecks;
   const lockWaitInterval = Duration.seconds(
@@ -231,19 +240,22 @@ export function rolloutHistoryBudget(args: {
     2 * task;
   const continuationStart = execution + other + task;
   const worstEnd = other + task + checks * perCheck + task + 2 * task + other;
+  const room = HISTORY_EVENT_BUDGET - (firstStart + perBatch + perCheck * checks + worstEnd);
+  if (room < 0) {
+    throw new Error(
+      `Invalid RolloutWorkflow props: ${checks} health checks per batch (batchHealthTimeout / pollInterval) leave no room for a batch in ${HISTORY_EVENT_BUDGET} history events; raise pollInterval or lower batchHealthTimeout`,
+    );
+  }
+  // A batch's fast checks (at most MAX_FAST_CHECKS) take what the budget leaves.
+  const fastChecks = Math.min(MAX_FAST_CHECKS, Math.floor(room / perCheck));
   const budget: HistoryBudget = {
     budget: HISTORY_EVENT_BUDGET,
     firstStart,
     continuationStart,
     perBatch,
     perCheck,
-    maxChecks: checks,
+    maxChecks: checks + fastChecks,
     worstEnd,
   };
-  if (firstStart + perBatch + perCheck * checks + worstEnd > HISTORY_EVENT_BUDGET) {
-    throw new Error(
-      `Invalid RolloutWorkflow props: ${checks} health checks per batch (batchHealthTimeout / pollInterval) leave no room for a batch in ${HISTORY_EVENT_BUDGET} history events; raise pollInterval or lower batchHealthTimeout`,
-    );
-  }
-  return { ...budget, lockWaitInterval };
+  return { ...budget, lockWaitInterval, fastChecks };
 }

@@ -25,7 +25,7 @@ import { Tags } from '../domain/contract';
 import type { FleetInstance } from '../domain/rollout';
 import { aws, errorName } from './errors';
 import { autoScaling, ec2 } from './clients';
-import { healthyInTargetGroups } from './load-balancing';
+import { targetHealthIn } from './load-balancing';
 
 export interface ManagedGroup {
   readonly fleet: string;
@@ -183,8 +183,9 @@ export async function fleetInstances(group: AutoScalingGroup): Promise<FleetInst
 
 /**
  * The group's instances as `fleetInstances` reads them, each InService and Healthy one also asked
- * about in the group's target groups (`inTargetGroups`: one DescribeTargetHealth per target group),
- * so that `isServing` counts what a load balancer serves from. What every floor guard reads.
+ * about in the group's target groups (`inTargetGroups`, `targetsInitial`: one DescribeTargetHealth
+ * per target group), so that `isServing` counts what a load balancer serves from. What every floor
+ * guard reads.
  */
 export async function servingInstances(group: AutoScalingGroup): Promise<FleetInstance[]> {
   const instances = await fleetInstances(group);
@@ -193,13 +194,19 @@ export async function servingInstances(group: AutoScalingGroup): Promise<FleetIn
   const candidates = instances.filter(
     (i) => i.lifecycleState === 'InService' && i.healthStatus === 'Healthy',
   );
-  const healthy = await healthyInTargetGroups(
+  const { healthy, initial } = await targetHealthIn(
     arns,
     candidates.map((i) => i.instanceId),
   );
   const asked = new Set(candidates.map((i) => i.instanceId));
   return instances.map((i) =>
-    asked.has(i.instanceId) ? { ...i, inTargetGroups: healthy.has(i.instanceId) } : i,
+    asked.has(i.instanceId)
+      ? {
+          ...i,
+          inTargetGroups: healthy.has(i.instanceId),
+          ...(initial.has(i.instanceId) ? { targetsInitial: true } : {}),
+        }
+      : i,
   );
 }
 

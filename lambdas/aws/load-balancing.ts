@@ -12,12 +12,17 @@ import {
   AttachLoadBalancerTargetGroupsCommand,
   DetachLoadBalancerTargetGroupsCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import {
+  DescribeTargetGroupsCommand,
+  DescribeTargetHealthCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
 import { aws } from './errors';
 import { autoScaling, loadBalancing } from './clients';
 
 /** AttachLoadBalancerTargetGroups and DetachLoadBalancerTargetGroups take at most 10 target groups per call. */
 const TARGET_GROUPS_PER_CALL = 10;
+/** DescribeTargetGroups returns at most 400 target groups per page (its PageSize range). */
+const TARGET_GROUPS_PER_DESCRIBE = 400;
 
 /** Each instance's target health state in one target group (`healthy`, `initial`, `unused`, `draining`…). */
 export async function targetStates(
@@ -45,6 +50,43 @@ export async function targetStates(
   return states;
 }
 
+/** Where instances stand in a set of target groups (see `targetHealthIn`). */
+export interface TargetGroupHealth {
+  /** `healthy` in every target group (all of them when there is no target group). */
+  readonly healthy: Set<string>;
+  /**
+   * Not healthy in every target group only because one or more still run their initial health
+   * checks (`initial` there, `healthy` in the others): what waits for the target group alone.
+   */
+  readonly initial: Set<string>;
+}
+
+/**
+ * Each instance of `instanceIds` `healthy` in every one of `targetGroupArns`, or still `initial`
+ * (and healthy elsewhere). One DescribeTargetHealth call per target group, about the instances
+ * still either.
+ */
+export async function targetHealthIn(
+  targetGroupArns: readonly string[],
+  instanceIds: readonly string[],
+): Promise<TargetGroupHealth> {
+  const healthy = new Set(instanceIds);
+  const initial = new Set<string>();
+  for (const arn of targetGroupArns) {
+    const asked = [...healthy, ...initial];
+    if (asked.length === 0) break;
+    const states = await targetStates(arn, asked);
+    for (const id of asked) {
+      const state = states.get(id);
+      if (state === 'healthy') continue;
+      healthy.delete(id);
+      if (state === 'initial') initial.add(id);
+      else initial.delete(id);
+    }
+  }
+  return { healthy, initial };
+}
+
 /**
  * The instances (of `instanceIds`) that are `healthy` in every one of `targetGroupArns`: all of
  * them when there is no target group. One DescribeTargetHealth call per target group.
@@ -53,13 +95,30 @@ export async function healthyInTargetGroups(
   targetGroupArns: readonly string[],
   instanceIds: readonly string[],
 ): Promise<Set<string>> {
-  let healthy = new Set(instanceIds);
-  for (const arn of targetGroupArns) {
-    if (healthy.size === 0) break;
-    const states = await targetStates(arn, [...healthy]);
-    healthy = new Set([...healthy].filter((id) => states.get(id) === 'healthy'));
+  return (await targetHealthIn(targetGroupArns, instanceIds)).healthy;
+}
+
+/**
+ * The shortest health-check interval (seconds) of the target groups, undefined when none reports
+ * one: how often their targets' health can change. One DescribeTargetGroups call per 400 groups.
+ */
+export async function healthCheckIntervalSeconds(
+  targetGroupArns: readonly string[],
+): Promise<number | undefined> {
+  let shortest: number | undefined;
+  for (let i = 0; i < targetGroupArns.length; i += TARGET_GROUPS_PER_DESCRIBE) {
+    const chunk = targetGroupArns.slice(i, i + TARGET_GROUPS_PER_DESCRIBE);
+    const page = await aws('DescribeTargetGroups', () =>
+      loadBalancing().send(
+        new DescribeTargetGroupsCommand({ TargetGroupArns: chunk, PageSize: TARGET_GROUPS_PER_DESCRIBE }),
+      ),
+    );
+    for (const group of page.TargetGroups ?? []) {
+      const interval = group.HealthCheckIntervalSeconds;
+      if (interval !== undefined && interval > 0) shortest = Math.min(shortest ?? interval, interval);
+    }
   }
-  return healthy;
+  return shortest;
 }
 
 /**

@@ -69,6 +69,13 @@ export interface ReplacementProgress {
   readonly maxBaseline?: number;
   /** Call ReplaceInstance again at once, without a poll interval (its first two calls only). */
   readonly again?: boolean;
+  /**
+   * The wait before ReplaceInstance's next check (WaitForNewInstance) and its fast checks so far
+   * (see domain/pacing.ts).
+   */
+  readonly nextCheckSeconds?: number;
+  readonly fastChecks?: number;
+  readonly healthCheckIntervalSeconds?: number;
 }
 
 /** What WaitForReplacement returns (`$.health`). */

@@ -73,6 +73,13 @@ export interface Progress {
   readonly checks: number;
   /** Old instances retired so far. */
   readonly replaced: number;
+  /**
+   * CheckBatchHealth: the wait before the batch's next check and its fast checks so far (see
+   * domain/pacing.ts); WaitForHealthyBatch waits `nextCheckSeconds`.
+   */
+  readonly nextCheckSeconds?: number;
+  readonly fastChecks?: number;
+  readonly healthCheckIntervalSeconds?: number;
 }
 
 /** What CheckSafePoint found (`$.safePoint`). */
@@ -184,6 +191,11 @@ export interface FleetInstance {
    * the caller did not ask (`servingInstances` in aws/fleets.ts asks).
    */
   readonly inTargetGroups?: boolean;
+  /**
+   * Not healthy in every target group only because one or more still run their initial health
+   * checks (`initial`): it has booted and waits for the target groups alone (see domain/pacing.ts).
+   */
+  readonly targetsInitial?: boolean;
 }
 
 /**

@@ -6,11 +6,15 @@ import { ConfigurationError } from '../domain/errors';
 import type { FleetState, WorkflowState } from '../domain/rollout';
 import type { FleetStep } from '../domain/steps';
 
+import type { CheckPacing } from '../domain/pacing';
+
 export interface FleetStepRequest {
   readonly step: FleetStep;
   readonly execution: string;
   readonly state: WorkflowState;
   readonly maxChecks?: number;
+  /** CheckBatchHealth: the pace of the batch's checks (see domain/pacing.ts); absent: every poll interval. */
+  readonly pacing?: CheckPacing;
   /** CheckAlarms: when the check runs (`start` rejects, `batch` and `bake` roll back). */
   readonly phase?: 'start' | 'batch' | 'bake';
   /** ReleaseFleet: false on a failure path (only resume the processes). */

@@ -15,6 +15,7 @@ import {
   type ResolvedInstance,
   type SlotState,
 } from '../domain/replace';
+import { type CheckPacing, countedChecks, nextPace } from '../domain/pacing';
 import { type FleetInstance, isPresent, isServing } from '../domain/rollout';
 import { ReplaceSteps, RetireInstanceStep, type ReplaceStep } from '../domain/steps';
 import {
@@ -28,6 +29,7 @@ import {
   terminateInstance,
   updateGroup,
 } from '../aws/fleets';
+import { healthCheckIntervalSeconds } from '../aws/load-balancing';
 import { putOutcome } from '../aws/outcomes';
 import { readFleetRecord } from '../aws/store/fleet-records';
 import { acquireSlot, releaseSlot } from '../aws/store/replacement-slots';
@@ -50,6 +52,8 @@ export interface ReplaceStepRequest {
   readonly state: ReplaceState;
   /** ReplaceInstance, WaitForReplacement: how many checks before the replacement counts as failed. */
   readonly maxChecks?: number;
+  /** ReplaceInstance: the pace of the checks for the surge (domain/pacing.ts); absent: every poll interval. */
+  readonly pacing?: CheckPacing;
   /** ReleaseReplacementSlot: the outcome to report. */
   readonly outcome?: string;
 }
@@ -346,7 +350,8 @@ export async function replaceInstance(request: ReplaceStepRequest): Promise<Repl
       await setDesiredCapacity(resolved.groupName, target);
     }
     // Right after the surge, look once more at once (an instance may serve already), then poll.
-    return { mode, done: false, checks, ...surgeState, ...(checks <= 1 ? { again: true } : {}) };
+    if (checks <= 1) return { mode, done: false, checks, ...surgeState, again: true };
+    return { mode, done: false, checks, ...surgeState, ...(await pace(request, group, previous, [])) };
   }
   const present = instances.filter(isPresent);
   const serving = present.filter(isServing);
@@ -356,12 +361,33 @@ export async function replaceInstance(request: ReplaceStepRequest): Promise<Repl
     return { mode, done: false, retire: true, checks, ...surgeState };
   }
   const maxChecks = request.maxChecks ?? DEFAULT_MAX_CHECKS;
-  if (checks >= maxChecks) {
+  if (countedChecks(checks, previous) >= maxChecks) {
     throw new ReplacementNotHealthyError(
       `after ${checks} checks, no new instance of ${resolved.groupName} is InService and healthy (${serving.length} of ${current} serving); ${instanceId} was left in place`,
     );
   }
-  return { mode, done: false, checks, ...surgeState };
+  // The surge has booted and waits for its target groups' initial health checks alone: the next
+  // check within half a health-check interval (domain/pacing.ts).
+  const warming = present
+    .filter(isNew(resolved.originalInstanceIds))
+    .filter((i) => i.targetsInitial === true);
+  return { mode, done: false, checks, ...surgeState, ...(await pace(request, group, previous, warming)) };
+}
+
+/** The wait before ReplaceInstance's next check (WaitForNewInstance), when the workflow paces it. */
+async function pace(
+  request: ReplaceStepRequest,
+  group: AutoScalingGroup,
+  previous: ReplacementProgress,
+  warming: readonly FleetInstance[],
+): Promise<Partial<ReplacementProgress>> {
+  if (request.pacing === undefined) return {};
+  const interval =
+    warming.length > 0
+      ? (previous.healthCheckIntervalSeconds ??
+        (await healthCheckIntervalSeconds(group.TargetGroupARNs ?? [])))
+      : undefined;
+  return nextPace(request.pacing, previous, interval);
 }
 
 /**

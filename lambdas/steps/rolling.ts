@@ -14,6 +14,7 @@ import {
   rollbackVersion,
   splitByImage,
 } from '../domain/rollout';
+import { countedChecks, nextPace } from '../domain/pacing';
 import { FleetSteps } from '../domain/steps';
 import {
   createLaunchTemplateVersion,
@@ -24,6 +25,7 @@ import {
   setDesiredCapacity,
   updateGroup,
 } from '../aws/fleets';
+import { healthCheckIntervalSeconds } from '../aws/load-balancing';
 import { launchTemplateOf, rereadGroup } from './fleet';
 import { type FleetStepRequest, requireFleetState } from './fleet-request';
 
@@ -75,7 +77,10 @@ export async function launchBatch(request: FleetStepRequest): Promise<Progress> 
   };
 }
 
-/** Is the batch InService and healthy? After `maxChecks` checks, it has failed. */
+/**
+ * Is the batch InService and healthy? After `maxChecks` checks (fast ones not counted), it has
+ * failed. Not yet: the pace of the next check (domain/pacing.ts), when the workflow passes `pacing`.
+ */
 export async function checkBatchHealth(request: FleetStepRequest): Promise<Progress> {
   const fs = requireFleetState(request.state);
   const progress = request.state.progress;
@@ -83,10 +88,8 @@ export async function checkBatchHealth(request: FleetStepRequest): Promise<Progr
   const group = await rereadGroup(fs);
   // The target-group gate: an instance (new or old) counts only when it is also healthy in every
   // target group of the group.
-  const { servingOnImage, servingOthers } = splitByImage(
-    await servingInstances(group),
-    request.state.imageId,
-  );
+  const instances = await servingInstances(group);
+  const { servingOnImage, servingOthers } = splitByImage(instances, request.state.imageId);
   const ready =
     servingOnImage.length >= progress.expectedNew &&
     servingOnImage.length + servingOthers.length >= (fs.minHealthy ?? 0);
@@ -98,12 +101,20 @@ export async function checkBatchHealth(request: FleetStepRequest): Promise<Progr
     FleetSteps.CheckBatchHealth,
     ready ? { seconds: fs.warmupSeconds, what: 'warm-up' } : undefined,
   );
-  if (!ready && checks >= fs.maxChecks) {
+  if (!ready && countedChecks(checks, progress) >= fs.maxChecks) {
     throw new BatchNotHealthyError(
       `after ${checks} checks, ${servingOnImage.length} of ${progress.expectedNew} instances on ${request.state.imageId} are InService and healthy${(group.TargetGroupARNs ?? []).length > 0 ? ' in every target group' : ''}`,
     );
   }
-  return { ...progress, ready, checks };
+  if (ready || request.pacing === undefined) return { ...progress, ready, checks };
+  // The batch has booted and waits for its target groups' initial health checks alone: check
+  // again within half a health-check interval (domain/pacing.ts).
+  const initial = instances.filter((i) => i.imageId === request.state.imageId && i.targetsInitial === true);
+  const warming = initial.length > 0 && servingOnImage.length + initial.length >= progress.expectedNew;
+  const interval = warming
+    ? (progress.healthCheckIntervalSeconds ?? (await healthCheckIntervalSeconds(group.TargetGroupARNs ?? [])))
+    : undefined;
+  return { ...progress, ready, checks, ...nextPace(request.pacing, progress, interval) };
 }
 
 /** Retire the surplus of old instances (oldest first), back to the original capacity. */

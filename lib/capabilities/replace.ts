@@ -104,6 +104,8 @@ function grantReplaceSteps(scope: Construct, replaceFn: PhoenixFunction): void {
     'autoscaling:DescribeAutoScalingInstances',
     // Serving, as the floor counts it: healthy in the group's target groups too.
     'elasticloadbalancing:DescribeTargetHealth',
+    // A surge that waits for initial health checks alone: their interval paces its checks.
+    'elasticloadbalancing:DescribeTargetGroups',
   ]);
   const autoScalingGroups = autoScalingGroupArns(scope);
   replaceFn.addToRolePolicy(

@@ -136,6 +136,8 @@ function grantFleetSteps(
     'autoscaling:DescribeAutoScalingGroups',
     // The target-group gate (rolling and blue-green).
     'elasticloadbalancing:DescribeTargetHealth',
+    // A batch that waits for initial health checks alone: their interval paces its checks.
+    'elasticloadbalancing:DescribeTargetGroups',
   ]);
   // The gating alarms (tag `phoenix:alarms`) are named by fleets at run time.
   const alarmArns = stack.formatArn({

@@ -105,6 +105,13 @@ export interface PollUntilProps<S> {
    */
   readonly interval?: Duration;
   /**
+   * The check paces the loop itself: the Wait waits the seconds the check put at this path (see
+   * lambdas/domain/pacing.ts), and `pacing` (the poll interval, `fastChecks`) is passed to the check.
+   * Not with `waitFirst` (there is no check before the first Wait).
+   * @default - every `interval`
+   */
+  readonly paced?: { readonly secondsPath: StatePath<S>; readonly fastChecks: number };
+  /**
    * Wait one interval before the first check.
    * @default false: check at once (what is ready at once does not wait a poll for nothing)
    */
@@ -126,23 +133,39 @@ export class PollUntil extends sfn.StateMachineFragment {
   public readonly endStates: sfn.INextable[];
   /** The check (add its Catch with `onFailure` or `catch`). */
   public readonly check: tasks.LambdaInvoke;
-  /** The Wait before each check after the first. */
+  /** The Wait before each check after the first (paced: the seconds the check asked for). */
   public readonly waitState: sfn.Wait;
+  /** Paced: the Wait of one interval, for a check result without a pace (`<wait>Interval`). */
+  public readonly intervalWaitState?: sfn.Wait;
   /** The Choice after each check. */
   public readonly choice: sfn.Choice;
 
   constructor(scope: Construct, id: string, check: tasks.LambdaInvoke, props: PollUntilProps<unknown>) {
     super(scope, id);
     this.check = check;
-    this.waitState = new sfn.Wait(scope, props.wait, { time: sfn.WaitTime.duration(props.interval!) });
+    const paced = props.paced;
+    const interval = sfn.WaitTime.duration(props.interval!);
+    this.waitState = new sfn.Wait(scope, props.wait, {
+      time: paced !== undefined ? sfn.WaitTime.secondsPath(paced.secondsPath) : interval,
+    });
     this.choice = new sfn.Choice(scope, props.choice);
     for (const exit of props.exits ?? []) this.choice.when(exit.when, exit.next);
     this.waitState.next(check);
+    // Paced, a result without its pace (a step that does not know `pacing`) waits one interval: a
+    // rule of the same Choice, so it costs no state and no history event.
+    const intervalWait =
+      paced !== undefined ? new sfn.Wait(scope, `${props.wait}Interval`, { time: interval }) : undefined;
+    this.intervalWaitState = intervalWait;
+    intervalWait?.next(check);
     check.next(this.choice);
     this.startState = props.waitFirst === true ? this.waitState : check;
     this.endStates = [
       nextable((next) => {
-        this.choice.when(props.until, next).otherwise(this.waitState);
+        this.choice.when(props.until, next);
+        if (paced !== undefined && intervalWait !== undefined) {
+          this.choice.when(sfn.Condition.not(sfn.Condition.isPresent(paced.secondsPath)), intervalWait);
+        }
+        this.choice.otherwise(this.waitState);
       }),
     ];
   }
@@ -216,15 +239,19 @@ export class WorkflowKit<S> {
 
   /** Poll until ready (see `PollUntil`): the check is built from `props.check` (with `maxChecks`). */
   pollUntil(id: string, props: PollUntilProps<S>): PollUntil {
-    const payload =
-      props.maxChecks === undefined
-        ? props.check.payload
-        : { ...props.check.payload, maxChecks: props.maxChecks };
+    const interval = props.interval ?? this.defaults.pollInterval;
+    if (props.paced !== undefined && props.waitFirst === true) {
+      throw new Error(`${id}: a paced poll loop checks first (no waitFirst)`);
+    }
+    const payload = {
+      ...props.check.payload,
+      ...(props.maxChecks !== undefined ? { maxChecks: props.maxChecks } : {}),
+      ...(props.paced !== undefined
+        ? { pacing: { pollSeconds: interval.toSeconds(), fastChecks: props.paced.fastChecks } }
+        : {}),
+    };
     const check = this.lambdaStep({ ...props.check, payload });
-    return new PollUntil(this.scope, id, check, {
-      ...props,
-      interval: props.interval ?? this.defaults.pollInterval,
-    } as PollUntilProps<unknown>);
+    return new PollUntil(this.scope, id, check, { ...props, interval } as PollUntilProps<unknown>);
   }
 
   /** A Wait of the poll interval (or `time`). */

@@ -107,6 +107,14 @@ export class Conditions<S> {
   isPresent(path: StatePath<S>): sfn.Condition {
     return sfn.Condition.isPresent(path);
   }
+  /**
+   * The field is not there: `Not: {IsPresent: true}`, same meaning in AWS as `IsPresent: false`,
+   * which the local engine (aws-local-stepfunctions) never matches (local/stepfunctions/definition.ts
+   * refuses it).
+   */
+  isNotPresent(path: StatePath<S>): sfn.Condition {
+    return sfn.Condition.not(sfn.Condition.isPresent(path));
+  }
   /** The field is `true`. */
   isTrue(path: StatePath<S>): sfn.Condition {
     return sfn.Condition.booleanEquals(path, true);

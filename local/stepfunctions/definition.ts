@@ -2,9 +2,10 @@
  * Definition rewriting: what the local runtime checks and changes in a synthesized state machine
  * definition before aws-local-stepfunctions runs it.
  *
- * - Refused: what the engine silently ignores (JSONata, variables), so nothing runs differently
- *   locally without a word; Task Resources the local runtime cannot run; state names used twice
- *   (the engine's overrides are by state name).
+ * - Refused: what the engine silently ignores (JSONata, variables) or misreads (a Choice type test
+ *   set to false: `IsPresent: false` never matches), so nothing runs differently locally without
+ *   a word; Task Resources the local runtime cannot run; state names used twice (the engine's
+ *   overrides are by state name).
  * - Time: `Wait` states with `Seconds` wait Seconds × timeScale (`waitTimeOverrides`); `Wait`
  *   states with `SecondsPath`/`Timestamp`/`TimestampPath` become a local task that waits the
  *   scaled time; Retry intervals (`IntervalSeconds`, `MaxDelaySeconds`) are scaled in the executed
@@ -92,6 +93,31 @@ export function ignoredFeatures(definition: MachineDef): string[] {
   return found;
 }
 
+/** Choice rule type tests: `<test>: false` never matches in the engine (`test && ...`), in AWS it does. */
+const TYPE_TESTS = ['IsPresent', 'IsNull', 'IsNumeric', 'IsString', 'IsBoolean', 'IsTimestamp'] as const;
+
+/**
+ * Choice rules (nested in And, Or, Not too) with a type test set to false: aws-local-stepfunctions
+ * evaluates `IsPresent: false` as never true, where AWS matches an absent field. `Not` with the
+ * test set to true means the same in both.
+ */
+export function falseTypeTests(definition: MachineDef): string[] {
+  const found: string[] = [];
+  const visitRule = (state: string, rule: unknown): void => {
+    if (typeof rule !== 'object' || rule === null) return;
+    const r = rule as Record<string, unknown>;
+    for (const test of TYPE_TESTS) if (r[test] === false) found.push(`state ${state}: ${test}: false`);
+    for (const list of ['And', 'Or'])
+      if (Array.isArray(r[list])) for (const inner of r[list]) visitRule(state, inner);
+    if ('Not' in r) visitRule(state, r['Not']);
+  };
+  forEachState(definition, (name, state) => {
+    if (state.Type === 'Choice' && Array.isArray(state.Choices))
+      for (const rule of state.Choices) visitRule(name, rule);
+  });
+  return found;
+}
+
 /** Parse a definition and check it runs locally as it would in AWS (InvalidDefinitionError if not). */
 export function parseDefinition(
   machineName: string,
@@ -110,6 +136,12 @@ export function parseDefinition(
   if (ignored.length > 0) {
     throw new InvalidDefinitionError(
       `State machine ${machineName} uses what aws-local-stepfunctions silently ignores, so it would run differently locally: ${ignored.join('; ')}. Use JSONPath (InputPath, Parameters, ResultSelector, ResultPath, OutputPath).`,
+    );
+  }
+  const misread = falseTypeTests(original);
+  if (misread.length > 0) {
+    throw new InvalidDefinitionError(
+      `State machine ${machineName} uses Choice rules that aws-local-stepfunctions never matches (AWS does), so it would run differently locally: ${misread.join('; ')}. Use Not with the test set to true.`,
     );
   }
   try {

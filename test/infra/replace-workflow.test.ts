@@ -4,6 +4,7 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DrainSteps, ReplaceSteps, RetireInstanceStep, TRANSIENT_ERRORS } from '../../lambdas/domain/steps';
 import { ReplaceWorkflow } from '../../lib';
+import { MAX_FAST_CHECKS } from '../../lib/workflow-kit';
 import { allStates, renderDefinition, unsupportedLocally } from './asl';
 import { synthPhoenix, type Json, type SynthesizedPhoenix } from './support';
 
@@ -100,8 +101,22 @@ describe('Replace state machine', () => {
     expect(byName[ReplaceSteps.ReplaceInstance].Parameters.maxChecks).toBe(40);
     expect(byName[ReplaceSteps.WaitForReplacement].Parameters.maxChecks).toBe(40);
     const waits = allStates(definition).filter(({ state }) => state.Type === 'Wait');
-    // The three poll waits, the deregistration delay (SecondsPath) and the flush poll.
-    expect(waits.map(({ state }) => state.Seconds)).toEqual([15, 15, 15, undefined, 5]);
+    // The poll waits (the surge's paced by ReplaceInstance, SecondsPath, with its one-interval
+    // fallback), the deregistration delay (SecondsPath) and the flush poll.
+    expect(
+      waits.map(({ path, state }) => [path.split('.').at(-1), state.Seconds ?? state.SecondsPath]),
+    ).toEqual([
+      ['WaitForSlot', 15],
+      ['WaitForNewInstance', '$.replacement.nextCheckSeconds'],
+      ['WaitForNewInstanceInterval', 15],
+      ['WaitBeforeHealthCheck', 15],
+      ['WaitForDeregistration', '$.drain.delaySeconds'],
+      ['WaitForFlush', 5],
+    ]);
+    expect(byName[ReplaceSteps.ReplaceInstance].Parameters.pacing).toStrictEqual({
+      pollSeconds: 15,
+      fastChecks: MAX_FAST_CHECKS,
+    });
   });
 
   it('alarms on failed, throttled, aborted and timed-out executions', () => {

@@ -150,15 +150,33 @@ describe('Rollout state machine: timeout, continue-as-new', () => {
     });
     // The costs of the definition's states, as AWS counts history events (Task 5, callback Task 6,
     // others 2), with 40 checks per batch (10 min / 15 s) and 60 + 1 lock waits (2 h / 120 s, and
-    // the one woken), each AcquireFleetLock + WaitForRolloutSlot: passed to CheckSafePoint.
+    // the one woken), each AcquireFleetLock + WaitForRolloutSlot: passed to CheckSafePoint. A
+    // batch may take MAX_FAST_CHECKS (10) fast checks on top of its 40 (the budget has room).
     expect(workflow.historyBudget).toStrictEqual({
       budget: 2000,
       firstStart: 709,
       continuationStart: 9,
       perBatch: 28,
       perCheck: 9,
-      maxChecks: 40,
+      maxChecks: 50,
       worstEnd: 384,
+    });
+    // CheckBatchHealth paces the batch: WaitForHealthyBatch waits what it asked for, and a result
+    // without its pace waits one poll interval.
+    expect(definition.States.CheckBatchHealth.Parameters.pacing).toStrictEqual({
+      pollSeconds: 15,
+      fastChecks: 10,
+    });
+    expect(definition.States.WaitForHealthyBatch).toMatchObject({
+      SecondsPath: '$.progress.nextCheckSeconds',
+    });
+    expect(definition.States.WaitForHealthyBatchInterval).toMatchObject({
+      Seconds: 15,
+      Next: 'CheckBatchHealth',
+    });
+    expect(definition.States['BatchHealthy?'].Choices[1]).toStrictEqual({
+      Not: { Variable: '$.progress.nextCheckSeconds', IsPresent: true },
+      Next: 'WaitForHealthyBatchInterval',
     });
     expect(definition.States.CheckSafePoint.Parameters.historyBudget).toStrictEqual(workflow.historyBudget);
     expect(definition.States.WaitForFleetLock.Seconds).toBe(120);

@@ -1,7 +1,7 @@
 /**
  * Property-based tests (fast-check, seeded, shrinking) of the pure planners of lambdas/domain: the
  * rolling batches (surge, floor, retirement), the disruption budget, the circuit breaker, image
- * ordering and validation, supersede, and the reconcile sweep's differences. Seed:
+ * ordering and validation, supersede, the reconcile sweep's differences and check pacing. Seed:
  * PHOENIX_PROPERTY_SEED (see ./seed.ts); each property prints it and a failure says how to replay.
  */
 import fc from 'fast-check';
@@ -15,6 +15,7 @@ import {
 import { minHealthyCount, surgeSize, type Surge } from '../../lambdas/domain/fleet-settings';
 import { imageViolation, type ImagePolicyFacts } from '../../lambdas/domain/image-policy';
 import { fleetDifferences, LAUNCH_TEMPLATE_CLOCK_TOLERANCE_SECONDS } from '../../lambdas/domain/reconcile';
+import { countedChecks, fastCheckSeconds, nextPace, type Pace } from '../../lambdas/domain/pacing';
 import { defaultBudget, disruptionBudget } from '../../lambdas/domain/replace';
 import {
   type FleetInstance,
@@ -536,6 +537,74 @@ describe('reconcile (fleetDifferences)', () => {
 // ---------------------------------------------------------------------------------------------
 // Regressions: the failures these properties found, replayed (seed 20261201, the default).
 // ---------------------------------------------------------------------------------------------
+
+// ---------------------------------------------------------------------------------------------
+// Check pacing (lambdas/domain/pacing.ts): a poll loop driven by nextPace and countedChecks the
+// way CheckBatchHealth and ReplaceInstance drive it, against a world that is never ready.
+// ---------------------------------------------------------------------------------------------
+
+describe('check pacing (nextPace, countedChecks)', () => {
+  it('a loop that never gets ready gets all its checks at the poll interval, at most fastChecks more, each wait between 1 s and the poll', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          pollSeconds: fc.integer({ min: 1, max: 120 }),
+          fastChecks: fc.integer({ min: 0, max: 20 }),
+          maxChecks: fc.integer({ min: 1, max: 60 }),
+          // What each check sees: the health-check interval while warming, else undefined.
+          seen: fc.array(fc.option(fc.integer({ min: 1, max: 300 }), { nil: undefined }), {
+            minLength: 1,
+            maxLength: 30,
+          }),
+        }),
+        ({ pollSeconds, fastChecks, maxChecks, seen }) => {
+          const pacing = { pollSeconds, fastChecks };
+          let pace: Pace | undefined;
+          let checks = 0;
+          let waited = 0;
+          let fastWaits = 0;
+          for (;;) {
+            checks += 1;
+            if (countedChecks(checks, pace) >= maxChecks) break;
+            pace = nextPace(pacing, pace, seen[(checks - 1) % seen.length]);
+            expect(pace.nextCheckSeconds).toBeGreaterThanOrEqual(1);
+            expect(pace.nextCheckSeconds).toBeLessThanOrEqual(pollSeconds);
+            if (pace.nextCheckSeconds < pollSeconds) fastWaits += 1;
+            waited += pace.nextCheckSeconds;
+            expect(checks).toBeLessThanOrEqual(maxChecks + fastChecks);
+          }
+          expect(fastWaits).toBeLessThanOrEqual(fastChecks);
+          expect(pace?.fastChecks ?? 0).toBe(fastWaits);
+          // Every check at the poll interval is still there: the time bound only grows.
+          expect(checks).toBe(maxChecks + fastWaits);
+          expect(waited).toBeGreaterThanOrEqual((maxChecks - 1) * pollSeconds);
+          expect(waited).toBeLessThanOrEqual((maxChecks - 1) * pollSeconds + fastWaits * (pollSeconds - 1));
+        },
+      ),
+      params(300),
+    );
+  });
+
+  it('is fast only while warming, within half the health-check interval, never for an interval as long as the poll', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 120 }),
+        fc.integer({ min: 1, max: 300 }),
+        fc.integer({ min: 1, max: 10 }),
+        (pollSeconds, interval, fastChecks) => {
+          const pacing = { pollSeconds, fastChecks };
+          expect(nextPace(pacing, undefined, undefined).nextCheckSeconds).toBe(pollSeconds);
+          const warming = nextPace(pacing, undefined, interval);
+          const half = Math.max(1, Math.ceil(interval / 2));
+          expect(warming.nextCheckSeconds).toBe(half < pollSeconds ? half : pollSeconds);
+          expect(warming.healthCheckIntervalSeconds).toBe(interval);
+          expect(fastCheckSeconds(pollSeconds, interval)).toBe(half < pollSeconds ? half : undefined);
+        },
+      ),
+      params(300),
+    );
+  });
+});
 
 describe('regressions found by the properties above', () => {
   it('retires no serving old instance that would take serving below the floor (seed 20261201, path "54:9:1:2:0:2:3:4:3:4:5")', () => {

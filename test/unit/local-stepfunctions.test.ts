@@ -243,6 +243,27 @@ describe('Lambda tasks', () => {
       register({ StartAt: 'P', States: { P: { Type: 'Pass', Assign: { x: 1 }, End: true } } }),
     ).toThrow(/Assign/);
   });
+
+  it('refuses a Choice type test set to false (the engine never matches it, AWS does), nested too; Not of true runs', async () => {
+    const choice = (rule: Record<string, unknown>) => ({
+      StartAt: 'C',
+      States: {
+        C: { Type: 'Choice', Choices: [{ ...rule, Next: 'Absent' }], Default: 'Present' },
+        Absent: { Type: 'Pass', Result: 'absent', End: true },
+        Present: { Type: 'Pass', Result: 'present', End: true },
+      },
+    });
+    expect(() => register(choice({ Variable: '$.x', IsPresent: false }))).toThrow(/C: IsPresent: false/);
+    expect(() =>
+      register(
+        choice({ And: [{ Variable: '$.y', IsPresent: true }, { Not: { Variable: '$.x', IsNull: false } }] }),
+      ),
+    ).toThrow(/C: IsNull: false/);
+    const arn = register(choice({ Not: { Variable: '$.x', IsPresent: true } }));
+    const { executionArn } = service.startExecution({ stateMachineArn: arn, input: '{}' });
+    const record = await service.waitForExecution(executionArn, { timeoutMs: 10_000 });
+    expect(JSON.parse(record.output ?? 'null')).toBe('absent');
+  });
 });
 
 describe('time', () => {

@@ -170,6 +170,17 @@ describe('the watch model', () => {
       checks: { made: 2, max: 10 },
       seconds: null,
     });
+    // Fast checks (a batch waiting for its target groups' initial health checks) do not count.
+    const paced = buildWatchModel(
+      rolling({
+        execution: {
+          ...warmUp,
+          step: 'WaitForHealthyBatchInterval',
+          progress: { ...warmUp.progress!, checks: 5, fastChecks: 3 },
+        },
+      }),
+    );
+    expect(paced.rollout?.gate).toMatchObject({ kind: 'health', checks: { made: 2, max: 10 } });
   });
 
   it('without a rollout: the desired image is the target, the last outcome maps to its exit, hints say what to do', () => {

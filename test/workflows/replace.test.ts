@@ -100,6 +100,28 @@ describe('Replace workflow (synthesized definition)', () => {
     expect(wf.calls.find((c) => c.step === 'WaitForReplacement')!.payload['maxChecks']).toBe(40);
   });
 
+  it('paces the surge: WaitForNewInstance waits what ReplaceInstance asked for; a result without a pace waits one poll interval', async () => {
+    // Not yet serving twice: the first time with its pace, the second without; then it may go.
+    wf.scripts['ReplaceInstance'] = (p, n) => {
+      const checks = (p['state'].replacement?.checks ?? -1) + 1;
+      if (n === 0) return { mode: 'surge', done: false, checks, baseline: 2 };
+      if (n === 1)
+        return { mode: 'surge', done: false, checks, baseline: 2, nextCheckSeconds: 5, fastChecks: 1 };
+      if (n === 2) return { mode: 'surge', done: false, checks, baseline: 2 };
+      if (n === 3) return { mode: 'surge', done: false, retire: true, checks, baseline: 2 };
+      return { mode: 'surge', done: true, checks };
+    };
+    const result = await run('paced');
+    expect(result.status).toBe('SUCCEEDED');
+    const waits = result.events
+      .filter((e) => e.type.endsWith('StateEntered'))
+      .map((e) => (e['stateEnteredEventDetails'] as { name?: string }).name ?? '')
+      .filter((name) => name.startsWith('WaitForNewInstance'));
+    expect(waits).toEqual(['WaitForNewInstanceInterval', 'WaitForNewInstance', 'WaitForNewInstanceInterval']);
+    const replace = wf.calls.find((c) => c.step === 'ReplaceInstance')!;
+    expect(replace.payload['pacing']).toStrictEqual({ pollSeconds: 15, fastChecks: 10 });
+  });
+
   it('terminate path: the old instance goes at once, then the group is checked until it serves', async () => {
     wf.scripts['ReplaceInstance'] = () => ({ mode: 'terminate', done: false, retire: true, checks: 0 });
     wf.scripts['WaitForReplacement'] = (p, n) => ({

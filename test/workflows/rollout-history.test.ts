@@ -135,10 +135,11 @@ describe('Rollout workflow: bounded history (continue-as-new)', () => {
   it('stays within the budget in the worst case of one execution: every wait loop at its bound, then a failed rollback', async () => {
     const scripts = fleetScripts(30);
     // 60 waits for a global slot that time out (the most its deadline allows), then one woken
-    // (WaitForRolloutSlot, the callback pattern: its costlier lock wait); 14 quick batches, which
+    // (WaitForRolloutSlot, the callback pattern: its costlier lock wait); 11 quick batches, which
     // leave just room for one more batch at its worst and the worst end; that batch never becomes
-    // healthy (40 checks), and the rollback's capacity comes back only at its 40th check, then its
-    // last step fails (RolloutFailed).
+    // healthy (10 fast checks, as CheckBatchHealth paces a batch waiting for its target groups'
+    // initial health checks, and 40 counted ones), and the rollback's capacity comes back only at
+    // its 40th check, then its last step fails (RolloutFailed).
     scripts['AcquireFleetLock'] = (_p, n) => {
       if (n < 61) throw fail('RolloutSlotQueuedError', 'all 20 rollout slots are in use');
       return { deadline: 4_000_000_000 };
@@ -148,10 +149,16 @@ describe('Rollout workflow: bounded history (continue-as-new)', () => {
       return { registered: true, acquired: false };
     };
     scripts['CheckBatchHealth'] = (p) => {
-      const checks = p['state'].progress.checks + 1;
-      if (p['state'].progress.replaced < 14) return { ...p['state'].progress, ready: true, checks };
-      if (checks >= 40) throw fail('BatchNotHealthyError', 'after 40 checks, 0 of 1 instances are serving');
-      return { ...p['state'].progress, ready: false, checks };
+      const progress = p['state'].progress;
+      const checks = progress.checks + 1;
+      const fastChecks = progress.fastChecks ?? 0;
+      if (progress.replaced < 11) return { ...progress, ready: true, checks };
+      if (checks - fastChecks >= 40)
+        throw fail('BatchNotHealthyError', 'after 50 checks, 0 of 1 instances are serving');
+      expect(p['pacing']).toStrictEqual({ pollSeconds: 15, fastChecks: 10 });
+      return fastChecks < 10
+        ? { ...progress, ready: false, checks, nextCheckSeconds: 5, fastChecks: fastChecks + 1 }
+        : { ...progress, ready: false, checks, nextCheckSeconds: 15, fastChecks };
     };
     scripts['CheckRollbackCapacity'] = (p) => {
       const checks = p['state'].rollback.checks + 1;
@@ -172,7 +179,8 @@ describe('Rollout workflow: bounded history (continue-as-new)', () => {
     expect(wf.executions).toHaveLength(1);
     expect(wf.steps().filter((s) => s === 'WaitForRolloutSlot')).toHaveLength(61);
     expect(result.events.filter((e) => e.type === 'TaskTimedOut')).toHaveLength(60);
-    expect(wf.steps().filter((s) => s === 'RetireBatch')).toHaveLength(14);
+    expect(wf.steps().filter((s) => s === 'RetireBatch')).toHaveLength(11);
+    expect(wf.steps().filter((s) => s === 'CheckBatchHealth')).toHaveLength(11 + 50);
     expect(wf.steps().filter((s) => s === 'CheckRollbackCapacity')).toHaveLength(40);
     const events = awsHistoryEvents(result);
     console.info(`worst case of one execution: ${events} AWS history events`);

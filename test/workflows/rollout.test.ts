@@ -201,6 +201,8 @@ describe('Rollout workflow (synthesized definition)', () => {
       ...p['state'].progress,
       ready: n !== 1,
       checks: p['state'].progress.checks + 1,
+      nextCheckSeconds: 15,
+      fastChecks: 0,
     });
     const result = await run('ready-at-once');
     expect(result.status).toBe('SUCCEEDED');
@@ -217,6 +219,28 @@ describe('Rollout workflow (synthesized definition)', () => {
       ...atOnce,
       ...atOnce,
     ]);
+  });
+
+  it('paces a batch: WaitForHealthyBatch waits what CheckBatchHealth asked for; a result without a pace waits one poll interval', async () => {
+    // The first batch: not ready twice, the first time with its pace, the second without.
+    wf.scripts['CheckBatchHealth'] = (p, n) => {
+      const { nextCheckSeconds: _previous, ...progress } = p['state'].progress;
+      return {
+        ...progress,
+        ready: n >= 2,
+        checks: progress.checks + 1,
+        ...(n === 0 ? { nextCheckSeconds: 5, fastChecks: 1 } : {}),
+      };
+    };
+    const result = await run('paced');
+    expect(result.status).toBe('SUCCEEDED');
+    const entered = result.events
+      .filter((e) => e.type.endsWith('StateEntered'))
+      .map((e) => (e['stateEnteredEventDetails'] as { name?: string }).name ?? '')
+      .filter((name) => name.startsWith('WaitForHealthyBatch'));
+    expect(entered).toEqual(['WaitForHealthyBatch', 'WaitForHealthyBatchInterval']);
+    const checks = wf.calls.filter((c) => c.payload['step'] === 'CheckBatchHealth');
+    expect(checks[0]!.payload['pacing']).toStrictEqual({ pollSeconds: 15, fastChecks: 10 });
   });
 
   it('commits at once when the fleet already runs the image', async () => {
