@@ -466,7 +466,12 @@ function figuresOf(m: Measured, rolling8?: Measured): RolloutFigure[] {
     // steps run, so "waits at full length + real time outside them" leaves part of the boot out.
     const ready = BOOT_SECONDS + BOOT_HEALTH_SECONDS;
     const poll = 15;
-    const quantized = m.batches * (Math.ceil(ready / poll) * poll + WARMUP_SECONDS) + BAKE_SECONDS;
+    // Paced checks (docs/rollouts.md#paced-checks): the boot is seen at a poll, then the target
+    // group's health within half its health-check interval.
+    const fast = Math.max(1, Math.ceil(BOOT_HEALTH_INTERVAL / 2));
+    const bootSeen = Math.ceil(BOOT_SECONDS / poll) * poll;
+    const healthSeen = bootSeen + Math.max(0, Math.ceil((ready - bootSeen) / fast) * fast);
+    const quantized = m.batches * (healthSeen + WARMUP_SECONDS) + BAKE_SECONDS;
     figures.unshift({
       name: `floor with boot on: rollout wall time ÷ (batches × (boot + warm-up) + bake) (${label})`,
       value: round(m.wallSimSeconds / m.minimumSeconds, 3),
@@ -486,7 +491,7 @@ function figuresOf(m: Measured, rolling8?: Measured): RolloutFigure[] {
         batches: m.batches,
         pollQuantizedMinimumSeconds: quantized,
         pollQuantizedRatio: round(quantized / m.minimumSeconds, 3),
-        note: `the waits Phoenix itself adds: the batch health poll (every ${poll} s, the default rollout poll interval) finds a batch ready at the first check after boot + health, so Phoenix's own floor is batches × (⌈(boot + health) ÷ poll⌉ × poll + warm-up) + bake = pollQuantizedMinimumSeconds; the rest of the wall time beyond the waits is the Lambda steps, real ms × 1 ÷ time scale`,
+        note: `the waits Phoenix itself adds: the batch health poll (every ${poll} s, the default rollout poll interval) sees the boot at the first check after it; then, its targets initial, the check is paced at half the health-check interval (${fast} s), so Phoenix's own floor is batches × (⌈boot ÷ poll⌉ × poll + ⌈(boot + health − that) ÷ ${fast}⌉ × ${fast} + warm-up) + bake = pollQuantizedMinimumSeconds (a check that lands on the instant of a change sees it one step later); the rest of the wall time beyond the waits is the Lambda steps, real ms × 1 ÷ time scale`,
       },
     });
   }
