@@ -4,9 +4,8 @@
  */
 import { ConfigurationError } from '../domain/errors';
 import type { FleetState, WorkflowState } from '../domain/rollout';
-import type { FleetStep } from '../domain/steps';
-
 import type { CheckPacing } from '../domain/pacing';
+import type { FleetStep } from '../domain/steps';
 
 export interface FleetStepRequest {
   readonly step: FleetStep;
