@@ -342,6 +342,22 @@ export async function replaceInstance(request: ReplaceStepRequest): Promise<Repl
   }
   const target = baseline + 1;
   const current = group.DesiredCapacity ?? 0;
+  const present = instances.filter(isPresent);
+  const serving = present.filter(isServing);
+  const newServing = serving.filter(isNew(resolved.originalInstanceIds));
+  if (current >= target && newServing.length > 0 && serving.length >= current) {
+    // Drained first (DeregisterInstance, flush), then RetireInstance terminates with a decrement.
+    return { mode, done: false, retire: true, checks, ...surgeState };
+  }
+  const maxChecks = request.maxChecks ?? DEFAULT_MAX_CHECKS;
+  if (countedChecks(checks, previous) >= maxChecks) {
+    // Nothing changes: the surge goes, the group back to its capacity, the old instance stays. Before
+    // any new surge: a retry of this step after the surge was taken back must not surge again.
+    const undone = await takeFailedSurgeBack(resolved, group, present, surgeState);
+    throw new ReplacementNotHealthyError(
+      `after ${checks} checks, no new instance of ${resolved.groupName} is InService and healthy (${serving.length} of ${current} serving); ${instanceId} was left in place${undone}`,
+    );
+  }
   if (current < target) {
     // Absolute: a retried step surges once. (Raised again if another replacement took it back.)
     if ((group.MaxSize ?? 0) < target) {
@@ -352,19 +368,6 @@ export async function replaceInstance(request: ReplaceStepRequest): Promise<Repl
     // Right after the surge, look once more at once (an instance may serve already), then poll.
     if (checks <= 1) return { mode, done: false, checks, ...surgeState, again: true };
     return { mode, done: false, checks, ...surgeState, ...(await pace(request, group, previous, [])) };
-  }
-  const present = instances.filter(isPresent);
-  const serving = present.filter(isServing);
-  const newServing = serving.filter(isNew(resolved.originalInstanceIds));
-  if (newServing.length > 0 && serving.length >= current) {
-    // Drained first (DeregisterInstance, flush), then RetireInstance terminates with a decrement.
-    return { mode, done: false, retire: true, checks, ...surgeState };
-  }
-  const maxChecks = request.maxChecks ?? DEFAULT_MAX_CHECKS;
-  if (countedChecks(checks, previous) >= maxChecks) {
-    throw new ReplacementNotHealthyError(
-      `after ${checks} checks, no new instance of ${resolved.groupName} is InService and healthy (${serving.length} of ${current} serving); ${instanceId} was left in place`,
-    );
   }
   // The surge has booted and waits for its target groups' initial health checks alone: the next
   // check within half a health-check interval (domain/pacing.ts).
@@ -388,6 +391,42 @@ async function pace(
         (await healthCheckIntervalSeconds(group.TargetGroupARNs ?? [])))
       : undefined;
   return nextPace(request.pacing, previous, interval);
+}
+
+/**
+ * A surge that never served, taken back before ReplaceInstance gives up: its new instances that do
+ * not serve go with a decrement (newest first, as many as the surge added), so the group is back
+ * at its baseline without Auto Scaling choosing what to terminate; when the group launched none of
+ * them (no new instance in it), the desired capacity goes back to the baseline (nothing to
+ * terminate); then the maximum, if the surge raised it. Idempotent: a retried step finds the
+ * capacity back and does nothing more. Returns what it did, for the error's message.
+ */
+async function takeFailedSurgeBack(
+  resolved: { groupName: string; originalInstanceIds: readonly string[] },
+  group: AutoScalingGroup,
+  present: readonly FleetInstance[],
+  state: { baseline?: number; maxBaseline?: number },
+): Promise<string> {
+  if (state.baseline === undefined) return '';
+  const extra = Math.max(0, (group.DesiredCapacity ?? 0) - state.baseline);
+  const unserved = present
+    .filter(isNew(resolved.originalInstanceIds))
+    .filter((i) => !isServing(i))
+    .sort((a, b) => (b.launchTime?.getTime() ?? 0) - (a.launchTime?.getTime() ?? 0))
+    .slice(0, extra);
+  for (const instance of unserved) await terminateInstance(instance.instanceId, true);
+  let desired = (group.DesiredCapacity ?? 0) - unserved.length;
+  if (desired > state.baseline && present.length - unserved.length <= state.baseline) {
+    // The surge's instance never came: lowering desired terminates nothing.
+    await setDesiredCapacity(resolved.groupName, state.baseline);
+    desired = state.baseline;
+  }
+  const max = group.MaxSize ?? 0;
+  const lowerMax = state.maxBaseline !== undefined && max > state.maxBaseline && desired <= state.maxBaseline;
+  if (lowerMax) await updateGroup({ groupName: resolved.groupName, maxSize: state.maxBaseline });
+  if (unserved.length === 0 && desired === (group.DesiredCapacity ?? 0) && !lowerMax) return '';
+  const terminated = unserved.map((i) => i.instanceId);
+  return `; the surge was taken back (desired ${desired}${lowerMax ? `, max ${state.maxBaseline}` : ''}${terminated.length > 0 ? `; terminated ${terminated.join(', ')}` : ''})`;
 }
 
 /**

@@ -97,7 +97,10 @@ async function fleetBehindTargetGroup(prefix: string, size: number, maxSize = si
   return { fleet, imageA, imageB, groupName, tg, instances };
 }
 
-/** Call `next` until `done` accepts its result (bounded: a real-time guard, not an assertion of speed). */
+/**
+ * Call `next` every 200 ms (4 simulated seconds: within the initial window, and far fewer calls than
+ * the check bound) until `done` accepts its result (bounded: a real-time guard, not a speed check).
+ */
 async function until<T>(
   next: () => Promise<T>,
   done: (value: T) => boolean,
@@ -111,7 +114,7 @@ async function until<T>(
     if (done(value)) return seen;
     if (Date.now() > deadline)
       throw new Error(`condition not met in ${timeoutMs} ms; last: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 
@@ -127,7 +130,7 @@ describe('check pacing with boot time and target health checks on', () => {
     };
     const run = async <T>(step: string, state: WorkflowState, extra: Record<string, unknown> = {}) =>
       (await runFleetStep({ step: step as never, execution: `exec-${f.fleet}`, state, ...extra })) as T;
-    const fleetState = await run<FleetState>(FleetSteps.ValidateImage, base);
+    const fleetState = await run<FleetState>(FleetSteps.ValidateImage, base, { maxChecks: 1000 });
     let state: WorkflowState = { ...base, fleetState };
     state = {
       ...state,
@@ -218,7 +221,10 @@ describe('check pacing with boot time and target health checks on', () => {
     expect(s.slot?.acquired).toBe(true);
     const pacing = { pollSeconds: POLL, fastChecks: 3 };
     const step = async () => {
-      const replacement = await run<ReplacementProgress>(ReplaceSteps.ReplaceInstance, s, { pacing });
+      const replacement = await run<ReplacementProgress>(ReplaceSteps.ReplaceInstance, s, {
+        pacing,
+        maxChecks: 1000,
+      });
       s = { ...s, replacement };
       return replacement;
     };

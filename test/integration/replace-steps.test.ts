@@ -8,9 +8,10 @@ import {
   TerminateInstanceInAutoScalingGroupCommand,
   UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { DescribeTagsCommand } from '@aws-sdk/client-ec2';
+import { CreateLaunchTemplateVersionCommand, DescribeTagsCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DetailTypes, Tags } from '../../lambdas/domain/contract';
+import { ReplacementNotHealthyError } from '../../lambdas/domain/errors';
 import type {
   ReplacementHealth,
   ReplacementProgress,
@@ -195,6 +196,67 @@ describe('Replace steps against the emulator', () => {
     expect(view.desiredCapacity).toBe(3);
     expect(view.instances.map((i) => i.instanceId)).toContain(old);
     expect((await serving(groupName)).map((i) => i.instanceId)).toContain(old);
+  });
+
+  it('a surge that never serves is taken back when the checks run out: the group at its capacity and maximum again, the old instance in place', async () => {
+    // The group launches a broken image now ($Latest, a new version): the surge's instance is
+    // Unhealthy in its group once booted (the realism layer), so it never serves.
+    const { fleet, groupName, instances } = await fleetOf(2);
+    const old = instances[0]!;
+    const execution = `${fleet}--${old}`;
+    const broken = await world.registerImage(`${fleet}-broken`, fleet);
+    await world.markImageBroken(broken);
+    const group0 = (
+      await clients.autoScaling.send(
+        new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
+      )
+    ).AutoScalingGroups![0]!;
+    await clients.ec2.send(
+      new CreateLaunchTemplateVersionCommand({
+        LaunchTemplateId: group0.LaunchTemplate!.LaunchTemplateId!,
+        SourceVersion: '$Latest',
+        LaunchTemplateData: { ImageId: broken },
+      }),
+    );
+    {
+      let s = input(fleet, old, 'drift');
+      s = { ...s, instance: await run<ResolvedInstance>(ReplaceSteps.ResolveInstance, execution, s) };
+      s = { ...s, slot: await run<SlotState>(ReplaceSteps.AcquireReplacementSlot, execution, s) };
+      const step = async () => {
+        s = {
+          ...s,
+          replacement: await run<ReplacementProgress>(ReplaceSteps.ReplaceInstance, execution, s, {
+            maxChecks: 3,
+          }),
+        };
+        return s.replacement!;
+      };
+      expect(await step()).toMatchObject({ mode: 'surge', baseline: 2, maxBaseline: 2, again: true });
+      expect(await step()).toMatchObject({ mode: 'surge', again: true });
+      const surged = await world.viewFleet(groupName);
+      expect(surged.desiredCapacity).toBe(3);
+      const added = surged.instances.map((i) => i.instanceId).filter((id) => !instances.includes(id));
+      expect(added).toHaveLength(1);
+      expect(await step()).toMatchObject({ mode: 'surge', done: false });
+      await expect(step()).rejects.toThrow(/the surge was taken back \(desired 2, max 2; terminated i-/);
+      const group = (
+        await clients.autoScaling.send(
+          new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
+        )
+      ).AutoScalingGroups![0]!;
+      expect({ desired: group.DesiredCapacity, max: group.MaxSize }).toEqual({ desired: 2, max: 2 });
+      const after = await world.viewFleet(groupName);
+      const inService = after.instances
+        .filter((i) => i.lifecycleState === 'InService')
+        .map((i) => i.instanceId);
+      expect(inService.sort()).toEqual([...instances].sort());
+      expect(after.instances.find((i) => i.instanceId === added[0])?.lifecycleState ?? 'gone').not.toBe(
+        'Pending',
+      );
+      // A retry of the failed step (the runtime died after the undo) changes nothing more.
+      await expect(step()).rejects.toThrow(ReplacementNotHealthyError);
+      expect((await world.viewFleet(groupName)).desiredCapacity).toBe(2);
+    }
   });
 
   it('terminate: no room to surge and the old instance no longer serves, the group refills at once', async () => {
