@@ -98,6 +98,35 @@ async function fleetBehindTargetGroup(prefix: string, size: number, maxSize = si
 }
 
 /**
+ * A rolling rollout of a fleet behind a target group (see fleetBehindTargetGroup) up to its first
+ * batch's launch, through the real steps; `run` runs a fleet step with an optional payload.
+ */
+async function rollingBatchLaunched(prefix: string, size: number, maxChecks?: number) {
+  const f = await fleetBehindTargetGroup(prefix, size);
+  const base: WorkflowState = {
+    fleet: f.fleet,
+    imageId: f.imageB,
+    channel: f.fleet,
+    cause: 'test',
+    requestId: f.fleet,
+  };
+  const run = async <T>(step: string, state: WorkflowState, extra: Record<string, unknown> = {}) =>
+    (await runFleetStep({ step: step as never, execution: `exec-${f.fleet}`, state, ...extra })) as T;
+  const fleetState = await run<FleetState>(
+    FleetSteps.ValidateImage,
+    base,
+    maxChecks !== undefined ? { maxChecks } : {},
+  );
+  let state: WorkflowState = { ...base, fleetState };
+  state = {
+    ...state,
+    launchTemplate: await run<{ version: string }>(FleetSteps.ReconcileLaunchTemplate, state),
+  };
+  state = { ...state, progress: await run<Progress>(FleetSteps.LaunchBatch, state) };
+  return { run, fleetState, state };
+}
+
+/**
  * Call `next` every 200 ms (4 simulated seconds: within the initial window, and far fewer calls than
  * the check bound) until `done` accepts its result (bounded: a real-time guard, not a speed check).
  */
@@ -120,23 +149,9 @@ async function until<T>(
 
 describe('check pacing with boot time and target health checks on', () => {
   it('rolling: CheckBatchHealth waits the poll interval while the batch boots, half the health-check interval once its targets are initial, at most fastChecks times', async () => {
-    const f = await fleetBehindTargetGroup('pr', 2);
-    const base: WorkflowState = {
-      fleet: f.fleet,
-      imageId: f.imageB,
-      channel: f.fleet,
-      cause: 'test',
-      requestId: f.fleet,
-    };
-    const run = async <T>(step: string, state: WorkflowState, extra: Record<string, unknown> = {}) =>
-      (await runFleetStep({ step: step as never, execution: `exec-${f.fleet}`, state, ...extra })) as T;
-    const fleetState = await run<FleetState>(FleetSteps.ValidateImage, base, { maxChecks: 1000 });
-    let state: WorkflowState = { ...base, fleetState };
-    state = {
-      ...state,
-      launchTemplate: await run<{ version: string }>(FleetSteps.ReconcileLaunchTemplate, state),
-    };
-    state = { ...state, progress: await run<Progress>(FleetSteps.LaunchBatch, state) };
+    const launchedBatch = await rollingBatchLaunched('pr', 2, 1000);
+    const { run, fleetState } = launchedBatch;
+    let state = launchedBatch.state;
     const pacing = { pollSeconds: POLL, fastChecks: 2 };
     const check = async () => {
       const progress = await run<Progress>(FleetSteps.CheckBatchHealth, state, { pacing });
@@ -179,23 +194,7 @@ describe('check pacing with boot time and target health checks on', () => {
   });
 
   it('rolling: without pacing (an execution of an older definition), CheckBatchHealth answers as before', async () => {
-    const f = await fleetBehindTargetGroup('pn', 1);
-    const base: WorkflowState = {
-      fleet: f.fleet,
-      imageId: f.imageB,
-      channel: f.fleet,
-      cause: 'test',
-      requestId: f.fleet,
-    };
-    const run = async <T>(step: string, state: WorkflowState) =>
-      (await runFleetStep({ step: step as never, execution: `exec-${f.fleet}`, state })) as T;
-    const fleetState = await run<FleetState>(FleetSteps.ValidateImage, base);
-    let state: WorkflowState = { ...base, fleetState };
-    state = {
-      ...state,
-      launchTemplate: await run<{ version: string }>(FleetSteps.ReconcileLaunchTemplate, state),
-    };
-    state = { ...state, progress: await run<Progress>(FleetSteps.LaunchBatch, state) };
+    const { run, state } = await rollingBatchLaunched('pn', 1);
     const progress = await run<Progress>(FleetSteps.CheckBatchHealth, state);
     expect(progress).toMatchObject({ ready: false, checks: 1 });
     expect(progress.nextCheckSeconds).toBeUndefined();
