@@ -48,6 +48,7 @@ import { listenToOutcomes, type OutcomeEvent } from '../local/outcomes';
 import { startLocalRuntime, type LocalRuntime } from '../local/runtime';
 import type { ExecutionRecord } from '../local/stepfunctions';
 import { World, worldClients } from '../local/world';
+import { projectSchedule, type RolloutSpan, type WaitSpan } from './projection';
 import { REGION } from './support';
 
 /**
@@ -249,6 +250,7 @@ export async function measureScale(
 
     // In flight: from the lock (the first ValidateImage entered) to the end; and one rollout's length.
     const spans: Array<[number, number]> = [];
+    const rolloutSpans: RolloutSpan[] = [];
     const durations: number[] = [];
     const queuedFor: number[] = [];
     let batches = SIZE;
@@ -270,6 +272,13 @@ export async function measureScale(
           ),
       );
       spans.push([from, released ? released['timestamp'].getTime() : r.stopDate.getTime()]);
+      rolloutSpans.push({
+        start: r.startDate.getTime(),
+        lock: from,
+        release: released ? released['timestamp'].getTime() : r.stopDate.getTime(),
+        end: r.stopDate.getTime(),
+        waits: waitSpans(runtime, r),
+      });
       durations.push((r.stopDate.getTime() - from) / 1000 / RUN_TIME_SCALE);
       queuedFor.push((from - r.startDate.getTime()) / 1000 / RUN_TIME_SCALE);
       batches = r.events.filter(
@@ -344,6 +353,7 @@ export async function measureScale(
     const waves = Math.ceil(fleets / k);
     const ideal = waves * minimum;
     const wallSim = (lastEnd - published) / 1000 / RUN_TIME_SCALE;
+    const projected = projectSchedule(rolloutSpans, k, published, RUN_TIME_SCALE);
     const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
     const label = `K=${k}`;
     const command = `${COMMAND} --max-concurrent ${k} --fleets ${fleets}${RUN_TIME_SCALE !== SCALE_TIME_SCALE ? ` --time-scale ${RUN_TIME_SCALE}` : ''} (local runtime, time scale ${RUN_TIME_SCALE}; ${fleets} fleets of ${SIZE}, rolling, one channel; boot ${BOOT_SECONDS} s, warm-up ${WARMUP_SECONDS} s, bake ${BAKE_SECONDS} s; throttling: true)`;
@@ -423,6 +433,26 @@ export async function measureScale(
         },
       },
       {
+        // The same run at time scale 1 (bench/projection.ts): the Wait states at full length, the
+        // rest (Lambda steps, the emulator) at the real time it took, replayed on K slots.
+        name: `scale (${label}): wall time projected to time scale 1 ÷ ideal`,
+        value: round(projected.wallSeconds / ideal),
+        unit: '×',
+        target: IDEAL_FACTOR,
+        met: complete,
+        command: `${command}; bench/projection.ts: each rollout's Wait states at full length + the real time outside them, replayed on K slots in the order the run took them`,
+        detail: {
+          projectedWallSeconds: round(projected.wallSeconds, 1),
+          idealSeconds: ideal,
+          overheadSeconds: round(projected.wallSeconds - ideal, 1),
+          waves,
+          meanProjectedRolloutSeconds: round(projected.meanRolloutSeconds, 1),
+          meanProjectedRolloutRatio: round(projected.meanRolloutSeconds / minimum),
+          meanHandOffSeconds: round(projected.meanHandOffSeconds, 2),
+          note: 'the simulated wall time above divides the Lambda steps and the emulator (real time, not scaled) by the time scale too; this figure counts them once, as they would run at time scale 1 (measured under 1 ÷ time scale the load per real second: conservative)',
+        },
+      },
+      {
         // The fan-out's own scheduling, apart from how long one rollout takes here: the same wall
         // time against ⌈fleets ÷ K⌉ rollouts of the measured mean length (slot hand-off, queue
         // wake-ups, stragglers). Locally a rollout takes 2–8× its minimum (its Lambda steps, real
@@ -455,6 +485,68 @@ export async function measureScale(
     await outcomes.stop().catch(() => undefined);
     await runtime.stop();
   }
+}
+
+// ---- the projection's inputs ---------------------------------------------------------------------
+
+interface StateDef {
+  readonly Type?: string;
+  readonly Seconds?: number;
+  readonly SecondsPath?: string;
+  readonly States?: Record<string, StateDef>;
+  readonly Iterator?: { States?: Record<string, StateDef> };
+  readonly ItemProcessor?: { States?: Record<string, StateDef> };
+  readonly Branches?: { States?: Record<string, StateDef> }[];
+}
+
+/** Every state of a definition by name, nested ones (Map, Parallel) included. */
+function allStates(states: Record<string, StateDef> | undefined, into = new Map<string, StateDef>()) {
+  for (const [name, state] of Object.entries(states ?? {})) {
+    into.set(name, state);
+    allStates(state.Iterator?.States, into);
+    allStates(state.ItemProcessor?.States, into);
+    for (const branch of state.Branches ?? []) allStates(branch.States, into);
+  }
+  return into;
+}
+
+const definitions = new Map<string, Map<string, StateDef>>();
+
+/** The Wait states an execution entered: real interval, nominal simulated seconds. */
+function waitSpans(runtime: LocalRuntime, record: ExecutionRecord): WaitSpan[] {
+  let states = definitions.get(record.stateMachineArn);
+  if (states === undefined) {
+    const machine = runtime.model.stateMachines.find((m) => m.arn === record.stateMachineArn);
+    states = allStates(
+      machine ? (JSON.parse(machine.definitionString) as { States?: Record<string, StateDef> }).States : {},
+    );
+    definitions.set(record.stateMachineArn, states);
+  }
+  const waits: WaitSpan[] = [];
+  for (const [i, event] of record.events.entries()) {
+    if (event.type !== 'WaitStateEntered') continue;
+    const details = event['stateEnteredEventDetails'] as { name?: string; input?: string } | undefined;
+    const state = states.get(details?.name ?? '');
+    const exited = record.events
+      .slice(i + 1)
+      .find(
+        (e) =>
+          e.type === 'WaitStateExited' &&
+          (e['stateExitedEventDetails'] as { name?: string } | undefined)?.name === details?.name,
+      );
+    const entered = event.timestamp.getTime();
+    const end = exited?.timestamp.getTime() ?? record.stopDate?.getTime() ?? entered;
+    let seconds = typeof state?.Seconds === 'number' ? state.Seconds : undefined;
+    if (seconds === undefined && typeof state?.SecondsPath === 'string' && details?.input !== undefined) {
+      let v: unknown = JSON.parse(details.input);
+      for (const p of state.SecondsPath.replace(/^\$\./, '').split('.'))
+        v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[p] : undefined;
+      if (typeof v === 'number') seconds = v;
+    }
+    // Unknown (a timestamp wait, an aborted one): what it took, at the time scale.
+    waits.push({ entered, exited: end, seconds: seconds ?? (end - entered) / 1000 / RUN_TIME_SCALE });
+  }
+  return waits;
 }
 
 // ---- bench/run.ts: one child per K ---------------------------------------------------------------
