@@ -202,6 +202,13 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
     onOutcome: () => outcomeTimes.push(Date.now()),
   });
   const killed = new Set<string>();
+  // When, and in which fleet (for the floor's bound, and the dump).
+  const killedAt = new Map<string, { at: number; fleet?: string }>();
+  const zoneFailures: { zone: string; from: number; to?: number }[] = [];
+  const kill = (id: string, fleet: string) => {
+    killed.add(id);
+    killedAt.set(id, { at: Date.now(), fleet });
+  };
   const broken = new Set<string>();
   const puts: PutRecord[] = [];
   const chaos: Record<string, number> = { kill: 0, badZone: 0, spot: 0, alarm: 0 };
@@ -293,7 +300,7 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
       rolloutStateMachineArn: rolloutArn,
       replaceStateMachineArn: replaceArn,
       fleets,
-      world: { killed },
+      world: { killed, killedAt, zoneFailures },
       intervalMs: 300,
       onViolation: (v) => log(`torture: VIOLATION ${v.invariant} ${v.fleet ?? ''}: ${v.message}`),
     });
@@ -384,7 +391,7 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
         : pick(ids);
       const shape = pick([statusCheckAlarm, spotInterruption, startSession, configDrift, nonCompliant]);
       // A Spot interruption warning dooms the instance (EC2 reclaims it): the world's doing.
-      if (shape === spotInterruption && !stranger) killed.add(instanceId);
+      if (shape === spotInterruption && !stranger) kill(instanceId, fleet);
       const eventId = await world.putRaw(entryOf(shape(instanceId)));
       puts.push({
         eventId,
@@ -417,21 +424,29 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
         const ids = await instancesOf(fleet.fleet);
         if (ids.length === 0) return;
         const id = pick(ids);
-        killed.add(id);
+        kill(id, fleet.fleet);
         chaos['kill']!++;
         await world.killInstance(id);
       } else if (roll < 0.6) {
         chaos['badZone']!++;
         const zone = pick([`${REGION}a`, `${REGION}b`]);
+        const failure: { zone: string; from: number; to?: number } = { zone, from: Date.now() };
+        zoneFailures.push(failure);
         await world.failZone(zone);
-        later.push(sleep(300 + rand() * 1200).then(() => world.healZone(zone)));
+        later.push(
+          sleep(300 + rand() * 1200)
+            .then(() => world.healZone(zone))
+            .then(() => {
+              failure.to = Date.now();
+            }),
+        );
       } else if (roll < 0.8) {
         const ids = await instancesOf(fleet.fleet);
         if (ids.length === 0) return;
         chaos['spot']!++;
         const id = pick(ids);
         // EC2 reclaims it within two minutes whatever Phoenix does: the world's doing, not Phoenix's.
-        killed.add(id);
+        kill(id, fleet.fleet);
         const [eventId] = await world.interruptSpot([id]);
         puts.push({
           eventId: eventId!,
@@ -658,7 +673,59 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
           description: v.VersionDescription,
         }));
       }
-      writeFileSync(options.dump, `${JSON.stringify({ ...report, launchTemplates }, null, 2)}\n`);
+      // The forensic record of every fleet a violation names: its executions' histories (state
+      // entered / task result, with times); and every world-changing call of the handlers (the
+      // fault proxy's trail: EC2, Auto Scaling, Elastic Load Balancing).
+      const named = new Set(violations.map((v) => v.fleet).filter((f): f is string => f !== undefined));
+      const executions = runtime.stepFunctions
+        .listExecutions()
+        .filter((e) => [...named].some((f) => e.name.startsWith(`${f}--`)))
+        .map((e) => ({
+          name: e.name,
+          status: e.status,
+          start: e.startDate.toISOString(),
+          stop: e.stopDate?.toISOString(),
+          error: e.error,
+          cause: e.cause?.slice(0, 400),
+          steps: e.events
+            .filter((h) => /StateEntered$|TaskStateExited$|TaskFailed$|ExecutionFailed$/.test(h.type))
+            .map((h) => {
+              const entered = h['stateEnteredEventDetails'] as { name?: string } | undefined;
+              const succeeded = h['stateExitedEventDetails'] as { output?: string } | undefined;
+              const failed = (h['taskFailedEventDetails'] ?? h['executionFailedEventDetails']) as
+                { error?: string; cause?: string } | undefined;
+              return [
+                h.timestamp.toISOString(),
+                h.type,
+                entered?.name ??
+                  succeeded?.output?.slice(0, 600) ??
+                  `${failed?.error ?? ''}: ${(failed?.cause ?? '').slice(0, 300)}`,
+              ];
+            }),
+        }));
+      const trail = runtime.faults?.trail ?? [];
+      writeFileSync(
+        options.dump,
+        `${JSON.stringify(
+          {
+            ...report,
+            launchTemplates,
+            forensics: {
+              fleets: [...named],
+              executions,
+              trail,
+              killed: [...killedAt].map(([id, k]) => ({ id, ...k, at: new Date(k.at).toISOString() })),
+              zoneFailures: zoneFailures.map((z) => ({
+                zone: z.zone,
+                from: new Date(z.from).toISOString(),
+                ...(z.to !== undefined ? { to: new Date(z.to).toISOString() } : {}),
+              })),
+            },
+          },
+          null,
+          2,
+        )}\n`,
+      );
     }
     for (const v of violations.slice(watching.violations.length))
       log(

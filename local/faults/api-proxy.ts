@@ -15,12 +15,32 @@
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { errorAnswer, signingService } from './errors';
-import type { FaultInjector } from './injector';
+import type { FaultInjector, TrailEntry } from './injector';
 
 export interface ApiProxy {
   /** `http://127.0.0.1:<port>`. */
   readonly endpoint: string;
   close(): Promise<void>;
+}
+
+/** The services whose world-changing calls go into the trail (all query protocol). */
+const TRAILED = new Set(['ec2', 'autoscaling', 'elasticloadbalancing']);
+
+/** A trail entry for a world-changing query-protocol call, else undefined. */
+function trailEntry(service: string, body: Buffer, fault: string | undefined): TrailEntry | undefined {
+  if (!TRAILED.has(service)) return undefined;
+  const params = Object.fromEntries(new URLSearchParams(body.toString('utf8')));
+  const action = params['Action'] ?? '';
+  if (action === '' || /^(Describe|Get|List)/.test(action)) return undefined;
+  delete params['Action'];
+  delete params['Version'];
+  return {
+    at: new Date().toISOString(),
+    service,
+    action,
+    params,
+    ...(fault !== undefined ? { fault } : {}),
+  };
 }
 
 export async function startApiProxy(options: {
@@ -75,6 +95,8 @@ export async function startApiProxy(options: {
     const service = signingService(req.headers.authorization) || (options.defaultService ?? '');
     const fault = options.injector.apiFault(service);
     const kind = fault?.kind;
+    const entry = trailEntry(service, body, kind);
+    if (entry !== undefined) options.injector.recordCall(entry);
     if (kind === 'reset') {
       req.socket.destroy();
       return;
@@ -103,6 +125,7 @@ export async function startApiProxy(options: {
       req.socket.destroy();
       return;
     }
+    if (entry !== undefined) entry.status = answer.head.statusCode;
     const headers = { ...answer.head.headers };
     delete headers['transfer-encoding'];
     headers['content-length'] = String(answer.data.length);

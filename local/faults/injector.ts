@@ -35,6 +35,23 @@ export interface EventDecision {
   readonly duplicateAfterMs: number;
 }
 
+/**
+ * One call of a handler that changes the world (EC2, Auto Scaling, Elastic Load Balancing; not a
+ * Describe/Get/List), as the fault proxy saw it: the forensic trail of a torture run's dump.
+ */
+export interface TrailEntry {
+  /** ISO time the proxy received it. */
+  readonly at: string;
+  readonly service: string;
+  readonly action: string;
+  /** The request's parameters (query protocol: form fields), as sent. */
+  readonly params: Readonly<Record<string, string>>;
+  /** The fault it met, if any ('reset' and 'timeout': nothing happened; 'reset-after': it did). */
+  readonly fault?: string;
+  /** The emulator's HTTP status (absent when no answer came through). */
+  status?: number;
+}
+
 /** The faults of a runtime, as `runtime.faults` exposes them. */
 export interface Faults {
   readonly config: FaultConfig;
@@ -44,6 +61,8 @@ export interface Faults {
   readonly lostEvents: readonly LostEvent[];
   /** Faults injected in all (every site, every kind). */
   readonly total: number;
+  /** The handlers' world-changing calls, in order (at most TRAIL_LIMIT; the oldest go first). */
+  readonly trail: readonly TrailEntry[];
 }
 
 export interface FaultInjectorOptions {
@@ -51,6 +70,8 @@ export interface FaultInjectorOptions {
   readonly timeScale: number;
 }
 
+/** The most trail entries kept (a torture run makes a few thousand). */
+const TRAIL_LIMIT = 50_000;
 /** Simulated seconds a timed-out request is held before its connection is reset. */
 const API_TIMEOUT_HOLD_S = 30;
 /** Real milliseconds of added latency: a draw in [min, max). */
@@ -61,6 +82,7 @@ const EVENT_DELAY_MAX_S = 60;
 export class FaultInjector implements Faults {
   readonly config: FaultConfig;
   readonly lostEvents: LostEvent[] = [];
+  readonly trail: TrailEntry[] = [];
   private readonly counts: Record<string, Record<string, number>> = {};
   private readonly streams = new Map<string, Random>();
   private readonly timeScale: number;
@@ -149,6 +171,13 @@ export class FaultInjector implements Faults {
       delayMs: delay ? delayDraw * maxDelayMs : 0,
       duplicateAfterMs: duplicateDraw * maxDelayMs,
     };
+  }
+
+  /** Record a world-changing call of a handler (the proxy calls it); returns the entry, to complete. */
+  recordCall(entry: TrailEntry): TrailEntry {
+    this.trail.push(entry);
+    if (this.trail.length > TRAIL_LIMIT) this.trail.splice(0, this.trail.length - TRAIL_LIMIT);
+    return entry;
   }
 
   /** Record an event that was consumed and never delivered. */
