@@ -109,6 +109,33 @@ export interface FleetExpectation {
 export interface WorldLog {
   /** Instances the world terminated (EC2 TerminateInstances) or doomed (a Spot interruption warning). */
   readonly killed: ReadonlySet<string>;
+  /** When (epoch ms) the world killed or doomed each instance, and its fleet, where the driver knows. */
+  readonly killedAt?: ReadonlyMap<string, { readonly at: number; readonly fleet?: string }>;
+  /** The zones the world failed, and when (epoch ms; `to` absent while the zone is still failed). */
+  readonly zoneFailures?: readonly { readonly zone: string; readonly from: number; readonly to?: number }[];
+}
+
+/**
+ * The instances of a fleet that may have served at some moment between two polls without serving
+ * at either: one the world killed or doomed in between (seen or not), or one in a zone the world
+ * failed in between. Phoenix may have counted them (rightly, when it looked), so the floor's bound
+ * counts them too; an instance Phoenix itself took out is never among them.
+ */
+function degradedByWorld(
+  fleet: string,
+  seen: ReadonlyMap<string, string | undefined>,
+  world: WorldLog,
+  from: number,
+  to: number,
+): Set<string> {
+  const out = new Set<string>();
+  for (const [id, kill] of world.killedAt ?? new Map<string, { at: number; fleet?: string }>()) {
+    if (kill.at < from || kill.at > to) continue;
+    if (seen.has(id) || kill.fleet === fleet) out.add(id);
+  }
+  const failed = (world.zoneFailures ?? []).filter((z) => z.from <= to && (z.to ?? Infinity) >= from);
+  for (const [id, zone] of seen) if (zone !== undefined && failed.some((z) => z.zone === zone)) out.add(id);
+  return out;
 }
 
 // ---- helpers ------------------------------------------------------------------------------------
@@ -142,7 +169,9 @@ export const floorOf = (expectation: FleetExpectation): number =>
  * out (gone from every group of the fleet, or Terminating / Detaching / Standby) while the fleet
  * could not spare it. The serving count at the moment of removal is at most |served in prev ∪
  * serves now|; if that bound minus the instances taken out is below the floor, the fleet went
- * below its floor because of Phoenix. Instances the world killed are the world's doing.
+ * below its floor because of Phoenix. Instances the world killed are the world's doing; and the
+ * bound counts the instances the world degraded between the polls (killed, doomed, or in a zone it
+ * failed), which Phoenix may have seen serving when it decided.
  */
 export function checkFloor(
   prev: FleetSnap | undefined,
@@ -150,6 +179,8 @@ export function checkFloor(
   expectation: FleetExpectation,
   world: WorldLog,
   at: number,
+  /** The span between the two polls (epoch ms: the first's start → the second's end); default [at, at]. */
+  window: { readonly from: number; readonly to: number } = { from: at, to: at },
 ): Violation[] {
   if (prev === undefined) return [];
   const before = servingIds(prev);
@@ -161,7 +192,14 @@ export function checkFloor(
     return REMOVED_STATES.has(where.get(id) ?? '');
   });
   if (removed.length === 0) return [];
-  const bound = new Set([...before, ...after]).size - removed.length;
+  // Every instance that may have served when Phoenix took one out: it served at a poll, or the
+  // world degraded it in between (Phoenix may have counted it while it served).
+  const zones = new Map<string, string | undefined>(
+    [prev, now].flatMap((f) => f.groups.flatMap((g) => g.instances.map((i) => [i.id, i.zone] as const))),
+  );
+  const degraded = degradedByWorld(now.fleet, zones, world, window.from, window.to);
+  const mayHaveServed = new Set([...before, ...after, ...degraded]);
+  const bound = mayHaveServed.size - removed.length;
   const floor = floorOf(expectation);
   if (bound >= floor) return [];
   return [
@@ -170,7 +208,21 @@ export function checkFloor(
       at,
       fleet: now.fleet,
       message: `Phoenix took ${removed.length} serving instance(s) out of ${now.fleet} while it could not spare them: at most ${bound} serving, floor ${floor}`,
-      evidence: { removed, servingBefore: [...before], servingAfter: [...after], floor },
+      evidence: {
+        removed,
+        servingBefore: [...before],
+        servingAfter: [...after],
+        floor,
+        // The fleet as the poll found it (for a dump's diagnosis).
+        now: now.groups.map((g) => ({
+          group: g.name,
+          desired: g.desired,
+          instances: g.instances.map(
+            (i) =>
+              `${i.id}:${i.lifecycle ?? '?'}:${i.health ?? '?'}:${String(i.serving)}:${i.zone ?? '?'}:${i.imageId ?? '?'}`,
+          ),
+        })),
+      },
     },
   ];
 }

@@ -9,13 +9,16 @@
  * pages), DescribeTargetHealth per target group of a fleet, Scan of the table, DescribeLaunchTemplates
  * (one call), ListExecutions (RUNNING) of the Rollout and Replace state machines, DescribeExecution
  * once per execution (its input is immutable: cached), and GetExecutionHistory only for the
- * Rollout executions of a fleet that has two or more running. Bounded: O(groups + target groups)
- * calls, the pages of a few lists.
+ * Rollout executions of a fleet that has two or more running; for instances that look outside every
+ * group, DescribeAutoScalingInstances and DescribeInstances again (50 at a time), so that a group
+ * that launched or let go of one between the first two reads makes no stray. Bounded: O(groups +
+ * target groups) calls, the pages of a few lists.
  */
 import {
   type AutoScalingGroup,
   AutoScalingClient,
   DescribeAutoScalingGroupsCommand,
+  DescribeAutoScalingInstancesCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { type AttributeValue, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import {
@@ -66,6 +69,8 @@ export interface ObserverOptions {
   readonly world: WorldLog;
   /** Real milliseconds between polls (default 250). */
   readonly intervalMs?: number;
+  /** Poll and check continuously (default true); false: only `snapshot()` when asked (an audit). */
+  readonly continuous?: boolean;
   readonly onViolation?: (violation: Violation) => void;
 }
 
@@ -309,8 +314,15 @@ export function startObserver(options: ObserverOptions): Observer {
         ...(version !== undefined ? { launchTemplateLatest: version } : {}),
       };
     });
-    const strays = [...instances.entries()]
-      .filter(([id, i]) => !inGroups.has(id) && (i.tags[Tags.fleet] ?? i.tags['aws:autoscaling:groupName']))
+    const candidates = [...instances.entries()].filter(
+      ([id, i]) => !inGroups.has(id) && (i.tags[Tags.fleet] ?? i.tags['aws:autoscaling:groupName']),
+    );
+    // The groups were read before the instances: an instance launched in between (a group created
+    // or grown meanwhile) is in no group read, and one that left its group is still running until
+    // EC2 terminates it. A stray is one that, asked again after both reads, is in no group and runs.
+    const confirmed = await stillStray(candidates.map(([id]) => id));
+    const strays = candidates
+      .filter(([id]) => confirmed.has(id))
       .map(([id, i]) => ({
         id,
         ...(i.tags[Tags.fleet] !== undefined ? { fleet: i.tags[Tags.fleet] } : {}),
@@ -325,9 +337,11 @@ export function startObserver(options: ObserverOptions): Observer {
   function check(now: Snapshot): void {
     const found: Violation[] = [];
     const before = new Map((prev?.fleets ?? []).map((f) => [f.fleet, f]));
+    // From the previous poll's start to the end of this one: what the world did in between.
+    const window = { from: prev?.at ?? now.at, to: Date.now() };
     for (const fleet of now.fleets) {
       const expectation = expectations.get(fleet.fleet)!;
-      found.push(...checkFloor(before.get(fleet.fleet), fleet, expectation, options.world, now.at));
+      found.push(...checkFloor(before.get(fleet.fleet), fleet, expectation, options.world, now.at, window));
       found.push(...checkDisruptionBudget(fleet, expectation, now.at));
     }
     // The one-rollout check compares with a poll at least a second older.
@@ -344,7 +358,7 @@ export function startObserver(options: ObserverOptions): Observer {
   let oneRolloutBase: Snapshot | undefined;
 
   const loop = (async () => {
-    while (!stopped) {
+    while (!stopped && options.continuous !== false) {
       const started = Date.now();
       try {
         const now = await snapshot();
@@ -362,6 +376,26 @@ export function startObserver(options: ObserverOptions): Observer {
   })();
 
   const described = new Map<string, { fleet?: string; imageId?: string; requestId?: string }>();
+  /** Of `ids`, those that still run (pending or running) and that no group holds, asked now. */
+  async function stillStray(ids: readonly string[]): Promise<Set<string>> {
+    const stray = new Set<string>();
+    for (let at = 0; at < ids.length; at += 50) {
+      const chunk = ids.slice(at, at + 50);
+      const held = await autoScaling.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: chunk }));
+      const inGroup = new Set((held.AutoScalingInstances ?? []).map((i) => i.InstanceId));
+      const described = await ec2.send(
+        new DescribeInstancesCommand({
+          InstanceIds: chunk,
+          Filters: [{ Name: 'instance-state-name', Values: ['pending', 'running'] }],
+        }),
+      );
+      for (const r of described.Reservations ?? [])
+        for (const i of r.Instances ?? [])
+          if (i.InstanceId !== undefined && !inGroup.has(i.InstanceId)) stray.add(i.InstanceId);
+    }
+    return stray;
+  }
+
   async function listRollouts(): Promise<RolloutExecutionRecord[]> {
     const out: RolloutExecutionRecord[] = [];
     let nextToken: string | undefined;

@@ -89,6 +89,49 @@ describe('checkFloor', () => {
     expect(checkFloor(before, unhealthy, expectation, noKills, AT)).toEqual([]);
   });
 
+  // A batch's new instance (i-4) served between two polls, Phoenix retired i-1 counting it, and then
+  // the world degraded i-4 before the next poll: the polls never saw i-4 serve (seed 13, tf2).
+  const retiredWithNewOne = fleet([
+    group([
+      serving('i-2'),
+      serving('i-3'),
+      { ...serving('i-4', 'ami-b'), zone: 'us-east-1b', health: 'Unhealthy', serving: false },
+    ]),
+  ]);
+  const window = { from: AT - 2_000, to: AT + 1_000 };
+
+  it('does not blame Phoenix for an instance the world degraded between the polls (a zone it failed, a kill it did)', () => {
+    const zoneFailed = {
+      killed: new Set<string>(),
+      zoneFailures: [{ zone: 'us-east-1b', from: AT - 500, to: AT }],
+    };
+    expect(checkFloor(before, retiredWithNewOne, expectation, zoneFailed, AT, window)).toEqual([]);
+    // Killed between the polls and never seen: the driver says whose it was.
+    const gone = fleet([group([serving('i-2'), serving('i-3')])]);
+    const killedUnseen = {
+      killed: new Set(['i-4']),
+      killedAt: new Map([['i-4', { at: AT - 100, fleet: 'f' }]]),
+    };
+    expect(checkFloor(before, gone, expectation, killedUnseen, AT, window)).toHaveLength(0);
+  });
+
+  it('still blames Phoenix when the world did nothing to the fleet between the polls', () => {
+    // The zone failed before the window, the kill was another fleet's.
+    const earlier = {
+      killed: new Set<string>(),
+      zoneFailures: [{ zone: 'us-east-1b', from: AT - 9_000, to: AT - 5_000 }],
+    };
+    expect(checkFloor(before, retiredWithNewOne, expectation, earlier, AT, window)).toHaveLength(1);
+    const gone = fleet([group([serving('i-2'), serving('i-3')])]);
+    const otherFleet = {
+      killed: new Set(['i-9']),
+      killedAt: new Map([['i-9', { at: AT - 100, fleet: 'g' }]]),
+    };
+    expect(checkFloor(before, gone, expectation, otherFleet, AT, window)).toMatchObject([
+      { invariant: 'floor', evidence: { removed: ['i-1'], floor: 3 } },
+    ]);
+  });
+
   it('allows a removal down to a floor below capacity (min-healthy 50 %)', () => {
     const after = fleet([group([serving('i-2'), serving('i-3')])]);
     expect(checkFloor(before, after, { ...expectation, minHealthyPercent: 50 }, noKills, AT)).toEqual([]);
