@@ -17,6 +17,10 @@ module changes what those APIs answer, as AWS would.
   failure in StandardErrorContent) instead of moto's `Success` for any document.
 - CreateLaunchTemplateVersion: a `ClientToken` makes it idempotent and the new version inherits
   its `SourceVersion`'s data, as in AWS (moto ignores both).
+- CreateAutoScalingGroup of a name that exists answers `AlreadyExists`, as in AWS (moto replaced
+  the group and left its instances running outside every group).
+- A group's replacement of an instance terminated through EC2 is registered in the group's target
+  groups, as Auto Scaling does (moto registered it nowhere).
 - API limits (`throttling`): token buckets per API, answering AWS's own throttling errors.
 
 Control endpoint: `GET /phoenix-world/config` returns the configuration, `POST` merges a JSON
@@ -72,6 +76,8 @@ AWS_BUCKETS = {
 }
 
 _lock = threading.Lock()
+# CreateAutoScalingGroup's check for an existing name and the creation, as one step.
+_create_lock = threading.Lock()
 _config = copy.deepcopy(DEFAULTS)
 _buckets = {}
 _throttled = {}
@@ -596,6 +602,60 @@ def _patch_launch_template_versions():
     LaunchTemplates.create_launch_template_version = create_launch_template_version
 
 
+def _patch_autoscaling_create():
+    """CreateAutoScalingGroup of a name that exists answers `AlreadyExists`, as Auto Scaling does
+    (docs.aws.amazon.com/autoscaling/ec2/APIReference/API_CreateAutoScalingGroup.html); moto
+    replaced the group, leaving the first one's instances running outside every group (a retried
+    call whose first answer was lost made orphans no AWS account would have)."""
+    from moto.autoscaling.exceptions import AutoscalingClientError
+    from moto.autoscaling.models import AutoScalingBackend
+
+    class AlreadyExistsFault(AutoscalingClientError):
+        code = "AlreadyExistsFault"
+
+    original = AutoScalingBackend.create_auto_scaling_group
+
+    def create_auto_scaling_group(self, *args, **kwargs):
+        name = kwargs.get("name", args[0] if args else None)
+        with _create_lock:
+            if name in self.autoscaling_groups:
+                raise AlreadyExistsFault(
+                    f"AutoScalingGroup by this name already exists - A group with the name {name} already exists"
+                )
+            return original(self, *args, **kwargs)
+
+    AutoScalingBackend.create_auto_scaling_group = create_auto_scaling_group
+
+
+def _patch_autoscaling_refill():
+    """An instance terminated through EC2 (the world's kill) is replaced by its group, and Auto
+    Scaling registers the replacement in the group's target groups, as it does every instance it
+    launches (docs.aws.amazon.com/autoscaling/ec2/userguide/attach-load-balancer-asg.html). moto
+    launched the replacement and registered it nowhere: it stayed InService and Healthy, unused
+    in every target group, until the group's capacity next changed (seed 7's `tf16`, seed
+    20261202's `tf0`). Only the replacements are registered: moto's own refresh would register an
+    instance Phoenix has deregistered to drain it again."""
+    from moto.autoscaling.models import AutoScalingBackend
+
+    original = AutoScalingBackend.notify_terminate_instances
+
+    def notify_terminate_instances(self, instance_ids):
+        before = {name: {st.instance.id for st in g.instance_states} for name, g in self.autoscaling_groups.items()}
+        original(self, instance_ids)
+        for name, group in list(self.autoscaling_groups.items()):
+            launched = [st.instance.id for st in group.instance_states if st.instance.id not in before.get(name, set())]
+            if not launched or not group.target_group_arns:
+                continue
+            for target_group in self.elbv2_backend.describe_target_groups(
+                target_group_arns=group.target_group_arns, load_balancer_arn=None, names=None
+            ):
+                self.elbv2_backend.register_targets(
+                    target_group.arn, [{"Id": i, "Port": target_group.port} for i in launched]
+                )
+
+    AutoScalingBackend.notify_terminate_instances = notify_terminate_instances
+
+
 def _ensure_patched():
     """Patch the backends on the first AWS request: importing them at start would delay the
     emulator's first answer by seconds (moto loads its backends lazily)."""
@@ -610,6 +670,8 @@ def _ensure_patched():
             _patch_ssm()
             _patch_ssm_channel_events()
             _patch_launch_template_versions()
+            _patch_autoscaling_create()
+            _patch_autoscaling_refill()
             _patched = True
 
 

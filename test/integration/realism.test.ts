@@ -3,13 +3,19 @@
  * through the SDK as Phoenix's handlers see it: boot time (Pending then InService, a target
  * initial then healthy), broken images (unhealthy + impaired), a bad zone, the world's own
  * failures (an instance dying, Spot interruptions in bulk), CreateLaunchTemplateVersion's
- * ClientToken and SourceVersion, and API limits (AWS's throttling errors,
+ * ClientToken and SourceVersion, CreateAutoScalingGroup's AlreadyExists, a killed instance's
+ * replacement registered in its group's target groups, and API limits (AWS's throttling errors,
  * retried by the SDK's default retry).
  *
  * Boot times are simulated seconds × a time scale (0.01: 100 s simulated are 1 s); every wait is a
  * bounded poll of a condition.
  */
-import { DescribeAutoScalingGroupsCommand, AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import {
+  AttachLoadBalancerTargetGroupsCommand,
+  AutoScalingClient,
+  CreateAutoScalingGroupCommand,
+  DescribeAutoScalingGroupsCommand,
+} from '@aws-sdk/client-auto-scaling';
 import {
   CreateLaunchTemplateCommand,
   CreateLaunchTemplateVersionCommand,
@@ -21,6 +27,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import {
   CreateTargetGroupCommand,
+  DeregisterTargetsCommand,
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
   ModifyTargetGroupCommand,
@@ -242,6 +249,41 @@ describe('the realism layer', () => {
     expect(versions.LaunchTemplateVersions?.[0]?.VersionNumber).toBe(3);
   });
 
+  it('answers AlreadyExists for a group name that exists, and keeps the group and its instances, as Auto Scaling does', async () => {
+    const image = await fx.world.registerImage('realism-exists');
+    const group = await fx.world.createFleet({ fleet: 'exists', imageId: image, size: 2 });
+    const before = (await groupInstances(group)).map((i) => i.InstanceId).sort();
+    const asg = new AutoScalingClient(fx.clientConfig);
+    // A retry of a call whose first answer was lost (the group was made): moto replaced the group.
+    const again = asg.send(
+      new CreateAutoScalingGroupCommand({
+        AutoScalingGroupName: group,
+        LaunchTemplate: { LaunchTemplateName: 'exists-lt', Version: '$Latest' },
+        MinSize: 3,
+        MaxSize: 3,
+        DesiredCapacity: 3,
+        AvailabilityZones: [`${REGION}a`],
+      }),
+    );
+    await expect(again).rejects.toMatchObject({ name: 'AlreadyExistsFault' });
+    await expect(again).rejects.toThrow(/already exists/);
+    expect((await groupInstances(group)).map((i) => i.InstanceId).sort()).toEqual(before);
+    const running = await fx.clients.ec2.send(
+      new DescribeInstancesCommand({
+        Filters: [
+          { Name: 'image-id', Values: [image] },
+          { Name: 'instance-state-name', Values: ['pending', 'running'] },
+        ],
+      }),
+    );
+    expect(
+      (running.Reservations ?? [])
+        .flatMap((r) => r.Instances ?? [])
+        .map((i) => i.InstanceId)
+        .sort(),
+    ).toEqual(before);
+  });
+
   it('fails the instances of a bad zone, and only them, until the zone recovers', async () => {
     const image = await fx.world.registerImage('realism-zone');
     const group = await fx.world.createFleet({ fleet: 'zone', imageId: image, size: 2 });
@@ -282,6 +324,27 @@ describe('the realism layer', () => {
     expect(view.desiredCapacity).toBe(2);
     expect(view.instances.map((i) => i.instanceId)).not.toContain(victim!.InstanceId);
     expect(view.instances).toHaveLength(2);
+  });
+
+  it("registers a killed instance's replacement in the group's target groups, and nothing it did not launch", async () => {
+    const image = await fx.world.registerImage('realism-kill-tg');
+    const group = await fx.world.createFleet({ fleet: 'kill-tg', imageId: image, size: 3 });
+    const tg = await targetGroup('realism-kill-tg');
+    const asg = new AutoScalingClient(fx.clientConfig);
+    await asg.send(
+      new AttachLoadBalancerTargetGroupsCommand({ AutoScalingGroupName: group, TargetGroupARNs: [tg] }),
+    );
+    const [victim, drained, kept] = (await groupInstances(group)).map((i) => i.InstanceId!);
+    // A caller took one out of the target group to drain it (as Phoenix's drain does).
+    await elb.send(new DeregisterTargetsCommand({ TargetGroupArn: tg, Targets: [{ Id: drained! }] }));
+    await fx.world.killInstance(victim!);
+    const now = (await groupInstances(group)).map((i) => i.InstanceId!);
+    const replacement = now.find((id) => ![victim, drained, kept].includes(id));
+    expect(replacement).toBeDefined();
+    // Auto Scaling registers what it launches: moto registered the replacement nowhere.
+    expect((await targetState(tg, replacement!)).State).toBe('healthy');
+    expect((await targetState(tg, kept!)).State).toBe('healthy');
+    expect((await targetState(tg, drained!)).State).toBe('unused');
   });
 
   it('puts Spot interruption warnings in bulk on the default bus, in the published shape', async () => {
