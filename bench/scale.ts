@@ -524,14 +524,17 @@ function waitSpans(runtime: LocalRuntime, record: ExecutionRecord): WaitSpan[] {
   }
   const waits: WaitSpan[] = [];
   for (const [i, event] of record.events.entries()) {
-    if (event.type !== 'WaitStateEntered') continue;
+    // By the synthesized definition's types: the local runtime runs a scaled Wait as another state
+    // type, so the history's event type does not say it.
+    if (!event.type.endsWith('StateEntered')) continue;
     const details = event['stateEnteredEventDetails'] as { name?: string; input?: string } | undefined;
     const state = states.get(details?.name ?? '');
+    if (state?.Type !== 'Wait') continue;
     const exited = record.events
       .slice(i + 1)
       .find(
         (e) =>
-          e.type === 'WaitStateExited' &&
+          e.type.endsWith('StateExited') &&
           (e['stateExitedEventDetails'] as { name?: string } | undefined)?.name === details?.name,
       );
     const entered = event.timestamp.getTime();
