@@ -127,6 +127,14 @@ export interface TortureReport {
   readonly eventsPut: number;
   readonly unaccounted: number;
   readonly quiesced: boolean;
+  /** Real seconds from the script's end to rest (or to the deadline). */
+  readonly quiesceSeconds: number;
+  /** The last look that was not at rest during the quiescence: what ran, which fleets, why. */
+  readonly lastUnrest?: {
+    readonly at: string;
+    readonly running: readonly string[];
+    readonly fleets: readonly { readonly fleet: string; readonly why: readonly string[] }[];
+  };
   readonly polls: number;
   readonly pollErrors: number;
   readonly wallSeconds: number;
@@ -501,16 +509,41 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
         else if (restedAt.get(f.fleet) === undefined) restedAt.set(f.fleet, t);
       }
     };
+    // What kept the run from resting, at the last look that was not at rest (for the report).
+    const unrest = (snap: Snapshot) => ({
+      at: new Date().toISOString(),
+      running: snap.running.map((e) => e.name),
+      fleets: snap.fleets
+        .map((f) => ({
+          fleet: f.fleet,
+          why: checkAtRest(
+            f,
+            fleets.find((x) => x.fleet === f.fleet)!,
+            Number.POSITIVE_INFINITY,
+            Date.now(),
+          ).map((v) => v.message),
+        }))
+        .filter((f) => f.why.length > 0),
+    });
+    const quiesceStarted = Date.now();
     let last: Snapshot = await watching.snapshot();
     look(last, Date.now());
+    let lastUnrest = restful(last) ? undefined : unrest(last);
     // At rest for two sweeps' worth of consecutive looks (the sweep may still start a replacement).
     while (Date.now() < deadline && quiet < 4) {
       await sleep(Math.max(500, 300_000 * options.timeScale * 0.5));
       last = await watching.snapshot();
       look(last, Date.now());
-      quiet = restful(last) ? quiet + 1 : 0;
+      if (restful(last)) quiet++;
+      else {
+        quiet = 0;
+        lastUnrest = unrest(last);
+      }
     }
     const quiesced = quiet >= 4;
+    const quiesceSeconds = Math.round((Date.now() - quiesceStarted) / 100) / 10;
+    if (!quiesced && lastUnrest !== undefined)
+      log(`torture: the last look not at rest, at ${lastUnrest.at}: ${JSON.stringify(lastUnrest)}`);
     if (!quiesced)
       log(
         `torture: did not quiesce within ${options.quiesceTimeoutMs} ms: running ${JSON.stringify(last.running.map((e) => e.name))}; ${JSON.stringify(
@@ -653,6 +686,8 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
       eventsPut: puts.length,
       unaccounted: accounting.violations.length,
       quiesced,
+      quiesceSeconds,
+      ...(lastUnrest !== undefined ? { lastUnrest } : {}),
       polls: watching.polls,
       pollErrors: watching.pollErrors,
       wallSeconds: Math.round((performance.now() - started) / 100) / 10,
@@ -815,6 +850,8 @@ export function figuresOf(report: TortureReport): TortureFigure[] {
     chaos: report.chaos,
     outcomes: report.outcomes,
     quiesced: report.quiesced,
+    quiesceSeconds: report.quiesceSeconds,
+    ...(report.lastUnrest !== undefined ? { lastUnrest: report.lastUnrest } : {}),
     polls: report.polls,
     pollErrors: report.pollErrors,
     ...(report.faults !== undefined ? { faults: report.faults } : {}),

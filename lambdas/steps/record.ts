@@ -34,6 +34,7 @@ import { quarantineReason } from '../domain/quarantine';
 import { RecordSteps, type RecordStep } from '../domain/steps';
 import { logger } from '../powertools';
 import { putOutcome } from '../aws/outcomes';
+import { errorName } from '../aws/errors';
 import {
   acquireLock,
   clearSupersede,
@@ -47,6 +48,7 @@ import { recordQuarantine } from '../aws/store/images';
 import {
   acquireRolloutSlot,
   registerSlotWaiter,
+  isTaskGone,
   sendSlotWakeUp,
   transferRolloutSlot,
 } from '../aws/store/rollout-slots';
@@ -209,7 +211,22 @@ export async function waitForRolloutSlot(request: RecordStepRequest) {
     expiresAt,
     now,
   });
-  if (!result.registered) await sendSlotWakeUp(token, { granted: result.acquired, at: now.toISOString() });
+  if (!result.registered) {
+    try {
+      await sendSlotWakeUp(token, { granted: result.acquired, at: now.toISOString() });
+    } catch (error) {
+      if (!isTaskGone(error)) throw error;
+      // This very task timed out (or its execution ended) before it could wake itself: its timeout
+      // path is AcquireFleetLock too, which claims the slot taken here. Nothing failed.
+      logger.info(
+        'WaitForRolloutSlot took a free slot after its own task was gone; AcquireFleetLock claims it',
+        {
+          execution: request.execution,
+          error: errorName(error),
+        },
+      );
+    }
+  }
   return { registered: result.registered, acquired: result.acquired };
 }
 

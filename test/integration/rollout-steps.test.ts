@@ -1070,6 +1070,24 @@ describe('the queue for the global rollout slots: waiters registered, woken when
     expect(self.status).toBe('SUCCEEDED');
     expect((await readSlotQueue()).slots['q-self']).toBeDefined();
 
+    // The same, but the step's own task is gone before it wakes itself (it timed out while the
+    // step ran): SendTaskSuccess answers that the task is gone. The step still ends (its timeout
+    // path, AcquireFleetLock, claims the slot it took); it is not a failed step.
+    process.env[Env.maxConcurrentRollouts] = String(base + 3);
+    const goneToken = await waiting('q-self-gone');
+    sfnService.stopExecution(statusOf('q-self-gone').executionArn, { error: 'States.Timeout' });
+    expect(
+      await runRecordStep({
+        step: RecordSteps.WaitForRolloutSlot,
+        execution: 'q-self-gone',
+        state: h,
+        token: goneToken,
+        lockSeconds: 7200,
+      }),
+    ).toEqual({ registered: false, acquired: true });
+    expect((await readSlotQueue()).slots['q-self-gone']).toBeDefined();
+    await releaseRolloutSlot('q-self-gone', new Date());
+
     // A waiter that ends (its deadline passed while it waited) leaves the queue.
     await releaseRolloutSlot('q-self', new Date());
     await runRecordStep({

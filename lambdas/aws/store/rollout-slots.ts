@@ -207,6 +207,9 @@ export async function withdrawSlotWaiter(execution: string): Promise<void> {
 /** What SendTaskSuccess answers when the waiting task is no longer there. */
 const GONE = new Set(['TaskTimedOut', 'TaskDoesNotExist', 'InvalidToken']);
 
+/** Did SendTaskSuccess fail because the waiting task is no longer there (timed out, ended)? */
+export const isTaskGone = (error: unknown): boolean => GONE.has(errorName(error) ?? '');
+
 /** What a woken WaitForRolloutSlot task outputs. */
 export interface SlotWakeUp {
   readonly granted: boolean;
