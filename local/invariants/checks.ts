@@ -119,7 +119,7 @@ export interface WorldLog {
  * The instances of a fleet that may have served at some moment between two polls without serving
  * at either: one the world killed or doomed in between (seen or not), or one in a zone the world
  * failed in between. Phoenix may have counted them (rightly, when it looked), so the floor's bound
- * counts them too; an instance Phoenix itself took out is never among them.
+ * counts them too; one of them that Phoenix itself took out is still subtracted as taken out.
  */
 function degradedByWorld(
   fleet: string,
