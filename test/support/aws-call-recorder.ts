@@ -240,7 +240,10 @@ let lookupsEndpoint: string | undefined;
 function lookup() {
   const endpoint = process.env.AWS_ENDPOINT_URL;
   if (lookups === undefined || lookupsEndpoint !== endpoint) {
-    const config = { region: region(), ...(endpoint !== undefined ? { endpoint } : {}) };
+    // With the fault layer on, AWS_ENDPOINT_URL is its proxy: a lookup meets injected faults too
+    // (seen once in CI: "lookup failed: TimeoutError: socket hang up"). It is the harness's own read,
+    // so it retries far past the handlers' default of 3 attempts.
+    const config = { region: region(), maxAttempts: 12, ...(endpoint !== undefined ? { endpoint } : {}) };
     lookups = {
       autoScaling: new AutoScalingClient(config),
       ec2: new EC2Client(config),
