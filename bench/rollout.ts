@@ -64,6 +64,7 @@ import {
   REGION,
   startBenchRuntime,
   TIME_SCALE,
+  valueAt,
 } from './support';
 
 export { TIME_SCALE };
@@ -137,13 +138,6 @@ function definitionStates(runtime: LocalRuntime, arn: string): Map<string, State
   const machine = runtime.model.stateMachines.find((m) => m.arn === arn)!;
   const definition = JSON.parse(machine.definitionString) as { States: Record<string, StateDef> };
   return new Map(Object.entries(definition.States));
-}
-
-function valueAt(path: string, input: unknown): unknown {
-  let v = input;
-  for (const p of path.replace(/^\$\./, '').split('.'))
-    v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[p] : undefined;
-  return v;
 }
 
 interface HistoryFigures {

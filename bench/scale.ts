@@ -49,7 +49,7 @@ import { startLocalRuntime, type LocalRuntime } from '../local/runtime';
 import type { ExecutionRecord } from '../local/stepfunctions';
 import { World, worldClients } from '../local/world';
 import { projectSchedule, type RolloutSpan, type WaitSpan } from './projection';
-import { REGION } from './support';
+import { REGION, valueAt } from './support';
 
 /**
  * 0.1: a rollout's 150 s minimum takes 15 s; 20 waves of 10 take 300 s. The Lambda steps, which the
@@ -541,9 +541,7 @@ function waitSpans(runtime: LocalRuntime, record: ExecutionRecord): WaitSpan[] {
     const end = exited?.timestamp.getTime() ?? record.stopDate?.getTime() ?? entered;
     let seconds = typeof state?.Seconds === 'number' ? state.Seconds : undefined;
     if (seconds === undefined && typeof state?.SecondsPath === 'string' && details?.input !== undefined) {
-      let v: unknown = JSON.parse(details.input);
-      for (const p of state.SecondsPath.replace(/^\$\./, '').split('.'))
-        v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[p] : undefined;
+      const v = valueAt(state.SecondsPath, JSON.parse(details.input));
       if (typeof v === 'number') seconds = v;
     }
     // Unknown (a timestamp wait, an aborted one): what it took, at the time scale.

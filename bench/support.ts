@@ -27,6 +27,14 @@ import { startLocalRuntime, type LocalRuntime } from '../local/runtime';
 export const TIME_SCALE = 0.1;
 export const REGION = 'us-east-1';
 
+/** The value a simple JSON path (`$.a.b`, as a Wait's SecondsPath) names in `input`. */
+export function valueAt(path: string, input: unknown): unknown {
+  let v = input;
+  for (const p of path.replace(/^\$\./, '').split('.'))
+    v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[p] : undefined;
+  return v;
+}
+
 /** The local runtime of a benchmark: its own emulator, no scheduled rules, quiet. */
 export function startBenchRuntime(): Promise<LocalRuntime> {
   return startLocalRuntime({
