@@ -151,6 +151,11 @@ export interface RollbackProgress {
   /** Nothing was changed before the failure: nothing to undo. */
   readonly nothingToUndo: boolean;
   readonly removedNew?: number;
+  /**
+   * The checks ran out before the previous image's capacity served again, and the surge was taken
+   * back with no instance of the new image left (CheckRollbackCapacity): what was seen and done.
+   */
+  readonly stalled?: string;
 }
 
 /** The whole workflow state as the steps receive it. */
@@ -281,23 +286,66 @@ export function instancesToRetire(
 ): FleetInstance[] {
   const { present, others } = splitByImage(instances, imageId);
   const surplus = Math.max(0, present.length - desiredCapacity);
-  let spareServing = Math.max(0, present.filter(isServing).length - minServing);
+  const spareServing = Math.max(0, present.filter(isServing).length - minServing);
   const sorted = [...others].sort((a, b) => {
     const servingFirst = Number(isServing(a)) - Number(isServing(b));
     const ta = a.launchTime?.getTime() ?? 0;
     const tb = b.launchTime?.getTime() ?? 0;
     return servingFirst || ta - tb || a.instanceId.localeCompare(b.instanceId);
   });
-  const retire: FleetInstance[] = [];
-  for (const instance of sorted) {
-    if (retire.length >= surplus) break;
+  return takeSurplus(sorted, surplus, spareServing);
+}
+
+/**
+ * The first `surplus` of `candidates` (in their order), a serving one only while `spareServing`
+ * serving instances may still go; the first serving one past that ends the choice.
+ */
+function takeSurplus(
+  candidates: readonly FleetInstance[],
+  surplus: number,
+  spareServing: number,
+): FleetInstance[] {
+  let spare = spareServing;
+  const taken: FleetInstance[] = [];
+  for (const instance of candidates) {
+    if (taken.length >= surplus) break;
     if (isServing(instance)) {
-      if (spareServing === 0) break;
-      spareServing -= 1;
+      if (spare === 0) break;
+      spare -= 1;
     }
-    retire.push(instance);
+    taken.push(instance);
   }
-  return retire;
+  return taken;
+}
+
+/**
+ * A stalled rollback's surplus (found by the torture run, seed 7: a rollback whose old capacity
+ * never came back left the group surged, and the next rollout took the surge as the fleet's
+ * capacity): which instances go, with a decrement, so that the group is back at the fleet's
+ * capacity without Auto Scaling choosing. Those that do not serve go first — of the new image, then
+ * of any other, newest first — since removing them costs no serving capacity; then serving ones of
+ * the new image, only while at least `minServing` would still serve. A serving instance of another
+ * image is never taken. Computed from the actual count: a retried step takes nothing more.
+ */
+export function stalledRollbackSurplus(
+  instances: readonly FleetInstance[],
+  newImageId: string,
+  desiredCapacity: number,
+  minServing = 0,
+): FleetInstance[] {
+  const present = instances.filter(isPresent);
+  const surplus = Math.max(0, present.length - desiredCapacity);
+  const spareServing = Math.max(0, present.filter(isServing).length - minServing);
+  const newestFirst = (a: FleetInstance, b: FleetInstance) =>
+    (b.launchTime?.getTime() ?? 0) - (a.launchTime?.getTime() ?? 0) ||
+    a.instanceId.localeCompare(b.instanceId);
+  const onNew = (i: FleetInstance) => i.imageId === newImageId;
+  const candidates = [
+    ...present.filter((i) => !isServing(i) && onNew(i)).sort(newestFirst),
+    ...present.filter((i) => !isServing(i) && !onNew(i)).sort(newestFirst),
+    ...present.filter((i) => isServing(i) && onNew(i)).sort(newestFirst),
+  ];
+  return takeSurplus(candidates, surplus, spareServing);
 }
 
 /**

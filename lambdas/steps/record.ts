@@ -452,7 +452,13 @@ export async function reportOutcome(request: RecordStepRequest) {
   const error = request.state.error;
   const cause = request.reason ?? (error ? causeMessage(error.Cause) : 'unknown');
   const rollbackError = request.state.rollbackError;
-  const reason = rollbackError ? `${cause}; rollback failed: ${causeMessage(rollbackError.Cause)}` : cause;
+  // A rollback that stalled but left nothing of the new image (CheckRollbackCapacity) says so.
+  const stalled = request.state.rollback?.stalled;
+  const reason = rollbackError
+    ? `${cause}; rollback failed: ${causeMessage(rollbackError.Cause)}`
+    : stalled !== undefined
+      ? `${cause}; rollback stalled: ${stalled}`
+      : cause;
   const step = request.state.failedStep;
   const entry: HistoryEntry = {
     imageId,

@@ -4,6 +4,7 @@
  * restores the previous version's capacity before removing the new instances. Each step re-reads
  * the fleet's real state; each is safe to run twice (the workflow retries).
  */
+import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
 import * as clock from '../domain/clock';
 import { BatchNotHealthyError, ConfigurationError, RollbackStalledError } from '../domain/errors';
 import {
@@ -11,8 +12,12 @@ import {
   instancesToRetire,
   type Progress,
   type RollbackProgress,
+  type FleetInstance,
+  type FleetState,
+  isPresent,
   rollbackVersion,
   splitByImage,
+  stalledRollbackSurplus,
 } from '../domain/rollout';
 import { countedChecks, nextPace } from '../domain/pacing';
 import { FleetSteps } from '../domain/steps';
@@ -27,6 +32,7 @@ import {
 } from '../aws/fleets';
 import { healthCheckIntervalSeconds } from '../aws/load-balancing';
 import { launchTemplateOf, rereadGroup } from './fleet';
+import { logger } from '../powertools';
 import { type FleetStepRequest, requireFleetState } from './fleet-request';
 
 /** A launch template version with the new image, and the group pointed at it. */
@@ -164,22 +170,75 @@ export async function startRollback(request: FleetStepRequest): Promise<Rollback
   return { ready: false, checks: 0, nothingToUndo: false };
 }
 
-/** Rollback, wait: are as many instances of the previous image serving as the fleet had? */
+/**
+ * Rollback, wait: are as many instances of the previous image serving as the fleet had? When the
+ * checks run out, the surge is taken back first (`takeStalledSurgeBack`): with no instance of the
+ * new image left, nothing of the rollout remains and the rollback finishes; with some still serving
+ * (kept for the floor), RollbackStalledError, the group at the fleet's capacity.
+ */
 export async function checkRollbackCapacity(request: FleetStepRequest): Promise<RollbackProgress> {
   const fs = request.state.fleetState;
   const rollback = request.state.rollback;
   if (!fs || !rollback || rollback.nothingToUndo) return { ready: true, checks: 0, nothingToUndo: true };
   const group = await rereadGroup(fs);
-  const { servingOthers } = splitByImage(await servingInstances(group), request.state.imageId);
+  const instances = await servingInstances(group);
+  const { servingOthers } = splitByImage(instances, request.state.imageId);
   const ready = servingOthers.length >= fs.desiredCapacity;
   const checks = rollback.checks + 1;
   const maxChecks = request.maxChecks ?? fs.maxChecks;
   if (!ready && checks >= maxChecks) {
+    const stalled = `after ${checks} checks, ${servingOthers.length} of ${fs.desiredCapacity} instances of the previous image are serving`;
+    const { terminated, newLeft, desired } = await takeStalledSurgeBack(
+      fs,
+      group,
+      instances,
+      request.state.imageId,
+    );
+    const undone = `${terminated.length > 0 ? `; terminated ${terminated.join(', ')}` : ''}; the group is at desired ${desired}`;
+    if (newLeft === 0) {
+      logger.warn('rollback stalled: the surge was taken back, no instance of the new image is left', {
+        fleet: request.state.fleet,
+        groupName: fs.groupName,
+        checks,
+        servingPrevious: servingOthers.length,
+        terminated,
+      });
+      return { ...rollback, ready: true, checks, stalled: `${stalled}${undone}` };
+    }
     throw new RollbackStalledError(
-      `after ${checks} checks, ${servingOthers.length} of ${fs.desiredCapacity} instances of the previous image are serving; the new instances were left in place`,
+      `${stalled}; ${newLeft} instance(s) of the new image serve and were left in place${undone}`,
     );
   }
   return { ...rollback, ready, checks };
+}
+
+/**
+ * A stalled rollback takes its surge back (domain/rollout.ts `stalledRollbackSurplus`): the surplus
+ * above the fleet's capacity goes with a decrement, those not serving first; a desired capacity
+ * above the instances present (a launch that never came) comes down to them; then the maximum, if
+ * the desired capacity fits under it again. Idempotent: a retried step finds the group back.
+ */
+async function takeStalledSurgeBack(
+  fs: FleetState,
+  group: AutoScalingGroup,
+  instances: readonly FleetInstance[],
+  newImageId: string,
+): Promise<{ terminated: string[]; newLeft: number; desired: number }> {
+  const take = stalledRollbackSurplus(instances, newImageId, fs.desiredCapacity, fs.minHealthy);
+  for (const instance of take) await retireInstance(instance.instanceId);
+  const taken = new Set(take.map((i) => i.instanceId));
+  const left = instances.filter(isPresent).filter((i) => !taken.has(i.instanceId));
+  let desired = (group.DesiredCapacity ?? 0) - take.length;
+  const floor = Math.max(fs.desiredCapacity, left.length);
+  if (desired > floor) {
+    await setDesiredCapacity(fs.groupName, floor);
+    desired = floor;
+  }
+  if ((group.MaxSize ?? 0) > fs.maxSize && desired <= fs.maxSize) {
+    await updateGroup({ groupName: fs.groupName, maxSize: fs.maxSize });
+  }
+  const newLeft = left.filter((i) => i.imageId === newImageId).length;
+  return { terminated: take.map((i) => i.instanceId), newLeft, desired };
 }
 
 /** Rollback, second half: remove every instance of the new image and restore the group's limits. */

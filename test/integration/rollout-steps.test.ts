@@ -24,6 +24,7 @@ import {
   FleetNotFoundError,
   ImageRejectedError,
   OlderImageError,
+  RollbackStalledError,
   RolloutQueuedError,
   RolloutSlotQueuedError,
   RolloutTimedOutError,
@@ -407,6 +408,99 @@ describe('rollback', () => {
     expect(present.map((i) => i.imageId)).toEqual(Array(4).fill(s.imageA));
   });
 
+  // Regression of the torture run, seed 7 (fleet tf16): a broken image's batch failed, and the
+  // previous image's capacity never served again within the checks (one old instance was not
+  // serving); RollbackStalledError left the group surged at desired = max = 4 of 3, and the next
+  // rollout took the surge as the fleet's capacity. The old image is made to fail here through the
+  // realism layer (its AMI marked broken), so its instances never serve.
+  it('a stalled rollback takes the surge back; with nothing of the new image left, it finishes at the fleet’s capacity', async () => {
+    const s = await setup();
+    await world.markImageBroken(s.imageB);
+    const fs = await fleetStep<FleetState>(FleetSteps.ValidateImage, s.state);
+    let state: WorkflowState = { ...s.state, fleetState: fs };
+    state = { ...state, launchTemplate: await fleetStep(FleetSteps.ReconcileLaunchTemplate, state) };
+    state = { ...state, progress: await fleetStep<Progress>(FleetSteps.LaunchBatch, state) };
+    expect((await world.viewFleet(s.groupName)).desiredCapacity).toBe(5);
+    await world.markImageBroken(s.imageA);
+
+    let rollback = await fleetStep<RollbackProgress>(FleetSteps.StartRollback, state);
+    rollback = await fleetStep<RollbackProgress>(
+      FleetSteps.CheckRollbackCapacity,
+      { ...state, rollback },
+      { maxChecks: 2 },
+    );
+    expect(rollback.ready).toBe(false);
+    rollback = await fleetStep<RollbackProgress>(
+      FleetSteps.CheckRollbackCapacity,
+      { ...state, rollback },
+      { maxChecks: 2 },
+    );
+    expect(rollback).toMatchObject({ ready: true, checks: 2 });
+    expect(rollback.stalled).toMatch(
+      /^after 2 checks, 0 of 4 instances of the previous image are serving; terminated i-\w+; the group is at desired 4$/,
+    );
+    const group = await groupOf(s.groupName);
+    expect({ desired: group.DesiredCapacity, max: group.MaxSize }).toEqual({ desired: 4, max: 4 });
+    const present = (await world.viewFleet(s.groupName)).instances.filter(
+      (i) => i.lifecycleState !== 'Terminating',
+    );
+    expect(present.map((i) => i.imageId)).toEqual(Array(4).fill(s.imageA));
+
+    rollback = await fleetStep<RollbackProgress>(FleetSteps.FinishRollback, { ...state, rollback });
+    expect(rollback.removedNew).toBe(0);
+    const after = await world.viewFleet(s.groupName);
+    expect(after.desiredCapacity).toBe(4);
+    expect(after.launchTemplateVersion).toBe('1');
+
+    // The report says the rollback stalled and what it did.
+    const report = await runRecordStep({
+      step: RecordSteps.ReportOutcome,
+      execution: `exec-${s.fleet}`,
+      outcome: 'RolloutRolledBack',
+      state: {
+        ...state,
+        rollback,
+        error: {
+          Error: 'BatchNotHealthyError',
+          Cause: JSON.stringify({ errorMessage: 'batch not healthy' }),
+        },
+      },
+    });
+    expect(report).toEqual({ outcome: 'RolloutRolledBack' });
+    const event = await outcomes.waitFor(
+      (e) => e.detailType === 'RolloutRolledBack' && e.detail['fleet'] === s.fleet,
+    );
+    expect(event.detail['reason']).toMatch(/^batch not healthy; rollback stalled: after 2 checks, 0 of 4 /);
+  });
+
+  it('a stalled rollback keeps the serving instances of the new image, takes the rest of the surge back and fails, naming them', async () => {
+    const s = await setup();
+    const fs = await fleetStep<FleetState>(FleetSteps.ValidateImage, s.state);
+    // One batch rolled: 3 instances of A and 1 of B, all serving; then the old image fails.
+    const { state } = await rollAll(s, fs, 1);
+    expect(await serving(s.groupName, s.imageB)).toBe(1);
+    await world.markImageBroken(s.imageA);
+
+    const rollback = await fleetStep<RollbackProgress>(FleetSteps.StartRollback, state);
+    // StartRollback launched one more instance of A to bring A back to 4 (desired 5).
+    expect((await groupOf(s.groupName)).DesiredCapacity).toBe(5);
+    const check = () =>
+      fleetStep<RollbackProgress>(FleetSteps.CheckRollbackCapacity, { ...state, rollback }, { maxChecks: 1 });
+    // The instance of A the rollback launched does not serve: it goes (with a decrement).
+    await expect(check()).rejects.toThrow(
+      /; 1 instance\(s\) of the new image serve and were left in place; terminated i-\w+; the group is at desired 4$/,
+    );
+    // A retry of the failed step (the runtime died after the undo) takes nothing more.
+    await expect(check()).rejects.toThrow(RollbackStalledError);
+    await expect(check()).rejects.toThrow(
+      /^after 1 checks, 0 of 4 instances of the previous image are serving; 1 instance\(s\) of the new image serve and were left in place; the group is at desired 4$/,
+    );
+    const group = await groupOf(s.groupName);
+    expect({ desired: group.DesiredCapacity, max: group.MaxSize }).toEqual({ desired: 4, max: 4 });
+    // The instance of B still serves: it is the fleet's only serving capacity.
+    expect(await serving(s.groupName, s.imageB)).toBe(1);
+  });
+
   it('has nothing to undo when the failure came before validation', async () => {
     const s = await setup();
     const rollback = await fleetStep<RollbackProgress>(FleetSteps.StartRollback, s.state);
@@ -524,6 +618,14 @@ describe('record steps', () => {
     expect(history.at(-1)?.imageId).toBe('ami-00000051');
   });
 });
+
+/** The group as Auto Scaling reports it. */
+async function groupOf(groupName: string) {
+  const groups = await new AutoScalingClient({ region: REGION, endpoint }).send(
+    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
+  );
+  return groups.AutoScalingGroups![0]!;
+}
 
 /** The group's suspended processes as Auto Scaling reports them (sorted). */
 async function suspendedProcesses(groupName: string): Promise<string[]> {

@@ -24,6 +24,7 @@ import {
   isPresent,
   isServing,
   splitByImage,
+  stalledRollbackSurplus,
 } from '../../lambdas/domain/rollout';
 import { propertyParameters } from './seed';
 
@@ -177,6 +178,49 @@ function simulateRolling(c: RollingCase) {
   return { outcome, batches, batchSize, floor, retired, died, oldIds, present: present() };
 }
 
+/** Up to 16 instances of three images in any lifecycle and health state (ids i-00, i-01, …). */
+const mixedFleet: fc.Arbitrary<FleetInstance[]> = fc
+  .array(
+    fc.record({
+      imageId: fc.constantFrom(OLD, NEW, 'ami-00000000000000003'),
+      lifecycleState: fc.constantFrom('InService', 'Pending', 'Terminating', 'Terminated', 'Standby'),
+      healthStatus: fc.constantFrom('Healthy', 'Unhealthy'),
+      launched: fc.integer({ min: 0, max: 50 }),
+    }),
+    { maxLength: 16 },
+  )
+  .map((specs) =>
+    specs.map((s, k) => ({
+      instanceId: `i-${String(k).padStart(2, '0')}`,
+      imageId: s.imageId,
+      lifecycleState: s.lifecycleState,
+      healthStatus: s.healthStatus,
+      launchTime: new Date(Date.UTC(2026, 0, 1, 0, s.launched)),
+    })),
+  );
+
+/**
+ * A choice of surplus instances to terminate: distinct, all `eligible`, at most the surplus over
+ * `desired`, serving never below `floor` (nor lower, when below it already), and a serving one only
+ * when every not-serving eligible one is chosen.
+ */
+function expectSurplusChoice(
+  chosen: readonly FleetInstance[],
+  eligible: readonly FleetInstance[],
+  { present, desired, floor }: { present: readonly FleetInstance[]; desired: number; floor: number },
+): void {
+  const ids = chosen.map((i) => i.instanceId);
+  expect(new Set(ids).size).toBe(ids.length);
+  expect(chosen.every((i) => eligible.includes(i))).toBe(true);
+  expect(chosen.length).toBeLessThanOrEqual(Math.max(0, present.length - desired));
+  const servingBefore = present.filter(isServing).length;
+  const servingAfter = servingBefore - chosen.filter(isServing).length;
+  expect(servingAfter).toBeGreaterThanOrEqual(Math.min(floor, servingBefore));
+  if (chosen.some(isServing)) {
+    expect(eligible.filter((i) => !isServing(i)).every((i) => chosen.includes(i))).toBe(true);
+  }
+}
+
 describe('rolling batches (surgeSize, minHealthyCount, instancesToRetire)', () => {
   it('cover every old instance exactly once, never retire a new one, never take serving below the floor', () => {
     fc.assert(
@@ -229,41 +273,43 @@ describe('rolling batches (surgeSize, minHealthyCount, instancesToRetire)', () =
   });
 
   it('instancesToRetire: only old instances, at most the surplus, not-serving first, never below the floor', () => {
-    const instance = fc.record({
-      imageId: fc.constantFrom(OLD, NEW, 'ami-00000000000000003'),
-      lifecycleState: fc.constantFrom('InService', 'Pending', 'Terminating', 'Terminated', 'Standby'),
-      healthStatus: fc.constantFrom('Healthy', 'Unhealthy'),
-      launched: fc.integer({ min: 0, max: 50 }),
-    });
     fc.assert(
       fc.property(
-        fc.array(instance, { maxLength: 16 }),
+        mixedFleet,
         fc.integer({ min: 0, max: 16 }),
         fc.integer({ min: 0, max: 16 }),
-        (specs, desired, floor) => {
-          const instances: FleetInstance[] = specs.map((s, k) => ({
-            instanceId: `i-${String(k).padStart(2, '0')}`,
-            imageId: s.imageId,
-            lifecycleState: s.lifecycleState,
-            healthStatus: s.healthStatus,
-            launchTime: new Date(Date.UTC(2026, 0, 1, 0, s.launched)),
-          }));
+        (instances, desired, floor) => {
           const { present, others } = splitByImage(instances, NEW);
           const retire = instancesToRetire(instances, NEW, desired, floor);
-          const ids = retire.map((i) => i.instanceId);
-          expect(new Set(ids).size).toBe(ids.length);
-          expect(retire.every((i) => others.includes(i))).toBe(true);
-          expect(retire.length).toBeLessThanOrEqual(Math.max(0, present.length - desired));
-          const servingBefore = present.filter(isServing).length;
-          const servingAfter = servingBefore - retire.filter(isServing).length;
-          expect(servingAfter).toBeGreaterThanOrEqual(Math.min(floor, servingBefore));
-          // Not serving first: a serving instance is retired only when every not-serving old one is.
-          if (retire.some(isServing)) {
-            expect(others.filter((i) => !isServing(i)).every((i) => retire.includes(i))).toBe(true);
-          }
+          // Only old instances; not serving first: a serving one only when every not-serving old one is.
+          expectSurplusChoice(retire, others, { present, desired, floor });
           // Without a floor, exactly the surplus (as many as there are old instances).
           const free = instancesToRetire(instances, NEW, desired);
           expect(free.length).toBe(Math.min(others.length, Math.max(0, present.length - desired)));
+        },
+      ),
+      params(300),
+    );
+  });
+
+  it('stalledRollbackSurplus: at most the surplus, not-serving first, never a serving old one, never below the floor', () => {
+    fc.assert(
+      fc.property(
+        mixedFleet,
+        fc.integer({ min: 0, max: 16 }),
+        fc.integer({ min: 0, max: 16 }),
+        (instances, desired, floor) => {
+          const present = instances.filter(isPresent);
+          const taken = stalledRollbackSurplus(instances, NEW, desired, floor);
+          // Any present one but a serving old one; not serving first: a serving one only when every
+          // not-serving one has gone.
+          const eligibleNow = present.filter((i) => !isServing(i) || i.imageId === NEW);
+          expectSurplusChoice(taken, eligibleNow, { present, desired, floor });
+          // Without a floor, the whole surplus goes when enough instances may: every not-serving
+          // one and the serving ones of the new image.
+          const free = stalledRollbackSurplus(instances, NEW, desired);
+          const eligible = present.filter((i) => !isServing(i) || i.imageId === NEW).length;
+          expect(free.length).toBe(Math.min(eligible, Math.max(0, present.length - desired)));
         },
       ),
       params(300),

@@ -8,6 +8,7 @@ import {
   instancesToRetire,
   rollbackVersion,
   splitByImage,
+  stalledRollbackSurplus,
 } from '../../lambdas/domain/rollout';
 
 const OLD = 'ami-00000000000000001';
@@ -97,6 +98,34 @@ describe('instancesToRetire', () => {
 
   it('never retires instances of the new image', () => {
     expect(instancesToRetire([inst('i-n1', NEW), inst('i-n2', NEW)], NEW, 1)).toEqual([]);
+  });
+});
+
+describe('stalledRollbackSurplus', () => {
+  const t = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
+
+  it('takes the not-serving new instances first, then not-serving old ones, newest first, only the surplus', () => {
+    const fleet = [
+      inst('i-a', OLD, { launchTime: t(1) }),
+      inst('i-b', OLD, { launchTime: t(2), inTargetGroups: false }),
+      inst('i-r', OLD, { launchTime: t(8), healthStatus: 'Unhealthy' }),
+      inst('i-n1', NEW, { launchTime: t(5), healthStatus: 'Unhealthy' }),
+      inst('i-n2', NEW, { launchTime: t(6), lifecycleState: 'Pending' }),
+    ];
+    expect(stalledRollbackSurplus(fleet, NEW, 3).map((i) => i.instanceId)).toEqual(['i-n2', 'i-n1']);
+    expect(stalledRollbackSurplus(fleet, NEW, 1).map((i) => i.instanceId)).toEqual([
+      'i-n2',
+      'i-n1',
+      'i-r',
+      'i-b',
+    ]);
+  });
+
+  it('takes a serving new instance only while the floor holds, and never a serving old one', () => {
+    const fleet = [inst('i-a', OLD), inst('i-b', OLD), inst('i-n1', NEW), inst('i-n2', NEW)];
+    expect(stalledRollbackSurplus(fleet, NEW, 2, 3).map((i) => i.instanceId)).toEqual(['i-n1']);
+    expect(stalledRollbackSurplus(fleet, NEW, 2, 4)).toEqual([]);
+    expect(stalledRollbackSurplus(fleet, NEW, 0).map((i) => i.instanceId)).toEqual(['i-n1', 'i-n2']);
   });
 });
 
