@@ -116,6 +116,8 @@ export class ReplaceWorkflow extends Construct {
     const serving = k.pollUntil('ServingLoop', {
       check: { fn: props.replaceFunction, step: ReplaceSteps.WaitForReplacement, resultPath: '$.health' },
       maxChecks,
+      // The group is gone (a rollout retired it with the instance): nothing to replace.
+      exits: [{ when: k.when.isPresent('$.health.skip'), next: reportSkipped }],
       until: k.when.isTrue('$.health.ready'),
       choice: 'GroupServing?',
       wait: 'WaitBeforeHealthCheck',
@@ -150,6 +152,7 @@ export class ReplaceWorkflow extends Construct {
     replace.next(
       k
         .choice('OldInstanceGone?')
+        .when(k.when.isPresent('$.replacement.skip'), reportSkipped)
         .when(k.when.isTrue('$.replacement.done'), serving.waitState)
         .when(k.when.isPresent('$.replacement.retire'), deregister)
         .when(k.when.isPresent('$.replacement.again'), replace)

@@ -35,22 +35,28 @@ export interface StartReplaceResult {
   readonly attempt: number;
   /** Set when nothing started because every attempt ended without replacing the instance. */
   readonly exhausted?: boolean;
+  /** Set when nothing started because the last attempt ended after the caller's look (`observedAt`). */
+  readonly stale?: boolean;
 }
 
 /**
  * Start a Replace execution under a deterministic name per instance: a duplicate or repeated event
  * for the same instance starts nothing new (`duplicate: true`) while an attempt runs or after one
- * replaced the instance. With `reattempt` (the caller has just seen the instance InService in its
- * fleet), an attempt that ended WITHOUT replacing it (failed, aborted, timed out, or skipped: the
- * circuit was open, the fleet paused…) is followed by the next attempt, `<name>-2`, `<name>-3`…
- * (see replaceAttemptName; at most MAX_REPLACE_ATTEMPTS in all): Step Functions keeps a name for
- * 90 days, so without it such an instance could never be replaced again. Each step costs a
- * StartExecution and, on ExecutionAlreadyExists, a DescribeExecution of that name.
+ * replaced the instance. With `reattempt` (the caller has seen the instance InService in its
+ * fleet, at `observedAt`), an attempt that ended WITHOUT replacing it (failed, aborted, timed out,
+ * or skipped: the circuit was open, the fleet paused, the instance gone…) is followed by the next
+ * attempt, `<name>-2`, `<name>-3`… (see replaceAttemptName; at most MAX_REPLACE_ATTEMPTS in all):
+ * Step Functions keeps a name for 90 days, so without it such an instance could never be replaced
+ * again. An attempt that ended after `observedAt` knows more than the caller's look (found by the
+ * torture run: sweeps slower than their interval, each acting on a look older than the last
+ * attempt's end, used up all ten attempts on an instance already gone): it stands, and nothing new
+ * starts (`stale: true`); the next look decides. Each step costs a StartExecution and, on
+ * ExecutionAlreadyExists, a DescribeExecution of that name.
  */
 export async function startReplace(
   name: string,
   input: ReplaceInput,
-  options: { reattempt?: boolean } = {},
+  options: { reattempt?: boolean; observedAt?: Date } = {},
 ): Promise<StartReplaceResult> {
   const machine = requireEnv(Env.replaceStateMachineArn);
   for (let attempt = 1; attempt <= MAX_REPLACE_ATTEMPTS; attempt++) {
@@ -63,6 +69,10 @@ export async function startReplace(
     if (described === undefined) return { duplicate: true, execution, attempt };
     if (attemptStanding(described.status, described.output) !== 'not-replaced') {
       return { duplicate: true, execution, attempt };
+    }
+    const { observedAt } = options;
+    if (observedAt !== undefined && described.stopDate !== undefined && described.stopDate > observedAt) {
+      return { duplicate: true, stale: true, execution, attempt };
     }
   }
   return {
@@ -102,7 +112,9 @@ export function executionArn(stateMachineArn: string, name: string): string {
   return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
 }
 
-async function describe(arn: string): Promise<{ status?: string; output?: string } | undefined> {
+async function describe(
+  arn: string,
+): Promise<{ status?: string; output?: string; stopDate?: Date } | undefined> {
   try {
     const result = await aws('DescribeExecution', () =>
       stepFunctions().send(new DescribeExecutionCommand({ executionArn: arn })),
@@ -110,6 +122,7 @@ async function describe(arn: string): Promise<{ status?: string; output?: string
     return {
       ...(result.status !== undefined ? { status: result.status } : {}),
       ...(result.output !== undefined ? { output: result.output } : {}),
+      ...(result.stopDate !== undefined ? { stopDate: result.stopDate } : {}),
     };
   } catch (error) {
     if (errorName(error) === 'ExecutionDoesNotExist') return undefined;

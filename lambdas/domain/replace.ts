@@ -70,6 +70,11 @@ export interface ReplacementProgress {
   /** Call ReplaceInstance again at once, without a poll interval (its first two calls only). */
   readonly again?: boolean;
   /**
+   * The instance's group no longer exists (a blue-green rollout retired or discarded it, with its
+   * instances, after this replacement resolved the instance): nothing to replace; ReplacementSkipped.
+   */
+  readonly skip?: string;
+  /**
    * The wait before ReplaceInstance's next check (WaitForNewInstance) and its fast checks so far
    * (see domain/pacing.ts).
    */
@@ -83,6 +88,8 @@ export interface ReplacementHealth {
   readonly ready: boolean;
   readonly checks: number;
   readonly replacementInstanceId?: string;
+  /** The group no longer exists (see `ReplacementProgress.skip`): ReplacementSkipped. */
+  readonly skip?: string;
 }
 
 /** The whole Replace workflow state as the steps receive it. */

@@ -275,6 +275,8 @@ export async function rollPublication(
  * other is reported (`ReplacementSkipped`) and touched in no way.
  */
 async function handleReplace(intent: ReplaceIntent): Promise<IntakeResult> {
+  // When the instances were looked at: an attempt that ended after it knows more (startReplace).
+  const lookedAt = clock.now();
   const fleets = await fleetsOfInstances(intent.instanceIds);
   const replacements = [];
   for (const instanceId of intent.instanceIds) {
@@ -295,7 +297,7 @@ async function handleReplace(intent: ReplaceIntent): Promise<IntakeResult> {
           // Without a valid event time, the need was seen now.
           detectedAt: intent.detectedAt ?? clock.now().toISOString(),
         },
-        { reattempt: inService === true },
+        { reattempt: inService === true, observedAt: lookedAt },
       );
       replacements.push({
         instanceId,

@@ -74,11 +74,15 @@ function requireInstance(state: ReplaceState): Required<Omit<ResolvedInstance, '
   return { imageId: '', ...i } as Required<Omit<ResolvedInstance, 'skip'>>;
 }
 
-async function rereadGroup(groupName: string): Promise<AutoScalingGroup> {
-  const group = await describeGroup(groupName);
-  if (!group) throw new ConfigurationError(`Auto Scaling group ${groupName} no longer exists`);
-  return group;
-}
+/**
+ * Why there is nothing left to replace when the instance's group is gone. Found by the torture run
+ * (seed 7): a replacement resolved an instance of a blue-green fleet's group, waited for a slot
+ * while a rollout held the fleet, and got it after the rollout had retired that group (ForceDelete,
+ * its instances with it); ReplaceInstance then failed (ConfigurationError, ReplacementFailed, an
+ * ERROR) for what is a handled end.
+ */
+const groupGone = (groupName: string, instanceId: string) =>
+  `Auto Scaling group ${groupName} no longer exists (a rollout or an operator deleted it, with its instances): nothing to replace of ${instanceId}`;
 
 /** Is the instance still a present member of a group of the fleet? Skip (with why) otherwise. */
 export async function resolveInstance(request: ReplaceStepRequest): Promise<ResolvedInstance> {
@@ -303,7 +307,15 @@ export async function replaceInstance(request: ReplaceStepRequest): Promise<Repl
   const resolved = requireInstance(request.state);
   const { instanceId, cause } = request.state;
   const previous = request.state.replacement;
-  const group = await rereadGroup(resolved.groupName);
+  const group = await describeGroup(resolved.groupName);
+  if (!group) {
+    return {
+      mode: previous?.mode ?? 'terminate',
+      done: false,
+      checks: previous?.checks ?? 0,
+      skip: groupGone(resolved.groupName, instanceId),
+    };
+  }
   // Serving as the load balancer sees it (a surge serves once healthy in the target groups).
   const instances = await servingInstances(group);
   const self = instances.find((i) => i.instanceId === instanceId);
@@ -463,7 +475,9 @@ export async function retireInstance(request: ReplaceStepRequest): Promise<Repla
     throw new ConfigurationError('workflow state has no replacement: ReplaceInstance did not run');
   }
   const mode = previous.mode;
-  const group = await rereadGroup(resolved.groupName);
+  const group = await describeGroup(resolved.groupName);
+  // Gone with its group meanwhile: nothing to retire (WaitForReplacement reports the skip).
+  if (!group) return { mode, done: true, checks: previous.checks };
   const instances = await fleetInstances(group);
   const self = instances.find((i) => i.instanceId === instanceId);
   const surgeState = {
@@ -487,7 +501,9 @@ export async function retireInstance(request: ReplaceStepRequest): Promise<Repla
 export async function waitForReplacement(request: ReplaceStepRequest): Promise<ReplacementHealth> {
   const resolved = requireInstance(request.state);
   const { instanceId } = request.state;
-  const group = await rereadGroup(resolved.groupName);
+  const checks = (request.state.health?.checks ?? 0) + 1;
+  const group = await describeGroup(resolved.groupName);
+  if (!group) return { ready: false, checks, skip: groupGone(resolved.groupName, instanceId) };
   const instances = await servingInstances(group);
   const self = instances.find((i) => i.instanceId === instanceId);
   const gone = !self || !isPresent(self);
@@ -497,7 +513,6 @@ export async function waitForReplacement(request: ReplaceStepRequest): Promise<R
     .filter(isNew(resolved.originalInstanceIds))
     .sort((a, b) => (b.launchTime?.getTime() ?? 0) - (a.launchTime?.getTime() ?? 0));
   const ready = gone && serving.length >= desired;
-  const checks = (request.state.health?.checks ?? 0) + 1;
   const maxChecks = request.maxChecks ?? DEFAULT_MAX_CHECKS;
   if (!ready && checks >= maxChecks) {
     throw new ReplacementNotHealthyError(
@@ -560,7 +575,11 @@ export async function releaseReplacementSlot(request: ReplaceStepRequest) {
     outcome === DetailTypes.InstanceReplaced
       ? reason
       : outcome === DetailTypes.ReplacementSkipped
-        ? (request.state.slot?.skip ?? request.state.instance?.skip ?? 'unknown')
+        ? (request.state.slot?.skip ??
+          request.state.instance?.skip ??
+          request.state.replacement?.skip ??
+          request.state.health?.skip ??
+          'unknown')
         : error
           ? causeMessage(error.Cause)
           : 'unknown';

@@ -103,16 +103,20 @@ describe('Replace state machine', () => {
     const waits = allStates(definition).filter(({ state }) => state.Type === 'Wait');
     // The poll waits (the surge's paced by ReplaceInstance, SecondsPath, with its one-interval
     // fallback), the deregistration delay (SecondsPath) and the flush poll.
+    // (In any order: the order of the definition's walk is not the workflow's.)
     expect(
-      waits.map(({ path, state }) => [path.split('.').at(-1), state.Seconds ?? state.SecondsPath]),
-    ).toEqual([
-      ['WaitForSlot', 15],
-      ['WaitForNewInstance', '$.replacement.nextCheckSeconds'],
-      ['WaitForNewInstanceInterval', 15],
-      ['WaitBeforeHealthCheck', 15],
-      ['WaitForDeregistration', '$.drain.delaySeconds'],
-      ['WaitForFlush', 5],
-    ]);
+      Object.fromEntries(
+        waits.map(({ path, state }) => [path.split('.').at(-1), state.Seconds ?? state.SecondsPath]),
+      ),
+    ).toStrictEqual({
+      WaitForSlot: 15,
+      WaitForNewInstance: '$.replacement.nextCheckSeconds',
+      WaitForNewInstanceInterval: 15,
+      WaitBeforeHealthCheck: 15,
+      WaitForDeregistration: '$.drain.delaySeconds',
+      WaitForFlush: 5,
+    });
+    expect(waits).toHaveLength(6);
     expect(byName[ReplaceSteps.ReplaceInstance].Parameters.pacing).toStrictEqual({
       pollSeconds: 15,
       fastChecks: MAX_FAST_CHECKS,

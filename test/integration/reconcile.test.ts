@@ -170,6 +170,13 @@ describe('reconcile against the emulator', () => {
     // Aborted without replacing anything, the instances still serving: the next sweep starts the
     // next attempt of each (`<name>-2`), once.
     for (const e of replaceExecutions()) service.stopExecution(e.executionArn);
+    // A sweep whose look is older than those ends (it started before them: found by the torture
+    // run, where sweeps slower than their interval used up every attempt on instances already
+    // gone) starts nothing: the attempts know more than it does.
+    const stale = await runReconcile({ now: new Date(Date.now() - 60_000) });
+    expect(stale.started).toBe(0);
+    expect(stale.details.filter((d) => 'duplicate' in d && d.duplicate === true)).toHaveLength(3);
+    expect(replaceExecutions().filter((e) => e.status === 'RUNNING')).toEqual([]);
     const retried = await runReconcile();
     expect(retried.started).toBe(3);
     expect(retried.calls).toMatchObject({ StartExecution: 6, DescribeExecution: 3 });

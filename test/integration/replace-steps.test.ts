@@ -3,6 +3,7 @@
  * does to a real Auto Scaling group and fleet record, driven in the order the workflow drives them.
  */
 import {
+  DeleteAutoScalingGroupCommand,
   DescribeAutoScalingGroupsCommand,
   SetInstanceHealthCommand,
   TerminateInstanceInAutoScalingGroupCommand,
@@ -196,6 +197,48 @@ describe('Replace steps against the emulator', () => {
     expect(view.desiredCapacity).toBe(3);
     expect(view.instances.map((i) => i.instanceId)).toContain(old);
     expect((await serving(groupName)).map((i) => i.instanceId)).toContain(old);
+  });
+
+  // Regression of the torture run, seed 7: a replacement resolved an instance of a blue-green
+  // fleet's group and got its slot after a rollout had retired that group (ForceDelete).
+  it('a group deleted after the instance was resolved (with its instances): skipped, not failed, the slot released with the reason', async () => {
+    const { fleet, groupName, instances } = await fleetOf(2);
+    const old = instances[0]!;
+    const execution = `${fleet}--${old}`;
+    let s = input(fleet, old, 'drift');
+    s = { ...s, instance: await run<ResolvedInstance>(ReplaceSteps.ResolveInstance, execution, s) };
+    s = { ...s, slot: await run<SlotState>(ReplaceSteps.AcquireReplacementSlot, execution, s) };
+    expect(s.slot?.acquired).toBe(true);
+    await clients.autoScaling.send(
+      new DeleteAutoScalingGroupCommand({ AutoScalingGroupName: groupName, ForceDelete: true }),
+    );
+    const replacement = await run<ReplacementProgress>(ReplaceSteps.ReplaceInstance, execution, s);
+    expect(replacement.skip).toBe(
+      `Auto Scaling group ${groupName} no longer exists (a rollout or an operator deleted it, with its instances): nothing to replace of ${old}`,
+    );
+    // Later steps meet it the same way: nothing to retire, and the wait for the group skips.
+    const retired = await run<ReplacementProgress>(RetireInstanceStep, execution, {
+      ...s,
+      replacement: { mode: 'surge', done: false, retire: true, checks: 1, baseline: 2 },
+    });
+    expect(retired).toEqual({ mode: 'surge', done: true, checks: 1 });
+    const health = await run<ReplacementHealth>(ReplaceSteps.WaitForReplacement, execution, s);
+    expect(health).toEqual({ ready: false, checks: 1, skip: replacement.skip });
+
+    s = { ...s, replacement };
+    await run(ReplaceSteps.ReleaseReplacementSlot, execution, s, { outcome: DetailTypes.ReplacementSkipped });
+    const skipped = await outcomes.waitFor(
+      (e) => e.detailType === DetailTypes.ReplacementSkipped && e.detail['execution'] === execution,
+    );
+    expect(skipped.detail['reason']).toBe(replacement.skip);
+    // The slot is free again: the fleet's next replacement takes it.
+    const next = input(fleet, instances[1]!, 'drift');
+    const nextExecution = `${fleet}--${instances[1]!}`;
+    const slot = await run<SlotState>(ReplaceSteps.AcquireReplacementSlot, nextExecution, {
+      ...next,
+      instance: s.instance,
+    });
+    expect(slot.acquired).toBe(true);
   });
 
   it('a surge that never serves is taken back when the checks run out: the group at its capacity and maximum again, the old instance in place', async () => {

@@ -168,6 +168,37 @@ describe('Replace workflow (synthesized definition)', () => {
     expect(outcomes()).toEqual([DetailTypes.ReplacementSkipped]);
   });
 
+  it('skips when the group is gone at ReplaceInstance (a rollout retired it): the slot released, nothing replaced, the execution succeeds', async () => {
+    wf.scripts['ReplaceInstance'] = () => ({
+      mode: 'terminate',
+      done: false,
+      checks: 0,
+      skip: 'Auto Scaling group web-asg no longer exists',
+    });
+    const result = await run('group-gone');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(steps()).toEqual([
+      'ResolveInstance',
+      'TaintInstance',
+      'AcquireReplacementSlot',
+      'ReplaceInstance',
+      'ReleaseReplacementSlot',
+    ]);
+    expect(outcomes()).toEqual([DetailTypes.ReplacementSkipped]);
+  });
+
+  it('skips when the group is gone while it waits for the group to serve', async () => {
+    wf.scripts['ReplaceInstance'] = () => ({ mode: 'terminate', done: true, checks: 0 });
+    wf.scripts['WaitForReplacement'] = (_p, n) =>
+      n === 0
+        ? { ready: false, checks: 1 }
+        : { ready: false, checks: 2, skip: 'Auto Scaling group web-asg no longer exists' };
+    const result = await run('group-gone-later');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(steps().slice(-3)).toEqual(['WaitForReplacement', 'WaitForReplacement', 'ReleaseReplacementSlot']);
+    expect(outcomes()).toEqual([DetailTypes.ReplacementSkipped]);
+  });
+
   it('a circuit breaker that opens while it waits for a slot: skipped after tainting, nothing replaced', async () => {
     wf.scripts['AcquireReplacementSlot'] = (p, n) =>
       n === 0

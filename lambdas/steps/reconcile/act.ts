@@ -135,7 +135,9 @@ async function replace(
 ): Promise<{ detail: ReconcileDetail; started: boolean }> {
   const execution = replaceExecutionName(fleet, d.instanceId);
   if (!act) return { detail: { ...d, execution }, started: false };
-  const result = await startReplace(execution, replaceInput(d, now), { reattempt });
+  // `now` is the sweep's start, before its look at the world: an attempt that ended after it knows
+  // more than this sweep does (see startReplace).
+  const result = await startReplace(execution, replaceInput(d, now), { reattempt, observedAt: now });
   if (result.exhausted === true) {
     logger.warn(
       'reconcile: every Replace attempt of an instance ended without replacing it; no more are started',
