@@ -15,6 +15,7 @@ import {
   type FleetInstance,
   type FleetState,
   isPresent,
+  isServing,
   rollbackVersion,
   splitByImage,
   stalledRollbackSurplus,
@@ -195,7 +196,7 @@ export async function checkRollbackCapacity(request: FleetStepRequest): Promise<
       request.state.imageId,
     );
     const undone = `${terminated.length > 0 ? `; terminated ${terminated.join(', ')}` : ''}; the group is at desired ${desired}`;
-    if (newLeft === 0) {
+    if (newLeft.length === 0) {
       logger.warn('rollback stalled: the surge was taken back, no instance of the new image is left', {
         fleet: request.state.fleet,
         groupName: fs.groupName,
@@ -206,7 +207,7 @@ export async function checkRollbackCapacity(request: FleetStepRequest): Promise<
       return { ...rollback, ready: true, checks, stalled: `${stalled}${undone}` };
     }
     throw new RollbackStalledError(
-      `${stalled}; ${newLeft} instance(s) of the new image serve and were left in place${undone}`,
+      `${stalled}; ${newLeft.length} instance(s) of the new image were left in place (${newLeft.filter(isServing).length} serving)${undone}`,
     );
   }
   return { ...rollback, ready, checks };
@@ -223,7 +224,7 @@ async function takeStalledSurgeBack(
   group: AutoScalingGroup,
   instances: readonly FleetInstance[],
   newImageId: string,
-): Promise<{ terminated: string[]; newLeft: number; desired: number }> {
+): Promise<{ terminated: string[]; newLeft: FleetInstance[]; desired: number }> {
   const take = stalledRollbackSurplus(instances, newImageId, fs.desiredCapacity, fs.minHealthy);
   for (const instance of take) await retireInstance(instance.instanceId);
   const taken = new Set(take.map((i) => i.instanceId));
@@ -237,7 +238,7 @@ async function takeStalledSurgeBack(
   if ((group.MaxSize ?? 0) > fs.maxSize && desired <= fs.maxSize) {
     await updateGroup({ groupName: fs.groupName, maxSize: fs.maxSize });
   }
-  const newLeft = left.filter((i) => i.imageId === newImageId).length;
+  const newLeft = left.filter((i) => i.imageId === newImageId);
   return { terminated: take.map((i) => i.instanceId), newLeft, desired };
 }
 

@@ -488,12 +488,12 @@ describe('rollback', () => {
       fleetStep<RollbackProgress>(FleetSteps.CheckRollbackCapacity, { ...state, rollback }, { maxChecks: 1 });
     // The instance of A the rollback launched does not serve: it goes (with a decrement).
     await expect(check()).rejects.toThrow(
-      /; 1 instance\(s\) of the new image serve and were left in place; terminated i-\w+; the group is at desired 4$/,
+      /; 1 instance\(s\) of the new image were left in place \(1 serving\); terminated i-\w+; the group is at desired 4$/,
     );
     // A retry of the failed step (the runtime died after the undo) takes nothing more.
     await expect(check()).rejects.toThrow(RollbackStalledError);
     await expect(check()).rejects.toThrow(
-      /^after 1 checks, 0 of 4 instances of the previous image are serving; 1 instance\(s\) of the new image serve and were left in place; the group is at desired 4$/,
+      /^after 1 checks, 0 of 4 instances of the previous image are serving; 1 instance\(s\) of the new image were left in place \(1 serving\); the group is at desired 4$/,
     );
     const group = await groupOf(s.groupName);
     expect({ desired: group.DesiredCapacity, max: group.MaxSize }).toEqual({ desired: 4, max: 4 });
