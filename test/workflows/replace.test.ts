@@ -70,6 +70,12 @@ const steps = () => wf.calls.map((c) => c.step);
 const outcomes = () =>
   wf.calls.filter((c) => c.step === 'ReleaseReplacementSlot').map((c) => c.payload['outcome']);
 
+/** A handled skip: the execution SUCCEEDED with exactly one report, ReplacementSkipped (slot released). */
+function expectSkipped(result: { status?: string }): void {
+  expect(result.status).toBe('SUCCEEDED');
+  expect(outcomes()).toEqual([DetailTypes.ReplacementSkipped]);
+}
+
 describe('Replace workflow (synthesized definition)', () => {
   it('surge path: taints, takes a slot, surges, waits for the new instance, checks the group, releases and reports', async () => {
     const result = await run('surge');
@@ -145,9 +151,8 @@ describe('Replace workflow (synthesized definition)', () => {
   it('skips an instance no longer in the fleet, before tainting or taking a slot', async () => {
     wf.scripts['ResolveInstance'] = () => ({ skip: 'instance i-0123456789abcdef0 is already Terminating' });
     const result = await run('skip');
-    expect(result.status).toBe('SUCCEEDED');
+    expectSkipped(result);
     expect(steps()).toEqual(['ResolveInstance', 'ReleaseReplacementSlot']);
-    expect(outcomes()).toEqual([DetailTypes.ReplacementSkipped]);
   });
 
   it('skips (slot released by the step) an instance left to the rollout in progress', async () => {
@@ -158,14 +163,13 @@ describe('Replace workflow (synthesized definition)', () => {
       skip: 'left to the rollout in progress',
     });
     const result = await run('rollout-in-progress');
-    expect(result.status).toBe('SUCCEEDED');
+    expectSkipped(result);
     expect(steps()).toEqual([
       'ResolveInstance',
       'TaintInstance',
       'AcquireReplacementSlot',
       'ReleaseReplacementSlot',
     ]);
-    expect(outcomes()).toEqual([DetailTypes.ReplacementSkipped]);
   });
 
   it('skips when the group is gone at ReplaceInstance (a rollout retired it): the slot released, nothing replaced, the execution succeeds', async () => {
@@ -176,7 +180,7 @@ describe('Replace workflow (synthesized definition)', () => {
       skip: 'Auto Scaling group web-asg no longer exists',
     });
     const result = await run('group-gone');
-    expect(result.status).toBe('SUCCEEDED');
+    expectSkipped(result);
     expect(steps()).toEqual([
       'ResolveInstance',
       'TaintInstance',
@@ -184,7 +188,6 @@ describe('Replace workflow (synthesized definition)', () => {
       'ReplaceInstance',
       'ReleaseReplacementSlot',
     ]);
-    expect(outcomes()).toEqual([DetailTypes.ReplacementSkipped]);
   });
 
   it('skips when the group is gone while it waits for the group to serve', async () => {
@@ -194,9 +197,8 @@ describe('Replace workflow (synthesized definition)', () => {
         ? { ready: false, checks: 1 }
         : { ready: false, checks: 2, skip: 'Auto Scaling group web-asg no longer exists' };
     const result = await run('group-gone-later');
-    expect(result.status).toBe('SUCCEEDED');
+    expectSkipped(result);
     expect(steps().slice(-3)).toEqual(['WaitForReplacement', 'WaitForReplacement', 'ReleaseReplacementSlot']);
-    expect(outcomes()).toEqual([DetailTypes.ReplacementSkipped]);
   });
 
   it('a circuit breaker that opens while it waits for a slot: skipped after tainting, nothing replaced', async () => {
@@ -211,7 +213,7 @@ describe('Replace workflow (synthesized definition)', () => {
             skip: 'the circuit breaker of fleet web is open',
           };
     const result = await run('circuit-open');
-    expect(result.status).toBe('SUCCEEDED');
+    expectSkipped(result);
     expect(steps()).toEqual([
       'ResolveInstance',
       'TaintInstance',
@@ -219,7 +221,6 @@ describe('Replace workflow (synthesized definition)', () => {
       'AcquireReplacementSlot',
       'ReleaseReplacementSlot',
     ]);
-    expect(outcomes()).toEqual([DetailTypes.ReplacementSkipped]);
   });
 
   it('deferred, then acquired: waits and asks again, carrying what it reported', async () => {

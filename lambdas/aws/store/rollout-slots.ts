@@ -249,8 +249,8 @@ export async function wakeSlotWaiters(now: Date = new Date()): Promise<string[]>
         );
         woken.push(execution);
       } catch (error) {
+        if (!isTaskGone(error)) throw error;
         const name = errorName(error) ?? 'Error';
-        if (!GONE.has(name)) throw error;
         // Gone (its task timed out, its execution ended): the grant back, unless it claimed it.
         logger.info('a rollout waiting for a slot is gone; the next one is woken', {
           execution,
